@@ -1,0 +1,192 @@
+"""The `lzjax` command line.
+
+    lzjax neqb --v 0.1,0.3,1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 --theta 0 [--delta 1]
+               [--tol 1e-6] [--out FILE.json|FILE.csv] [--plot FILE.png]
+    lzjax demo [--outdir DIR]
+
+Each parameter flag takes one value or a comma-separated list; the run covers their Cartesian
+product. `--theta` is in radians and accepts multiples of π (`0.022pi`, `-pi/2`, `pi/4`).
+Without `--out` a table is printed. Bad input exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+
+import numpy as np
+
+__all__ = ["main", "parse_values", "parse_angle"]
+
+_PI_FORM = re.compile(r"^([+-]?)([0-9.eE+-]*)\*?pi(?:/([0-9.eE+-]+))?$")
+
+
+class _OneLineError(Exception):
+    pass
+
+
+def parse_angle(text: str) -> float:
+    """'0.3' → 0.3; '0.022pi', '-pi/2', 'pi', '2*pi/3' → multiples of π (radians)."""
+    t = text.strip().lower().replace(" ", "").replace("π", "pi")
+    match = _PI_FORM.match(t)
+    if match:
+        sign, factor, divisor = match.groups()
+        try:
+            value = (float(factor) if factor else 1.0) * math.pi / (float(divisor) if divisor else 1.0)
+        except ValueError:
+            raise _OneLineError(f"cannot read angle {text!r} (use radians or e.g. 0.022pi, -pi/2)") from None
+        return -value if sign == "-" else value
+    try:
+        return float(t)
+    except ValueError:
+        raise _OneLineError(f"cannot read angle {text!r} (use radians or e.g. 0.022pi, -pi/2)") from None
+
+
+def parse_values(flag: str, text: str, angle: bool = False) -> np.ndarray:
+    """A comma-separated list of numbers (or angles) for `flag`."""
+    items = [x for x in text.split(",")]
+    if not items or any(not x.strip() for x in items):
+        raise _OneLineError(f"{flag} needs a number or a comma-separated list of numbers, got {text!r}")
+    values = []
+    for x in items:
+        if angle:
+            values.append(parse_angle(x))
+        else:
+            try:
+                values.append(float(x))
+            except ValueError:
+                raise _OneLineError(f"{flag}: cannot read {x.strip()!r} as a number") from None
+    return np.asarray(values, dtype=float)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit status 2
+        raise _OneLineError(message)
+
+
+def _add_parameter_flags(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    p.add_argument("--v", required=required, help="sweep speed(s) v in Δ² (list: 0.1,0.3,1)")
+    p.add_argument("--T", required=required, help="temperature(s) k_B T in Δ (0 allowed)")
+    p.add_argument("--gamma", required=required, help="coupling strength(s) γ")
+    p.add_argument("--s", required=required, help="spectral exponent(s) s")
+    p.add_argument("--omega-c", dest="omega_c", required=required, help="cutoff frequency ω_c in Δ")
+    p.add_argument("--theta", default="0", help="coupling angle(s) Θ in radians; 0.022pi, -pi/2 accepted")
+    p.add_argument("--delta", default="1", help="tunnel splitting Δ (sets the unit; default 1)")
+    p.add_argument("--out", help="write results: .json (list of records) or .csv")
+    p.add_argument("--plot", help="draw P_LZ (solid) and P_ES (dashed) against v to this PNG")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lzjax", description="Dissipative Landau-Zener dynamics (NEQB, QUAPI).")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    neqb = sub.add_parser("neqb", help="nonequilibrium Bloch equations over a parameter grid")
+    _add_parameter_flags(neqb)
+    neqb.add_argument("--tol", type=float, default=1e-6, help="absolute accuracy target (default 1e-6)")
+    demo = sub.add_parser("demo", help="the paper's Fig. 1 parameters with NEQB: CSV + PNG")
+    demo.add_argument("--outdir", default="lzjax-demo", help="output folder (default ./lzjax-demo)")
+    return parser
+
+
+def _grid_from_args(args) -> dict[str, np.ndarray]:
+    grid = {
+        "v": parse_values("--v", args.v),
+        "T": parse_values("--T", args.T),
+        "gamma": parse_values("--gamma", args.gamma),
+        "s": parse_values("--s", args.s),
+        "omega_c": parse_values("--omega-c", args.omega_c),
+        "theta": parse_values("--theta", args.theta, angle=True),
+        "delta": parse_values("--delta", args.delta),
+    }
+    # validate the whole grid eagerly (names the parameter and its range)
+    from .sweep import grid_problem
+
+    grid_problem(**grid)
+    return grid
+
+
+def _check_output_path(path: str | None, allowed: tuple[str, ...], flag: str) -> None:
+    if path is None:
+        return
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in allowed:
+        raise _OneLineError(f"{flag} must end in {' or '.join(allowed)}, got {path!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise _OneLineError(f"{flag}: folder {folder!r} does not exist")
+
+
+def _print_table(result) -> None:
+    records = result.records()
+    columns = ["v", "T", "gamma", "s", "omega_c", "theta", "delta", "P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "converged"]
+    columns = [c for c in columns if c in records[0]]
+    print("  ".join(f"{c:>11}" for c in columns))
+    for rec in records:
+        print("  ".join(f"{rec[c]!s:>11}" if isinstance(rec[c], bool) else f"{rec[c]:>11.6g}" for c in columns))
+
+
+def _run_neqb(args) -> int:
+    from .sweep import sweep
+
+    _check_output_path(args.out, (".json", ".csv"), "--out")
+    _check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    if not (1e-12 <= args.tol <= 1e-2):
+        raise _OneLineError(f"--tol must be in [1e-12, 1e-2], got {args.tol!r}")
+    grid = _grid_from_args(args)
+    result = sweep("neqb", tol=args.tol, **grid)
+    _emit(result, args.out, args.plot)
+    return 0
+
+
+def _emit(result, out, plot) -> None:
+    if out:
+        result.save(out)
+    else:
+        _print_table(result)
+    if plot:
+        result.plot(plot)
+    if not np.all(result["converged"]):
+        bad = int(np.sum(~np.asarray(result["converged"])))
+        print(f"lzjax: warning: {bad} point(s) did not reach the requested tolerance (see *_err)", file=sys.stderr)
+
+
+def _run_demo(args) -> int:
+    from .sweep import sweep
+
+    os.makedirs(args.outdir, exist_ok=True)
+    print("lzjax demo: NEQB, paper Fig. 1 parameters (Θ = 0, γ = 5e-4, s = 3, ω_c = 5Δ)", file=sys.stderr)
+    result = sweep(
+        "neqb", v=np.geomspace(0.01, 10.0, 31), T=[0.0, 1.6, 6.4, 25.6],
+        gamma=5e-4, s=3.0, omega_c=5.0, theta=0.0, tol=1e-6, progress=True,
+    )
+    csv_path = os.path.join(args.outdir, "fig1_neqb.csv")
+    png_path = os.path.join(args.outdir, "fig1_neqb.png")
+    result.save(csv_path)
+    result.plot(png_path)
+    p_lz = result["P_LZ"].reshape(len(result.coords["v"]), -1)
+    for j, T in enumerate(result.coords["T"]):
+        i = int(np.argmin(p_lz[:, j]))
+        print(f"T = {T:5.1f}: min P_LZ = {p_lz[i, j]:.4f} at v = {result.coords['v'][i]:.3g}")
+    print(f"wrote {csv_path} and {png_path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise _OneLineError("choose a command: neqb, demo (see lzjax --help)")
+        if args.command == "neqb":
+            return _run_neqb(args)
+        return _run_demo(args)
+    except (_OneLineError, ValueError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"lzjax: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Drive, bath and coupling parameters as validated pytrees.
+
+Conventions (DESIGN.md §1): ħ = k_B = 1 and energies in units of the tunnel splitting Δ inside
+the engines. Every public entry point accepts Δ ≠ 1 through :class:`Drive` and rescales with
+:func:`dimensionless`: ε → ε/Δ, v → v/Δ², ω_c → ω_c/Δ, T → T/Δ; γ is already dimensionless.
+
+    H(t) = Δ/2 σx + ε(t)/2 σz − (cosΘ σz + sinΘ σx)/2 · B + H_B
+    G(ω) = γ Δ^(1−s)/π · ω^s · exp(−ω/ω_c)
+
+Parameters are frozen dataclasses registered as pytrees: every field is a leaf, so jit, vmap
+and grad pass through them. Validation runs eagerly in plain Python when a parameter set is
+built from concrete numbers (and is skipped for tracers inside transformations).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import numpy as np
+
+__all__ = ["Drive", "Bath", "LZProblem", "dimensionless"]
+
+
+def _is_concrete(x: Any) -> bool:
+    """True for Python numbers and arrays with values (not tracers, not pytree placeholders)."""
+    if isinstance(x, jax.core.Tracer):
+        return False
+    if isinstance(x, (int, float, np.number, np.ndarray, jax.Array)):
+        return True
+    return False
+
+
+def _values(name: str, x: Any) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a real number (or an array of them), got {x!r}")
+    return arr.astype(np.float64)
+
+
+def check_range(
+    name: str,
+    x: Any,
+    *,
+    lower: float | None = None,
+    upper: float | None = None,
+    lower_open: bool = False,
+    upper_open: bool = False,
+    meaning: str = "",
+) -> None:
+    """Raise a ValueError naming `name` and its accepted range if any element of `x` is outside.
+
+    Skipped for traced values (validation belongs before tracing).
+    """
+    if not _is_concrete(x):
+        return
+    arr = _values(name, x)
+    lo = "-inf" if lower is None else f"{lower:g}"
+    hi = "inf" if upper is None else f"{upper:g}"
+    if lower is not None and lower == -math.pi / 2:
+        lo = "-pi/2"
+    if upper is not None and upper == math.pi / 2:
+        hi = "pi/2"
+    rng = f"{'(' if lower_open or lower is None else '['}{lo}, {hi}{')' if upper_open or upper is None else ']'}"
+    what = f" ({meaning})" if meaning else ""
+    bad = ~np.isfinite(arr)
+    if lower is not None:
+        bad |= (arr <= lower) if lower_open else (arr < lower)
+    if upper is not None:
+        bad |= (arr >= upper) if upper_open else (arr > upper)
+    if np.any(bad):
+        offending = arr[bad].ravel()[0] if arr.ndim else arr
+        raise ValueError(
+            f"{name}{what} must be finite and in {rng}; got {float(offending)!r}"
+        )
+
+
+def _pytree_dataclass(cls):
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    return jax.tree_util.register_dataclass(cls, data_fields=names, meta_fields=[])
+
+
+@_pytree_dataclass
+class Drive:
+    """Linear Landau-Zener drive ε(t) = v·t through an avoided crossing of splitting Δ.
+
+    **Arguments:**
+    - `v`: sweep speed dε/dt, in Δ²/ħ when `delta` = 1 (accepted: v > 0, finite).
+    - `delta`: tunnel splitting Δ (accepted: Δ > 0, finite). Sets the energy unit.
+    """
+
+    v: Any
+    delta: Any = 1.0
+
+    def __post_init__(self):
+        check_range("v", self.v, lower=0.0, lower_open=True, meaning="sweep speed")
+        check_range("delta", self.delta, lower=0.0, lower_open=True, meaning="tunnel splitting")
+
+    def epsilon(self, t):
+        """Bias ε(t) = v t."""
+        return self.v * t
+
+    def depsilon(self, t):
+        """dε/dt."""
+        return self.v + 0.0 * t
+
+
+@_pytree_dataclass
+class Bath:
+    """Bosonic bath with spectral function G(ω) = γ Δ^(1−s)/π ω^s exp(−ω/ω_c).
+
+    **Arguments:**
+    - `gamma`: dimensionless coupling strength γ (accepted: γ ≥ 0, finite).
+    - `s`: spectral exponent; 1 Ohmic, 3 super-Ohmic (accepted: s > 0, finite).
+    - `omega_c`: cutoff frequency, same unit as Δ (accepted: ω_c > 0, finite).
+    - `T`: temperature k_B T, same unit as Δ (accepted: T ≥ 0, finite; T = 0 is the ground state).
+    """
+
+    gamma: Any
+    s: Any
+    omega_c: Any
+    T: Any
+
+    def __post_init__(self):
+        check_range("gamma", self.gamma, lower=0.0, meaning="coupling strength")
+        check_range("s", self.s, lower=0.0, lower_open=True, meaning="spectral exponent")
+        check_range("omega_c", self.omega_c, lower=0.0, lower_open=True, meaning="cutoff frequency")
+        check_range("T", self.T, lower=0.0, meaning="temperature")
+
+
+@_pytree_dataclass
+class LZProblem:
+    """A driven two-level system coupled to a bath through cosΘ σz + sinΘ σx.
+
+    **Arguments:**
+    - `drive`: a :class:`Drive`.
+    - `bath`: a :class:`Bath`.
+    - `theta`: coupling angle Θ in radians; 0 longitudinal, π/2 transversal
+      (accepted: −π/2 < Θ ≤ π/2).
+    """
+
+    drive: Drive
+    bath: Bath
+    theta: Any = 0.0
+
+    def __post_init__(self):
+        check_range(
+            "theta", self.theta, lower=-math.pi / 2, upper=math.pi / 2, lower_open=True,
+            meaning="coupling angle in radians",
+        )
+
+
+def dimensionless(problem: LZProblem) -> LZProblem:
+    """Rescale to Δ = 1: v → v/Δ², ω_c → ω_c/Δ, T → T/Δ (γ, s, Θ unchanged)."""
+    d = problem.drive.delta
+    b = problem.bath
+    return LZProblem(
+        drive=Drive(v=problem.drive.v / d**2, delta=1.0 + 0.0 * d),
+        bath=Bath(gamma=b.gamma, s=b.s, omega_c=b.omega_c / d, T=b.T / d),
+        theta=problem.theta,
+    )

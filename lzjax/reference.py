@@ -1,0 +1,62 @@
+"""Independent NEQB reference with scipy's DOP853 (for tests and benchmarks; needs scipy).
+
+Written from the equations of the paper in plain numpy, sharing no code with :mod:`lzjax.neqb`
+except the conventions: same window [−ε_max, ε_max], the same adiabatic-following start and the
+same asymptotic read-out of r_x (see :mod:`lzjax.neqb`). Units Δ = 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _rates(epsilon, v, gamma, s, omega_c, T, theta):
+    energy = math.sqrt(1.0 + epsilon * epsilon)
+    u, w = 1.0 / energy, epsilon / energy
+    a_theta = u * math.cos(theta) - w * math.sin(theta)
+    b_theta = w * math.cos(theta) + u * math.sin(theta)
+    coth = 1.0 / math.tanh(energy / (2.0 * T)) if T > 0 else 1.0
+    spectral = gamma / math.pi * energy**s * math.exp(-energy / omega_c)
+    gamma1 = a_theta**2 * math.pi / 2.0 * spectral * coth
+    gamma_d = b_theta**2 * gamma * T if s == 1 else 0.0
+    return energy, v / energy**2, gamma1, 0.5 * gamma1 + gamma_d, 1.0 / coth
+
+
+def neqb_reference(v, gamma, s, omega_c, T, theta, eps_max, *, rtol=1e-12, atol=1e-13, method="DOP853"):
+    """(P_LZ, P_ES) of Eq. (7)-(10) by scipy.integrate.solve_ivp, Δ = 1, window ±ε_max."""
+    from scipy.integrate import solve_ivp
+
+    params = (v, gamma, s, omega_c, T, theta)
+
+    def rhs(t, y):
+        energy, phi_dot, g1, g2, r_st = _rates(v * t, *params)
+        out = np.empty(6)
+        for k in (0, 3):
+            rx, ry, rz = y[k], y[k + 1], y[k + 2]
+            out[k] = phi_dot * rz - g1 * (rx - r_st)
+            out[k + 1] = -g2 * ry - energy * rz
+            out[k + 2] = energy * ry - g2 * rz - phi_dot * rx
+        return out
+
+    def coherence(t):
+        energy, phi_dot, _, g2, _ = _rates(v * t, *params)
+        return phi_dot, 1.0 / (g2 + 1j * energy)
+
+    t0, t1 = -eps_max / v, eps_max / v
+    phi_dot, response = coherence(t0)
+    y0 = []
+    for rx in (1.0, -1.0):
+        c = -phi_dot * rx * response
+        y0 += [rx, c.imag, c.real]
+    sol = solve_ivp(rhs, (t0, t1), np.array(y0), method=method, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(sol.message)
+    phi_dot, response = coherence(t1)
+    out = []
+    for k in (0, 3):
+        rx, ry, rz = sol.y[k : k + 3, -1]
+        free = rz + 1j * ry + phi_dot * rx * response
+        out.append(rx + phi_dot * (free * response).real)
+    return 0.5 * (1.0 + out[0]), 0.5 * (1.0 - out[1])

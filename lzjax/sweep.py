@@ -1,0 +1,155 @@
+"""Cartesian sweeps over (v, T, Θ, ω_c, γ, s, Δ): one batched engine call, labelled results.
+
+    res = lzjax.sweep("neqb", v=np.geomspace(0.01, 10, 40), T=[1.6, 6.4], gamma=5e-4, s=3, omega_c=5)
+    res.save("fig1.csv"); res.plot("fig1.png"); ds = res.to_xarray()
+
+Every parameter accepts a scalar or a 1-D sequence; the grid is their Cartesian product in the
+fixed order of :data:`PARAMETERS` (dimensions of length one are kept as coordinates but
+squeezed away from `dims`). The batch is evaluated in one vmapped call per convergence level —
+never a Python loop over points.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .model import Bath, Drive, LZProblem
+
+__all__ = ["PARAMETERS", "SweepResult", "sweep", "grid_problem"]
+
+#: sweep parameters, in grid order: name -> accepted range (for messages)
+PARAMETERS = ("v", "T", "theta", "omega_c", "gamma", "s", "delta")
+_DEFAULTS = {"theta": 0.0, "delta": 1.0}
+
+
+def _as_axis(name: str, value) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(value, dtype=float))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a scalar or a non-empty 1-D sequence, got shape {np.shape(value)}")
+    return arr
+
+
+def grid_problem(**params) -> tuple[LZProblem, dict[str, np.ndarray]]:
+    """Validated :class:`LZProblem` on the Cartesian grid of `params`, and the coordinates.
+
+    Missing `theta` defaults to 0, `delta` to 1; v, T, omega_c, gamma, s are required.
+    """
+    unknown = set(params) - set(PARAMETERS)
+    if unknown:
+        raise ValueError(f"unknown sweep parameter(s) {sorted(unknown)}; accepted: {list(PARAMETERS)}")
+    coords = {}
+    for name in PARAMETERS:
+        if name in params and params[name] is not None:
+            coords[name] = _as_axis(name, params[name])
+        elif name in _DEFAULTS:
+            coords[name] = np.array([_DEFAULTS[name]])
+        else:
+            raise ValueError(f"sweep parameter {name!r} is required")
+    mesh = dict(zip(PARAMETERS, np.meshgrid(*coords.values(), indexing="ij")))
+    problem = LZProblem(
+        drive=Drive(v=mesh["v"], delta=mesh["delta"]),
+        bath=Bath(gamma=mesh["gamma"], s=mesh["s"], omega_c=mesh["omega_c"], T=mesh["T"]),
+        theta=mesh["theta"],
+    )
+    return problem, coords
+
+
+@dataclass
+class SweepResult:
+    """Results on a named grid: `coords[name]` (1-D) and `data[name]` of shape `shape`.
+
+    `dims` lists the swept parameters (length > 1) in grid order. `attrs` records the engine
+    and its settings.
+    """
+
+    coords: dict[str, np.ndarray]
+    data: dict[str, np.ndarray]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(c) for c in self.coords.values())
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        return tuple(n for n, c in self.coords.items() if len(c) > 1)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.data[name]
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per grid point: parameters first, then results (JSON-ready floats/bools)."""
+        mesh = np.meshgrid(*self.coords.values(), indexing="ij")
+        flat_params = {n: m.ravel() for n, m in zip(self.coords, mesh)}
+        flat_data = {n: np.asarray(d).ravel() for n, d in self.data.items()}
+        out = []
+        for i in range(int(np.prod(self.shape))):
+            rec = {n: float(a[i]) for n, a in flat_params.items()}
+            for n, a in flat_data.items():
+                x = a[i]
+                rec[n] = bool(x) if a.dtype == bool else (int(x) if a.dtype.kind in "iu" else float(x))
+            out.append(rec)
+        return out
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write `.json` (list of records), `.csv` (columns) or `.nc` (xarray/netCDF); atomic."""
+        path = os.fspath(path)
+        ext = os.path.splitext(path)[1].lower()
+        tmp = path + ".tmp"
+        if ext == ".json":
+            with open(tmp, "w") as f:
+                json.dump(self.records(), f, indent=1)
+        elif ext == ".csv":
+            recs = self.records()
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(recs[0]))
+                writer.writeheader()
+                writer.writerows(recs)
+        elif ext == ".nc":
+            self.to_xarray().to_netcdf(tmp)
+        else:
+            raise ValueError(f"output file must end in .json, .csv or .nc, got {path!r}")
+        os.replace(tmp, path)
+
+    def to_xarray(self):
+        """An ``xarray.Dataset`` with dimensions `dims` (needs the `xarray` extra)."""
+        import xarray as xr
+
+        keep = self.dims
+        squeeze = tuple(i for i, n in enumerate(self.coords) if n not in keep)
+        data_vars = {n: (keep, np.squeeze(np.asarray(d), axis=squeeze)) for n, d in self.data.items()}
+        coords = {n: (n, c) if n in keep else c[0] for n, c in self.coords.items()}
+        return xr.Dataset(data_vars, coords=coords, attrs={k: str(v) for k, v in self.attrs.items()})
+
+    def plot(self, path: str | os.PathLike | None = None, *, x: str = "v", ax=None):
+        """P_LZ (solid) and P_ES (dashed) against `x`, one colour per other grid point."""
+        from .plotting import plot_probabilities
+
+        return plot_probabilities(self, path=path, x=x, ax=ax)
+
+
+def sweep(engine: str = "neqb", *, progress: bool = False, **params_and_options) -> SweepResult:
+    """Evaluate `engine` ("neqb") on the Cartesian grid of the given parameters.
+
+    **Arguments:** sweep parameters v, T, theta, omega_c, gamma, s, delta (scalars or 1-D
+    sequences; units of Δ, Θ in radians) and the engine's options (e.g. `tol`).
+    """
+    params = {k: params_and_options.pop(k) for k in PARAMETERS if k in params_and_options}
+    problem, coords = grid_problem(**params)
+    if engine == "neqb":
+        from .neqb import solve_neqb
+
+        result = solve_neqb(problem, **params_and_options)
+        names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "eps_max", "t_max", "n_steps", "converged")
+    else:
+        raise ValueError(f"engine must be 'neqb', got {engine!r}")
+    data = {n: np.asarray(getattr(result, n)) for n in names}
+    attrs = {"engine": engine, **params_and_options}
+    return SweepResult(coords=coords, data=data, attrs=attrs)
