@@ -259,7 +259,7 @@ def _run_subset(flat, eps_coh, eps_max, index, n_steps, n_outer):
 def solve_neqb(
     problem: LZProblem,
     *,
-    tol: float = 1e-7,
+    tol: float = 1e-6,
     n_steps: int = 512,
     max_steps: int = 32768,
     n_outer: int = 256,

@@ -2,7 +2,7 @@
 
 Written from the equations of the paper in plain numpy, sharing no code with :mod:`lzjax.neqb`
 except the conventions: same window [−ε_max, ε_max], the same adiabatic-following start and the
-same asymptotic read-out of r_x (see :mod:`lzjax.neqb`). Units Δ = 1.
+same asymptotic read-out of r_x (both to second order in 1/E) (see :mod:`lzjax.neqb`). Units Δ = 1.
 """
 
 from __future__ import annotations
@@ -42,21 +42,22 @@ def neqb_reference(v, gamma, s, omega_c, T, theta, eps_max, *, rtol=1e-12, atol=
 
     def coherence(t):
         energy, phi_dot, _, g2, _ = _rates(v * t, *params)
-        return phi_dot, 1.0 / (g2 + 1j * energy)
+        kappa2 = 3.0 * v * v * (v * t) / energy**6  # second order in 1/E (linear drive)
+        return phi_dot, 1.0 / (g2 + 1j * energy), kappa2
 
     t0, t1 = -eps_max / v, eps_max / v
-    phi_dot, response = coherence(t0)
+    phi_dot, response, kappa2 = coherence(t0)
     y0 = []
     for rx in (1.0, -1.0):
-        c = -phi_dot * rx * response
+        c = rx * (-phi_dot * response + kappa2)
         y0 += [rx, c.imag, c.real]
     sol = solve_ivp(rhs, (t0, t1), np.array(y0), method=method, rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(sol.message)
-    phi_dot, response = coherence(t1)
+    phi_dot, response, kappa2 = coherence(t1)
     out = []
     for k in (0, 3):
         rx, ry, rz = sol.y[k : k + 3, -1]
-        free = rz + 1j * ry + phi_dot * rx * response
-        out.append(rx + phi_dot * (free * response).real)
+        free = rz + 1j * ry - rx * (-phi_dot * response + kappa2)
+        out.append(rx + (free * (phi_dot * response + kappa2)).real)
     return 0.5 * (1.0 + out[0]), 0.5 * (1.0 - out[1])
