@@ -135,6 +135,9 @@ class SweepResult:
         return plot_probabilities(self, path=path, x=x, ax=ax)
 
 
+_ENGINE_OPTIONS = {"neqb": {"tol", "n_steps", "max_steps", "n_outer", "eps_max"}}
+
+
 def sweep(engine: str = "neqb", *, progress: bool = False, **params_and_options) -> SweepResult:
     """Evaluate `engine` ("neqb") on the Cartesian grid of the given parameters.
 
@@ -142,11 +145,19 @@ def sweep(engine: str = "neqb", *, progress: bool = False, **params_and_options)
     sequences; units of Δ, Θ in radians) and the engine's options (e.g. `tol`).
     """
     params = {k: params_and_options.pop(k) for k in PARAMETERS if k in params_and_options}
+    if engine not in _ENGINE_OPTIONS:
+        raise ValueError(f"engine must be one of {sorted(_ENGINE_OPTIONS)}, got {engine!r}")
+    unknown = set(params_and_options) - _ENGINE_OPTIONS[engine]
+    if unknown:
+        raise ValueError(
+            f"unknown sweep parameter(s) or {engine} option(s) {sorted(unknown)}; parameters: "
+            f"{list(PARAMETERS)}, options: {sorted(_ENGINE_OPTIONS[engine])}"
+        )
     problem, coords = grid_problem(**params)
     if engine == "neqb":
         from .neqb import solve_neqb
 
-        result = solve_neqb(problem, **params_and_options)
+        result = solve_neqb(problem, progress=progress, **params_and_options)
         names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "eps_max", "t_max", "n_steps", "converged")
     else:
         raise ValueError(f"engine must be 'neqb', got {engine!r}")

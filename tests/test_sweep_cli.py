@@ -1,0 +1,91 @@
+"""Sweeps (labelled grids) and the command-line contract."""
+
+import csv
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lzjax import Bath, Drive, LZProblem, solve_neqb
+from lzjax.cli import main, parse_angle
+from lzjax.sweep import sweep
+
+BASE = ["--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5"]
+
+
+def test_sweep_grid_layout_matches_direct_calls():
+    res = sweep("neqb", v=[0.1, 1.0], theta=[0.0, 0.3], T=[0.0, 6.4], gamma=5e-4, s=3, omega_c=5)
+    assert res.dims == ("v", "T", "theta")
+    assert res["P_LZ"].shape == (2, 2, 2, 1, 1, 1, 1)
+    direct = solve_neqb(LZProblem(Drive(1.0), Bath(5e-4, 3.0, 5.0, 6.4), 0.3))
+    assert res["P_LZ"][1, 1, 1, 0, 0, 0, 0] == pytest.approx(float(direct.P_LZ), abs=1e-9)
+    ds = res.to_xarray()
+    assert ds["P_LZ"].sel(v=1.0, T=6.4, theta=0.3).item() == pytest.approx(float(direct.P_LZ), abs=1e-9)
+
+
+def test_sweep_rejects_unknown_and_bad_parameters():
+    with pytest.raises(ValueError, match="unknown sweep parameter"):
+        sweep("neqb", v=1.0, T=1.0, gamma=1e-3, s=3, omega_c=5, speed=2)
+    with pytest.raises(ValueError, match="^omega_c"):
+        sweep("neqb", v=1.0, T=1.0, gamma=1e-3, s=3, omega_c=[5, -1])
+    with pytest.raises(ValueError, match="engine must be"):
+        sweep("magic", v=1.0, T=1.0, gamma=1e-3, s=3, omega_c=5)
+
+
+@pytest.mark.parametrize("text, value", [("0.3", 0.3), ("0.022pi", 0.022 * math.pi), ("-pi/4", -math.pi / 4),
+                                         ("pi/2", math.pi / 2), ("-0.5*pi", -0.5 * math.pi), ("pi", math.pi)])
+def test_parse_angle(text, value):
+    assert parse_angle(text) == pytest.approx(value)
+
+
+def test_cli_json_contract(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["neqb", "--v", "0.1,0.3,1", *BASE, "--theta", "0,0.022pi", "--out", str(out)]) == 0
+    records = json.loads(out.read_text())
+    assert len(records) == 6
+    for key in ["v", "T", "gamma", "s", "omega_c", "theta", "delta", "P_LZ", "P_ES", "P_LZ_err", "converged"]:
+        assert key in records[0]
+    rec = next(r for r in records if r["v"] == 0.3 and r["theta"] > 0)
+    assert rec["theta"] == pytest.approx(0.022 * math.pi)
+    direct = solve_neqb(LZProblem(Drive(0.3), Bath(5e-4, 3.0, 5.0, 6.4), 0.022 * math.pi))
+    assert rec["P_LZ"] == pytest.approx(float(direct.P_LZ), abs=1e-9)
+    assert all(0.0 <= r["P_LZ"] <= 1.0 and 0.0 <= r["P_ES"] <= 1.0 for r in records)
+
+
+def test_cli_csv_table_and_plot(tmp_path, capsys):
+    out, png = tmp_path / "r.csv", tmp_path / "r.png"
+    assert main(["neqb", "--v", "0.3,1", *BASE, "--out", str(out), "--plot", str(png)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2 and {"v", "P_LZ", "P_ES"} <= set(rows[0])
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["neqb", "--v", "1", *BASE]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:2] == ["v", "T"] and len(table) == 2
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["neqb", "--v", "-1", *BASE], "v (sweep speed) must be"),
+        (["neqb", "--v", "1", "--T", "6.4", "--gamma", "5e-4", "--s", "0", "--omega-c", "5"], "s (spectral exponent)"),
+        (["neqb", "--v", "1", *BASE, "--theta", "-pi/2"], "theta (coupling angle"),
+        (["neqb", "--v", "1,abc", *BASE], "--v: cannot read 'abc'"),
+        (["neqb", "--v", "1", *BASE, "--theta", "2pix"], "cannot read angle"),
+        (["neqb", "--v", "1", "--T", "6.4"], "required"),
+        (["neqb", "--v", "1", *BASE, "--out", "x.txt"], "--out must end in"),
+        (["neqb", "--v", "1", *BASE, "--bogus", "3"], "unrecognized arguments"),
+        ([], "choose a command"),
+    ],
+)
+def test_cli_bad_input_exits_nonzero_with_one_line(argv, fragment, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lzjax: error:") and fragment in err
+
+
+def test_console_script_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "lzjax.cli", "neqb", "--v", "0", *BASE], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.startswith("lzjax: error: v")
