@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 from jax.scipy.special import gammaln
 
@@ -26,6 +27,7 @@ __all__ = [
     "dephasing_rate",
     "rates",
     "crossing_integral",
+    "relaxation_window_energy",
 ]
 
 # Bernoulli numbers B_2j / (2j)! for the Euler-Maclaurin tail of the Hurwitz zeta function.
@@ -128,6 +130,23 @@ def rates(epsilon, theta, bath):
     gamma1 = relaxation_rate(epsilon, theta, bath)
     gamma_d = dephasing_rate(epsilon, theta, bath)
     return gamma1, 0.5 * gamma1 + gamma_d, gamma_d
+
+
+def relaxation_window_energy(bath, v, tol):
+    """Energy E (units Δ = 1) beyond which relaxation no longer matters at accuracy `tol`.
+
+    Solves (γ/2) E^s e^{−E/ω_c} coth(E/2T) · 4ω_c/v = tol by fixed-point iteration (a bound on
+    ∫Γ1 dt beyond E, with margin); E ≥ (s+1) ω_c; 0 for γ = 0.
+    """
+    log_scale = jnp.log(jnp.maximum(bath.gamma, 1e-300) * 2.0 * bath.omega_c / (v * tol))
+
+    def fixed_point(_, energy):
+        hot = jnp.log(coth_half(energy, bath.T))
+        new = bath.omega_c * (log_scale + bath.s * jnp.log(energy) + hot)
+        return jnp.maximum(new, (bath.s + 1.0) * bath.omega_c)
+
+    energy = jax.lax.fori_loop(0, 60, fixed_point, (bath.s + 1.0) * bath.omega_c)
+    return jnp.where(bath.gamma > 0, energy, 0.0)
 
 
 def crossing_integral(s, theta, omega_c, T=0.0, *, convention: str = "design", n_nodes: int = 4001):

@@ -21,7 +21,7 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["Drive", "Bath", "LZProblem", "dimensionless"]
+__all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem"]
 
 
 def _is_concrete(x: Any) -> bool:
@@ -162,3 +162,12 @@ def dimensionless(problem: LZProblem) -> LZProblem:
         bath=Bath(gamma=b.gamma, s=b.s, omega_c=b.omega_c / d, T=b.T / d),
         theta=problem.theta,
     )
+
+
+def flatten_problem(problem: LZProblem):
+    """Broadcast all leaves together and flatten: (problem with 1-D numpy leaves, batch shape)."""
+    leaves, treedef = jax.tree_util.tree_flatten(problem)
+    arrays = [np.asarray(x, dtype=np.float64) for x in leaves]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    flat = [np.broadcast_to(a, shape).reshape(-1) for a in arrays]
+    return jax.tree_util.tree_unflatten(treedef, flat), shape

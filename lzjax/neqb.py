@@ -30,8 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import expm
 
-from .bath import coth_half, rates
-from .model import Bath, Drive, LZProblem, dimensionless
+from .bath import coth_half, rates, relaxation_window_energy
+from .model import LZProblem, dimensionless, flatten_problem
 
 __all__ = ["NEQBResult", "solve_neqb", "neqb_probabilities", "bloch_generator", "window_eps_max"]
 
@@ -71,16 +71,7 @@ def window_eps_max(problem: LZProblem, tol):
     v = problem.drive.v
     bath = problem.bath
     coherent = jnp.maximum((30.0 * v**3 / tol) ** (1.0 / 7.0), 20.0)
-    log_scale = jnp.log(jnp.maximum(bath.gamma, 1e-300) * 2.0 * bath.omega_c / (v * tol))
-
-    def fixed_point(_, energy):
-        hot = jnp.log(coth_half(energy, bath.T))
-        new = bath.omega_c * (log_scale + bath.s * jnp.log(energy) + hot)
-        return jnp.maximum(new, (bath.s + 1.0) * bath.omega_c)
-
-    e0 = (bath.s + 1.0) * bath.omega_c
-    thermal = jax.lax.fori_loop(0, 60, fixed_point, e0)
-    thermal = jnp.where(bath.gamma > 0, thermal, 0.0)
+    thermal = relaxation_window_energy(bath, v, tol)
     return coherent, jnp.maximum(coherent, thermal)
 
 
@@ -227,14 +218,6 @@ class NEQBResult:
     converged: Any
 
 
-def _flatten_problem(problem: LZProblem):
-    leaves, treedef = jax.tree_util.tree_flatten(problem)
-    arrays = [np.asarray(x, dtype=np.float64) for x in leaves]
-    shape = np.broadcast_shapes(*(a.shape for a in arrays))
-    flat = [np.broadcast_to(a, shape).reshape(-1) for a in arrays]
-    return jax.tree_util.tree_unflatten(treedef, flat), shape
-
-
 def check_neqb_validity(problem: LZProblem) -> None:
     """NEQB needs s ≥ 1 at T > 0 (the Markovian dephasing rate diverges for sub-Ohmic baths)."""
     s = np.asarray(problem.bath.s, dtype=float)
@@ -289,7 +272,7 @@ def solve_neqb(
     if not (isinstance(n_outer, int) and n_outer >= 16):
         raise ValueError(f"n_outer must be an integer >= 16, got {n_outer!r}")
     check_neqb_validity(problem)
-    flat, shape = _flatten_problem(dimensionless(problem))
+    flat, shape = flatten_problem(dimensionless(problem))
     delta = np.broadcast_to(np.asarray(problem.drive.delta, float), shape).reshape(-1)
     if eps_max is None:
         eps_coh, eps_bath = (np.asarray(a) for a in jax.jit(jax.vmap(partial(window_eps_max, tol=tol)))(

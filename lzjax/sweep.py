@@ -94,7 +94,12 @@ class SweepResult:
             rec = {n: float(a[i]) for n, a in flat_params.items()}
             for n, a in flat_data.items():
                 x = a[i]
-                rec[n] = bool(x) if a.dtype == bool else (int(x) if a.dtype.kind in "iu" else float(x))
+                if a.dtype == bool:
+                    rec[n] = bool(x)
+                elif a.dtype.kind in "iu":
+                    rec[n] = int(x)
+                else:  # a value that was not computed (e.g. no error bar) is null, never NaN
+                    rec[n] = float(x) if np.isfinite(x) else None
             out.append(rec)
         return out
 
@@ -135,11 +140,19 @@ class SweepResult:
         return plot_probabilities(self, path=path, x=x, ax=ax)
 
 
-_ENGINE_OPTIONS = {"neqb": {"tol", "n_steps", "max_steps", "n_outer", "eps_max"}}
+_ENGINE_OPTIONS = {
+    "neqb": {"tol", "n_steps", "max_steps", "n_outer", "eps_max"},
+    "quapi": {"dt", "kmax", "tmax", "tol", "budget", "max_rungs"},
+}
+_FIXED_QUAPI = {"dt", "kmax", "tmax"}
 
 
 def sweep(engine: str = "neqb", *, progress: bool = False, **params_and_options) -> SweepResult:
-    """Evaluate `engine` ("neqb") on the Cartesian grid of the given parameters.
+    """Evaluate `engine` ("neqb" or "quapi") on the Cartesian grid of the given parameters.
+
+    QUAPI runs at fixed settings when dt, kmax and tmax are given (no error bars: `*_err` are
+    NaN, null in files), otherwise the convergence ladder of
+    :func:`lzjax.quapi.converge_quapi` (options tol, budget, max_rungs).
 
     **Arguments:** sweep parameters v, T, theta, omega_c, gamma, s, delta (scalars or 1-D
     sequences; units of Δ, Θ in radians) and the engine's options (e.g. `tol`).
@@ -160,7 +173,16 @@ def sweep(engine: str = "neqb", *, progress: bool = False, **params_and_options)
         result = solve_neqb(problem, progress=progress, **params_and_options)
         names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "eps_max", "t_max", "n_steps", "converged")
     else:
-        raise ValueError(f"engine must be 'neqb', got {engine!r}")
+        from .quapi import converge_quapi, solve_quapi
+
+        fixed = _FIXED_QUAPI & set(params_and_options)
+        if fixed and fixed != _FIXED_QUAPI:
+            raise ValueError(f"quapi with fixed settings needs all of dt, kmax, tmax; got only {sorted(fixed)}")
+        if fixed and "tol" in params_and_options:
+            raise ValueError("quapi takes either fixed settings (dt, kmax, tmax) or tol, not both")
+        solve = solve_quapi if fixed else converge_quapi
+        result = solve(problem, progress=progress, **params_and_options)
+        names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "dt", "kmax", "tmax", "converged")
     data = {n: np.asarray(getattr(result, n)) for n in names}
     attrs = {"engine": engine, **params_and_options}
     return SweepResult(coords=coords, data=data, attrs=attrs)

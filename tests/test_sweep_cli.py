@@ -89,3 +89,29 @@ def test_cli_bad_input_exits_nonzero_with_one_line(argv, fragment, capsys):
 def test_console_script_entry_point():
     proc = subprocess.run([sys.executable, "-m", "lzjax.cli", "neqb", "--v", "0", *BASE], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.startswith("lzjax: error: v")
+
+
+def test_cli_quapi_fixed_settings_contract(tmp_path):
+    """`lzjax quapi` writes the same records plus dt, kmax, tmax; fixed settings carry null errors."""
+    out = tmp_path / "q.json"
+    argv = ["quapi", "--v", "1,3", "--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5",
+            "--dt", "0.1", "--kmax", "4", "--tmax", "24", "--out", str(out)]
+    assert main(argv) == 0
+    records = json.loads(out.read_text())
+    assert len(records) == 2
+    for rec in records:
+        assert rec["dt"] == 0.1 and rec["kmax"] == 4 and rec["tmax"] == pytest.approx(24.0)
+        assert rec["P_LZ_err"] is None and rec["converged"] is False
+        assert 0.0 <= rec["P_LZ"] <= 1.0 and 0.0 <= rec["P_ES"] <= 1.0
+    # weak coupling, fast drive: close to the coherent Landau-Zener value (NEQB differs by < 5e-3 here)
+    assert records[1]["P_LZ"] == pytest.approx(1 - math.exp(-math.pi / 6), abs=5e-3)
+
+
+def test_cli_quapi_needs_complete_settings(capsys):
+    base = ["quapi", "--v", "1", "--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5"]
+    assert main(base + ["--dt", "0.1"]) == 2
+    assert main(base + ["--dt", "0.1", "--kmax", "4", "--tmax", "20", "--tol", "1e-3"]) == 2
+    assert main(base + ["--dt", "-0.1", "--kmax", "4", "--tmax", "20"]) == 2
+    errs = capsys.readouterr().err.strip().splitlines()
+    assert len(errs) == 3 and all(e.startswith("lzjax: error:") for e in errs)
+    assert "dt" in errs[2]
