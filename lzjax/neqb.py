@@ -7,10 +7,12 @@ Adiabatic basis, ρ = (1 − r·τ)/2, r_x = +1 the instantaneous ground state:
     ṙz = +E ry − Γ2 rz − φ' rx,         φ = arctan(ε/Δ),  φ' = Δ ε̇ / E²
 
 The equations are linear, ṙ = A(t) r + b(t). Each step applies the fourth-order commutator-free
-Magnus method (Blanes & Moan 2006) to the affine generator [[A, b], [0, 0]]: two exact 4×4
-matrix exponentials at Gauss-point combinations of A. Being exact for frozen coefficients, the
-step is accurate when the coefficients vary little over it, even when E·δt ≫ 1 — which is what
-makes small sweep speeds (10⁻³ Δ²) cheap: the number of steps is independent of v.
+Magnus method (Blanes & Moan 2006): two flows of frozen generators at Gauss-point combinations
+of A. Each frozen flow is a 4th-order Yoshida composition of two exactly solvable parts — the
+rotation ω × r with ω = (E, φ', 0) (Rodrigues) and the damping/relaxation — which is accurate
+even when E·δt ≫ 1: that makes small sweep speeds (10⁻³ Δ²) cheap, since the number of steps
+does not grow as v falls. (Measured: 15× faster than jax.scipy.linalg.expm of the 4×4 affine
+generator at equal accuracy; benchmarks/RESULTS.md.)
 
 The grid is uniform in x with ε = sinh(x) (units Δ = 1): fine near the crossing, geometric far
 from it. The window ε ∈ [−ε_max, ε_max] is chosen from two tails: the coherent one (final r_x
@@ -28,36 +30,31 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.linalg import expm
 
 from .bath import coth_half, rates, relaxation_window_energy
 from .model import LZProblem, dimensionless, flatten_problem
 
-__all__ = ["NEQBResult", "solve_neqb", "neqb_probabilities", "bloch_generator", "window_eps_max"]
+__all__ = ["NEQBResult", "solve_neqb", "neqb_probabilities", "bloch_coefficients", "window_eps_max"]
 
 # Commutator-free Magnus 4 (two exponentials, Gauss-Legendre nodes c1,2 = 1/2 ∓ √3/6).
 _C1 = 0.5 - math.sqrt(3.0) / 6.0
 _C2 = 0.5 + math.sqrt(3.0) / 6.0
 _ALPHA1 = 0.25 + math.sqrt(3.0) / 6.0
 _ALPHA2 = 0.25 - math.sqrt(3.0) / 6.0
+# Yoshida's 4th-order composition of the two exact sub-flows (relax, rotate, relax, ...).
+_W1 = 1.0 / (2.0 - 2.0 ** (1.0 / 3.0))
+_W0 = 1.0 - 2.0 * _W1
+_YOSHIDA = (("relax", 0.5 * _W1), ("rotate", _W1), ("relax", 0.5 * (_W0 + _W1)), ("rotate", _W0),
+            ("relax", 0.5 * (_W0 + _W1)), ("rotate", _W1), ("relax", 0.5 * _W1))
 
 
-def bloch_generator(t, problem: LZProblem):
-    """Affine generator [[A, b], [0, 0]] (4×4) of the NEQB at time t (units Δ = 1)."""
+def bloch_coefficients(t, problem: LZProblem):
+    """(E, φ', Γ1, Γ2, Γ1 tanh(E/2T)) of the NEQB at time t (units Δ = 1), stacked (5,)."""
     epsilon = problem.drive.epsilon(t)
-    phi_dot = problem.drive.depsilon(t) / (1.0 + epsilon**2)
-    gamma1, gamma2, _ = rates(epsilon, problem.theta, problem.bath)
     energy = jnp.sqrt(1.0 + epsilon**2)
-    r_stationary = 1.0 / coth_half(energy, problem.bath.T)
-    zero = jnp.zeros_like(energy)
-    return jnp.array(
-        [
-            [-gamma1, zero, phi_dot, gamma1 * r_stationary],
-            [zero, -gamma2, -energy, zero],
-            [-phi_dot, energy, -gamma2, zero],
-            [zero, zero, zero, zero],
-        ]
-    )
+    phi_dot = problem.drive.depsilon(t) / energy**2
+    gamma1, gamma2, _ = rates(epsilon, problem.theta, problem.bath)
+    return jnp.stack([energy, phi_dot, gamma1, gamma2, gamma1 / coth_half(energy, problem.bath.T)])
 
 
 def window_eps_max(problem: LZProblem, tol):
@@ -109,14 +106,50 @@ def _relax_step(r_x, t_pair, problem):
     return r_x, None
 
 
+def _relax_part(state, c, tau):
+    """Exact flow of the damping part over τ: r_x → r_st-relaxation at Γ1, r_y, r_z decay at Γ2."""
+    _, _, gamma1, gamma2, source = c
+    decay, shift = _affine_exp(-gamma1 * tau, source * tau)
+    damp = jnp.exp(-gamma2 * tau)
+    return jnp.stack([decay * state[0] + shift, damp * state[1], damp * state[2]])
+
+
+def _rotate_part(state, c, tau):
+    """Exact flow of the coherent part ṙ = ω × r, ω = (E, φ', 0), over τ (Rodrigues)."""
+    energy, phi_dot = c[0], c[1]
+    omega = jnp.sqrt(energy**2 + phi_dot**2)
+    nx, ny = energy / omega, phi_dot / omega
+    cos, sin = jnp.cos(omega * tau), jnp.sin(omega * tau)
+    x, y, z = state
+    along = (nx * x + ny * y) * (1.0 - cos)
+    return jnp.stack([
+        x * cos + ny * z * sin + nx * along,
+        y * cos - nx * z * sin + ny * along,
+        z * cos + (nx * y - ny * x) * sin,
+    ])
+
+
+def _frozen_flow(state, c, h):
+    """exp(h G) for frozen coefficients c: 4th-order Yoshida splitting of damping and rotation.
+
+    Damping (diag(Γ1, Γ2, Γ2)) commutes with rotations about the x axis, so the splitting error
+    is set only by the tilt φ'/E of the rotation axis times the rates — it stays small when
+    E·h ≫ 1, unlike a Taylor or Padé expansion of the whole generator.
+    """
+    for kind, weight in _YOSHIDA:
+        state = _relax_part(state, c, weight * h) if kind == "relax" else _rotate_part(state, c, weight * h)
+    return state
+
+
 def _cf4_step(state, t_pair, problem):
+    """One commutator-free Magnus-4 step of the Bloch vectors `state` (3, 2)."""
     t0, t1 = t_pair
     h = t1 - t0
-    a1 = bloch_generator(t0 + _C1 * h, problem)
-    a2 = bloch_generator(t0 + _C2 * h, problem)
-    first = expm(h * (_ALPHA1 * a1 + _ALPHA2 * a2))
-    second = expm(h * (_ALPHA2 * a1 + _ALPHA1 * a2))
-    return second @ (first @ state), None
+    c1 = bloch_coefficients(t0 + _C1 * h, problem)
+    c2 = bloch_coefficients(t0 + _C2 * h, problem)
+    state = _frozen_flow(state, _ALPHA1 * c1 + _ALPHA2 * c2, h)
+    state = _frozen_flow(state, _ALPHA2 * c1 + _ALPHA1 * c2, h)
+    return state, None
 
 
 def _coherence_terms(t, problem):
@@ -137,14 +170,14 @@ def _coherence_terms(t, problem):
 
 
 def _dressed_state(t, r_x, problem):
-    """(4, 2) state: populations r_x (2,) plus their adiabatic-following coherence.
+    """(3, 2) state: populations r_x (2,) plus their adiabatic-following coherence.
 
     Used where the coherent region starts: it is the state that the slow, decoupled evolution
     from t → −∞ arrives in, free of the oscillation a bare eigenstate start would excite.
     """
     phi_dot, response, kappa2 = _coherence_terms(t, problem)
     c = r_x * (-phi_dot * response + kappa2)
-    return jnp.stack([r_x, c.imag, c.real, jnp.ones_like(r_x)])
+    return jnp.stack([r_x, c.imag, c.real])
 
 
 def _asymptotic_rx(state, t, problem):
@@ -171,7 +204,7 @@ def _propagate(problem: LZProblem, eps_coh, eps_max, n_steps: int, n_outer: int 
     t_in = _sinh_times(-x_max, -x_coh, n_outer, v)
     r_x, _ = jax.lax.scan(lambda c, tp: _relax_step(c, tp, problem), r_x, (t_in[:-1], t_in[1:]))
     t = _sinh_times(-x_coh, x_coh, n_steps, v)
-    state = _dressed_state(t[0], r_x, problem)  # (4, 2)
+    state = _dressed_state(t[0], r_x, problem)  # (3, 2): (r_x, r_y, r_z) × (ground, excited)
     state, _ = jax.lax.scan(lambda c, tp: _cf4_step(c, tp, problem), state, (t[:-1], t[1:]))
     r_x = _asymptotic_rx(state, t[-1], problem)  # (2,)
     t_out = _sinh_times(x_coh, x_max, n_outer, v)
