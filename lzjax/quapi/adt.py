@@ -5,11 +5,18 @@ forward/backward pair of X eigenstates, times a leading batch axis B (initial st
 
     A_{k+1}[α_{k−k_max+2} … α_{k+1}] = Σ_{α_{k−k_max+1}} A_k[…] · I[α_{k−k_max+1} … α_{k+1}] · K_{k+1}[α_{k+1}, α_k]
 
-multiplies by the time-independent influence tensor I of shape (4,)*(k_max+1) (built once, see
-:func:`lzjax.quapi.influence.influence_tensor`) and by the 4×4 Liouville propagator of the step,
-and sums out the oldest point, in one fused pass. Memory traffic per step (complex128):
-16·4^(k_max+1) bytes of I read + 2·16·B·4^k_max bytes of A read and written, i.e.
-(64 + 32 B)·4^k_max bytes; B = 2 for (P_LZ, P_ES): 128·4^k_max bytes (k_max = 10: 134 MB).
+multiplies by the time-independent influence factors and by the 4×4 Liouville propagator of the
+step, and sums out the oldest point, in one fused pass. The influence tensor of a new point is a
+product of pair factors, I[o_r … o_1, n] = F[n, o_r] · P[o_{r−1} … o_1, n] with F = exp φ_r
+(4 × 4) for the oldest pair and P = :func:`influence_tensor` of the r − 1 newer pairs and the
+self term, shape (4,)*r: the step stores P only (a quarter of the full (4,)*(k_max+1) tensor)
+and writes the contraction over the oldest axis as four fused multiply-adds,
+
+    A_{k+1}[…, n] = (Σ_o A_k[o, …] F[n, o]) · P[…, n] · K[…, n, o_1].
+
+Memory traffic per step (complex128): 16·4^k_max bytes of P read + 2·16·B·4^k_max bytes of A
+read and written, (16 + 32 B)·4^k_max bytes; B = 2 for (P_LZ, P_ES): 80·4^k_max bytes
+(k_max = 10: 84 MB; the full-tensor step read 128·4^k_max, measured 1.6× slower).
 
 Edge treatment: the first k_max steps grow the tensor with the start point's half slice
 (`Eta.edge` for pairs with point 0); the density matrix at t_k is read out from A_{k−1}
@@ -25,13 +32,34 @@ import jax.numpy as jnp
 
 from .influence import Eta, influence_tensor, pair_log_factor
 
-__all__ = ["adt_start", "adt_steps", "adt_readout", "adt_propagate"]
+__all__ = ["adt_start", "adt_steps", "adt_readout", "adt_propagate", "factored_influence"]
 
 
 def _advance(a, tensor, k, contract: bool):
     """Append one point: a (B,)+(4,)*r, tensor (4,)*(r+1), k (4, 4) [new, previous]."""
     new = a[..., None] * tensor * k.T  # (B,)+(4,)*(r+1)
     return jnp.sum(new, axis=1) if contract else new
+
+
+def factored_influence(eta, oldest_eta=None):
+    """(F (4 new, 4 oldest), P (4,)*r) of a steady step with r = len(eta) − 1 memory points.
+
+    `oldest_eta` replaces eta[r] in F (the start point's half slice leaving the memory)."""
+    r = eta.shape[0] - 1
+    oldest = eta[r] if oldest_eta is None else oldest_eta
+    return jnp.exp(pair_log_factor(oldest)), influence_tensor(eta[:r])
+
+
+def _advance_factored(a, factors, k):
+    """One steady step: a (B,)+(4,)*r, factors from :func:`factored_influence`, k (4, 4)."""
+    f, p = factors
+    r = a.ndim - 1
+    if r == 1:  # the oldest point is also the previous one: A_{k+1}[n] = Σ_o A[o] F[n,o] K[n,o] P[n]
+        return jnp.einsum("bo,no->bn", a, f * k) * p
+    shape_f = (1,) * (r - 1) + (4,)  # broadcast F[n, o] over the kept axes, n last
+    summed = sum(a[:, o, ..., None] * f[:, o].reshape(shape_f) for o in range(4))
+    kshape = (1,) * (r - 2) + (4, 4)  # K[n, o_1] as [..., o_1, n]
+    return summed * p * k.T.reshape(kshape)
 
 
 def adt_readout(a, k, eta):
@@ -49,12 +77,12 @@ def adt_readout(a, k, eta):
     return out * jnp.diagonal(factors[0])
 
 
-def adt_start(k_head, rho0, eta: Eta, tensor, kmax: int, *, trace: bool = False):
+def adt_start(k_head, rho0, eta: Eta, kmax: int, *, trace: bool = False):
     """First k_max steps from the start point; returns A_kmax (B,)+(4,)*kmax and, with `trace`,
     the density matrices at t_1 … t_kmax (kmax, B, 4).
 
     k_head (kmax, 4, 4) Liouville propagators of steps 1 … kmax; rho0 (B, 4) vec(ρ) at t_0 in the
-    X basis; tensor = influence_tensor(eta.interior).
+    X basis.
     """
     a = rho0 * jnp.exp(jnp.diagonal(pair_log_factor(eta.edge[0])))  # (B, 4): start self term
     readouts = []
@@ -66,19 +94,19 @@ def adt_start(k_head, rho0, eta: Eta, tensor, kmax: int, *, trace: bool = False)
             grow = influence_tensor(jnp.concatenate([eta.interior[:step], eta.edge[step:step + 1]]))
             a = _advance(a, grow, k_head[step - 1], contract=False)
         else:  # the oldest point is the start point: its pair uses the half-slice coefficient
-            log_ratio = pair_log_factor(eta.edge[kmax]) - pair_log_factor(eta.interior[kmax])
-            shape = (4,) + (1,) * (kmax - 1) + (4,)
-            a = _advance(a, tensor * jnp.exp(log_ratio.T).reshape(shape), k_head[step - 1], True)
+            factors = factored_influence(eta.interior, oldest_eta=eta.edge[kmax])
+            a = _advance_factored(a, factors, k_head[step - 1])
     return a, (jnp.stack(readouts) if trace else None)
 
 
-def adt_steps(a, tensor, k_seq, eta: Eta | None = None):
-    """Steady steps (lax.scan over k_seq (n, 4, 4)); returns the new A and, if `eta` is given,
-    the density matrices read out before each step (n, B, 4), else None."""
+def adt_steps(a, factors, k_seq, eta: Eta | None = None):
+    """Steady steps (lax.scan over k_seq (n, 4, 4)); `factors` = factored_influence(eta.interior).
+    Returns the new A and, if `eta` is given, the density matrices read out before each step
+    (n, B, 4), else None."""
 
     def body(carry, k):
         out = None if eta is None else adt_readout(carry, k, eta.edge)
-        return _advance(carry, tensor, k, contract=True), out
+        return _advance_factored(carry, factors, k), out
 
     return jax.lax.scan(body, a, k_seq)
 
@@ -92,9 +120,9 @@ def adt_propagate(k_steps, rho0, eta: Eta, kmax: int, *, trace: bool = False):
     n = k_steps.shape[0]
     if n < kmax + 1:
         raise ValueError(f"number of steps must be >= kmax + 1 = {kmax + 1}, got {n}")
-    tensor = influence_tensor(eta.interior)
-    a, head = adt_start(k_steps[:kmax], rho0, eta, tensor, kmax, trace=trace)
-    a, middle = adt_steps(a, tensor, k_steps[kmax:n - 1], eta if trace else None)
+    a, head = adt_start(k_steps[:kmax], rho0, eta, kmax, trace=trace)
+    a, middle = adt_steps(a, factored_influence(eta.interior), k_steps[kmax:n - 1],
+                          eta if trace else None)
     final = adt_readout(a, k_steps[n - 1], eta.edge)
     if not trace:
         return final

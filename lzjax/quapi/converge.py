@@ -22,9 +22,10 @@ import numpy as np
 
 from ..bath import relaxation_window_energy
 from ..model import LZProblem, dimensionless, flatten_problem
-from .adt import adt_readout, adt_start, adt_steps
-from .influence import eta_coefficients, influence_tensor
+from .adt import adt_readout, adt_start, adt_steps, factored_influence
+from .influence import eta_coefficients
 from .propagator import lz_protocol
+from .window import window_protocol, window_readout
 
 __all__ = ["QUAPIResult", "quapi_probabilities", "solve_quapi", "converge_quapi",
            "estimate_memory_bytes", "window_eps_max", "KMAX_RANGE"]
@@ -62,8 +63,8 @@ def _prepare(problem: LZProblem, dt, n_steps: int, kmax: int):
     """Protocol, η, influence tensor and the first k_max ADT steps."""
     k_steps, rho0, observe = lz_protocol(problem, dt, n_steps)
     eta = eta_coefficients(problem.bath, dt, kmax)
-    tensor = influence_tensor(eta.interior)  # (4,)*(kmax+1)
-    a, _ = adt_start(k_steps[:kmax], rho0, eta, tensor, kmax)
+    tensor = factored_influence(eta.interior)  # ((4, 4), (4,)*kmax)
+    a, _ = adt_start(k_steps[:kmax], rho0, eta, kmax)
     return a, tensor, k_steps, eta.edge, observe
 
 
@@ -75,6 +76,39 @@ def _finish(a, k_last, edge, observe):
     rho = adt_readout(a, k_last, edge)  # (2, 4): rows start in ground / excited state
     p = jnp.real(jnp.sum(observe * rho, axis=-1))
     return p[0], p[1]
+
+
+def _prepare_window(problem: LZProblem, dt, n_steps: int, kmax: int, eps_max):
+    """As `_prepare`, on the window |ε| ≤ ε_q = v N δt/2 with the dressed start after the
+    golden-rule incoming tail from −ε_max (:mod:`lzjax.quapi.window`)."""
+    k_steps, rho0 = window_protocol(problem, dt, n_steps, eps_max)
+    eta = eta_coefficients(problem.bath, dt, kmax)
+    tensor = factored_influence(eta.interior)
+    a, _ = adt_start(k_steps[:kmax], rho0, eta, kmax)
+    return a, tensor, k_steps, eta.edge
+
+
+def _finish_window(a, k_last, edge, problem, dt, n_steps: int, eps_max):
+    rho = adt_readout(a, k_last, edge)  # (2, 4)
+    return window_readout(rho, problem, 0.5 * n_steps * dt, eps_max)
+
+
+def quapi_window_probabilities(problem: LZProblem, *, dt: float, kmax: int, eps_q: float,
+                               eps_max: float):
+    """Expert call: (P_LZ, P_ES) of windowed QUAPI at fixed settings, no checks, no error estimate.
+
+    QUAPI over |ε| ≤ ε_q (N = round(2 ε_q/(v δt)) steps, so ε_q is adjusted to v N δt/2), dressed
+    start, asymptotic read-out, and **golden-rule** population tails over ε_q < |ε| ≤ ε_max
+    (:mod:`lzjax.quapi.window`). Linear drive only. `eps_q`, `eps_max` in units of Δ, `dt` in 1/Δ,
+    all Python numbers except `eps_max` (may be traced); `problem` leaves scalars.
+    """
+    d = problem.drive.delta
+    n_steps = _steps_for(dt * d, 2.0 * (eps_q / d) / float(problem.drive.v / d**2))
+    dimless = dimensionless(problem)
+    dtl, em = dt * d, eps_max / d
+    a, tensor, k_steps, edge = _prepare_window(dimless, dtl, n_steps, kmax, em)
+    a = _chunk(a, tensor, k_steps[kmax:n_steps - 1])
+    return _finish_window(a, k_steps[n_steps - 1], edge, dimless, dtl, n_steps, em)
 
 
 def _steps_for(dt: float, tmax: float) -> int:
@@ -152,6 +186,10 @@ def _validate(dt, kmax, tmax) -> int:
 _vprepare = jax.jit(jax.vmap(_prepare, in_axes=(0, 0, None, None)), static_argnums=(2, 3))
 _vchunk = jax.jit(jax.vmap(_chunk))
 _vfinish = jax.jit(jax.vmap(_finish))
+_vprepare_window = jax.jit(jax.vmap(_prepare_window, in_axes=(0, 0, None, None, 0)),
+                           static_argnums=(2, 3))
+_vfinish_window = jax.jit(jax.vmap(_finish_window, in_axes=(0, 0, 0, 0, 0, None, 0)),
+                          static_argnums=(5,))
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -180,9 +218,15 @@ class _StderrBar:
 
 
 def _run_batch(flat: LZProblem, dt_dimless, n_steps: int, kmax: int, progress: bool,
-               n_chunks: int = 40):
-    """(P_LZ, P_ES) for a flat batch; the steady steps run in chunks of one jitted function."""
-    a, tensor, k_steps, edge, observe = _vprepare(flat, dt_dimless, n_steps, kmax)
+               n_chunks: int = 40, eps_max=None):
+    """(P_LZ, P_ES) for a flat batch; the steady steps run in chunks of one jitted function.
+
+    With `eps_max` (dimensionless, (batch,)) the step grid is the QUAPI window of
+    :mod:`lzjax.quapi.window` (golden-rule tails up to ε_max), else the plain protocol."""
+    if eps_max is None:
+        a, tensor, k_steps, edge, observe = _vprepare(flat, dt_dimless, n_steps, kmax)
+    else:
+        a, tensor, k_steps, edge = _vprepare_window(flat, dt_dimless, n_steps, kmax, eps_max)
     first, last = kmax, n_steps - 1  # steady steps use k_steps[first:last]
     size = max(1, math.ceil((last - first) / n_chunks)) if progress else max(1, last - first)
     bar = _progress_bar(n_steps, progress)
@@ -194,7 +238,11 @@ def _run_batch(flat: LZProblem, dt_dimless, n_steps: int, kmax: int, progress: b
         if bar is not None:
             a.block_until_ready()
             bar.update(end - begin)
-    p_lz, p_es = _vfinish(a, k_steps[:, n_steps - 1], edge, observe)
+    if eps_max is None:
+        p_lz, p_es = _vfinish(a, k_steps[:, n_steps - 1], edge, observe)
+    else:
+        p_lz, p_es = _vfinish_window(a, k_steps[:, n_steps - 1], edge, flat, dt_dimless, n_steps,
+                                     eps_max)
     if bar is not None:
         bar.update(1)
         bar.close()
