@@ -33,6 +33,7 @@ import numpy as np
 
 from .bath import coth_half, rates, relaxation_window_energy
 from .model import LZProblem, dimensionless, flatten_problem
+from .sharding import padded_size, shard_batch
 
 __all__ = ["NEQBResult", "solve_neqb", "neqb_probabilities", "bloch_coefficients", "window_eps_max"]
 
@@ -264,11 +265,13 @@ def check_neqb_validity(problem: LZProblem) -> None:
 
 
 def _run_subset(flat, eps_coh, eps_max, index, n_steps, n_outer):
-    """Evaluate the points `index` (padded to a power of two to bound recompilation)."""
-    size = 1 << max(0, (len(index) - 1).bit_length())
+    """Evaluate the points `index`, padded (power of two, multiple of the device count, to bound
+    recompilation) and sharded over all devices along the batch axis."""
+    size = padded_size(len(index))
     padded = np.concatenate([index, np.full(size - len(index), index[0])])
-    sub = jax.tree_util.tree_map(lambda a: jnp.asarray(a[padded]), flat)
-    p_lz, p_es = _propagate_batch(sub, jnp.asarray(eps_coh[padded]), jnp.asarray(eps_max[padded]), n_steps, n_outer)
+    sub = jax.tree_util.tree_map(lambda a: a[padded], flat)
+    sub, coh, wide = shard_batch((sub, eps_coh[padded], eps_max[padded]))
+    p_lz, p_es = _propagate_batch(sub, coh, wide, n_steps, n_outer)
     return np.asarray(p_lz)[: len(index)], np.asarray(p_es)[: len(index)]
 
 

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+import jax
 import numpy as np
 
-from .model import Bath, Drive, LZProblem
+from .model import Bath, Drive, LZProblem, flatten_problem
 
 __all__ = ["PARAMETERS", "SweepResult", "sweep", "grid_problem"]
 
@@ -147,42 +148,155 @@ _ENGINE_OPTIONS = {
 _FIXED_QUAPI = {"dt", "kmax", "tmax"}
 
 
-def sweep(engine: str = "neqb", *, progress: bool = False, **params_and_options) -> SweepResult:
-    """Evaluate `engine` ("neqb" or "quapi") on the Cartesian grid of the given parameters.
-
-    QUAPI runs at fixed settings when dt, kmax and tmax are given (no error bars: `*_err` are
-    NaN, null in files), otherwise the convergence ladder of
-    :func:`lzjax.quapi.converge_quapi` (options tol, budget, max_rungs).
-
-    **Arguments:** sweep parameters v, T, theta, omega_c, gamma, s, delta (scalars or 1-D
-    sequences; units of Δ, Θ in radians) and the engine's options (e.g. `tol`).
-    """
-    params = {k: params_and_options.pop(k) for k in PARAMETERS if k in params_and_options}
+def _engine_call(engine: str, options: dict, progress: bool):
+    """(function problem -> dict of result arrays, result names) for `engine`, options checked."""
     if engine not in _ENGINE_OPTIONS:
         raise ValueError(f"engine must be one of {sorted(_ENGINE_OPTIONS)}, got {engine!r}")
-    unknown = set(params_and_options) - _ENGINE_OPTIONS[engine]
+    unknown = set(options) - _ENGINE_OPTIONS[engine]
     if unknown:
         raise ValueError(
             f"unknown sweep parameter(s) or {engine} option(s) {sorted(unknown)}; parameters: "
             f"{list(PARAMETERS)}, options: {sorted(_ENGINE_OPTIONS[engine])}"
         )
-    problem, coords = grid_problem(**params)
     if engine == "neqb":
-        from .neqb import solve_neqb
+        from .neqb import solve_neqb as solve
 
-        result = solve_neqb(problem, progress=progress, **params_and_options)
         names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "eps_max", "t_max", "n_steps", "converged")
     else:
         from .quapi import converge_quapi, solve_quapi
 
-        fixed = _FIXED_QUAPI & set(params_and_options)
+        fixed = _FIXED_QUAPI & set(options)
         if fixed and fixed != _FIXED_QUAPI:
             raise ValueError(f"quapi with fixed settings needs all of dt, kmax, tmax; got only {sorted(fixed)}")
-        if fixed and "tol" in params_and_options:
+        if fixed and "tol" in options:
             raise ValueError("quapi takes either fixed settings (dt, kmax, tmax) or tol, not both")
         solve = solve_quapi if fixed else converge_quapi
-        result = solve(problem, progress=progress, **params_and_options)
         names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "dt", "kmax", "tmax", "converged")
-    data = {n: np.asarray(getattr(result, n)) for n in names}
-    attrs = {"engine": engine, **params_and_options}
+
+    def run(problem):
+        result = solve(problem, progress=progress, **options)
+        return {n: np.asarray(getattr(result, n)).reshape(-1) for n in names}
+
+    return run, names
+
+
+def _default_chunk_size(engine: str, options: dict) -> int:
+    """Points per chunk: NEQB state is tiny (4096); QUAPI from its ADT memory estimate."""
+    if engine == "neqb":
+        return 4096
+    from .quapi.converge import _available_memory_bytes, estimate_memory_bytes
+
+    kmax = int(options.get("kmax", options.get("budget", 10)))
+    per_point = estimate_memory_bytes(kmax, 1)
+    return int(max(1, min(4096, 0.5 * _available_memory_bytes() // per_point)))
+
+
+def sweep(
+    engine: str = "neqb",
+    *,
+    progress: bool = False,
+    chunk_size: int | None = None,
+    store: str | os.PathLike | None = None,
+    **params_and_options,
+) -> SweepResult:
+    """Evaluate `engine` ("neqb" or "quapi") on the Cartesian grid of the given parameters.
+
+    **Arguments:**
+    - sweep parameters v, T, theta, omega_c, gamma, s, delta: scalars or 1-D sequences (units of
+      Δ, Θ in radians); the grid is their Cartesian product.
+    - engine options: NEQB `tol`, `n_steps`, ...; QUAPI either fixed `dt`, `kmax`, `tmax` (no
+      error bars: `*_err` NaN, null in files) or the ladder of
+      :func:`lzjax.quapi.converge_quapi` (`tol`, `budget`, `max_rungs`).
+    - `chunk_size`: points per engine call (default: 4096 for NEQB; for QUAPI what half the
+      free memory holds); peak memory is set by one chunk, not by the grid.
+    - `store`: a results file (JSON lines) that finished chunks are appended to (flushed and
+      fsynced). Rerunning the same sweep with the same `store` resumes: finished chunks are read
+      back, not recomputed; a sweep with other parameters, options or chunk size refuses to
+      write into it. A chunk cut short by a kill is discarded on resume.
+    - `progress`: print progress (chunks, refinement levels) to stderr.
+    """
+    params = {k: params_and_options.pop(k) for k in PARAMETERS if k in params_and_options}
+    options = params_and_options
+    run, names = _engine_call(engine, options, progress)
+    problem, coords = grid_problem(**params)
+    flat, shape = flatten_problem(problem)
+    n_points = int(np.prod(shape))
+    if chunk_size is None:
+        chunk_size = _default_chunk_size(engine, options)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    n_chunks = -(-n_points // chunk_size)
+    header = {
+        "lzjax_sweep": 1, "engine": engine, "coords": {k: c.tolist() for k, c in coords.items()},
+        "options": {k: options[k] for k in sorted(options)}, "chunk_size": int(chunk_size),
+    }
+    done = _open_store(store, header) if store is not None else {}
+    chunks = {}
+    for i in range(n_chunks):
+        if i in done:
+            chunks[i] = done[i]
+            continue
+        part = jax.tree_util.tree_map(lambda a: a[i * chunk_size:(i + 1) * chunk_size], flat)
+        chunks[i] = run(part)
+        if store is not None:
+            _append_chunk(store, i, chunks[i])
+        if progress and n_chunks > 1:
+            print(f"lzjax sweep: chunk {i + 1}/{n_chunks} done", file=sys.stderr)
+    data = {n: np.concatenate([chunks[i][n] for i in range(n_chunks)]).reshape(shape) for n in names}
+    attrs = {"engine": engine, **options}
     return SweepResult(coords=coords, data=data, attrs=attrs)
+
+
+def _jsonable(values: np.ndarray) -> list:
+    if values.dtype == bool or values.dtype.kind in "iu":
+        return values.tolist()
+    return [float(x) if np.isfinite(x) else None for x in values.astype(float)]
+
+
+def _open_store(store, header: dict) -> dict[int, dict[str, np.ndarray]]:
+    """Read finished chunks of `store` (created with `header` if absent); refuse a mismatch."""
+    path = os.fspath(store)
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(json.dumps(header) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return {}
+    with open(path, "rb") as f:
+        raw = f.read()
+    lines = raw.split(b"\n")
+    try:
+        stored = json.loads(lines[0])
+    except ValueError:
+        raise ValueError(f"store {path!r} is not an lzjax sweep file; refusing to write into it") from None
+    if stored != json.loads(json.dumps(header)):
+        raise ValueError(
+            f"store {path!r} holds a sweep with other parameters, options or chunk size; refusing "
+            "to mix results (delete it or choose another file)"
+        )
+    done, good_bytes = {}, len(lines[0]) + 1
+    for line in lines[1:]:
+        if not line.strip():
+            break
+        try:
+            record = json.loads(line)
+        except ValueError:  # a chunk cut short by a kill: drop it and everything after
+            break
+        done[int(record["chunk"])] = {
+            n: np.array([np.nan if x is None else x for x in vals]) if vals and isinstance(vals[0], (float, type(None)))
+            else np.array(vals)
+            for n, vals in record["data"].items()
+        }
+        good_bytes += len(line) + 1
+    if good_bytes < len(raw):
+        with open(path, "r+b") as f:
+            f.truncate(good_bytes)
+    return done
+
+
+def _append_chunk(store, index: int, data: dict[str, np.ndarray]) -> None:
+    line = json.dumps({"chunk": index, "data": {n: _jsonable(np.asarray(a)) for n, a in data.items()}})
+    with open(os.fspath(store), "a") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
