@@ -47,7 +47,8 @@ def spectral_density(omega, bath):
     """G(ω) = γ/π ω^s exp(−ω/ω_c) for ω ≥ 0 (units Δ = 1)."""
     omega = jnp.asarray(omega)
     safe = jnp.where(omega > 0, omega, 1.0)
-    value = bath.gamma / jnp.pi * safe**bath.s * jnp.exp(-safe / bath.omega_c)
+    # ω^s e^{−ω/ω_c} in log space: no intermediate overflow for large s
+    value = bath.gamma / jnp.pi * jnp.exp(bath.s * jnp.log(safe) - safe / bath.omega_c)
     return jnp.where(omega > 0, value, 0.0)
 
 
