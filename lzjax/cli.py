@@ -92,7 +92,24 @@ def _build_parser() -> argparse.ArgumentParser:
     quapi.add_argument("--kmax", type=int, help="fixed memory length in steps (with --dt, --tmax)")
     quapi.add_argument("--tmax", type=float, help="fixed protocol duration in 1/Δ (with --dt, --kmax)")
     quapi.add_argument("--tol", type=float, help="convergence mode: target error (ladder in δt, k_max, t_max)")
-    quapi.add_argument("--budget", type=int, default=8, help="convergence mode: largest k_max (default 8)")
+    quapi.add_argument("--budget", type=int, default=10, help="convergence mode: largest k_max (default 10)")
+    fit = sub.add_parser("fit", help="fit gamma (and omega_c, T) to a measured P_LZ(v) curve (CSV)")
+    fit.add_argument("data", help="CSV file with a header line v,P_LZ[,sigma]")
+    fit.add_argument("--s", required=True, help="spectral exponent s (fixed)")
+    fit.add_argument("--omega-c", dest="omega_c", required=True, help="cutoff ω_c in Δ (start value if fitted)")
+    fit.add_argument("--T", required=True, help="temperature k_B T in Δ (start value if fitted)")
+    fit.add_argument("--theta", default="0", help="coupling angle Θ in radians; 0.022pi, -pi/2 accepted")
+    fit.add_argument("--delta", default="1", help="tunnel splitting Δ (sets the unit; default 1)")
+    fit.add_argument("--gamma0", help="start value of γ (added to the start grid 1e-6..1e-1)")
+    fit.add_argument("--fit", default="gamma", help="fitted parameters: gamma[,omega_c][,T] (default gamma)")
+    fit.add_argument("--engine", default="neqb", choices=["neqb", "quapi"], help="forward model (default neqb)")
+    fit.add_argument("--n-steps", dest="n_steps", type=int, default=512, help="neqb: steps of the fixed window (default 512)")
+    fit.add_argument("--dt", type=float, help="quapi: Trotter step δt in 1/Δ (with --kmax, --tmax)")
+    fit.add_argument("--kmax", type=int, help="quapi: memory length in steps")
+    fit.add_argument("--tmax", type=float, help="quapi: protocol duration in 1/Δ (covers the slowest sweep)")
+    fit.add_argument("--max-iter", dest="max_iter", type=int, default=100, help="L-BFGS iterations at most (default 100)")
+    fit.add_argument("--out", help="write the result to this .json file (else print it)")
+    fit.add_argument("--plot", help="draw data with error bars and the fitted curve to this PNG/PDF/SVG")
     demo = sub.add_parser("demo", help="the paper's Fig. 1 parameters with NEQB: CSV + PNG")
     demo.add_argument("--outdir", default="lzjax-demo", help="output folder (default ./lzjax-demo)")
     return parser
@@ -170,6 +187,14 @@ def _run_quapi(args) -> int:
 
 
 def _emit(result, out, plot) -> None:
+    finite = np.isfinite(np.asarray(result["P_LZ"], float)) & np.isfinite(np.asarray(result["P_ES"], float))
+    if not np.all(finite):
+        first = result.records()[int(np.argmin(finite.ravel()))]
+        where = ", ".join(f"{k}={first[k]:g}" for k in ("v", "T", "gamma", "s", "omega_c", "theta"))
+        raise _OneLineError(
+            f"{int(np.sum(~finite))} point(s) gave non-finite probabilities (first: {where}; "
+            "the rates overflow float64); nothing written"
+        )
     if out:
         result.save(out)
     else:
@@ -182,6 +207,58 @@ def _emit(result, out, plot) -> None:
         print(f"lzjax: warning: {bad} point(s) did not reach the requested tolerance (see *_err)", file=sys.stderr)
     if not np.all(checked):
         print("lzjax: note: fixed settings, convergence not checked (P_*_err null); use --tol", file=sys.stderr)
+
+
+def _single(flag: str, text: str, angle: bool = False) -> float:
+    values = parse_values(flag, text, angle=angle)
+    if values.size != 1:
+        raise _OneLineError(f"{flag} takes one value for a fit, got {text!r}")
+    return float(values[0])
+
+
+def _run_fit(args) -> int:
+    """Validate everything (paths, flags, the whole CSV) before fitting; write only at the end."""
+    import json
+
+    from .fit import FITTABLE, fit_curve, load_curve_csv, plot_fit
+
+    _check_output_path(args.out, (".json",), "--out")
+    _check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    names = tuple(x.strip() for x in args.fit.split(","))
+    if not all(names) or any(n not in FITTABLE for n in names) or len(set(names)) != len(names):
+        raise _OneLineError(f"--fit must be distinct names from {','.join(FITTABLE)}, got {args.fit!r}")
+    known = {"s": _single("--s", args.s), "omega_c": _single("--omega-c", args.omega_c),
+             "T": _single("--T", args.T), "theta": _single("--theta", args.theta, angle=True),
+             "delta": _single("--delta", args.delta)}
+    gamma0 = None if args.gamma0 is None else _single("--gamma0", args.gamma0)
+    quapi_flags = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
+    if args.engine == "quapi":
+        if any(x is None for x in quapi_flags.values()):
+            raise _OneLineError("--engine quapi needs --dt, --kmax and --tmax (fixed settings)")
+        options = quapi_flags
+    else:
+        if any(x is not None for x in quapi_flags.values()):
+            raise _OneLineError("--dt, --kmax, --tmax belong to --engine quapi")
+        options = {"n_steps": args.n_steps}
+    v, P, sigma = load_curve_csv(args.data, n_params=len(names))
+    result = fit_curve(v, P, sigma, gamma0=gamma0, fit=names, engine=args.engine, engine_options=options,
+                       max_iter=args.max_iter, **known)
+    record = result.to_dict()
+    text = json.dumps(record, indent=2)
+    figure = plot_fit(result, v, P, sigma) if args.plot else None  # drawn before anything is written
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    else:
+        print(text)
+    if figure is not None:
+        figure.savefig(args.plot, dpi=120)
+    summary = ", ".join(f"{n} = {record[n]:.6g} ± {record[n + '_err']:.2g}" for n in result.names)
+    print(f"lzjax fit: {summary}; chi2/dof = {result.chi2_dof:.3g}, {result.iterations} iterations, "
+          f"converged = {result.converged}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"lzjax: warning: {warning}", file=sys.stderr)
+    return 0
 
 
 def _run_demo(args) -> int:
@@ -234,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_neqb(args)
         if args.command == "quapi":
             return _run_quapi(args)
+        if args.command == "fit":
+            return _run_fit(args)
         return _run_demo(args)
     except (_OneLineError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
