@@ -13,11 +13,12 @@ from .neqb import NEQBResult, neqb_probabilities, solve_neqb  # noqa: E402
 from . import bath  # noqa: E402
 from .sweep import SweepResult, sweep  # noqa: E402  (the function shadows the module name)
 from . import quapi  # noqa: E402
+from .fit import FitResult, fit_curve, load_curve_csv  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Bath", "Drive", "LZProblem", "dimensionless",
     "NEQBResult", "neqb_probabilities", "solve_neqb", "bath",
-    "SweepResult", "sweep", "quapi",
+    "SweepResult", "sweep", "quapi", "FitResult", "fit_curve", "load_curve_csv",
 ]

@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise _OneLineError("choose a command: neqb, quapi, demo (see lzjax --help)")
+            raise _OneLineError("choose a command: neqb, quapi, fit, demo (see lzjax --help)")
         if args.command == "neqb":
             return _run_neqb(args)
         if args.command == "quapi":
