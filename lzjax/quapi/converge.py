@@ -220,8 +220,16 @@ class _StderrBar:
         sys.stderr.write("\n")
 
 
+def _to_single(tree):
+    """complex128 → complex64, float64 → float32 (the opt-in float32 ADT path)."""
+    def cast(x):
+        x = jnp.asarray(x)
+        return x.astype(jnp.complex64) if jnp.iscomplexobj(x) else x.astype(jnp.float32)
+    return jax.tree_util.tree_map(cast, tree)
+
+
 def _run_batch(flat: LZProblem, dt_dimless, n_steps: int, kmax: int, progress: bool,
-               n_chunks: int = 40, eps_max=None):
+               n_chunks: int = 40, eps_max=None, single: bool = False):
     """(P_LZ, P_ES) for a flat batch; the steady steps run in chunks of one jitted function.
 
     With `eps_max` (dimensionless, (batch,)) the step grid is the QUAPI window of
@@ -230,6 +238,8 @@ def _run_batch(flat: LZProblem, dt_dimless, n_steps: int, kmax: int, progress: b
         a, tensor, k_steps, edge, observe = _vprepare(flat, dt_dimless, n_steps, kmax)
     else:
         a, tensor, k_steps, edge = _vprepare_window(flat, dt_dimless, n_steps, kmax, eps_max)
+    if single:  # η, propagators and the first steps stay float64; the hot loop runs in complex64
+        a, tensor, k_steps = _to_single((a, tensor, k_steps))
     first, last = kmax, n_steps - 1  # steady steps use k_steps[first:last]
     size = max(1, math.ceil((last - first) / n_chunks)) if progress else max(1, last - first)
     bar = _progress_bar(n_steps, progress)
@@ -241,6 +251,9 @@ def _run_batch(flat: LZProblem, dt_dimless, n_steps: int, kmax: int, progress: b
         if bar is not None:
             a.block_until_ready()
             bar.update(end - begin)
+    if single:
+        a = a.astype(jnp.complex128)
+        k_steps = k_steps.astype(jnp.complex128)
     if eps_max is None:
         p_lz, p_es = _vfinish(a, k_steps[:, n_steps - 1], edge, observe)
     else:
@@ -253,7 +266,7 @@ def _run_batch(flat: LZProblem, dt_dimless, n_steps: int, kmax: int, progress: b
 
 
 def solve_quapi(problem: LZProblem, *, dt: float, kmax: int, tmax: float,
-                progress: bool = False) -> QUAPIResult:
+                progress: bool = False, precision: str = "float64") -> QUAPIResult:
     """P_LZ and P_ES by QUAPI at fixed settings, for one point or a broadcast batch.
 
     **Arguments:**
@@ -265,16 +278,22 @@ def solve_quapi(problem: LZProblem, *, dt: float, kmax: int, tmax: float,
     - `tmax`: protocol duration, from −tmax/2 to +tmax/2 (units 1/Δ; accepted: > 0 with
       kmax + 1 ≤ round(tmax/dt) ≤ 2·10⁶).
     - `progress`: show a progress bar over scan chunks (tqdm if installed); same numbers.
+    - `precision`: "float64" (default) or "float32": the ADT iteration (the hot loop) in
+      complex64, η and propagators still computed in float64 — an opt-in fast path whose error
+      is measured in tests/test_quapi_precision.py and benchmarks/RESULTS.md.
 
     Errors are NaN and `converged` is False: fixed settings are not checked (use
     :func:`converge_quapi` for error bars and a convergence verdict).
     """
     n_steps = _validate(dt, kmax, tmax)
+    if precision not in ("float64", "float32"):
+        raise ValueError(f"precision must be 'float64' or 'float32', got {precision!r}")
     flat, shape = flatten_problem(problem)
     batch = int(np.prod(shape, dtype=int))
     _check_memory(kmax, batch)
     delta = np.asarray(flat.drive.delta)
-    p_lz, p_es = _run_batch(dimensionless(flat), jnp.asarray(dt * delta), n_steps, kmax, progress)
+    p_lz, p_es = _run_batch(dimensionless(flat), jnp.asarray(dt * delta), n_steps, kmax, progress,
+                            single=precision == "float32")
     tmax_used = n_steps * dt
     nan = np.full(shape, np.nan)
     return QUAPIResult(
