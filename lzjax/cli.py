@@ -93,6 +93,9 @@ def _build_parser() -> argparse.ArgumentParser:
     quapi.add_argument("--tmax", type=float, help="fixed protocol duration in 1/Δ (with --dt, --kmax)")
     quapi.add_argument("--tol", type=float, help="convergence mode: target error (ladder in δt, k_max, t_max)")
     quapi.add_argument("--budget", type=int, default=10, help="convergence mode: largest k_max (default 10)")
+    quapi.add_argument("--eps-q", dest="eps_q", type=float, default=15.0,
+                       help="convergence mode: half-width of the exact QUAPI window in Δ, 5-40 (default 15;"
+                            " 30 for transversal super-Ohmic baths, whose relaxation reaches E ≈ 3ω_c and beyond)")
     fit = sub.add_parser("fit", help="fit gamma (and omega_c, T) to a measured P_LZ(v) curve (CSV)")
     fit.add_argument("data", help="CSV file with a header line v,P_LZ[,sigma]")
     fit.add_argument("--s", required=True, help="spectral exponent s (fixed)")
@@ -175,7 +178,7 @@ def _run_quapi(args) -> int:
     if args.tol is not None:
         if any(x is not None for x in fixed):
             raise _OneLineError("give either --tol (convergence mode) or --dt, --kmax, --tmax (fixed), not both")
-        options = {"tol": args.tol, "budget": args.budget}
+        options = {"tol": args.tol, "budget": args.budget, "eps_q": args.eps_q}
     elif all(x is not None for x in fixed):
         options = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
     else:
