@@ -46,10 +46,11 @@ def neqb(**params):
     return ds
 
 
-def quapi(name, **params):
-    """QUAPI convergence ladder (lzjax.sweep 'quapi', :data:`QUAPI_OPTIONS`) as an xarray
-    Dataset, with P_LZ_err / P_ES_err the ladder's error bars. Full mode stores the results
-    in data/<name>.jsonl, one chunk per sweep speed, and resumes from there."""
+def quapi(name, options=None, **params):
+    """QUAPI convergence ladder (lzjax.sweep 'quapi', :data:`QUAPI_OPTIONS` updated by
+    `options`, e.g. ``{"eps_q": 30}``) as an xarray Dataset, with P_LZ_err / P_ES_err the
+    ladder's error bars. Full mode stores the results in data/<name>.jsonl, one chunk per
+    sweep speed, and resumes from there."""
     v = np.atleast_1d(params["v"])
     if v.size == 0:
         print("QUAPI: no points in this mode")
@@ -60,7 +61,8 @@ def quapi(name, **params):
         os.makedirs(DATA, exist_ok=True)
         store = os.path.join(DATA, f"{name}.jsonl")
     t0 = time.perf_counter()
-    kwargs = dict(params, **QUAPI_OPTIONS, chunk_size=n_points // v.size)
+    settings = dict(QUAPI_OPTIONS, **(options or {}))
+    kwargs = dict(params, **settings, chunk_size=n_points // v.size)
     try:
         res = lzjax.sweep("quapi", store=store, **kwargs)
     except ValueError as err:  # a store from other parameters: recompute
@@ -68,8 +70,8 @@ def quapi(name, **params):
             raise
         os.remove(store)
         res = lzjax.sweep("quapi", store=store, **kwargs)
-    print(f"QUAPI: {n_points} points in {time.perf_counter() - t0:.1f} s "
-          f"(tol {QUAPI_OPTIONS['tol']}, k_max <= {QUAPI_OPTIONS['budget']})")
+    print(f"QUAPI: {n_points} points in {time.perf_counter() - t0:.1f} s ("
+          + ", ".join(f"{k} {x}" for k, x in settings.items()) + ")")
     return res.to_xarray()
 
 
