@@ -36,6 +36,8 @@ import time
 
 import numpy as np
 
+from benchtools import finish
+
 POINT = dict(gamma=5e-4, s=3.0, omega_c=5.0, T=6.4, v=0.3, delta=1.0)
 
 OQUPY_DRIVER = textwrap.dedent(r'''
@@ -201,12 +203,7 @@ def main(argv=None):
                                         converged=bool(c.converged), first=first, warm=warm)
         print("converge_quapi(tol=1e-2, budget=%d):" % budget, result["converge_quapi"],
               flush=True)
-    result["load_end"] = os.getloadavg()
-    print(f"load at end {result['load_end']}", flush=True)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=1)
-    return result
+    return finish(result, args.json)
 
 
 if __name__ == "__main__":
