@@ -352,12 +352,16 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int = 10,
     * Trotter: Richardson in δt² at fixed τ, P_R = R2 + (R2 − R1) δt²/(δt'² − δt²).
     * Memory: the truncated bath correlation C(t) ~ t^−(s+1) makes the memory error fall as τ^−p,
       p = clip(s, 1, 3); extrapolated from R3 → R2: c_mem = (R2 − R3)(K−2)^p/(K^p − (K−2)^p).
+      Its uncertainty is the p = 1 extrapolation, e_mem = |R2 − R3|(K−2)/2 ≥ |c_mem|: at practical
+      memory times the approach is slower than the asymptotic τ^−s (benchmarks/RESULTS.md, ACE:
+      at δt = 0.1, s = 3, K = 10 the memory-converged value lies 8.5e-4 below R2, where
+      c_mem = −2.3e-4 and the p = 1 estimate −8.8e-4).
     * Window: the golden-rule tail replaces exact dynamics beyond ε_q; the change of the
       δt-extrapolated value when the window widens, c_win = Rich(R4, R5) − Rich(R3, R1),
       estimates it. (Un-extrapolated, R4 − R3 is dominated by the Trotter error of the added
       range: the discretised path sees the bath through a box filter, rates × sinc²(E δt/2).)
 
-    Value P_R + c_mem; error |P_R − R2| + |c_mem| + |c_win| (each correction counted in full
+    Value P_R + c_mem; error |P_R − R2| + e_mem + |c_win| (each correction counted in full
     as its own uncertainty). Measured (tests/test_quapi.py): Wubs' point (T = 0, γ = 5e-3, s = 3,
     ω_c = 5, v = 1) and the paper's Fig. 1 points, see there.
     Returns `dt` = δt, `kmax` = K, `tmax` = 2 ε_max/v (the whole protocol, tails included).
@@ -407,11 +411,12 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int = 10,
         richardson = _richardson(r2, dt2, r1, dt1)
         p = np.clip(s_exp[index], 1.0, 3.0)
         memory = (r2 - r3) * small**p / (big**p - small**p)
+        memory_err = np.abs(r2 - r3) * small / (big - small)  # the p = 1 extrapolation (≥ |memory|)
         # window: both windows Richardson-extrapolated in δt, so that the Trotter error of the
         # added |ε| range (largest there, E δt up to 2) is not mistaken for a tail error
         window = _richardson(r4, dt4, r5, dt5) - _richardson(r3, dt3, r1, dt1)
         out[0][:, index] = richardson + memory
-        out[1][:, index] = np.abs(richardson - r2) + np.abs(memory) + np.abs(window)
+        out[1][:, index] = np.abs(richardson - r2) + memory_err + np.abs(window)
         dt_used[index] = dt2
     value, err = out
     # the extrapolations may step outside [0, 1] by less than their error bar (seen: 1.0007 ±
