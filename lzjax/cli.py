@@ -95,7 +95,10 @@ def _build_parser() -> argparse.ArgumentParser:
     quapi.add_argument("--budget", type=int, default=10, help="convergence mode: largest k_max (default 10)")
     quapi.add_argument("--eps-q", dest="eps_q", type=float, default=15.0,
                        help="convergence mode: half-width of the exact QUAPI window in Δ, 5-40 (default 15;"
-                            " 30 for transversal super-Ohmic baths, whose relaxation reaches E ≈ 3ω_c and beyond)")
+                            " 20 for transversal super-Ohmic baths, whose relaxation reaches E ≈ 3ω_c and beyond)")
+    quapi.add_argument("--compensate", action="store_true",
+                       help="convergence mode: η from G(ω)/sinc²(ωδt/2), golden-rule-exact discrete rates"
+                            " at O(γ) (smaller δt corrections where relaxation at large E dominates)")
     fit = sub.add_parser("fit", help="fit gamma (and omega_c, T) to a measured P_LZ(v) curve (CSV)")
     fit.add_argument("data", help="CSV file with a header line v,P_LZ[,sigma]")
     fit.add_argument("--s", required=True, help="spectral exponent s (fixed)")
@@ -179,6 +182,8 @@ def _run_quapi(args) -> int:
         if any(x is not None for x in fixed):
             raise _OneLineError("give either --tol (convergence mode) or --dt, --kmax, --tmax (fixed), not both")
         options = {"tol": args.tol, "budget": args.budget, "eps_q": args.eps_q}
+        if args.compensate:
+            options["compensate"] = True
     elif all(x is not None for x in fixed):
         options = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
     else:

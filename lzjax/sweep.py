@@ -143,7 +143,7 @@ class SweepResult:
 
 _ENGINE_OPTIONS = {
     "neqb": {"tol", "n_steps", "max_steps", "n_outer", "eps_max"},
-    "quapi": {"dt", "kmax", "tmax", "tol", "budget", "max_rungs", "eps_q"},
+    "quapi": {"dt", "kmax", "tmax", "tol", "budget", "max_rungs", "eps_q", "compensate"},
 }
 _FIXED_QUAPI = {"dt", "kmax", "tmax"}
 

@@ -1,9 +1,7 @@
 """NEQB (paper Eq. 7-10) against exact limits, scipy, and the paper's qualitative findings."""
 
-import math
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -6,7 +6,6 @@ import math
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from lzjax import Bath, Drive, LZProblem, solve_neqb
