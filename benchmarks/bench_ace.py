@@ -217,7 +217,7 @@ def checks(python: str, cpu: int, tmax: float, quick: bool) -> dict:
     import jax.numpy as jnp
     from lzjax.bath import spectral_density
     from lzjax.model import Bath
-    from lzjax.quapi.converge import solve_quapi
+    from lzjax.quapi import solve_quapi
     # the quad integrand above is lzjax's G: check at a few frequencies
     bath = Bath(gamma=POINT["gamma"], s=POINT["s"], omega_c=POINT["omega_c"], T=POINT["T"])
     w = np.array([0.3, 1.0, 5.0, 20.0])
@@ -254,14 +254,14 @@ def _timed(call, repeats: int):
 
 
 def lzjax_single(kmax: int, dt: float, tmax: float, repeats: int) -> dict:
-    from lzjax.quapi.converge import solve_quapi
+    from lzjax.quapi import solve_quapi
     p = _problem()
     r, first, warm = _timed(lambda: solve_quapi(p, dt=dt, kmax=kmax, tmax=tmax), repeats)
     return dict(kmax=kmax, dt=dt, P_LZ=float(r.P_LZ), P_ES=float(r.P_ES), first=first, warm=warm)
 
 
 def lzjax_batch(kmax: int, dt: float, tmax: float, temps, repeats: int) -> dict:
-    from lzjax.quapi.converge import solve_quapi
+    from lzjax.quapi import solve_quapi
     p = _problem(T=np.asarray(temps, dtype=float))
     r, first, warm = _timed(lambda: solve_quapi(p, dt=dt, kmax=kmax, tmax=tmax), max(repeats, 1))
     n = len(temps)

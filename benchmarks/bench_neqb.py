@@ -2,11 +2,11 @@
 
 One script run measures all three on the same grid, the same windows (the ε_max that lzjax
 chooses is passed to the baselines), the same adiabatic-following start and the same asymptotic
-read-out (those of :func:`lzjax.reference.neqb_reference`):
+read-out (those of :func:`tests/reference.py: neqb_reference`):
 
 1. lzjax: ``solve_neqb`` on the whole batch; the first call (compile + run) is timed, then the
    median and min of ``--repeats`` warm calls. Points per second from the warm median.
-2. scipy (DOP853, ``lzjax.reference.neqb_reference``): its rtol is calibrated first on a few grid
+2. scipy (DOP853, ``tests/reference.py: neqb_reference``): its rtol is calibrated first on a few grid
    points against a tight run (rtol = 1e-12) to the loosest value reaching ``--target`` absolute
    accuracy; then the per-point loop is timed at that rtol. The full 1,024-point loop would take
    hours (cost grows like ε_max²/v), so by default a stratified random subset (fixed seed, one
@@ -35,6 +35,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -42,7 +43,7 @@ import numpy as np  # noqa: E402
 
 import lzjax  # noqa: E402  (enables float64)
 from lzjax import Bath, Drive, LZProblem, solve_neqb  # noqa: E402
-from lzjax.reference import neqb_reference  # noqa: E402
+from reference import neqb_reference  # noqa: E402  (tests/reference.py, scipy)
 
 
 # ----------------------------------------------------------------------------------------------

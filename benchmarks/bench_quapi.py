@@ -119,7 +119,7 @@ def lzjax_runs(settings, tmax, repeats=1):
     """solve_quapi at each (dt, kmax): value, first-call time, warm time (min of `repeats`)."""
     import jax
     from lzjax.model import Bath, Drive, LZProblem
-    from lzjax.quapi.converge import solve_quapi
+    from lzjax.quapi import solve_quapi
     p = LZProblem(Drive(v=POINT["v"]), Bath(gamma=POINT["gamma"], s=POINT["s"],
                                              omega_c=POINT["omega_c"], T=POINT["T"]), theta=0.0)
     rows = []
@@ -190,7 +190,7 @@ def main(argv=None):
     result.update(lzjax_rows=rows, jax=jax_version, diff=diff, ratio=ratio)
 
     if not args.no_converge:
-        from lzjax.quapi.converge import converge_quapi
+        from lzjax.quapi import converge_quapi
         t0 = time.perf_counter()
         c = converge_quapi(problem, tol=1e-2, budget=budget)
         first = time.perf_counter() - t0

@@ -9,7 +9,8 @@ import jax as _jax
 _jax.config.update("jax_enable_x64", True)
 
 from .model import Bath, Drive, LZProblem, dimensionless  # noqa: E402
-from .neqb import NEQBResult, neqb_probabilities, solve_neqb  # noqa: E402
+from .results import Result  # noqa: E402
+from .neqb import neqb_probabilities, solve_neqb  # noqa: E402
 from . import bath  # noqa: E402
 from .sweep import SweepResult, sweep  # noqa: E402  (the function shadows the module name)
 from . import quapi  # noqa: E402
@@ -19,6 +20,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Bath", "Drive", "LZProblem", "dimensionless",
-    "NEQBResult", "neqb_probabilities", "solve_neqb", "bath",
+    "Result", "neqb_probabilities", "solve_neqb", "bath",
     "SweepResult", "sweep", "quapi", "FitResult", "fit_curve", "load_curve_csv",
 ]

@@ -66,14 +66,16 @@ def hurwitz_zeta(sigma, q, n_direct: int = 12):
     relative accuracy ~1e-15 for |q + n_direct| ≳ 10 and σ ≲ 10.
     """
     q = jnp.asarray(q, dtype=jnp.result_type(q, 1j))
-    k = jnp.arange(n_direct)
-    direct = jnp.sum((q[..., None] + k) ** (-sigma[..., None] if jnp.ndim(sigma) else -sigma), axis=-1)
+    sigma = jnp.asarray(sigma, dtype=q.real.dtype)
+    cplx = lambda x: jax.lax.complex(x, jnp.zeros_like(x))  # noqa: E731  (explicit real → complex)
+    k = cplx(jnp.arange(n_direct, dtype=sigma.dtype))
+    direct = jnp.sum((q[..., None] + k) ** cplx(-sigma[..., None] if jnp.ndim(sigma) else -sigma), axis=-1)
     z = q + n_direct
-    tail = z ** (1.0 - sigma) / (sigma - 1.0) + 0.5 * z ** (-sigma)
+    tail = z ** cplx(1.0 - sigma) / cplx(sigma - 1.0) + 0.5 * z ** cplx(-sigma)
     rising = sigma  # σ(σ+1)...(σ+2j−2)
-    power = z ** (-sigma - 1.0)
+    power = z ** cplx(-sigma - 1.0)
     for j, coeff in enumerate(_BERNOULLI_OVER_FACTORIAL, start=1):
-        tail = tail + coeff * rising * power
+        tail = tail + coeff * cplx(rising) * power
         rising = rising * (sigma + 2 * j - 1) * (sigma + 2 * j)
         power = power / (z * z)
     return direct + tail
@@ -88,20 +90,21 @@ def correlation_function(t, bath):
     At T = 0 this is Γ(s+1) γ/π (ω_c/(1 + iω_c t))^(s+1) (sign convention: Im C(t) < 0 for t > 0
     at small t, from the −i sin ωt above).
     """
-    t = jnp.asarray(t)
-    s, T = bath.s, bath.T
+    t = jnp.asarray(t, dtype=float)
+    s, T = jnp.asarray(bath.s, dtype=t.dtype), jnp.asarray(bath.T, dtype=t.dtype)
     sigma = s + 1.0
     prefactor = bath.gamma / jnp.pi * jnp.exp(gammaln(sigma))
-    a = 1.0 / bath.omega_c
-    vacuum = (a + 1j * t) ** (-sigma)
+    a = jnp.broadcast_to(1.0 / jnp.asarray(bath.omega_c, dtype=t.dtype), jnp.shape(t))
+    cplx = lambda x: jax.lax.complex(x, jnp.zeros_like(x))  # noqa: E731  (explicit real → complex)
+    vacuum = jax.lax.complex(a, t) ** cplx(jnp.broadcast_to(-sigma, jnp.shape(t)))
     hot = T > 0
     T_safe = jnp.where(hot, T, 1.0)
     sigma_b = jnp.broadcast_to(sigma, jnp.shape(t)) if jnp.ndim(t) else sigma
-    thermal = T_safe**sigma * (
-        hurwitz_zeta(sigma_b, 1.0 + T_safe * (a + 1j * t))
-        + hurwitz_zeta(sigma_b, 1.0 + T_safe * (a - 1j * t))
+    thermal = cplx(jnp.broadcast_to(T_safe**sigma, jnp.shape(t))) * (
+        hurwitz_zeta(sigma_b, jax.lax.complex(1.0 + T_safe * a, T_safe * t))
+        + hurwitz_zeta(sigma_b, jax.lax.complex(1.0 + T_safe * a, -T_safe * t))
     )
-    return prefactor * (vacuum + jnp.where(hot, thermal, 0.0))
+    return cplx(jnp.broadcast_to(prefactor, jnp.shape(t))) * (vacuum + jnp.where(hot, thermal, 0.0))
 
 
 def coupling_factors(epsilon, theta, delta=1.0):

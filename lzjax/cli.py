@@ -152,7 +152,7 @@ def _check_output_path(path: str | None, allowed: tuple[str, ...], flag: str) ->
 def _print_table(result) -> None:
     records = result.records()
     columns = ["v", "T", "gamma", "s", "omega_c", "theta", "delta", "P_LZ", "P_ES", "P_LZ_err", "P_ES_err",
-               "dt", "kmax", "tmax", "converged"]
+               "dt", "kmax", "t_max", "converged"]
     columns = [c for c in columns if c in records[0]]
     print("  ".join(f"{c:>11}" for c in columns))
     for rec in records:
@@ -228,7 +228,8 @@ def _run_fit(args) -> int:
     """Validate everything (paths, flags, the whole CSV) before fitting; write only at the end."""
     import json
 
-    from .fit import FITTABLE, fit_curve, load_curve_csv, plot_fit
+    from .fit import FITTABLE, fit_curve, load_curve_csv
+    from .plotting import plot_fit
 
     _check_output_path(args.out, (".json",), "--out")
     _check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")

@@ -73,10 +73,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .checks import check_choice, check_integer, check_step_count
 from .model import Bath, Drive, LZProblem, dimensionless
 from .neqb import check_neqb_validity, neqb_probabilities, solve_neqb, window_eps_max
 
-__all__ = ["FitResult", "fit_curve", "load_curve_csv", "validate_curve", "plot_fit", "FITTABLE"]
+__all__ = ["FitResult", "fit_curve", "load_curve_csv", "validate_curve", "FITTABLE"]
 
 FITTABLE = ("gamma", "omega_c", "T")
 ENGINES = ("neqb", "quapi")
@@ -401,9 +402,7 @@ def _engine_spec(engine, names, options):
         unknown = set(options) - {"n_steps", "eps_max", "window_tol"}
         if unknown:
             raise ValueError(f"engine_options for neqb: unknown {sorted(unknown)} (accepted: n_steps, eps_max, window_tol)")
-        n_steps = options.get("n_steps", 512)
-        if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or not 16 <= n_steps <= 65536:
-            raise ValueError(f"n_steps must be an integer in [16, 65536], got {n_steps!r}")
+        n_steps = check_integer("n_steps", options.get("n_steps", 512), 16, 65536)
         window_tol = options.get("window_tol", 1e-7)
         if not (isinstance(window_tol, (int, float)) and 1e-12 <= window_tol <= 1e-2):
             raise ValueError(f"window_tol must be in [1e-12, 1e-2], got {window_tol!r}")
@@ -411,21 +410,169 @@ def _engine_spec(engine, names, options):
         if eps_max is not None:
             eps_max = _positive_float("eps_max", eps_max)
         return _Spec("neqb", names, n_steps=int(n_steps)), {"eps_max": eps_max, "window_tol": float(window_tol)}
-    from .quapi.converge import KMAX_RANGE
+    from .quapi.engines.adt import KMAX_RANGE
 
     unknown = set(options) - {"dt", "kmax", "tmax"}
     missing = {"dt", "kmax", "tmax"} - set(options)
     if unknown or missing:
         raise ValueError("engine='quapi' needs engine_options with exactly dt, kmax and tmax (fixed settings); "
                          f"missing {sorted(missing)}, unknown {sorted(unknown)}")
-    kmax = options["kmax"]
-    if isinstance(kmax, bool) or not isinstance(kmax, (int, np.integer)) or not KMAX_RANGE[0] <= kmax <= KMAX_RANGE[1]:
-        raise ValueError(f"kmax must be an integer in [{KMAX_RANGE[0]}, {KMAX_RANGE[1]}], got {kmax!r}")
+    kmax = check_integer("kmax", options["kmax"], *KMAX_RANGE)
     dt, tmax = _positive_float("dt", options["dt"]), _positive_float("tmax", options["tmax"])
-    if not kmax + 1 <= round(tmax / dt) <= 100_000:
-        raise ValueError(f"tmax/dt must give a step count in [kmax + 1, 100000]; got tmax={tmax!r}, dt={dt!r}")
+    check_step_count(dt, tmax, kmax + 1)
     return _Spec("quapi", names, dt=float(options["dt"]), kmax=int(options["kmax"]),
                  tmax=float(options["tmax"])), {}
+
+
+def _check_arguments(v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid,
+                     s, omega_c, T, theta, delta):
+    """Phase 1: every input checked in plain Python; returns the canonical pieces."""
+    if isinstance(fit, str):
+        fit = tuple(x.strip() for x in fit.split(","))
+    names = tuple(fit)
+    if not names or len(set(names)) != len(names) or any(n not in FITTABLE for n in names):
+        raise ValueError(f"fit must be a non-empty list of distinct names from {FITTABLE}, got {fit!r}")
+    names = tuple(n for n in FITTABLE if n in names)  # canonical order
+    check_choice("engine", engine, ENGINES)
+    check_choice("error_method", error_method, ("gauss-newton", "hessian"))
+    check_integer("max_iter", max_iter, 1)
+    for name, tol in (("ftol", ftol), ("gtol", gtol)):
+        if not (isinstance(tol, (int, float)) and not isinstance(tol, bool) and 0 < tol < 1):
+            raise ValueError(f"{name} must be in (0, 1), got {tol!r}")
+    v, P, sigma = validate_curve(v, P, sigma, n_params=len(names))
+    if gamma0 is None and "gamma" not in names:
+        raise ValueError("gamma0 (the fixed γ) is required when gamma is not fitted")
+    if gamma0 is not None:
+        gamma0 = _positive_float("gamma0", gamma0, allow_zero="gamma" not in names)
+    grid_gamma = np.asarray(GAMMA_GRID if gamma_grid is None else gamma_grid, dtype=np.float64).ravel()
+    if grid_gamma.size == 0 or np.any(~np.isfinite(grid_gamma)) or np.any(grid_gamma <= 0):
+        raise ValueError(f"gamma_grid must be finite values > 0, got {gamma_grid!r}")
+    base = {"gamma": 1e-3 if gamma0 is None else gamma0, "s": s, "omega_c": omega_c, "T": T,
+            "theta": theta, "delta": delta}
+    problem = LZProblem(Drive(v, delta), Bath(base["gamma"], s, omega_c, T), theta)  # names bad ranges
+    base = {k: float(x) for k, x in base.items()}
+    if "T" in names and base["T"] <= 0:
+        raise ValueError("T must be > 0 to be fitted (it is fitted as log T); got T = 0")
+    if engine == "neqb":
+        check_neqb_validity(problem)
+    return names, v, P, sigma, gamma0, grid_gamma, base
+
+
+def _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts):
+    """Phase 2: the NEQB window covering every parameter the fit may visit (0 for QUAPI)."""
+    info = dict(spec._asdict())
+    info = {k: info[k] for k in (("n_steps",) if engine == "neqb" else ("dt", "kmax", "tmax"))}
+    if engine != "neqb":
+        return 0.0, info
+    upper = dict(base, gamma=max(_GAMMA_HI, float(grid_gamma.max()), 10.0 * (gamma0 or 0.0)))
+    for n in ("omega_c", "T"):
+        if n in names:
+            upper[n] = _RANGE_FACTOR * base[n]
+    eps_max = neqb_opts["eps_max"] or _neqb_window(v, upper, neqb_opts["window_tol"])
+    info.update(eps_max=eps_max, window_tol=neqb_opts["window_tol"])
+    return eps_max, info
+
+
+def _start(names, base, grid_gamma, gamma0, data, spec):
+    """Phase 3: χ² on the coarse start grid in one vmapped call; the best point and warnings."""
+    axes = []
+    for n in names:
+        if n == "gamma":
+            values = grid_gamma if gamma0 is None else np.append(grid_gamma, gamma0)
+        else:
+            values = base[n] * np.asarray(_FACTOR_GRID)
+        axes.append(np.log(values))
+    z_grid = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=-1)
+    chi2_grid = np.asarray(_chi2_grid(jnp.asarray(z_grid), data, spec))
+    if not np.any(np.isfinite(chi2_grid)):
+        raise ValueError("the model gives no finite χ² on the start grid (check the fixed parameters)")
+    best = int(np.nanargmin(np.where(np.isfinite(chi2_grid), chi2_grid, np.inf)))
+    start = {n: float(math.exp(z_grid[best, i])) for i, n in enumerate(names)}
+    warnings = [f"the best start value of {n} ({start[n]:.3g}) is at the edge of the start grid"
+                for i, n in enumerate(names)
+                if len(np.unique(z_grid[:, i])) > 1 and z_grid[best, i] in (z_grid[:, i].min(), z_grid[:, i].max())]
+    return jnp.asarray(z_grid[best]), start, warnings
+
+
+def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings):
+    """Phase 4: L-BFGS (optax direction, host line search); returns (z, history, iterations, converged)."""
+    state = _init_state(z)
+    value, grad, _, _ = _value_and_grad(z, data, spec)
+    value = float(value)
+    history = [value]
+    converged, iterations = False, 0
+    for iterations in range(1, max_iter + 1):
+        direction, state = _direction(grad, state, z)
+        z, value, grad, moved = _line_search(z, value, grad, direction, data, spec)
+        previous = history[-1]
+        history.append(value)
+        change = abs(previous - value) / max(previous, chi2_floor)
+        gnorm = float(jnp.max(jnp.abs(grad))) / max(value, chi2_floor)
+        if change <= ftol and gnorm <= gtol:
+            converged = True
+            break
+        if not moved:
+            warnings.append("the line search found no lower χ² (stopped)")
+            break
+    if not converged and iterations == max_iter and not any("line search" in w for w in warnings):
+        warnings.append(f"not converged after max_iter = {max_iter} steps")
+    return z, history, iterations, converged
+
+
+def _error_bars(z, data, spec, names, chi2, dof, sigma, error_method, warnings):
+    """Phase 5: Gauss-Newton (or Hessian) covariance of the physical parameters at the optimum.
+
+    Returns (covariance, errors, chi2_dof, sigma_hat, residuals or None)."""
+    theta_hat = np.exp(np.asarray(z))
+    if error_method == "gauss-newton":
+        jac, residuals = (np.asarray(a) for a in _value_and_grad(z, data, spec)[2:])
+        curvature = jac.T @ jac
+    else:
+        curvature = 0.5 * np.asarray(_hessian(z, data, spec))
+        residuals = None
+    try:
+        cov_z = np.linalg.inv(curvature)
+    except np.linalg.LinAlgError:
+        cov_z = np.full_like(curvature, np.nan)
+        warnings.append("the curvature matrix of χ² is singular: parameters not identifiable from these data")
+    if sigma is None:
+        sigma_hat = math.sqrt(chi2 / dof)
+        cov_z = cov_z * sigma_hat**2
+        chi2_dof = 1.0
+    else:
+        sigma_hat = None
+        chi2_dof = chi2 / dof
+    covariance = theta_hat[:, None] * cov_z * theta_hat[None, :]
+    if np.any(np.diag(covariance) < 0):
+        warnings.append("the curvature of χ² is not positive definite at the end point")
+    errors = {n: float(math.sqrt(covariance[i, i])) if covariance[i, i] >= 0 else float("nan")
+              for i, n in enumerate(names)}
+    return covariance, errors, chi2_dof, sigma_hat, residuals
+
+
+def _check_neqb_model(z, data, spec, params, v, P, w, sigma, sigma_hat, eps_max, neqb_opts, check_model,
+                      residuals, warnings):
+    """Phase 6 (NEQB): the window needed at the optimum, and the fixed-window model against
+    the converged :func:`lzjax.neqb.solve_neqb` (returns `model_error` or None)."""
+    needed = _neqb_window(v, params, neqb_opts["window_tol"])
+    if needed > eps_max * (1 + 1e-12):
+        warnings.append(f"the fitted parameters need a window eps_max = {needed:.4g} > the fixed {eps_max:.4g}; "
+                        "refit with engine_options eps_max")
+    if not check_model:
+        return None
+    fitted_problem = LZProblem(Drive(v, params["delta"]),
+                               Bath(params["gamma"], params["s"], params["omega_c"], params["T"]),
+                               params["theta"])
+    converged_model = solve_neqb(fitted_problem, tol=1e-6)
+    if residuals is None:
+        residuals = np.asarray(_residuals(z, data, spec))
+    p_fixed = residuals / w + P
+    model_error = float(np.max(np.abs(p_fixed - converged_model.P_LZ)))
+    sigma_min = float(np.min(sigma)) if sigma is not None else sigma_hat
+    if model_error > 0.1 * sigma_min:
+        warnings.append(f"the fixed-window NEQB model differs from solve_neqb by {model_error:.2g} "
+                        f"> sigma/10 = {0.1 * sigma_min:.2g}; raise engine_options n_steps")
+    return model_error
 
 
 def fit_curve(
@@ -468,54 +615,14 @@ def fit_curve(
     - `check_model`: NEQB only: compare the fixed-window model with ``solve_neqb`` (tol 1e-6)
       at the optimum and report `model_error`.
 
-    Every input is checked before anything is computed.
+    Every input is checked before anything is computed. Phases: check, fixed window, start
+    grid, L-BFGS, error bars, model check (one private function each).
     """
-    # -- validate (plain Python, before any tracing) --
-    if isinstance(fit, str):
-        fit = tuple(x.strip() for x in fit.split(","))
-    names = tuple(fit)
-    if not names or len(set(names)) != len(names) or any(n not in FITTABLE for n in names):
-        raise ValueError(f"fit must be a non-empty list of distinct names from {FITTABLE}, got {fit!r}")
-    names = tuple(n for n in FITTABLE if n in names)  # canonical order
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    if error_method not in ("gauss-newton", "hessian"):
-        raise ValueError(f"error_method must be 'gauss-newton' or 'hessian', got {error_method!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    for name, tol in (("ftol", ftol), ("gtol", gtol)):
-        if not (isinstance(tol, (int, float)) and 0 < tol < 1):
-            raise ValueError(f"{name} must be in (0, 1), got {tol!r}")
-    v, P, sigma = validate_curve(v, P, sigma, n_params=len(names))
-    if gamma0 is None and "gamma" not in names:
-        raise ValueError("gamma0 (the fixed γ) is required when gamma is not fitted")
-    if gamma0 is not None:
-        gamma0 = _positive_float("gamma0", gamma0, allow_zero="gamma" not in names)
-    grid_gamma = np.asarray(GAMMA_GRID if gamma_grid is None else gamma_grid, dtype=np.float64).ravel()
-    if grid_gamma.size == 0 or np.any(~np.isfinite(grid_gamma)) or np.any(grid_gamma <= 0):
-        raise ValueError(f"gamma_grid must be finite values > 0, got {gamma_grid!r}")
-    base = {"gamma": 1e-3 if gamma0 is None else gamma0, "s": s, "omega_c": omega_c, "T": T,
-            "theta": theta, "delta": delta}
-    problem = LZProblem(Drive(v, delta), Bath(base["gamma"], s, omega_c, T), theta)  # names bad ranges
-    base = {k: float(x) for k, x in base.items()}
-    if "T" in names and base["T"] <= 0:
-        raise ValueError("T must be > 0 to be fitted (it is fitted as log T); got T = 0")
-    if engine == "neqb":
-        check_neqb_validity(problem)
+    names, v, P, sigma, gamma0, grid_gamma, base = _check_arguments(
+        v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid,
+        s, omega_c, T, theta, delta)
     spec, neqb_opts = _engine_spec(engine, names, engine_options)
-
-    # -- fixed window (NEQB) covering the parameter range the fit may visit --
-    warnings = []
-    engine_info = dict(spec._asdict())
-    engine_info = {k: engine_info[k] for k in (("n_steps",) if engine == "neqb" else ("dt", "kmax", "tmax"))}
-    eps_max = 0.0
-    if engine == "neqb":
-        upper = dict(base, gamma=max(_GAMMA_HI, float(grid_gamma.max()), 10.0 * (gamma0 or 0.0)))
-        for n in ("omega_c", "T"):
-            if n in names:
-                upper[n] = _RANGE_FACTOR * base[n]
-        eps_max = neqb_opts["eps_max"] or _neqb_window(v, upper, neqb_opts["window_tol"])
-        engine_info.update(eps_max=eps_max, window_tol=neqb_opts["window_tol"])
+    eps_max, engine_info = _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts)
 
     w = np.ones_like(v) if sigma is None else 1.0 / sigma
     consts = {"base": {k: jnp.asarray(x) for k, x in base.items()}, "eps_max": jnp.asarray(eps_max)}
@@ -523,98 +630,17 @@ def fit_curve(
     dof = len(v) - len(names)
     chi2_floor = dof * _P_FLOOR**2 * float(np.mean(w**2))
 
-    # -- start: coarse grid in one vmapped call --
-    axes = []
-    for n in names:
-        if n == "gamma":
-            values = grid_gamma if gamma0 is None else np.append(grid_gamma, gamma0)
-        else:
-            values = base[n] * np.asarray(_FACTOR_GRID)
-        axes.append(np.log(values))
-    z_grid = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=-1)
-    chi2_grid = np.asarray(_chi2_grid(jnp.asarray(z_grid), data, spec))
-    if not np.any(np.isfinite(chi2_grid)):
-        raise ValueError("the model gives no finite χ² on the start grid (check the fixed parameters)")
-    best = int(np.nanargmin(np.where(np.isfinite(chi2_grid), chi2_grid, np.inf)))
-    z = jnp.asarray(z_grid[best])
-    start = {n: float(math.exp(z_grid[best, i])) for i, n in enumerate(names)}
-    for i, n in enumerate(names):
-        if len(np.unique(z_grid[:, i])) > 1 and z_grid[best, i] in (z_grid[:, i].min(), z_grid[:, i].max()):
-            warnings.append(f"the best start value of {n} ({start[n]:.3g}) is at the edge of the start grid")
-
-    # -- L-BFGS (optax direction, host line search) --
-    state = _init_state(z)
-    value, grad, _, _ = _value_and_grad(z, data, spec)
-    value = float(value)
-    history = [value]
-    converged, iterations = False, 0
-    for iterations in range(1, max_iter + 1):
-        direction, state = _direction(grad, state, z)
-        z, value, grad, moved = _line_search(z, value, grad, direction, data, spec)
-        previous = history[-1]
-        history.append(value)
-        change = abs(previous - value) / max(previous, chi2_floor)
-        gnorm = float(jnp.max(jnp.abs(grad))) / max(value, chi2_floor)
-        if change <= ftol and gnorm <= gtol:
-            converged = True
-            break
-        if not moved:
-            warnings.append("the line search found no lower χ² (stopped)")
-            break
-    if not converged and iterations == max_iter and not any("line search" in w for w in warnings):
-        warnings.append(f"not converged after max_iter = {max_iter} steps")
-
-    # -- error bars at the optimum --
-    z_hat = np.asarray(z)
-    theta_hat = np.exp(z_hat)
+    z, start, warnings = _start(names, base, grid_gamma, gamma0, data, spec)
+    z, history, iterations, converged = _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings)
     chi2 = history[-1]
-    if error_method == "gauss-newton":
-        jac, residuals = (np.asarray(a) for a in _value_and_grad(z, data, spec)[2:])
-        curvature = jac.T @ jac
-    else:
-        curvature = 0.5 * np.asarray(_hessian(z, data, spec))
-        residuals = None
-    try:
-        cov_z = np.linalg.inv(curvature)
-    except np.linalg.LinAlgError:
-        cov_z = np.full_like(curvature, np.nan)
-        warnings.append("the curvature matrix of χ² is singular: parameters not identifiable from these data")
-    if sigma is None:
-        sigma_hat = math.sqrt(chi2 / dof)
-        cov_z = cov_z * sigma_hat**2
-        chi2_dof = 1.0
-    else:
-        sigma_hat = None
-        chi2_dof = chi2 / dof
-    covariance = theta_hat[:, None] * cov_z * theta_hat[None, :]
-    if np.any(np.diag(covariance) < 0):
-        warnings.append("the curvature of χ² is not positive definite at the end point")
-    errors = {n: float(math.sqrt(covariance[i, i])) if covariance[i, i] >= 0 else float("nan")
-              for i, n in enumerate(names)}
+    covariance, errors, chi2_dof, sigma_hat, residuals = _error_bars(
+        z, data, spec, names, chi2, dof, sigma, error_method, warnings)
     params = dict(base)
-    params.update({n: float(theta_hat[i]) for i, n in enumerate(names)})
-
-    # -- checks of the fixed NEQB model at the optimum --
+    params.update({n: float(x) for n, x in zip(names, np.exp(np.asarray(z)))})
     model_error = None
     if engine == "neqb":
-        needed = _neqb_window(v, params, neqb_opts["window_tol"])
-        if needed > eps_max * (1 + 1e-12):
-            warnings.append(f"the fitted parameters need a window eps_max = {needed:.4g} > the fixed {eps_max:.4g}; "
-                            "refit with engine_options eps_max")
-        if check_model:
-            fitted_problem = LZProblem(Drive(v, params["delta"]),
-                                       Bath(params["gamma"], params["s"], params["omega_c"], params["T"]),
-                                       params["theta"])
-            converged_model = solve_neqb(fitted_problem, tol=1e-6)
-            if residuals is None:
-                residuals = np.asarray(_residuals(z, data, spec))
-            p_fixed = residuals / w + P
-            model_error = float(np.max(np.abs(p_fixed - converged_model.P_LZ)))
-            sigma_min = float(np.min(sigma)) if sigma is not None else sigma_hat
-            if model_error > 0.1 * sigma_min:
-                warnings.append(f"the fixed-window NEQB model differs from solve_neqb by {model_error:.2g} "
-                                f"> sigma/10 = {0.1 * sigma_min:.2g}; raise engine_options n_steps")
-
+        model_error = _check_neqb_model(z, data, spec, params, v, P, w, sigma, sigma_hat, eps_max, neqb_opts,
+                                        check_model, residuals, warnings)
     return FitResult(
         params=params, errors=errors, covariance=covariance, names=names, chi2=chi2, dof=dof,
         chi2_dof=chi2_dof, iterations=iterations, converged=converged, loss_history=np.asarray(history),
@@ -622,35 +648,3 @@ def fit_curve(
         start=start, error_method=error_method, model_error=model_error, warnings=tuple(warnings),
         _spec=spec, _consts=consts,
     )
-
-
-# ---- plot ---------------------------------------------------------------------------------------
-
-def plot_fit(result: FitResult, v, P, sigma=None, path=None, *, n_curve: int = 96):
-    """Data with error bars (σ, or the estimate σ̂) and the fitted curve; returns the Figure."""
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    v, P = np.asarray(v, dtype=float), np.asarray(P, dtype=float)
-    err = np.asarray(sigma, dtype=float) if sigma is not None else np.full_like(P, result.sigma or 0.0)
-    curve_v = np.geomspace(v.min(), v.max(), n_curve)
-    curve = result.predict(curve_v)
-    fig = plt.figure(figsize=(6.4, 4.4))
-    ax = fig.add_subplot()
-    label = "data" + (" (σ estimated)" if sigma is None else "")
-    ax.errorbar(v, P, yerr=err, fmt="o", ms=4, capsize=2, label=label)
-    fitted = ", ".join(f"{n} = {result.params[n]:.4g} ± {result.errors[n]:.2g}" for n in result.names)
-    ax.plot(curve_v, curve, "-", label=f"fit: {fitted}")
-    ax.set_xscale("log")
-    ax.set_xlabel("v / Δ²")
-    ax.set_ylabel("P_LZ")
-    ax.legend(fontsize=8)
-    fixed = ", ".join(f"{k}={x:g}" for k, x in result.params.items() if k not in result.names)
-    ax.set_title(f"{result.engine}  {fixed}  χ²/dof = {result.chi2_dof:.3g}", fontsize=9)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(os.fspath(path), dpi=120)
-    return fig

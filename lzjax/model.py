@@ -21,60 +21,9 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem"]
+from .checks import check_range
 
-
-def _is_concrete(x: Any) -> bool:
-    """True for Python numbers and arrays with values (not tracers, not pytree placeholders)."""
-    if isinstance(x, jax.core.Tracer):
-        return False
-    if isinstance(x, (int, float, np.number, np.ndarray, jax.Array)):
-        return True
-    return False
-
-
-def _values(name: str, x: Any) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be a real number (or an array of them), got {x!r}")
-    return arr.astype(np.float64)
-
-
-def check_range(
-    name: str,
-    x: Any,
-    *,
-    lower: float | None = None,
-    upper: float | None = None,
-    lower_open: bool = False,
-    upper_open: bool = False,
-    meaning: str = "",
-) -> None:
-    """Raise a ValueError naming `name` and its accepted range if any element of `x` is outside.
-
-    Skipped for traced values (validation belongs before tracing).
-    """
-    if not _is_concrete(x):
-        return
-    arr = _values(name, x)
-    lo = "-inf" if lower is None else f"{lower:g}"
-    hi = "inf" if upper is None else f"{upper:g}"
-    if lower is not None and lower == -math.pi / 2:
-        lo = "-pi/2"
-    if upper is not None and upper == math.pi / 2:
-        hi = "pi/2"
-    rng = f"{'(' if lower_open or lower is None else '['}{lo}, {hi}{')' if upper_open or upper is None else ']'}"
-    what = f" ({meaning})" if meaning else ""
-    bad = ~np.isfinite(arr)
-    if lower is not None:
-        bad |= (arr <= lower) if lower_open else (arr < lower)
-    if upper is not None:
-        bad |= (arr >= upper) if upper_open else (arr > upper)
-    if np.any(bad):
-        offending = arr[bad].ravel()[0] if arr.ndim else arr
-        raise ValueError(
-            f"{name}{what} must be finite and in {rng}; got {float(offending)!r}"
-        )
+__all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem", "check_problem"]
 
 
 def _pytree_dataclass(cls):
@@ -151,6 +100,13 @@ class LZProblem:
             "theta", self.theta, lower=-math.pi / 2, upper=math.pi / 2, lower_open=True,
             meaning="coupling angle in radians",
         )
+
+
+def check_problem(problem, name: str = "problem") -> None:
+    """A ValueError unless `problem` is an :class:`LZProblem` (e.g. a Bath passed by mistake)."""
+    if not isinstance(problem, LZProblem):
+        raise ValueError(f"{name} must be an LZProblem(drive=Drive(...), bath=Bath(...), theta=...), "
+                         f"got {type(problem).__name__}")
 
 
 def dimensionless(problem: LZProblem) -> LZProblem:

@@ -1,4 +1,4 @@
-"""Matplotlib figures of sweep results (needs the `plot` extra)."""
+"""Matplotlib figures of sweep results and fits (needs the `plot` extra)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,28 @@ import os
 
 import numpy as np
 
+__all__ = ["plot_probabilities", "plot_fit"]
+
 _LABELS = {"v": "v / Δ²", "T": "T / Δ", "theta": "Θ", "omega_c": "ω_c / Δ", "gamma": "γ", "s": "s", "delta": "Δ"}
+
+
+def _figure(path, ax=None):
+    """(pyplot, figure, axes): a new 6.4×4.4 figure (Agg backend when writing a file), or `ax`'s."""
+    import matplotlib
+
+    if path is not None and ax is None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig = ax.figure if ax is not None else plt.figure(figsize=(6.4, 4.4))
+    return plt, fig, (ax if ax is not None else fig.add_subplot())
+
+
+def _finish(fig, path):
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=120)
+    return fig
 
 
 def plot_probabilities(result, path=None, *, x: str = "v", ax=None):
@@ -15,18 +36,11 @@ def plot_probabilities(result, path=None, *, x: str = "v", ax=None):
 
     Returns the matplotlib Figure; writes it to `path` when given (any matplotlib format).
     """
-    import matplotlib
-
-    if path is not None and ax is None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     if x not in result.coords:
         raise ValueError(f"x must be one of {list(result.coords)}, got {x!r}")
+    plt, fig, ax = _figure(path, ax)
     names = list(result.coords)
     axis = names.index(x)
-    fig = ax.figure if ax is not None else plt.figure(figsize=(6.4, 4.4))
-    ax = ax if ax is not None else fig.add_subplot()
     others = [n for n in names if n != x and len(result.coords[n]) > 1]
     ranges = [range(len(result.coords[n])) for n in others]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -50,7 +64,25 @@ def plot_probabilities(result, path=None, *, x: str = "v", ax=None):
         ax.legend(fontsize=8)
     fixed = [f"{n}={c[0]:g}" for n, c in result.coords.items() if len(c) == 1]
     ax.set_title(f"{result.attrs.get('engine', '')}  " + ", ".join(fixed), fontsize=9)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(os.fspath(path), dpi=120)
-    return fig
+    return _finish(fig, path)
+
+
+def plot_fit(result, v, P, sigma=None, path=None, *, n_curve: int = 96):
+    """Data with error bars (σ, or the estimate σ̂) and the fitted curve of a
+    :class:`lzjax.fit.FitResult`; returns the Figure, written to `path` when given."""
+    _, fig, ax = _figure(path)
+    v, P = np.asarray(v, dtype=float), np.asarray(P, dtype=float)
+    err = np.asarray(sigma, dtype=float) if sigma is not None else np.full_like(P, result.sigma or 0.0)
+    curve_v = np.geomspace(v.min(), v.max(), n_curve)
+    curve = result.predict(curve_v)
+    label = "data" + (" (σ estimated)" if sigma is None else "")
+    ax.errorbar(v, P, yerr=err, fmt="o", ms=4, capsize=2, label=label)
+    fitted = ", ".join(f"{n} = {result.params[n]:.4g} ± {result.errors[n]:.2g}" for n in result.names)
+    ax.plot(curve_v, curve, "-", label=f"fit: {fitted}")
+    ax.set_xscale("log")
+    ax.set_xlabel("v / Δ²")
+    ax.set_ylabel("P_LZ")
+    ax.legend(fontsize=8)
+    fixed = ", ".join(f"{k}={x:g}" for k, x in result.params.items() if k not in result.names)
+    ax.set_title(f"{result.engine}  {fixed}  χ²/dof = {result.chi2_dof:.3g}", fontsize=9)
+    return _finish(fig, path)

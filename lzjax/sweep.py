@@ -143,7 +143,7 @@ class SweepResult:
 
 _ENGINE_OPTIONS = {
     "neqb": {"tol", "n_steps", "max_steps", "n_outer", "eps_max"},
-    "quapi": {"dt", "kmax", "tmax", "tol", "budget", "max_rungs", "eps_q", "compensate"},
+    "quapi": {"dt", "kmax", "tmax", "tol", "budget", "eps_q", "compensate"},
 }
 _FIXED_QUAPI = {"dt", "kmax", "tmax"}
 
@@ -171,7 +171,7 @@ def _engine_call(engine: str, options: dict, progress: bool):
         if fixed and "tol" in options:
             raise ValueError("quapi takes either fixed settings (dt, kmax, tmax) or tol, not both")
         solve = solve_quapi if fixed else converge_quapi
-        names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "dt", "kmax", "tmax", "converged")
+        names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "dt", "kmax", "t_max", "converged")
 
     def run(problem):
         result = solve(problem, progress=progress, **options)
@@ -184,11 +184,12 @@ def _default_chunk_size(engine: str, options: dict) -> int:
     """Points per chunk: NEQB state is tiny (4096); QUAPI from its ADT memory estimate."""
     if engine == "neqb":
         return 4096
-    from .quapi.converge import _available_memory_bytes, estimate_memory_bytes
+    from .quapi import estimate_memory_bytes
+    from .quapi.runner import available_memory_bytes
 
     kmax = int(options.get("kmax", options.get("budget", 10)))
     per_point = estimate_memory_bytes(kmax, 1)
-    return int(max(1, min(4096, 0.5 * _available_memory_bytes() // per_point)))
+    return int(max(1, min(4096, 0.5 * available_memory_bytes() // per_point)))
 
 
 def sweep(
@@ -206,7 +207,7 @@ def sweep(
       Δ, Θ in radians); the grid is their Cartesian product.
     - engine options: NEQB `tol`, `n_steps`, ...; QUAPI either fixed `dt`, `kmax`, `tmax` (no
       error bars: `*_err` NaN, null in files) or the ladder of
-      :func:`lzjax.quapi.converge_quapi` (`tol`, `budget`, `max_rungs`).
+      :func:`lzjax.quapi.converge_quapi` (`tol`, `budget`, `eps_q`, `compensate`).
     - `chunk_size`: points per engine call (default: 4096 for NEQB; for QUAPI what half the
       free memory holds); peak memory is set by one chunk, not by the grid.
     - `store`: a results file (JSON lines) that finished chunks are appended to (flushed and

@@ -14,3 +14,66 @@ def pytest_configure(config):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261124)
+
+
+# ---- shared helpers --------------------------------------------------------------------------
+
+def assert_close(actual, expected, *, atol, rtol=0.0, what=""):
+    """Elementwise |actual − expected| ≤ atol + rtol·|expected| over matching pytrees of arrays,
+    with the worst deviation in the message (tolerances are always explicit)."""
+    leaves_a, tree_a = jax.tree_util.tree_flatten(actual)
+    leaves_e, tree_e = jax.tree_util.tree_flatten(expected)
+    assert tree_a == tree_e, f"{what}: structures differ: {tree_a} vs {tree_e}"
+    for a, e in zip(leaves_a, leaves_e):
+        a, e = np.asarray(a), np.asarray(e)
+        assert a.shape == e.shape, f"{what}: shapes {a.shape} vs {e.shape}"
+        dev = np.abs(a - e)
+        bound = atol + rtol * np.abs(e)
+        worst = float(np.max(dev - bound)) if dev.size else 0.0
+        assert np.all(np.isfinite(a)) and np.all(dev <= bound), (
+            f"{what}: max |actual - expected| = {float(np.max(dev)):.3g} exceeds atol={atol:g}, "
+            f"rtol={rtol:g} (by {worst:.3g})")
+
+
+class CompileCounter:
+    """Counts XLA backend compilations (jax.monitoring events) while active."""
+
+    def __init__(self):
+        self.count = 0
+        self.active = False
+
+    def _listener(self, event, duration, **kwargs):
+        if self.active and event == "/jax/core/compile/backend_compile_duration":
+            self.count += 1
+
+    def __enter__(self):
+        self.count, self.active = 0, True
+        return self
+
+    def __exit__(self, *exc):
+        self.active = False
+
+
+_COUNTER = CompileCounter()
+jax.monitoring.register_event_duration_secs_listener(_COUNTER._listener)
+
+
+@pytest.fixture
+def compiles():
+    """A context manager counting compilations: `with compiles as c: ...; c.count`."""
+    return _COUNTER
+
+
+#: test modules whose code runs under strict dtype promotion (STYLE.md:
+#: a strict harness "where the code allows it"; the engines still rely on implicit real→complex
+#: and int→float promotion in ~20 places, e.g. η at integer lags, listed in tests/README.md)
+STRICT_MODULES = {"test_bath", "test_model"}
+
+
+@pytest.fixture(autouse=True)
+def _strict_promotion(request):
+    if request.module.__name__.rsplit(".", 1)[-1] in STRICT_MODULES:
+        with jax.numpy_dtype_promotion("strict"):
+            yield
+    else:
+        yield

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lzjax import Bath, Drive, LZProblem, neqb_probabilities, solve_neqb
-from lzjax.reference import neqb_reference
+from reference import neqb_reference  # tests/reference.py (scipy)
 from lzjax.sweep import sweep
 
 

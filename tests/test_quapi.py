@@ -20,10 +20,10 @@ import lzjax
 from lzjax.bath import correlation_function
 from lzjax.model import Bath, Drive, LZProblem
 from lzjax.quapi import (converge_quapi, estimate_memory_bytes, quapi_probabilities, solve_quapi)
-from lzjax.quapi.converge import quapi_window_probabilities
-from lzjax.quapi.adt import _advance, _advance_factored, adt_propagate, factored_influence
+from lzjax.quapi import quapi_window_probabilities
+from lzjax.quapi.engines.adt import adt_propagate, advance, advance_factored, factored_influence
 from lzjax.quapi.influence import influence_tensor
-from lzjax.quapi.window import bloch_from_rho, rho_from_bloch
+from lzjax.adiabatic import bloch_from_rho, rho_from_bloch
 from lzjax.quapi.influence import eta_coefficients, eta_pair, eta_self
 from lzjax.quapi.propagator import liouville, lz_protocol, magnus4_propagators
 
@@ -258,8 +258,18 @@ def test_memory_guard():
     assert per_point == 7 * 4**10 * 16
     assert estimate_memory_bytes(10, 7) == 7 * per_point
     problem = LZProblem(Drive(v=np.linspace(0.1, 1.0, 4000)), Bath(0.01, 3.0, 5.0, 1.0), 0.0)
-    with pytest.raises(ValueError, match=r"kmax=14 with batch=4000.*batch <= \d+"):
+    with pytest.raises(ValueError, match=r"kmax=14 with batch=4000 needs") as info:
         solve_quapi(problem, dt=0.1, kmax=14, tmax=20.0)
+    # the advice must be one that helps: a batch >= 1 that fits, or (when not even one point
+    # fits at this kmax) a smaller kmax — never "batch <= 0"
+    import re
+
+    advice = re.search(r"batch <= (\d+)|use kmax <= (\d+)", str(info.value))
+    assert advice is not None and "batch <= 0" not in str(info.value)
+    if advice.group(1):
+        assert int(advice.group(1)) >= 1
+    else:
+        assert estimate_memory_bytes(int(advice.group(2)), 1) <= 0.8 * lzjax.quapi.runner.available_memory_bytes()
 
 
 @pytest.mark.parametrize("kwargs, name", [
@@ -285,8 +295,8 @@ def test_factored_step_equals_full_tensor():
     for kmax in (1, 4):
         a = jnp.asarray(rng.normal(size=(2,) + (4,) * kmax) + 1j * rng.normal(size=(2,) + (4,) * kmax))
         k = jnp.asarray(rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4)))
-        full = _advance(a, influence_tensor(eta.interior[:kmax + 1]), k, contract=True)
-        fact = _advance_factored(a, factored_influence(eta.interior[:kmax + 1]), k)
+        full = advance(a, influence_tensor(eta.interior[:kmax + 1]), k, contract=True)
+        fact = advance_factored(a, factored_influence(eta.interior[:kmax + 1]), k)
         np.testing.assert_allclose(np.asarray(fact), np.asarray(full), rtol=0, atol=1e-13)
 
 

@@ -92,7 +92,7 @@ def test_console_script_entry_point():
 
 
 def test_cli_quapi_fixed_settings_contract(tmp_path):
-    """`lzjax quapi` writes the same records plus dt, kmax, tmax; fixed settings carry null errors."""
+    """`lzjax quapi` writes the same records plus dt, kmax, t_max; fixed settings carry null errors."""
     out = tmp_path / "q.json"
     argv = ["quapi", "--v", "1,3", "--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5",
             "--dt", "0.1", "--kmax", "4", "--tmax", "24", "--out", str(out)]
@@ -100,7 +100,7 @@ def test_cli_quapi_fixed_settings_contract(tmp_path):
     records = json.loads(out.read_text())
     assert len(records) == 2
     for rec in records:
-        assert rec["dt"] == 0.1 and rec["kmax"] == 4 and rec["tmax"] == pytest.approx(24.0)
+        assert rec["dt"] == 0.1 and rec["kmax"] == 4 and rec["t_max"] == pytest.approx(24.0)
         assert rec["P_LZ_err"] is None and rec["converged"] is False
         assert 0.0 <= rec["P_LZ"] <= 1.0 and 0.0 <= rec["P_ES"] <= 1.0
     # weak coupling, fast drive: close to the coherent Landau-Zener value (NEQB differs by < 5e-3 here)

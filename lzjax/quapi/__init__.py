@@ -1,19 +1,26 @@
 """QUAPI: numerically exact quasi-adiabatic path integral for the dissipative Landau-Zener problem.
 
-Modules: `influence` (η coefficients, influence tensors), `propagator` (time-dependent system
-propagators in the coupling basis, Landau-Zener protocol), `adt` (augmented density tensor
-iteration), `converge` (entry points, memory guard, convergence ladder).
+Layout (one idea per module):
+
+- `influence`: η coefficients and influence tensors of the discretised Feynman-Vernon functional;
+- `propagator`: time-dependent system propagators in the coupling basis;
+- `window`: the protocols ("window": exact |ε| ≤ ε_q with golden-rule tails; "plain");
+- `engine`: the interface of an exact engine; `engines/`: the engines (`adt`: plain augmented
+  density tensor);
+- `runner`: vmapped, chunked batch runs of any engine, memory guard, float32 path;
+- `solve`: fixed-settings calls; `ladder`: the convergence ladder (:func:`converge_quapi`).
 """
 
-from .adt import adt_propagate as adt_propagate
-from .converge import (
-    QUAPIResult as QUAPIResult,
-    converge_quapi as converge_quapi,
+from .engines import ENGINES as ENGINES
+from .engines.adt import adt_propagate as adt_propagate
+from .influence import Eta as Eta, eta_coefficients as eta_coefficients
+from .ladder import converge_quapi as converge_quapi
+from .solve import (
     estimate_memory_bytes as estimate_memory_bytes,
     quapi_probabilities as quapi_probabilities,
+    quapi_window_probabilities as quapi_window_probabilities,
     solve_quapi as solve_quapi,
 )
-from .influence import Eta as Eta, eta_coefficients as eta_coefficients
 
-__all__ = ["QUAPIResult", "quapi_probabilities", "solve_quapi", "converge_quapi",
-           "estimate_memory_bytes", "adt_propagate", "eta_coefficients", "Eta"]
+__all__ = ["quapi_probabilities", "quapi_window_probabilities", "solve_quapi", "converge_quapi",
+           "estimate_memory_bytes", "adt_propagate", "eta_coefficients", "Eta", "ENGINES"]

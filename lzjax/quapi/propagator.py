@@ -20,21 +20,13 @@ import math
 
 import jax.numpy as jnp
 
-__all__ = ["coupling_rotation", "to_coupling_basis", "magnus4_propagators", "liouville",
+from ..adiabatic import GAUSS_NODES, PAULI, coupling_rotation
+
+__all__ = ["to_coupling_basis", "magnus4_propagators", "liouville",
            "adiabatic_projectors", "lz_protocol"]
 
-_C1 = 0.5 - math.sqrt(3.0) / 6.0
-_C2 = 0.5 + math.sqrt(3.0) / 6.0
+_C1, _C2 = GAUSS_NODES
 _SQRT3_OVER_6 = math.sqrt(3.0) / 6.0
-
-_PAULI = jnp.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=jnp.complex128)
-
-
-def coupling_rotation(theta):
-    """R = exp(−iθσy/2) (real, (..., 2, 2)); for θ = Θ its columns are the X eigenvectors
-    for x = +1 and x = −1."""
-    c, s = jnp.cos(theta / 2), jnp.sin(theta / 2)
-    return jnp.stack([jnp.stack([c, -s], -1), jnp.stack([s, c], -1)], -2)
 
 
 def to_coupling_basis(operator, theta):
@@ -77,7 +69,7 @@ def magnus4_propagators(drive, t_grid, theta, delta=1.0):
     safe = jnp.where(norm > 0, norm, 1.0)
     sin_over = jnp.where(norm > 0, jnp.sin(safe) / safe, 1.0)
     u_ad = (jnp.cos(norm)[:, None, None] * jnp.eye(2)
-            - 1j * sin_over[:, None, None] * jnp.einsum("ni,ijk->njk", n, _PAULI))
+            - 1j * sin_over[:, None, None] * jnp.einsum("ni,ijk->njk", n, PAULI))
     chi, _ = _adiabatic_field(drive, t_grid, delta)
     left = coupling_rotation(chi[1:] - theta)  # Rθᵀ R(χ_k) = R(χ_k − θ)
     right = coupling_rotation(chi[:-1] - theta)
@@ -97,7 +89,7 @@ def adiabatic_projectors(epsilon, theta, delta=1.0):
     """(P_ground, P_excited) of H_S at bias ε, each (2, 2) in the X basis. Needs Δ² + ε² > 0."""
     h = _field(epsilon, delta)
     hat = h / jnp.sqrt(jnp.sum(h * h, axis=-1, keepdims=True))
-    h_sigma = jnp.einsum("...i,ijk->...jk", hat, _PAULI)
+    h_sigma = jnp.einsum("...i,ijk->...jk", hat, PAULI)
     eye = jnp.eye(2)
     return (to_coupling_basis(0.5 * (eye - h_sigma), theta),
             to_coupling_basis(0.5 * (eye + h_sigma), theta))

@@ -8,92 +8,81 @@ The NEQB window design (:mod:`lzjax.neqb`) transplanted to QUAPI, linear drive �
   spurious transitions (measured by the colleague who wrote the engine: P_LZ error −1.6e-2 at
   δt = 0.2, v = 1, T = 0, t_max = 40).
 * ε_q < |ε| ≤ ε_max: only the populations relax, with the **golden-rule** rate Γ1 (and the
-  adiabatic-following loss term), exactly the scalar equation that :func:`lzjax.neqb._relax_step`
-  integrates. This tail is a weak-coupling (Born-Markov) approximation, not part of the exact
+  adiabatic-following loss term), exactly the scalar equation of
+  :func:`lzjax.adiabatic.relax_step`. This tail is a weak-coupling (Born-Markov) approximation, not part of the exact
   path integral: its error is estimated by moving ε_q (see :func:`lzjax.quapi.converge_quapi`).
 * Start of the QUAPI window: the dressed adiabatic-following state (populations from the
-  incoming tail plus their adiabatic-following coherence, :func:`lzjax.neqb._dressed_state`),
+  incoming tail plus their adiabatic-following coherence, :func:`lzjax.adiabatic.dressed_state`),
   system and bath factorised (the bath in its thermal state).
 * Read-out at +ε_q: ρ is converted to the adiabatic Bloch vector r and the freely rotating
-  coherence is allowed to act on r_x to second order in 1/E (:func:`lzjax.neqb._asymptotic_rx`),
+  coherence is allowed to act on r_x to second order in 1/E (:func:`lzjax.adiabatic.asymptotic_rx`),
   instead of the projective read-out, whose error oscillates with amplitude ~ v/E³.
 
-Adiabatic Bloch vector (NEQB convention, ρ = (1 − r·τ)/2, r_x = +1 the ground state): with the
-lab Bloch vector s = Tr(ρ σ) in the σz basis and tan φ = ε/Δ,
-
-    r_x = −(s_x cos φ + s_z sin φ),   r_y = −s_y,   r_z = s_x sin φ − s_z cos φ.
+Two protocols share one interface, `setup(problem, dt, n_steps, eps_max) -> (K, rho0, aux)` and
+`finish(rho, aux, problem, dt, n_steps, eps_max) -> (P_LZ, P_ES)`, so that every engine runs
+either (:data:`PROTOCOLS`): "window" (above) and "plain" (the whole protocol t ∈ [−N δt/2,
+N δt/2] from bare eigenstates, projective read-out; no tails).
 """
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
-from ..neqb import _asymptotic_rx, _dressed_state, _relax_step
-from .propagator import _PAULI, coupling_rotation, liouville, magnus4_propagators
+from ..adiabatic import asymptotic_rx, bloch_from_rho, dressed_state, relax_tail, rho_from_bloch
+from ..bath import relaxation_window_energy
+from .propagator import liouville, lz_protocol, magnus4_propagators
 
-__all__ = ["rho_from_bloch", "bloch_from_rho", "relax_tail", "window_protocol", "window_readout"]
+__all__ = ["window_protocol", "window_readout", "plain_protocol", "plain_readout", "PROTOCOLS",
+           "bath_window", "N_OUTER"]
 
-
-def _frame(epsilon):
-    """Rows e_x, e_y, e_z (3, 3) of the adiabatic frame in lab Bloch coordinates (Δ = 1)."""
-    energy = jnp.sqrt(1.0 + epsilon**2)
-    c, s = 1.0 / energy, epsilon / energy
-    zero, one = jnp.zeros_like(c), jnp.ones_like(c)
-    return jnp.stack([jnp.stack([c, zero, s]), jnp.stack([zero, one, zero]),
-                      jnp.stack([-s, zero, c])])
+#: steps of each golden-rule tail (sinh grid)
+N_OUTER = 256
 
 
-def rho_from_bloch(r, epsilon, theta):
-    """vec(ρ) (..., 4) in the X basis from adiabatic Bloch vectors r (..., 3) at bias ε."""
-    s = -jnp.einsum("...i,ij->...j", r, _frame(epsilon))  # lab Bloch vector
-    rho_z = 0.5 * (jnp.eye(2) + jnp.einsum("...i,ijk->...jk", s.astype(jnp.complex128), _PAULI))
-    rot = coupling_rotation(theta)
-    rho_x = jnp.einsum("ia,...ij,jb->...ab", rot, rho_z, rot)
-    return rho_x.reshape(rho_x.shape[:-2] + (4,))
+def bath_window(problem, tol=1e-6):
+    """ε_max (units Δ = 1, dimensionless `problem`) beyond which ∫Γ1 dt < `tol`
+    (:func:`lzjax.bath.relaxation_window_energy`): the end of the golden-rule tails."""
+    return relaxation_window_energy(problem.bath, problem.drive.v, tol)
 
 
-def bloch_from_rho(rho, epsilon, theta):
-    """Adiabatic Bloch vectors r (..., 3) from vec(ρ) (..., 4) in the X basis at bias ε."""
-    rot = coupling_rotation(theta)
-    rho_x = rho.reshape(rho.shape[:-1] + (2, 2))
-    rho_z = jnp.einsum("ai,...ij,bj->...ab", rot, rho_x, rot)
-    s = jnp.real(jnp.einsum("...jk,ikj->...i", rho_z, _PAULI))  # Tr(ρ σ_i)
-    return -jnp.einsum("...j,ij->...i", s, _frame(epsilon))
-
-
-def relax_tail(r_x, problem, eps_from, eps_to, n_outer: int):
-    """Golden-rule population relaxation (NEQB decoupled equation) over ε ∈ [eps_from, eps_to]
-    on a sinh grid of `n_outer` steps; r_x (2,). Returns r_x unchanged for eps_from = eps_to."""
-    v = problem.drive.v
-    x = jnp.linspace(jnp.arcsinh(eps_from), jnp.arcsinh(eps_to), n_outer + 1)
-    t = jnp.sinh(x) / v
-    r_x, _ = jax.lax.scan(lambda c, tp: _relax_step(c, tp, problem), r_x, (t[:-1], t[1:]))
-    return r_x
-
-
-def window_protocol(problem, dt, n_steps: int, eps_max, n_outer: int = 256):
+def window_protocol(problem, dt, n_steps: int, eps_max, n_outer: int = N_OUTER):
     """QUAPI window t_k = (k − N/2) δt, k = 0 … N, for a dimensionless linear-drive `problem`.
 
     Returns (K (N, 4, 4) Liouville step propagators in the X basis, rho0 (2, 4) the dressed
     start states at −ε_q = −v N δt/2 for the ground (row 0) and excited (row 1) start at −ε_max,
-    after the golden-rule incoming tail).
+    after the golden-rule incoming tail, aux = () ).
     """
     t = (jnp.arange(n_steps + 1) - 0.5 * n_steps) * dt
     eps_q = problem.drive.epsilon(t[-1])
     r_x = relax_tail(jnp.array([1.0, -1.0]), problem, -jnp.maximum(eps_max, eps_q), -eps_q, n_outer)
-    state = _dressed_state(t[0], r_x, problem)  # (4, 2): r_x, r_y, r_z, 1
-    rho0 = rho_from_bloch(state[:3].T, problem.drive.epsilon(t[0]), problem.theta)
+    state = dressed_state(t[0], r_x, problem)  # (3, 2): rows r_x, r_y, r_z; columns the two starts
+    rho0 = rho_from_bloch(state.T, problem.drive.epsilon(t[0]), problem.theta)
     u = magnus4_propagators(problem.drive, t, problem.theta)
-    return liouville(u), rho0
+    return liouville(u), rho0, ()
 
 
-def window_readout(rho, problem, t_end, eps_max, n_outer: int = 256):
-    """(P_LZ, P_ES) from the density matrices rho (2, 4) (X basis) at t_end = +ε_q/v: asymptotic
-    read-out of r_x, then the golden-rule outgoing tail up to ε_max."""
+def window_readout(rho, aux, problem, dt, n_steps: int, eps_max, n_outer: int = N_OUTER):
+    """(P_LZ, P_ES) from the density matrices rho (2, 4) (X basis) at t_end = +ε_q/v = N δt/2:
+    asymptotic read-out of r_x, then the golden-rule outgoing tail up to ε_max."""
+    t_end = 0.5 * n_steps * dt
     eps_q = problem.drive.epsilon(t_end)
     r = bloch_from_rho(rho, eps_q, problem.theta)  # (2, 3)
-    state = jnp.concatenate([r.T, jnp.ones((1, 2))])  # neqb layout (4, 2)
-    r_x = _asymptotic_rx(state, t_end, problem)
+    r_x = asymptotic_rx(r.T, t_end, problem)
     r_x = relax_tail(r_x, problem, eps_q, jnp.maximum(eps_max, eps_q), n_outer)
     return 0.5 * (1.0 + r_x[0]), 0.5 * (1.0 - r_x[1])
+
+
+def plain_protocol(problem, dt, n_steps: int, eps_max=None):
+    """The whole protocol from bare instantaneous eigenstates (:func:`lz_protocol`); aux = the
+    projective read-out rows. `eps_max` is unused (the protocol ends at ±v N δt/2)."""
+    return lz_protocol(problem, dt, n_steps)
+
+
+def plain_readout(rho, observe, problem=None, dt=None, n_steps=None, eps_max=None):
+    """(P_LZ, P_ES) = Tr[P_ground ρ_ground-start], Tr[P_excited ρ_excited-start] at the end."""
+    p = jnp.real(jnp.sum(observe * rho, axis=-1))
+    return p[0], p[1]
+
+
+#: name -> (setup, finish)
+PROTOCOLS = {"window": (window_protocol, window_readout), "plain": (plain_protocol, plain_readout)}

@@ -31,12 +31,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .influence import Eta, influence_tensor, pair_log_factor
+from ...checks import check_integer
+from ..influence import Eta, eta_coefficients, influence_tensor, pair_log_factor
 
-__all__ = ["adt_start", "adt_steps", "adt_readout", "adt_propagate", "factored_influence"]
+__all__ = ["adt_start", "adt_steps", "adt_readout", "adt_propagate", "factored_influence",
+           "advance", "advance_factored", "ADT", "KMAX_RANGE"]
+
+#: accepted memory lengths k_max (steps) of the plain ADT; cost and memory ∝ 4^k_max
+KMAX_RANGE = (1, 14)
 
 
-def _advance(a, tensor, k, contract: bool):
+def advance(a, tensor, k, contract: bool):
     """Append one point: a (B,)+(4,)*r, tensor (4,)*(r+1), k (4, 4) [new, previous]."""
     new = a[..., None] * tensor * k.T  # (B,)+(4,)*(r+1)
     return jnp.sum(new, axis=1) if contract else new
@@ -51,7 +56,7 @@ def factored_influence(eta, oldest_eta=None):
     return jnp.exp(pair_log_factor(oldest)), influence_tensor(eta[:r])
 
 
-def _advance_factored(a, factors, k):
+def advance_factored(a, factors, k):
     """One steady step: a (B,)+(4,)*r, factors from :func:`factored_influence`, k (4, 4)."""
     f, p = factors
     r = a.ndim - 1
@@ -93,10 +98,10 @@ def adt_start(k_head, rho0, eta: Eta, kmax: int, *, trace: bool = False):
             readouts.append(adt_readout(a, k_head[step - 1], tail))
         if step < kmax:
             grow = influence_tensor(jnp.concatenate([eta.interior[:step], eta.edge[step:step + 1]]))
-            a = _advance(a, grow, k_head[step - 1], contract=False)
+            a = advance(a, grow, k_head[step - 1], contract=False)
         else:  # the oldest point is the start point: its pair uses the half-slice coefficient
             factors = factored_influence(eta.interior, oldest_eta=eta.edge[kmax])
-            a = _advance_factored(a, factors, k_head[step - 1])
+            a = advance_factored(a, factors, k_head[step - 1])
     return a, (jnp.stack(readouts) if trace else None)
 
 
@@ -107,7 +112,7 @@ def adt_steps(a, factors, k_seq, eta: Eta | None = None):
 
     def body(carry, k):
         out = None if eta is None else adt_readout(carry, k, eta.edge)
-        return _advance_factored(carry, factors, k), out
+        return advance_factored(carry, factors, k), out
 
     return jax.lax.scan(body, a, k_seq)
 
@@ -128,3 +133,51 @@ def adt_propagate(k_steps, rho0, eta: Eta, kmax: int, *, trace: bool = False):
     if not trace:
         return final
     return jnp.concatenate([head, middle, final[None]])
+
+
+class _ADTEngine:
+    """The plain augmented density tensor as an engine of :mod:`lzjax.quapi.engine`.
+
+    Settings: `memory` = k_max (steps, static). Influence per point: η (:class:`Eta`) and the
+    factored steady tensor; the state is the ADT A (2,)+(4,)*k_max for the two starts.
+    """
+
+    name = "adt"
+    shared_influence = False  # η is computed per point (each point may have its own bath)
+
+    def check(self, memory, tol=None):
+        check_integer("kmax", memory, *KMAX_RANGE)
+        if tol is not None:
+            raise ValueError("tol (compression tolerance) does not apply to the plain ADT engine")
+
+    def memory_bytes(self, memory: int, batch: int, itemsize: int = 16) -> int:
+        """Peak bytes for `batch` points: per point the factored influence tensor 4^kmax plus
+        three ADT copies (in, out, one temporary) of 2·4^kmax elements (two starts), i.e.
+        7·4^kmax elements. Excludes the O(n_steps) step propagators (256 B/step)."""
+        return int(batch) * 7 * 4 ** int(memory) * int(itemsize)
+
+    def head(self, memory: int) -> int:
+        return int(memory)
+
+    def influence(self, bath, dt, memory: int, compensate: bool):
+        eta = eta_coefficients(bath, dt, memory, compensate)
+        return factored_influence(eta.interior), eta
+
+    def start(self, k_head, rho0, influence, memory: int):
+        return adt_start(k_head, rho0, influence[1], memory)[0]
+
+    def advance(self, a, steady, k_seq):
+        return adt_steps(a, steady, k_seq)[0]
+
+    def steady(self, influence):
+        return influence[0]
+
+    def readout(self, a, k_last, influence):
+        return adt_readout(a, k_last, influence[1].edge)  # (2, 4): ground / excited start
+
+    def __repr__(self):
+        return "ADT"
+
+
+#: the plain-ADT engine (a singleton: jitted compositions are cached per engine)
+ADT = _ADTEngine()

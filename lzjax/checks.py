@@ -1,0 +1,127 @@
+"""Validation in plain Python, before any tracing: one place for the checks every entry point shares.
+
+Each check raises a ``ValueError`` whose message starts with the parameter's name and states the
+accepted range, so that the command line can print it as one line. Traced values (inside jit,
+vmap, grad) pass :func:`check_range` unchecked: validation belongs before tracing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import numpy as np
+
+__all__ = ["MAX_STEPS", "PRECISIONS", "is_concrete", "check_range", "check_integer", "check_number",
+           "check_choice", "check_bool", "check_precision", "check_step_count"]
+
+#: largest number of time steps of one fixed-step run (QUAPI protocols, fits through QUAPI)
+MAX_STEPS = 2_000_000
+#: accepted values of every `precision` argument
+PRECISIONS = ("float64", "float32")
+
+
+def is_concrete(x: Any) -> bool:
+    """True for Python numbers and arrays with values (not tracers, not pytree placeholders)."""
+    if isinstance(x, jax.core.Tracer):
+        return False
+    return isinstance(x, (int, float, np.number, np.ndarray, jax.Array))
+
+
+def _values(name: str, x: Any) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a real number (or an array of them), got {x!r}")
+    return arr.astype(np.float64)
+
+
+def check_range(name: str, x: Any, *, lower: float | None = None, upper: float | None = None,
+                lower_open: bool = False, upper_open: bool = False, meaning: str = "") -> None:
+    """Raise a ValueError naming `name` and its accepted range if any element of `x` is outside
+    (or not finite). Skipped for traced values."""
+    if not is_concrete(x):
+        return
+    arr = _values(name, x)
+    lo = "-inf" if lower is None else f"{lower:g}"
+    hi = "inf" if upper is None else f"{upper:g}"
+    if lower is not None and lower == -math.pi / 2:
+        lo = "-pi/2"
+    if upper is not None and upper == math.pi / 2:
+        hi = "pi/2"
+    rng = f"{'(' if lower_open or lower is None else '['}{lo}, {hi}{')' if upper_open or upper is None else ']'}"
+    what = f" ({meaning})" if meaning else ""
+    bad = ~np.isfinite(arr)
+    if lower is not None:
+        bad |= (arr <= lower) if lower_open else (arr < lower)
+    if upper is not None:
+        bad |= (arr >= upper) if upper_open else (arr > upper)
+    if np.any(bad):
+        offending = arr[bad].ravel()[0] if arr.ndim else arr
+        raise ValueError(f"{name}{what} must be finite and in {rng}; got {float(offending)!r}")
+
+
+def check_integer(name: str, value: Any, lower: int, upper: int | None = None, *, what: str = "") -> int:
+    """An integer (not bool) in [lower, upper]; returns it as int."""
+    ok = not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
+    if ok and value >= lower and (upper is None or value <= upper):
+        return int(value)
+    rng = f"[{lower}, {upper}]" if upper is not None else f">= {lower}"
+    label = f"{name} ({what})" if what else name
+    raise ValueError(f"{label} must be an integer in {rng}, got {value!r}" if upper is not None
+                     else f"{label} must be an integer {rng}, got {value!r}")
+
+
+def check_number(name: str, value: Any, lower: float | None = None, upper: float | None = None, *,
+                 lower_open: bool = False, unit: str = "") -> float:
+    """A finite real Python/numpy scalar (not bool, str, complex or an array) in the given range."""
+    if isinstance(value, (np.ndarray, jax.Array)) and not isinstance(value, jax.core.Tracer) and \
+            value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()  # a 0-d real array is a number
+    ok = (not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating))
+          and math.isfinite(float(value)))
+    if ok:
+        x = float(value)
+        ok = (lower is None or (x > lower if lower_open else x >= lower)) and (upper is None or x <= upper)
+    if ok:
+        return x
+    if lower is not None and upper is not None:
+        rng = f"in {'(' if lower_open else '['}{lower:g}, {upper:g}]"
+    elif lower is not None:
+        rng = f"{'>' if lower_open else '>='} {lower:g}"
+    elif upper is not None:
+        rng = f"<= {upper:g}"
+    else:
+        rng = "finite"
+    units = f" ({unit})" if unit else ""
+    kind = "a number" if lower is not None and upper is not None else "a finite number"
+    raise ValueError(f"{name} must be {kind} {rng}{units}, got {value!r}")
+
+
+def check_choice(name: str, value: Any, choices) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_precision(precision: Any) -> np.dtype:
+    """'float64' or 'float32' → the real dtype."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be 'float64' or 'float32', got {precision!r}")
+    return np.dtype(np.float32 if precision == "float32" else np.float64)
+
+
+def check_step_count(dt: float, tmax: float, lowest: int) -> int:
+    """N = round(tmax/dt) for a fixed-step protocol, in [lowest, MAX_STEPS]."""
+    n_steps = int(round(tmax / dt))
+    if not lowest <= n_steps <= MAX_STEPS:
+        raise ValueError(
+            f"tmax/dt must give a step count in [kmax + 1, {MAX_STEPS}] = [{lowest}, {MAX_STEPS}]; "
+            f"got tmax={tmax!r}, dt={dt!r} -> {n_steps} steps")
+    return n_steps

@@ -1,0 +1,145 @@
+"""Batch runner for any exact engine: vmapped preparation, chunked steady scans, read-out.
+
+One run = one protocol ("window" or "plain", :data:`lzjax.quapi.window.PROTOCOLS`), one engine
+(:mod:`lzjax.quapi.engine`), fixed static settings (step count, memory) and a flat batch of
+dimensionless problems. The three jitted compositions (prepare, advance, finish) are built once
+per (engine, protocol) and cached; their static arguments are the step count and the memory, so
+repeating a run of the same shapes compiles nothing.
+
+Also here: the memory guard (from the engine's estimate, with advice that can help) and the
+float32 fast path (the steady steps in complex64; the preparation and the read-out in float64).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..progress import progress_bar
+from .window import PROTOCOLS
+
+__all__ = ["run_batch", "available_memory_bytes", "check_memory", "to_single"]
+
+
+def available_memory_bytes() -> int:
+    """Free memory of the default device, or of the host (os.sysconf) where JAX does not say."""
+    try:
+        stats = jax.devices()[0].memory_stats()
+    except Exception:  # noqa: BLE001 - backends without memory stats
+        stats = None
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+def check_memory(engine, memory: int, batch: int, memory_range=None, fraction: float = 0.8) -> None:
+    """ValueError with advice when `batch` points at `memory` would not fit in `fraction` of the
+    free memory. `memory_range` (lo, hi): the accepted memory settings, to suggest a smaller one."""
+    need = engine.memory_bytes(memory, batch)
+    have = int(fraction * available_memory_bytes())
+    if need <= have:
+        return
+    per_point = engine.memory_bytes(memory, 1)
+    fit_batch = have // per_point
+    fit_memory = None
+    if memory_range is not None:
+        fit_memory = max((k for k in range(memory_range[0], memory_range[1] + 1)
+                          if engine.memory_bytes(k, batch) <= have), default=None)
+    gib = 2.0**30
+    if fit_batch >= 1:
+        advice = f"use batch <= {fit_batch} at this kmax" + (
+            f", or kmax <= {fit_memory} at this batch" if fit_memory else "") + " (or split the sweep into chunks)"
+    else:
+        one = max((k for k in range(memory_range[0], memory_range[1] + 1)
+                   if engine.memory_bytes(k, 1) <= have), default=None) if memory_range else None
+        advice = (f"even one point needs {per_point / gib:.2f} GiB"
+                  + (f": use kmax <= {one}" if one else "") + " (a smaller memory, or a machine with more memory)")
+    raise ValueError(
+        f"kmax={memory} with batch={batch} needs ~{need / gib:.2f} GiB but ~{have / gib:.2f} GiB "
+        f"is available: {advice}")
+
+
+def to_single(tree):
+    """complex128 → complex64, float64 → float32 (the opt-in float32 fast path)."""
+    def cast(x):
+        x = jnp.asarray(x)
+        return x.astype(jnp.complex64) if jnp.iscomplexobj(x) else x.astype(jnp.float32)
+    return jax.tree_util.tree_map(cast, tree)
+
+
+@functools.cache
+def _compiled(engine, protocol: str):
+    """(prepare, advance, finish): vmapped and jitted once per (engine, protocol)."""
+    setup, finish = PROTOCOLS[protocol]
+    axis = None if engine.shared_influence else 0
+
+    def prepare(problem, dt, eps_max, shared, n_steps, memory, compensate):
+        influence = shared if engine.shared_influence else engine.influence(problem.bath, dt, memory, compensate)
+        k_steps, rho0, aux = setup(problem, dt, n_steps, eps_max)
+        state = engine.start(k_steps[:engine.head(memory)], rho0, influence, memory)
+        return state, k_steps, aux, (() if engine.shared_influence else influence)
+
+    def finish_point(state, k_last, influence, aux, problem, dt, eps_max, n_steps):
+        rho = engine.readout(state, k_last, influence)
+        return finish(rho, aux, problem, dt, n_steps, eps_max)
+
+    vprepare = jax.jit(jax.vmap(prepare, in_axes=(0, 0, 0, axis, None, None, None)),
+                       static_argnums=(4, 5, 6))
+    vadvance = jax.jit(jax.vmap(engine.advance, in_axes=(0, axis, 0)))
+    vfinish = jax.jit(jax.vmap(finish_point, in_axes=(0, 0, axis, 0, 0, 0, 0, None)),
+                      static_argnums=(7,))
+    return vprepare, vadvance, vfinish
+
+
+def run_batch(engine, protocol: str, flat, dt, n_steps: int, memory: int, *, eps_max=None,
+              compensate: bool = False, shared=None, single: bool = False, bar=None,
+              n_chunks: int = 40):
+    """(P_LZ, P_ES) device arrays (batch,) for a flat batch of dimensionless problems.
+
+    `dt` (batch,) time steps (1/Δ); `n_steps`, `memory` static; `eps_max` (batch,) the end of the
+    golden-rule tails (window protocol); `shared`: the host-built influence of a
+    shared-influence engine (one bath for the whole batch). `bar`: a progress bar
+    (:func:`lzjax.progress.progress_bar`) advanced by `n_steps` over `n_chunks` chunks; without
+    one the steady steps run as a single scan.
+    """
+    vprepare, vadvance, vfinish = _compiled(engine, protocol)
+    size = jnp.shape(dt)[0]
+    if eps_max is None:
+        eps_max = jnp.zeros(size)
+    state, k_steps, aux, influence = vprepare(flat, dt, eps_max, shared if engine.shared_influence else (),
+                                              n_steps, memory, bool(compensate))
+    if engine.shared_influence:
+        influence = shared
+    steady = engine.steady(influence)
+    if single:  # the influence build, propagators and first steps stay float64; the hot loop runs in complex64
+        state, steady, k_steps = to_single((state, steady, k_steps))
+    first, last = engine.head(memory), n_steps - 1  # steady steps use k_steps[first:last]
+    chunk = max(1, math.ceil((last - first) / n_chunks)) if bar is not None else max(1, last - first)
+    if bar is not None:
+        bar.update(first)
+    for begin in range(first, last, chunk):
+        end = min(begin + chunk, last)
+        state = vadvance(state, steady, k_steps[:, begin:end])
+        if bar is not None:
+            jax.block_until_ready(state)
+            bar.update(end - begin)
+    if single:
+        state = jax.tree_util.tree_map(lambda x: x.astype(jnp.complex128), state)
+        k_steps = k_steps.astype(jnp.complex128)
+    p_lz, p_es = vfinish(state, k_steps[:, n_steps - 1], influence, aux, flat, dt, eps_max, n_steps)
+    if bar is not None:
+        bar.update(1)
+    return p_lz, p_es
+
+
+def new_bar(total: int, enabled: bool, desc: str = "QUAPI steps"):
+    """The progress bar of a QUAPI call (one per call, with the total of all its runs)."""
+    return progress_bar(total, enabled, desc) if enabled else None
+
+
+__all__ += ["new_bar"]

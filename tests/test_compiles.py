@@ -1,0 +1,63 @@
+"""No recompiles: a second identical call of every public batch entry point compiles nothing.
+
+Every jitted function is built once (module level, or a cache keyed by its static arguments),
+so the second call reuses the first call's executables (counted through jax.monitoring's
+backend-compile events, tests/conftest.py).
+"""
+
+import numpy as np
+
+from lzjax import Bath, Drive, LZProblem, solve_neqb, sweep
+from lzjax.fit import fit_curve
+from lzjax.quapi import converge_quapi, solve_quapi
+
+BATH = Bath(gamma=5e-4, s=3, omega_c=5, T=6.4)
+
+
+def _twice(compiles, call):
+    with compiles:
+        a = call()
+    first = compiles.count
+    with compiles:
+        b = call()
+    return first, compiles.count, a, b
+
+
+def test_solve_neqb_second_call_compiles_nothing(compiles):
+    problem = LZProblem(Drive(v=np.array([0.1, 1.0, 3.0])), BATH, theta=0.2)
+    n1, n2, a, b = _twice(compiles, lambda: solve_neqb(problem, tol=1e-5))
+    assert n1 > 0  # the counter sees the first call's compilations
+    assert n2 == 0
+    assert np.array_equal(a.P_LZ, b.P_LZ)
+
+
+def test_converge_quapi_second_call_compiles_nothing(compiles):
+    problem = LZProblem(Drive(v=np.array([1.0, 3.0])), BATH)
+    n1, n2, a, b = _twice(compiles, lambda: converge_quapi(problem, tol=1e-2, budget=3, eps_q=6.0))
+    assert n2 == 0
+    assert np.array_equal(a.P_LZ, b.P_LZ)
+
+
+def test_solve_quapi_second_call_compiles_nothing(compiles):
+    problem = LZProblem(Drive(v=np.array([1.0, 2.0])), BATH)
+    n1, n2, a, b = _twice(compiles, lambda: solve_quapi(problem, dt=0.2, kmax=3, tmax=12, progress=True))
+    assert n2 == 0
+    assert np.array_equal(a.P_ES, b.P_ES)
+
+
+def test_sweep_over_chunks_compiles_once(compiles):
+    """Four chunks of one NEQB sweep: the later chunks reuse the first chunk's executables."""
+    grid = dict(v=np.geomspace(0.1, 3, 8), T=6.4, gamma=5e-4, s=3, omega_c=5)
+    n1, n2, a, b = _twice(compiles, lambda: sweep("neqb", chunk_size=2, tol=1e-5, **grid))
+    assert n2 == 0
+    assert np.array_equal(a["P_LZ"], b["P_LZ"])
+
+
+def test_fit_second_call_compiles_nothing(compiles):
+    v = np.geomspace(0.1, 3, 6)
+    data = solve_neqb(LZProblem(Drive(v=v), BATH), tol=1e-7).P_LZ
+    call = lambda: fit_curve(v, data, s=3, omega_c=5, T=6.4, engine_options={"n_steps": 64},  # noqa: E731
+                             check_model=False)
+    n1, n2, a, b = _twice(compiles, call)
+    assert n2 == 0
+    assert a.params["gamma"] == b.params["gamma"]
