@@ -2,11 +2,12 @@
 
     {"lzjax_sweep": 2, "identity": "9f1c…", "engine": …, "coords": …, "options": …,
      "chunk_size": 8, "n_points": 40, "n_chunks": 5, "lzjax_version": "0.1.0"}      # header
-    {"identity": "9f1c…", "chunk": 3, "n": 8, "data": {"P_LZ": [...], ...}}         # one chunk
+    {"identity": "9f1c…", "chunk": 3, "n": 8, "check": "…", "data": {"P_LZ": [...], ...}}  # a chunk
 
 The identity is a hash of everything that decides the numbers (engine, grid, options, chunk
-size, lzjax version). On resume a chunk line is used only when it carries this identity, a
-chunk index of this sweep, the right point count and a complete, well-typed set of values;
+size, lzjax version); "check" hashes the line's values. On resume a chunk line is used only
+when it carries this identity, a chunk index of this sweep, the right point count and a
+complete, well-typed set of values matching its check;
 any other line (foreign, damaged, short, cut off by a kill) is ignored — said once on stderr —
 and its chunk recomputed. A header of another sweep is refused with a ValueError; an empty file
 counts as new.
@@ -84,6 +85,12 @@ def _jsonable(values: np.ndarray) -> list:
     if values.dtype == bool or values.dtype.kind in "iu":
         return values.tolist()
     return [float(x) if np.isfinite(x) else None for x in values.astype(float)]
+
+
+def _checksum(data: dict) -> str:
+    """Hash of a chunk's values as written (json round trips floats exactly, so a reader
+    recomputes it from the parsed line): any edited or damaged value is detected."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _decode(vals: list) -> np.ndarray:
@@ -268,6 +275,8 @@ class SweepStore:
         for vals in data.values():
             if not isinstance(vals, list) or len(vals) != n or not all(_is_value(x) for x in vals):
                 return "with the wrong number or kind of values"
+        if record.get("check") != _checksum(data):
+            return "with damaged values (checksum)"
         return None
 
     def _report_dropped(self) -> None:
@@ -281,8 +290,9 @@ class SweepStore:
     # -- writing ----------------------------------------------------------------------------
     def append(self, index: int, data: dict[str, np.ndarray]) -> None:
         """Append chunk `index` (flushed and fsynced) and release its claim."""
+        values = {n: _jsonable(data[n]) for n in self.names}
         record = {"identity": self.identity, "chunk": int(index), "n": int(self.counts[index]),
-                  "data": {n: _jsonable(data[n]) for n in self.names}}
+                  "check": _checksum(values), "data": values}
         line = (json.dumps(record) + "\n").encode()
         self._lock(0, blocking=True)
         try:
@@ -340,8 +350,9 @@ def migrate(path, names: Iterable[str] | None = None) -> int:
         names = list(next(iter(chunks.values())))
     out = [json.dumps(header)]
     for index in sorted(chunks):
+        values = {n: chunks[index][n] for n in names}
         out.append(json.dumps({"identity": header["identity"], "chunk": index, "n": counts[index],
-                               "data": {n: chunks[index][n] for n in names}}))
+                               "check": _checksum(values), "data": values}))
     tmp = path + ".migrate.tmp"
     with open(tmp, "w") as f:
         f.write("\n".join(out) + "\n")
