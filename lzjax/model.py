@@ -24,20 +24,56 @@ import numpy as np
 __all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem"]
 
 
-def _is_concrete(x: Any) -> bool:
-    """True for Python numbers and arrays with values (not tracers, not pytree placeholders)."""
+def _is_traced(x: Any) -> bool:
+    """True for tracers, also inside a list or tuple (validation belongs before tracing)."""
     if isinstance(x, jax.core.Tracer):
-        return False
-    if isinstance(x, (int, float, np.number, np.ndarray, jax.Array)):
         return True
+    if isinstance(x, (list, tuple)):
+        return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(list(x)))
     return False
 
 
+def _is_concrete(x: Any) -> bool:
+    """True for anything that is not traced: such a value is checked (and must be a real number
+    or a rectangular array of them)."""
+    return not _is_traced(x)
+
+
 def _values(name: str, x: Any) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be a real number (or an array of them), got {x!r}")
+    """`x` as float64 values, or a ValueError naming `name`: real numbers and real arrays only —
+    not bool, str, None, complex, or ragged / nested-object lists."""
+    what = f"{name} must be a real number (or a rectangular array of them)"
+    if x is None or isinstance(x, (bool, np.bool_, str, bytes)):
+        raise ValueError(f"{what}, got {x!r} ({type(x).__name__})")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError):
+        raise ValueError(f"{what}, got a ragged or non-numeric sequence {x!r:.60}") from None
+    if arr.dtype.kind == "b":
+        raise ValueError(f"{what}, got booleans {x!r:.60}")
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{what}, got a complex value {x!r:.60}")
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{what}, got {x!r:.60} ({arr.dtype.kind!r} kind {type(x).__name__})")
     return arr.astype(np.float64)
+
+
+def _check_scale(name: str, ratio: str, x: Any, unit: Any, power: int, *, zero_ok: bool) -> None:
+    """x/unit**power must be a finite float64 (and nonzero unless `zero_ok`): a Δ far from 1
+    would otherwise over- or underflow and be reported as a bad `name`."""
+    if _is_traced(x) or _is_traced(unit):
+        return
+    xs, us = _values(name, x), _values("delta", unit)
+    with np.errstate(all="ignore"):
+        scaled = xs / us**power
+    bad = ~np.isfinite(scaled) | ((scaled == 0) & (xs != 0) if zero_ok else scaled == 0)
+    if np.any(bad):
+        i = np.flatnonzero(np.broadcast_to(bad, scaled.shape).ravel())[0]
+        xv, uv = (float(np.broadcast_to(a, scaled.shape).ravel()[i]) for a in (xs, us))
+        raise ValueError(
+            f"{ratio} over- or underflows float64 ({name} = {xv:g}, delta = {uv:g}): "
+            "choose units with delta nearer 1"
+        )
 
 
 def check_range(
@@ -54,7 +90,7 @@ def check_range(
 
     Skipped for traced values (validation belongs before tracing).
     """
-    if not _is_concrete(x):
+    if _is_traced(x):
         return
     arr = _values(name, x)
     lo = "-inf" if lower is None else f"{lower:g}"
@@ -78,9 +114,25 @@ def check_range(
 
 
 def _pytree_dataclass(cls):
+    """A frozen dataclass whose fields are all pytree leaves. Unflattening (inside jit, vmap,
+    grad, tree_map) rebuilds the object without `__init__`, so the checks in `__post_init__`
+    run only when a user builds one — JAX may put any placeholder (None, object(), specs)
+    into the leaves."""
     cls = dataclasses.dataclass(frozen=True)(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    return jax.tree_util.register_dataclass(cls, data_fields=names, meta_fields=[])
+    names = tuple(f.name for f in dataclasses.fields(cls))
+
+    def flatten_with_keys(obj):
+        return [(jax.tree_util.GetAttrKey(n), getattr(obj, n)) for n in names], None
+
+    def unflatten(_, children):
+        obj = object.__new__(cls)
+        for n, child in zip(names, children):
+            object.__setattr__(obj, n, child)
+        return obj
+
+    jax.tree_util.register_pytree_with_keys(
+        cls, flatten_with_keys, unflatten, flatten_func=lambda obj: ([getattr(obj, n) for n in names], None))
+    return cls
 
 
 @_pytree_dataclass
@@ -98,6 +150,7 @@ class Drive:
     def __post_init__(self):
         check_range("v", self.v, lower=0.0, lower_open=True, meaning="sweep speed")
         check_range("delta", self.delta, lower=0.0, lower_open=True, meaning="tunnel splitting")
+        _check_scale("v", "v/delta**2 (the sweep speed in units of delta**2)", self.v, self.delta, 2, zero_ok=False)
 
     def epsilon(self, t):
         """Bias ε(t) = v t."""
@@ -151,6 +204,13 @@ class LZProblem:
             "theta", self.theta, lower=-math.pi / 2, upper=math.pi / 2, lower_open=True,
             meaning="coupling angle in radians",
         )
+        if not isinstance(self.drive, Drive):
+            raise ValueError(f"drive must be a Drive, got {type(self.drive).__name__}")
+        if not isinstance(self.bath, Bath):
+            raise ValueError(f"bath must be a Bath, got {type(self.bath).__name__}")
+        delta = self.drive.delta
+        _check_scale("omega_c", "omega_c/delta", self.bath.omega_c, delta, 1, zero_ok=False)
+        _check_scale("T", "T/delta", self.bath.T, delta, 1, zero_ok=True)
 
 
 def dimensionless(problem: LZProblem) -> LZProblem:
