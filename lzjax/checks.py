@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["MAX_STEPS", "PRECISIONS", "is_concrete", "check_range", "check_integer", "check_number",
+__all__ = ["MAX_STEPS", "PRECISIONS", "is_traced", "real_values", "check_range", "check_integer", "check_number",
            "check_choice", "check_bool", "check_precision", "check_step_count"]
 
 #: largest number of time steps of one fixed-step run (QUAPI protocols, fits through QUAPI)
@@ -22,27 +22,41 @@ MAX_STEPS = 2_000_000
 PRECISIONS = ("float64", "float32")
 
 
-def is_concrete(x: Any) -> bool:
-    """True for Python numbers and arrays with values (not tracers, not pytree placeholders)."""
+def is_traced(x: Any) -> bool:
+    """True for tracers, also inside a list or tuple (validation belongs before tracing)."""
     if isinstance(x, jax.core.Tracer):
-        return False
-    return isinstance(x, (int, float, np.number, np.ndarray, jax.Array))
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(list(x)))
+    return False
 
 
-def _values(name: str, x: Any) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be a real number (or an array of them), got {x!r}")
+def real_values(name: str, x: Any) -> np.ndarray:
+    """`x` as float64 values, or a ValueError naming `name`: real numbers and real arrays only —
+    not bool, str, None, complex, or ragged / nested-object lists."""
+    what = f"{name} must be a real number (or a rectangular array of them)"
+    if x is None or isinstance(x, (bool, np.bool_, str, bytes)):
+        raise ValueError(f"{what}, got {x!r} ({type(x).__name__})")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError):
+        raise ValueError(f"{what}, got a ragged or non-numeric sequence {x!r:.60}") from None
+    if arr.dtype.kind == "b":
+        raise ValueError(f"{what}, got booleans {x!r:.60}")
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{what}, got a complex value {x!r:.60}")
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{what}, got {x!r:.60} ({arr.dtype.kind!r} kind {type(x).__name__})")
     return arr.astype(np.float64)
 
 
 def check_range(name: str, x: Any, *, lower: float | None = None, upper: float | None = None,
                 lower_open: bool = False, upper_open: bool = False, meaning: str = "") -> None:
-    """Raise a ValueError naming `name` and its accepted range if any element of `x` is outside
-    (or not finite). Skipped for traced values."""
-    if not is_concrete(x):
+    """Raise a ValueError naming `name` and its accepted range if `x` is not real (see
+    :func:`real_values`) or any element is outside (or not finite). Skipped for traced values."""
+    if is_traced(x):
         return
-    arr = _values(name, x)
+    arr = real_values(name, x)
     lo = "-inf" if lower is None else f"{lower:g}"
     hi = "inf" if upper is None else f"{upper:g}"
     if lower is not None and lower == -math.pi / 2:

@@ -1,13 +1,20 @@
 """The `lzjax` command line.
 
     lzjax neqb --v 0.1,0.3,1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 --theta 0 [--delta 1]
-               [--tol 1e-6] [--out FILE.json|FILE.csv] [--plot FILE.png]
+               [--tol 1e-6] [--out FILE.json|FILE.csv] [--plot FILE.png] [--store FILE.jsonl]
     lzjax quapi (same parameter flags) --dt 0.1 --kmax 6 --tmax 60 | --tol 1e-3 [--budget 8]
     lzjax demo [--outdir DIR]
+    lzjax --version
 
 Each parameter flag takes one value or a comma-separated list; the run covers their Cartesian
 product. `--theta` is in radians and accepts multiples of π (`0.022pi`, `-pi/2`, `pi/4`).
-Without `--out` a table is printed. Bad input exits with status 2 and one line on stderr.
+Without `--out` a table is printed. Bad input exits with status 2 and one line on stderr;
+every flag and output path is checked before any work, and results are written (atomically)
+only when everything, the plot included, has succeeded. Ctrl-C exits with status 130 and one
+line. `--store` keeps finished chunks and resumes like :func:`lzjax.sweep`.
+
+Compiled programs are kept between calls in JAX's persistent compilation cache, in
+``$XDG_CACHE_HOME/lzjax/jax`` (default ``~/.cache/lzjax/jax``); ``LZJAX_NO_CACHE=1`` turns it off.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ def parse_angle(text: str) -> float:
         sign, factor, divisor = match.groups()
         try:
             value = (float(factor) if factor else 1.0) * math.pi / (float(divisor) if divisor else 1.0)
-        except ValueError:
+        except (ValueError, ZeroDivisionError, OverflowError):
             raise _OneLineError(f"cannot read angle {text!r} (use radians or e.g. 0.022pi, -pi/2)") from None
         return -value if sign == "-" else value
     try:
@@ -77,11 +84,21 @@ def _add_parameter_flags(p: argparse.ArgumentParser, *, required: bool = True) -
     p.add_argument("--theta", default="0", help="coupling angle(s) Θ in radians; 0.022pi, -pi/2 accepted")
     p.add_argument("--delta", default="1", help="tunnel splitting Δ (sets the unit; default 1)")
     p.add_argument("--out", help="write results: .json (list of records) or .csv")
-    p.add_argument("--plot", help="draw P_LZ (solid) and P_ES (dashed) against v to this PNG")
+    p.add_argument("--plot", help="draw P_LZ (solid) and P_ES (dashed) against v to this PNG/PDF/SVG")
+    p.add_argument("--store", help="keep finished chunks in this JSON-lines file; rerun to resume")
+    p.add_argument("--chunk-size", dest="chunk_size", type=int, help="points per engine call (default: automatic)")
+    p.add_argument("--yes", action="store_true", help="run even when the size estimate is above the hard limit")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lzjax", description="Dissipative Landau-Zener dynamics (NEQB, QUAPI).")
+    parser.add_argument("--version", action="version", version=f"lzjax {_version()}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     neqb = sub.add_parser("neqb", help="nonequilibrium Bloch equations over a parameter grid")
     _add_parameter_flags(neqb)
@@ -92,8 +109,8 @@ def _build_parser() -> argparse.ArgumentParser:
     quapi.add_argument("--kmax", type=int, help="fixed memory length in steps (with --dt, --tmax)")
     quapi.add_argument("--tmax", type=float, help="fixed protocol duration in 1/Δ (with --dt, --kmax)")
     quapi.add_argument("--tol", type=float, help="convergence mode: target error (ladder in δt, k_max, t_max)")
-    quapi.add_argument("--budget", type=int, default=10, help="convergence mode: largest k_max (default 10)")
-    quapi.add_argument("--eps-q", dest="eps_q", type=float, default=15.0,
+    quapi.add_argument("--budget", type=int, help="convergence mode: largest k_max (default 10)")
+    quapi.add_argument("--eps-q", dest="eps_q", type=float,
                        help="convergence mode: half-width of the exact QUAPI window in Δ, 5-40 (default 15;"
                             " 20 for transversal super-Ohmic baths, whose relaxation reaches E ≈ 3ω_c and beyond)")
     quapi.add_argument("--compensate", action="store_true",
@@ -109,13 +126,14 @@ def _build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--gamma0", help="start value of γ (added to the start grid 1e-6..1e-1)")
     fit.add_argument("--fit", default="gamma", help="fitted parameters: gamma[,omega_c][,T] (default gamma)")
     fit.add_argument("--engine", default="neqb", choices=["neqb", "quapi"], help="forward model (default neqb)")
-    fit.add_argument("--n-steps", dest="n_steps", type=int, default=512, help="neqb: steps of the fixed window (default 512)")
+    fit.add_argument("--n-steps", dest="n_steps", type=int, help="neqb: steps of the fixed window (default 512)")
     fit.add_argument("--dt", type=float, help="quapi: Trotter step δt in 1/Δ (with --kmax, --tmax)")
     fit.add_argument("--kmax", type=int, help="quapi: memory length in steps")
     fit.add_argument("--tmax", type=float, help="quapi: protocol duration in 1/Δ (covers the slowest sweep)")
     fit.add_argument("--max-iter", dest="max_iter", type=int, default=100, help="L-BFGS iterations at most (default 100)")
     fit.add_argument("--out", help="write the result to this .json file (else print it)")
     fit.add_argument("--plot", help="draw data with error bars and the fitted curve to this PNG/PDF/SVG")
+    fit.add_argument("--yes", action="store_true", help="run even when the size estimate is above the hard limit")
     demo = sub.add_parser("demo", help="the paper's Fig. 1 parameters with NEQB: CSV + PNG")
     demo.add_argument("--outdir", default="lzjax-demo", help="output folder (default ./lzjax-demo)")
     return parser
@@ -131,22 +149,79 @@ def _grid_from_args(args) -> dict[str, np.ndarray]:
         "theta": parse_values("--theta", args.theta, angle=True),
         "delta": parse_values("--delta", args.delta),
     }
-    # validate the whole grid eagerly (names the parameter and its range)
-    from .sweep import grid_problem
-
-    grid_problem(**grid)
     return grid
 
 
-def _check_output_path(path: str | None, allowed: tuple[str, ...], flag: str) -> None:
+def _validate_grid(grid: dict[str, np.ndarray]) -> None:
+    """The whole grid, eagerly (names the parameter and its range); after the size check."""
+    from .sweep import grid_problem
+
+    grid_problem(**grid)
+
+
+# -- output paths: checked before any work, written atomically after all of it ------------------
+def _writable_folder(folder: str, flag: str) -> None:
+    import tempfile
+
+    try:
+        handle = tempfile.TemporaryFile(dir=folder)
+    except OSError as error:
+        raise _OneLineError(f"{flag}: cannot write into folder {folder!r} ({error.strerror or error})") from None
+    handle.close()
+
+
+def _check_output_path(path: str | None, allowed: tuple[str, ...] | None, flag: str) -> None:
     if path is None:
         return
     ext = os.path.splitext(path)[1].lower()
-    if ext not in allowed:
+    if allowed is not None and ext not in allowed:
         raise _OneLineError(f"{flag} must end in {' or '.join(allowed)}, got {path!r}")
+    if os.path.isdir(path):
+        raise _OneLineError(f"{flag}: {path!r} is a folder, not a file")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise _OneLineError(f"{flag}: {path!r} exists and is not writable")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise _OneLineError(f"{flag}: folder {folder!r} does not exist")
+    _writable_folder(folder, flag)
+
+
+def _check_distinct(**paths) -> None:
+    seen = {}
+    for flag, path in paths.items():
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise _OneLineError(f"{seen[key]} and {flag} name the same file {path!r}")
+        seen[key] = flag
+
+
+class _Outputs:
+    """Files written to temporary names beside their targets, renamed only by `commit()`;
+    anything not committed is removed (no `.tmp` left behind)."""
+
+    def __init__(self):
+        self.pending: list[tuple[str, str]] = []
+
+    def temporary(self, path: str) -> str:
+        from .sweep import _temporary_beside
+
+        tmp = _temporary_beside(path)
+        self.pending.append((tmp, path))
+        return tmp
+
+    def commit(self) -> None:
+        for tmp, path in self.pending:
+            os.replace(tmp, path)
+        self.pending.clear()
+
+    def discard(self) -> None:
+        from .sweep import _remove_quietly
+
+        for tmp, _ in self.pending:
+            _remove_quietly(tmp)
+        self.pending.clear()
 
 
 def _print_table(result) -> None:
@@ -159,60 +234,158 @@ def _print_table(result) -> None:
         print("  ".join(f"{rec[c]:>11.6g}" if isinstance(rec[c], float) else f"{rec[c]!s:>11}" for c in columns))
 
 
-def _run_neqb(args) -> int:
-    from .sweep import sweep
+# -- size estimate -----------------------------------------------------------------------------
+#: soft (print the estimate) and hard (refuse without --yes) limits in points / CSV rows
+LIMITS = {"neqb": (10_000, 1_000_000), "quapi": (64, 4_096), "fit": (2_000, 20_000)}
+_HARD_SECONDS = 12 * 3600.0
 
+
+def _format_seconds(t: float) -> str:
+    return f"{t:.0f} s" if t < 120 else f"{t / 60:.0f} min" if t < 7200 else f"{t / 3600:.1f} h"
+
+
+def _format_bytes(b: float) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if b >= size:
+            return f"{b / size:.1f} {unit}"
+    return f"{b:.0f} B"
+
+
+def _estimate(kind: str, n: int, options: dict, v=None) -> tuple[float, float]:
+    """(seconds, bytes), rough: measured on a busy 2-core CPU (NEQB ~4 ms/point warm + ~15 s
+    compiling; QUAPI ~12 ms per step at k_max 10, ×4 per unit of k_max; fit ~3 ms and ~25 KiB
+    per CSV row)."""
+    if kind == "neqb":
+        return 15.0 + 4e-3 * n, 400.0 * n + 64 * 2**20
+    if kind == "fit":
+        return 20.0 + 3e-3 * n * max(1, options.get("max_iter", 100)) / 100, 25 * 2**10 * n
+    from .quapi import estimate_memory_bytes
+
+    kmax = int(options.get("kmax") or options.get("budget") or 10)
+    per_step = 12e-3 * 4.0 ** (kmax - 10)
+    if "dt" in options:
+        steps = options["tmax"] / options["dt"]
+        rungs = 1
+    else:  # the ladder: about four rungs over the exact window 2 eps_q / v at dt ~ 0.1
+        v_typ = float(np.median(v)) if v is not None else 1.0
+        steps = 2 * options.get("eps_q", 15.0) / v_typ / 0.1
+        rungs = 4
+    seconds = 20.0 + n * rungs * steps * per_step
+    return seconds, estimate_memory_bytes(kmax, min(n, 4096))
+
+
+def _size_check(kind: str, n: int, options: dict, yes: bool, v=None) -> None:
+    soft, hard = LIMITS[kind]
+    seconds, memory = _estimate(kind, n, options, v)
+    what = "CSV rows" if kind == "fit" else "grid points"
+    if n <= soft and seconds < 600:
+        return
+    line = (f"{n} {what}: estimated {_format_seconds(seconds)} and {_format_bytes(memory)} "
+            f"(rough; measured on a 2-core CPU)")
+    if (n > hard or seconds > _HARD_SECONDS) and not yes:
+        raise _OneLineError(f"{line}; above the limit of {hard} {what} or {_format_seconds(_HARD_SECONDS)}: "
+                            "pass --yes to run anyway")
+    print(f"lzjax: {line}", file=sys.stderr)
+
+
+def _n_points(grid: dict[str, np.ndarray]) -> int:
+    return int(np.prod([len(x) for x in grid.values()], dtype=object))
+
+
+# -- commands ----------------------------------------------------------------------------------
+def _check_sweep_paths(args) -> None:
     _check_output_path(args.out, (".json", ".csv"), "--out")
     _check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
-    if not (1e-12 <= args.tol <= 1e-2):
-        raise _OneLineError(f"--tol must be in [1e-12, 1e-2], got {args.tol!r}")
+    _check_output_path(args.store, None, "--store")
+    _check_distinct(**{"--out": args.out, "--plot": args.plot, "--store": args.store})
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise _OneLineError("--plot needs matplotlib (pip install 'lzjax[plot]')") from None
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise _OneLineError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
+
+
+def _run_sweep(engine: str, args, options: dict) -> int:
+    from .sweep import sweep
+
     grid = _grid_from_args(args)
-    result = sweep("neqb", tol=args.tol, **grid)
+    _size_check(engine, _n_points(grid), options, args.yes, grid["v"])
+    _validate_grid(grid)
+    result = sweep(engine, progress=engine == "quapi", store=args.store, chunk_size=args.chunk_size,
+                   **options, **grid)
     _emit(result, args.out, args.plot)
     return 0
+
+
+def _run_neqb(args) -> int:
+    _check_sweep_paths(args)
+    if not (1e-12 <= args.tol <= 1e-2):
+        raise _OneLineError(f"--tol must be in [1e-12, 1e-2], got {args.tol!r}")
+    return _run_sweep("neqb", args, {"tol": args.tol})
 
 
 def _run_quapi(args) -> int:
-    from .sweep import sweep
-
-    _check_output_path(args.out, (".json", ".csv"), "--out")
-    _check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
-    fixed = [args.dt, args.kmax, args.tmax]
-    if args.tol is not None:
-        if any(x is not None for x in fixed):
-            raise _OneLineError("give either --tol (convergence mode) or --dt, --kmax, --tmax (fixed), not both")
-        options = {"tol": args.tol, "budget": args.budget, "eps_q": args.eps_q}
+    _check_sweep_paths(args)
+    fixed = {"--dt": args.dt, "--kmax": args.kmax, "--tmax": args.tmax}
+    ladder = {"--tol": args.tol, "--budget": args.budget, "--eps-q": args.eps_q,
+              "--compensate": args.compensate or None}
+    given_fixed = [k for k, x in fixed.items() if x is not None]
+    given_ladder = [k for k, x in ladder.items() if x is not None]
+    if given_fixed and given_ladder:
+        raise _OneLineError(f"{', '.join(given_ladder)} belong to convergence mode (--tol), not to fixed "
+                            f"settings {', '.join(given_fixed)}; give one mode")
+    if given_fixed:
+        if len(given_fixed) < 3:
+            missing = [k for k in fixed if fixed[k] is None]
+            raise _OneLineError(f"fixed settings need --dt, --kmax and --tmax together; missing {', '.join(missing)}")
+        options = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
+    elif args.tol is not None:
+        options = {"tol": args.tol, "budget": 10 if args.budget is None else args.budget,
+                   "eps_q": 15.0 if args.eps_q is None else args.eps_q}
         if args.compensate:
             options["compensate"] = True
-    elif all(x is not None for x in fixed):
-        options = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
+    elif given_ladder:
+        raise _OneLineError(f"{', '.join(given_ladder)} need --tol (convergence mode)")
     else:
         raise _OneLineError("quapi needs --dt, --kmax and --tmax together, or --tol")
-    grid = _grid_from_args(args)
-    result = sweep("quapi", progress=True, **options, **grid)
-    _emit(result, args.out, args.plot)
-    return 0
+    return _run_sweep("quapi", args, options)
+
+
+def _describe(rec: dict) -> str:
+    return "(" + ", ".join(f"{k}={rec[k]:g}" for k in ("v", "T", "gamma", "s", "omega_c", "theta")) + ")"
 
 
 def _emit(result, out, plot) -> None:
     finite = np.isfinite(np.asarray(result["P_LZ"], float)) & np.isfinite(np.asarray(result["P_ES"], float))
     if not np.all(finite):
         first = result.records()[int(np.argmin(finite.ravel()))]
-        where = ", ".join(f"{k}={first[k]:g}" for k in ("v", "T", "gamma", "s", "omega_c", "theta"))
         raise _OneLineError(
-            f"{int(np.sum(~finite))} point(s) gave non-finite probabilities (first: {where}; "
+            f"{int(np.sum(~finite))} point(s) gave non-finite probabilities (first: {_describe(first)[1:-1]}; "
             "the rates overflow float64); nothing written"
         )
-    if out:
-        result.save(out)
-    else:
+    outputs = _Outputs()
+    try:
+        if out:
+            tmp = outputs.temporary(out)
+            result._write(tmp, os.path.splitext(out)[1].lower())
+        if plot:
+            tmp = outputs.temporary(plot)
+            figure = result.plot()
+            figure.savefig(tmp, dpi=120, format=os.path.splitext(plot)[1].lower()[1:])
+        outputs.commit()  # only now, with everything (the plot included) done
+    finally:
+        outputs.discard()
+    if not out:
         _print_table(result)
-    if plot:
-        result.plot(plot)
-    checked = np.isfinite(np.asarray(result["P_LZ_err"], dtype=float))
-    bad = int(np.sum(checked & ~np.asarray(result["converged"])))
-    if bad:
-        print(f"lzjax: warning: {bad} point(s) did not reach the requested tolerance (see *_err)", file=sys.stderr)
+    checked = np.isfinite(np.asarray(result["P_LZ_err"], dtype=float)).ravel()
+    bad = np.flatnonzero(checked & ~np.asarray(result["converged"]).ravel())
+    if bad.size:
+        records = result.records()
+        shown = ", ".join(_describe(records[i]) for i in bad[:3])
+        print(f"lzjax: warning: {bad.size} point(s) did not reach the requested tolerance (see *_err): "
+              f"{shown}{', ...' if bad.size > 3 else ''}", file=sys.stderr)
     if not np.all(checked):
         print("lzjax: note: fixed settings, convergence not checked (P_*_err null); use --tol", file=sys.stderr)
 
@@ -233,6 +406,7 @@ def _run_fit(args) -> int:
 
     _check_output_path(args.out, (".json",), "--out")
     _check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    _check_distinct(**{"--out": args.out, "--plot": args.plot})
     names = tuple(x.strip() for x in args.fit.split(","))
     if not all(names) or any(n not in FITTABLE for n in names) or len(set(names)) != len(names):
         raise _OneLineError(f"--fit must be distinct names from {','.join(FITTABLE)}, got {args.fit!r}")
@@ -242,26 +416,35 @@ def _run_fit(args) -> int:
     gamma0 = None if args.gamma0 is None else _single("--gamma0", args.gamma0)
     quapi_flags = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
     if args.engine == "quapi":
+        if args.n_steps is not None:
+            raise _OneLineError("--n-steps belongs to --engine neqb, not to --engine quapi")
         if any(x is None for x in quapi_flags.values()):
             raise _OneLineError("--engine quapi needs --dt, --kmax and --tmax (fixed settings)")
         options = quapi_flags
     else:
-        if any(x is not None for x in quapi_flags.values()):
-            raise _OneLineError("--dt, --kmax, --tmax belong to --engine quapi")
-        options = {"n_steps": args.n_steps}
+        given = [f"--{k}" for k, x in quapi_flags.items() if x is not None]
+        if given:
+            raise _OneLineError(f"{', '.join(given)} belong to --engine quapi")
+        options = {"n_steps": 512 if args.n_steps is None else args.n_steps}
     v, P, sigma = load_curve_csv(args.data, n_params=len(names))
+    _size_check("fit", len(v), {"max_iter": args.max_iter}, args.yes)
     result = fit_curve(v, P, sigma, gamma0=gamma0, fit=names, engine=args.engine, engine_options=options,
                        max_iter=args.max_iter, **known)
     record = result.to_dict()
     text = json.dumps(record, indent=2)
-    figure = plot_fit(result, v, P, sigma) if args.plot else None  # drawn before anything is written
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-    else:
+    outputs = _Outputs()
+    try:
+        if args.plot:
+            figure = plot_fit(result, v, P, sigma)
+            figure.savefig(outputs.temporary(args.plot), dpi=120, format=os.path.splitext(args.plot)[1].lower()[1:])
+        if args.out:
+            with open(outputs.temporary(args.out), "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        outputs.commit()
+    finally:
+        outputs.discard()
+    if not args.out:
         print(text)
-    if figure is not None:
-        figure.savefig(args.plot, dpi=120)
     summary = ", ".join(f"{n} = {record[n]:.6g} ± {record[n + '_err']:.2g}" for n in result.names)
     print(f"lzjax fit: {summary}; chi2/dof = {result.chi2_dof:.3g}, {result.iterations} iterations, "
           f"converged = {result.converged}", file=sys.stderr)
@@ -273,22 +456,35 @@ def _run_fit(args) -> int:
 def _run_demo(args) -> int:
     from .sweep import sweep
 
-    os.makedirs(args.outdir, exist_ok=True)
+    if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
+        raise _OneLineError(f"--outdir: {args.outdir!r} exists and is not a folder")
+    csv_path = os.path.join(args.outdir, "fig1_neqb.csv")
+    png_path = os.path.join(args.outdir, "fig1_neqb.png")
+    if os.path.isdir(args.outdir):
+        _check_output_path(csv_path, (".csv",), "--outdir")
+        _check_output_path(png_path, (".png",), "--outdir")
+    else:
+        parent = os.path.dirname(os.path.abspath(args.outdir))
+        if not os.path.isdir(parent):
+            raise _OneLineError(f"--outdir: folder {parent!r} does not exist")
+        _writable_folder(parent, "--outdir")
     print("lzjax demo: NEQB, paper Fig. 1 parameters (Θ = 0, γ = 5e-4, s = 3, ω_c = 5Δ)", file=sys.stderr)
     result = sweep(
         "neqb", v=np.geomspace(0.01, 10.0, 31), T=[0.0, 1.6, 6.4, 25.6],
         gamma=5e-4, s=3.0, omega_c=5.0, theta=0.0, tol=1e-6, progress=True,
     )
-    csv_path = os.path.join(args.outdir, "fig1_neqb.csv")
-    png_path = os.path.join(args.outdir, "fig1_neqb.png")
-    result.save(csv_path)
-    result.plot(png_path)
+    os.makedirs(args.outdir, exist_ok=True)
+    _emit(result, csv_path, png_path)
     v = result.coords["v"]
     slow = v < 1.0  # the relaxation dip lies in the adiabatic regime v < Δ²
     p_lz = result["P_LZ"].reshape(len(v), -1)[slow]
     for j, T in enumerate(result.coords["T"]):
         i = int(np.argmin(p_lz[:, j]))
-        print(f"T = {T:5.1f}: lowest P_LZ for v < Δ² is {p_lz[i, j]:.4f} at v = {v[slow][i]:.3g}")
+        if 0 < i < int(np.sum(slow)) - 1:
+            print(f"T = {T:5.1f}: P_LZ has its minimum for v < Δ² at v = {v[slow][i]:.3g}: {p_lz[i, j]:.4f}")
+        else:  # no dip inside the sampled range, only its edge
+            print(f"T = {T:5.1f}: no minimum inside {v[0]:.3g} ≤ v < Δ²; smallest sampled P_LZ {p_lz[i, j]:.4f} "
+                  f"at the range edge v = {v[slow][i]:.3g}")
     print(f"wrote {csv_path} and {png_path}")
     return 0
 
@@ -309,13 +505,35 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def _enable_compilation_cache() -> str | None:
+    """JAX's persistent compilation cache in a user cache folder (opt out: LZJAX_NO_CACHE=1)."""
+    if os.environ.get("LZJAX_NO_CACHE", "").strip().lower() not in ("", "0", "false", "no"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "lzjax", "jax")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None  # no cache rather than no run
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.05)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = _build_parser()
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     try:
-        args = parser.parse_args(argv)
+        parser = _build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help, --version
+            return int(done.code or 0)
         if args.command is None:
             raise _OneLineError("choose a command: neqb, quapi, fit, demo (see lzjax --help)")
+        _enable_compilation_cache()
         if args.command == "neqb":
             return _run_neqb(args)
         if args.command == "quapi":
@@ -327,6 +545,12 @@ def main(argv: list[str] | None = None) -> int:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"lzjax: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupt:
+        from .store import SweepInterrupted
+
+        print(f"lzjax: {interrupt}" if isinstance(interrupt, SweepInterrupted) else "lzjax: interrupted",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -21,15 +21,49 @@ from typing import Any
 import jax
 import numpy as np
 
-from .checks import check_range
+from .checks import check_range, is_traced, real_values
 
 __all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem", "check_problem"]
 
 
+def _check_scale(name: str, ratio: str, x: Any, unit: Any, power: int, *, zero_ok: bool) -> None:
+    """x/unit**power must be a finite float64 (and nonzero unless `zero_ok`): a Δ far from 1
+    would otherwise over- or underflow and be reported as a bad `name`."""
+    if is_traced(x) or is_traced(unit):
+        return
+    xs, us = real_values(name, x), real_values("delta", unit)
+    with np.errstate(all="ignore"):
+        scaled = xs / us**power
+    bad = ~np.isfinite(scaled) | ((scaled == 0) & (xs != 0) if zero_ok else scaled == 0)
+    if np.any(bad):
+        i = np.flatnonzero(np.broadcast_to(bad, scaled.shape).ravel())[0]
+        xv, uv = (float(np.broadcast_to(a, scaled.shape).ravel()[i]) for a in (xs, us))
+        raise ValueError(
+            f"{ratio} over- or underflows float64 ({name} = {xv:g}, delta = {uv:g}): "
+            "choose units with delta nearer 1"
+        )
+
+
 def _pytree_dataclass(cls):
+    """A frozen dataclass whose fields are all pytree leaves. Unflattening (inside jit, vmap,
+    grad, tree_map) rebuilds the object without `__init__`, so the checks in `__post_init__`
+    run only when a user builds one — JAX may put any placeholder (None, object(), specs)
+    into the leaves."""
     cls = dataclasses.dataclass(frozen=True)(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    return jax.tree_util.register_dataclass(cls, data_fields=names, meta_fields=[])
+    names = tuple(f.name for f in dataclasses.fields(cls))
+
+    def flatten_with_keys(obj):
+        return [(jax.tree_util.GetAttrKey(n), getattr(obj, n)) for n in names], None
+
+    def unflatten(_, children):
+        obj = object.__new__(cls)
+        for n, child in zip(names, children):
+            object.__setattr__(obj, n, child)
+        return obj
+
+    jax.tree_util.register_pytree_with_keys(
+        cls, flatten_with_keys, unflatten, flatten_func=lambda obj: ([getattr(obj, n) for n in names], None))
+    return cls
 
 
 @_pytree_dataclass
@@ -47,6 +81,7 @@ class Drive:
     def __post_init__(self):
         check_range("v", self.v, lower=0.0, lower_open=True, meaning="sweep speed")
         check_range("delta", self.delta, lower=0.0, lower_open=True, meaning="tunnel splitting")
+        _check_scale("v", "v/delta**2 (the sweep speed in units of delta**2)", self.v, self.delta, 2, zero_ok=False)
 
     def epsilon(self, t):
         """Bias ε(t) = v t."""
@@ -100,6 +135,13 @@ class LZProblem:
             "theta", self.theta, lower=-math.pi / 2, upper=math.pi / 2, lower_open=True,
             meaning="coupling angle in radians",
         )
+        if not isinstance(self.drive, Drive):
+            raise ValueError(f"drive must be a Drive, got {type(self.drive).__name__}")
+        if not isinstance(self.bath, Bath):
+            raise ValueError(f"bath must be a Bath, got {type(self.bath).__name__}")
+        delta = self.drive.delta
+        _check_scale("omega_c", "omega_c/delta", self.bath.omega_c, delta, 1, zero_ok=False)
+        _check_scale("T", "T/delta", self.bath.T, delta, 1, zero_ok=True)
 
 
 def check_problem(problem, name: str = "problem") -> None:

@@ -31,6 +31,23 @@ def _finish(fig, path):
     return fig
 
 
+_SYMBOLS = {"theta": "Θ", "omega_c": "ω_c", "gamma": "γ", "delta": "Δ"}
+
+
+def _format_value(name: str, x: float) -> str:
+    """`x` with :g; an angle that is a short multiple of π as one (0.069115… → 0.022π)."""
+    if name == "theta" and x != 0:
+        k = x / np.pi
+        short = float(f"{k:.4g}")
+        if abs(k - short) <= 1e-9 * max(1.0, abs(k)):
+            return {1.0: "π", -1.0: "-π"}.get(short, f"{short:g}π")
+    return f"{x:g}"
+
+
+def _label(name: str, x: float) -> str:
+    return f"{_SYMBOLS.get(name, name)}={_format_value(name, x)}"
+
+
 def plot_probabilities(result, path=None, *, x: str = "v", ax=None):
     """P_LZ (solid) and P_ES (dashed) against parameter `x`, one colour per other grid point.
 
@@ -49,7 +66,7 @@ def plot_probabilities(result, path=None, *, x: str = "v", ax=None):
         for n, i in zip(others, combo):
             index[names.index(n)] = i
         index[axis] = slice(None)
-        label = ", ".join(f"{n}={result.coords[n][i]:g}" for n, i in zip(others, combo)) or None
+        label = ", ".join(_label(n, result.coords[n][i]) for n, i in zip(others, combo)) or None
         colour = colours[k % len(colours)]
         xs = result.coords[x]
         ax.plot(xs, np.asarray(result["P_LZ"])[tuple(index)], "-", color=colour, label=label)
@@ -62,7 +79,7 @@ def plot_probabilities(result, path=None, *, x: str = "v", ax=None):
     ax.set_ylim(-0.02, 1.02)
     if others:
         ax.legend(fontsize=8)
-    fixed = [f"{n}={c[0]:g}" for n, c in result.coords.items() if len(c) == 1]
+    fixed = [_label(n, c[0]) for n, c in result.coords.items() if len(c) == 1]
     ax.set_title(f"{result.attrs.get('engine', '')}  " + ", ".join(fixed), fontsize=9)
     return _finish(fig, path)
 
@@ -83,6 +100,6 @@ def plot_fit(result, v, P, sigma=None, path=None, *, n_curve: int = 96):
     ax.set_xlabel("v / Δ²")
     ax.set_ylabel("P_LZ")
     ax.legend(fontsize=8)
-    fixed = ", ".join(f"{k}={x:g}" for k, x in result.params.items() if k not in result.names)
+    fixed = ", ".join(_label(k, x) for k, x in result.params.items() if k not in result.names)
     ax.set_title(f"{result.engine}  {fixed}  χ²/dof = {result.chi2_dof:.3g}", fontsize=9)
     return _finish(fig, path)

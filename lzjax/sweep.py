@@ -105,24 +105,42 @@ class SweepResult:
         return out
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write `.json` (list of records), `.csv` (columns) or `.nc` (xarray/netCDF); atomic."""
+        """Write `.json` (list of records), `.csv` (columns) or `.nc` (xarray/netCDF); atomic:
+        written to a temporary file in the same folder, renamed over `path` when complete."""
         path = os.fspath(path)
         ext = os.path.splitext(path)[1].lower()
-        tmp = path + ".tmp"
+        if ext not in (".json", ".csv", ".nc"):
+            raise ValueError(f"output file must end in .json, .csv or .nc, got {path!r}")
+        tmp = _temporary_beside(path)
+        try:
+            self._write(tmp, ext)
+            os.replace(tmp, path)
+        except BaseException:
+            _remove_quietly(tmp)
+            raise
+
+    def _write(self, path: str, ext: str) -> None:
         if ext == ".json":
-            with open(tmp, "w") as f:
+            with open(path, "w") as f:
                 json.dump(self.records(), f, indent=1)
         elif ext == ".csv":
             recs = self.records()
-            with open(tmp, "w", newline="") as f:
+            with open(path, "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=list(recs[0]))
                 writer.writeheader()
                 writer.writerows(recs)
-        elif ext == ".nc":
-            self.to_xarray().to_netcdf(tmp)
         else:
-            raise ValueError(f"output file must end in .json, .csv or .nc, got {path!r}")
-        os.replace(tmp, path)
+            self.to_xarray().to_netcdf(path)
+
+    def __repr__(self) -> str:
+        def span(c):
+            c = np.asarray(c)
+            return f"{c[0]:g}" if c.size == 1 else f"{c.min():g}..{c.max():g} ({c.size})"
+
+        grid = ", ".join(f"{n}={span(c)}" for n, c in self.coords.items())
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.attrs.items() if k != "engine")
+        return (f"SweepResult(engine={self.attrs.get('engine')!r}, shape={self.shape}, dims={self.dims}, "
+                f"{grid}; data: {', '.join(self.data)}" + (f"; {opts}" if opts else "") + ")")
 
     def to_xarray(self):
         """An ``xarray.Dataset`` with dimensions `dims` (needs the `xarray` extra)."""
@@ -139,6 +157,23 @@ class SweepResult:
         from .plotting import plot_probabilities
 
         return plot_probabilities(self, path=path, x=x, ax=ax)
+
+
+def _temporary_beside(path: str) -> str:
+    """A fresh temporary file name in the folder of `path` (so the final rename is atomic)."""
+    import tempfile
+
+    folder, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    return tmp
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 _ENGINE_OPTIONS = {
@@ -192,6 +227,32 @@ def _default_chunk_size(engine: str, options: dict) -> int:
     return int(max(1, min(4096, 0.5 * available_memory_bytes() // per_point)))
 
 
+_REAL_OPTIONS = {"tol", "eps_max", "dt", "tmax", "eps_q"}
+_INT_OPTIONS = {"n_steps", "max_steps", "n_outer", "kmax", "budget", "max_rungs"}
+_BOOL_OPTIONS = {"compensate"}
+_OPTIONAL = {"eps_max"}  # None means "the engine's default"
+
+
+def _check_option_types(options: dict) -> None:
+    """Engine options are plain numbers of the right kind (ranges are the engines' business)."""
+    for name, value in options.items():
+        if value is None and name in _OPTIONAL:
+            continue
+        if name in _BOOL_OPTIONS:
+            ok, kind = isinstance(value, (bool, np.bool_)), "True or False"
+        elif name in _INT_OPTIONS:
+            ok, kind = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)), "an integer"
+        else:
+            ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+            kind = "a real number"
+        if not ok:
+            raise ValueError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
+
+
+def _chunk_rows(n_points: int, chunk_size: int) -> list[tuple[int, int]]:
+    return [(i, min(i + chunk_size, n_points)) for i in range(0, n_points, chunk_size)]
+
+
 def sweep(
     engine: str = "neqb",
     *,
@@ -210,94 +271,72 @@ def sweep(
       :func:`lzjax.quapi.converge_quapi` (`tol`, `budget`, `eps_q`, `compensate`).
     - `chunk_size`: points per engine call (default: 4096 for NEQB; for QUAPI what half the
       free memory holds); peak memory is set by one chunk, not by the grid.
-    - `store`: a results file (JSON lines) that finished chunks are appended to (flushed and
-      fsynced). Rerunning the same sweep with the same `store` resumes: finished chunks are read
-      back, not recomputed; a sweep with other parameters, options or chunk size refuses to
-      write into it. A chunk cut short by a kill is discarded on resume.
+    - `store`: a results file (JSON lines, :mod:`lzjax.store`) that finished chunks are
+      appended to (flushed and fsynced). Rerunning the same sweep with the same `store`
+      resumes: finished chunks are read back, not recomputed. Every line carries the sweep's
+      identity (engine, grid, options, chunk size, lzjax version) and its point count; a line
+      that does not match, is damaged or was cut short by a kill is ignored (said on stderr)
+      and its chunk recomputed; a store of another sweep is refused (ValueError). Several
+      processes may run the same sweep on one store: each chunk is computed once.
     - `progress`: print progress (chunks, refinement levels) to stderr.
+
+    Ctrl-C raises :class:`lzjax.store.SweepInterrupted` (a KeyboardInterrupt) that says how
+    many chunks the store keeps.
     """
+    from .store import SweepInterrupted, SweepStore, sweep_header
+
     params = {k: params_and_options.pop(k) for k in PARAMETERS if k in params_and_options}
     options = params_and_options
+    _check_option_types(options)
     run, names = _engine_call(engine, options, progress)
     problem, coords = grid_problem(**params)
     flat, shape = flatten_problem(problem)
     n_points = int(np.prod(shape))
     if chunk_size is None:
         chunk_size = _default_chunk_size(engine, options)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+    if isinstance(chunk_size, (bool, np.bool_)) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    n_chunks = -(-n_points // chunk_size)
-    header = {
-        "lzjax_sweep": 1, "engine": engine, "coords": {k: c.tolist() for k, c in coords.items()},
-        "options": {k: options[k] for k in sorted(options)}, "chunk_size": int(chunk_size),
-    }
-    done = _open_store(store, header) if store is not None else {}
-    chunks = {}
-    for i in range(n_chunks):
-        if i in done:
-            chunks[i] = done[i]
-            continue
-        part = jax.tree_util.tree_map(lambda a: a[i * chunk_size:(i + 1) * chunk_size], flat)
-        chunks[i] = run(part)
-        if store is not None:
-            _append_chunk(store, i, chunks[i])
+    rows = _chunk_rows(n_points, int(chunk_size))
+    n_chunks = len(rows)
+
+    def compute(i):
+        lo, hi = rows[i]
+        part = jax.tree_util.tree_map(lambda a: a[lo:hi], flat)
+        out = run(part)
         if progress and n_chunks > 1:
             print(f"lzjax sweep: chunk {i + 1}/{n_chunks} done", file=sys.stderr)
-    data = {n: np.concatenate([chunks[i][n] for i in range(n_chunks)]).reshape(shape) for n in names}
+        return out
+
+    if store is None:
+        chunks = {}
+        try:
+            for i in range(n_chunks):
+                chunks[i] = compute(i)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(0, n_chunks, None) from None
+    else:
+        header = sweep_header(engine, coords, options, int(chunk_size), n_points)
+        with SweepStore(store, header, names, [hi - lo for lo, hi in rows]) as st:
+            try:
+                st.open()
+                while len(st.done) < n_chunks:
+                    progressed = False
+                    for i in range(n_chunks):
+                        if i in st.done or not st.claim(i):
+                            continue
+                        try:
+                            data = compute(i)
+                        except BaseException:
+                            st.release(i)
+                            raise
+                        st.append(i, data)
+                        progressed = True
+                    if not progressed and len(st.done) < n_chunks:
+                        st.wait()  # the remaining chunks are being computed by another process
+            except KeyboardInterrupt:
+                raise SweepInterrupted(len(st.done), n_chunks, os.fspath(store)) from None
+            chunks = st.done
+    data = {n: np.concatenate([np.asarray(chunks[i][n]).reshape(-1) for i in range(n_chunks)]).reshape(shape)
+            for n in names}
     attrs = {"engine": engine, **options}
     return SweepResult(coords=coords, data=data, attrs=attrs)
-
-
-def _jsonable(values: np.ndarray) -> list:
-    if values.dtype == bool or values.dtype.kind in "iu":
-        return values.tolist()
-    return [float(x) if np.isfinite(x) else None for x in values.astype(float)]
-
-
-def _open_store(store, header: dict) -> dict[int, dict[str, np.ndarray]]:
-    """Read finished chunks of `store` (created with `header` if absent); refuse a mismatch."""
-    path = os.fspath(store)
-    if not os.path.exists(path):
-        with open(path, "w") as f:
-            f.write(json.dumps(header) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        return {}
-    with open(path, "rb") as f:
-        raw = f.read()
-    lines = raw.split(b"\n")
-    try:
-        stored = json.loads(lines[0])
-    except ValueError:
-        raise ValueError(f"store {path!r} is not an lzjax sweep file; refusing to write into it") from None
-    if stored != json.loads(json.dumps(header)):
-        raise ValueError(
-            f"store {path!r} holds a sweep with other parameters, options or chunk size; refusing "
-            "to mix results (delete it or choose another file)"
-        )
-    done, good_bytes = {}, len(lines[0]) + 1
-    for line in lines[1:]:
-        if not line.strip():
-            break
-        try:
-            record = json.loads(line)
-        except ValueError:  # a chunk cut short by a kill: drop it and everything after
-            break
-        done[int(record["chunk"])] = {
-            n: np.array([np.nan if x is None else x for x in vals]) if vals and isinstance(vals[0], (float, type(None)))
-            else np.array(vals)
-            for n, vals in record["data"].items()
-        }
-        good_bytes += len(line) + 1
-    if good_bytes < len(raw):
-        with open(path, "r+b") as f:
-            f.truncate(good_bytes)
-    return done
-
-
-def _append_chunk(store, index: int, data: dict[str, np.ndarray]) -> None:
-    line = json.dumps({"chunk": index, "data": {n: _jsonable(np.asarray(a)) for n, a in data.items()}})
-    with open(os.fspath(store), "a") as f:
-        f.write(line + "\n")
-        f.flush()
-        os.fsync(f.fileno())

@@ -1,8 +1,12 @@
 """Strict harness: float64 everywhere (lzjax enables x64 on import; asserted here)."""
 
-import jax
-import numpy as np
-import pytest
+import os
+
+os.environ.setdefault("LZJAX_NO_CACHE", "1")  # in-process CLI calls: no persistent cache (tested apart)
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 import lzjax  # noqa: F401  (enables x64)
 

@@ -33,6 +33,14 @@ def build(p):
 def test_public_api_accepts_exactly_the_documented_ranges(name, value):
     p = dict(GOOD, **{name: value})
     valid = math.isfinite(float(value)) and FIELDS[name](float(value))
+    if valid and name == "delta":  # the engines work in units of delta: v/delta², omega_c/delta, T/delta
+        d = np.float64(value)
+        with np.errstate(all="ignore"):
+            scaled = [float(p["v"] / d**2), float(p["omega_c"] / d), float(p["T"] / d)]
+        if not all(math.isfinite(x) and x > 0 for x in scaled):
+            with pytest.raises(ValueError, match=r"over- or underflows float64 .*delta = "):
+                build(p)
+            return
     if valid:
         build(p)
     else:

@@ -1,0 +1,377 @@
+"""The resumable results file of :func:`lzjax.sweep`: JSON lines, one finished chunk a line.
+
+    {"lzjax_sweep": 2, "identity": "9f1c…", "engine": …, "coords": …, "options": …,
+     "chunk_size": 8, "n_points": 40, "n_chunks": 5, "lzjax_version": "0.1.0"}      # header
+    {"identity": "9f1c…", "chunk": 3, "n": 8, "check": "…", "data": {"P_LZ": [...], ...}}  # a chunk
+
+The identity is a hash of everything that decides the numbers (engine, grid, options, chunk
+size, lzjax version); "check" hashes the line's values. On resume a chunk line is used only
+when it carries this identity, a chunk index of this sweep, the right point count and a
+complete, well-typed set of values matching its check;
+any other line (foreign, damaged, short, cut off by a kill) is ignored — said once on stderr —
+and its chunk recomputed. A header of another sweep is refused with a ValueError; an empty file
+counts as new.
+
+Several processes may work on one store: a chunk is claimed with an exclusive POSIX record lock
+(``fcntl.lockf``) on one byte of ``FILE.lock`` before it is computed, so no chunk is computed
+twice while its claimer lives; a claim dies with its process, so a killed worker's chunk is
+picked up again. Lines are appended under a lock of their own, so writers never interleave.
+(Platforms without ``fcntl``: no locking, one writer at a time.)
+
+Stores written before chunk identities existed (format 1) are upgraded once with
+``python -m lzjax.store migrate FILE...`` (:func:`migrate`).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import sys
+import time
+from typing import Iterable
+
+import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None
+
+__all__ = ["FORMAT", "SweepStore", "SweepInterrupted", "sweep_header", "migrate"]
+
+FORMAT = 2
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: `kept` of `total` chunks are in `store` (None: no store)."""
+
+    def __init__(self, kept: int, total: int, store: str | None):
+        super().__init__(f"interrupted; {kept} of {total} chunks kept in {store}" if store else "interrupted")
+        self.kept, self.total, self.store = kept, total, store
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _identity(fields: dict) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+def sweep_header(engine: str, coords: dict, options: dict, chunk_size: int, n_points: int,
+                 version: str | None = None) -> dict:
+    """The header line of a sweep; its "identity" hashes engine, grid, options, chunk size, version."""
+    version = _version() if version is None else version
+    fields = {
+        "engine": engine,
+        "coords": {k: np.asarray(c, dtype=float).tolist() for k, c in coords.items()},
+        "options": {k: options[k] for k in sorted(options)},
+        "chunk_size": int(chunk_size),
+        "lzjax_version": version,
+    }
+    fields = json.loads(json.dumps(fields))  # exactly what a reader gets back
+    n_chunks = -(-int(n_points) // int(chunk_size))
+    return {"lzjax_sweep": FORMAT, "identity": _identity(fields), **fields,
+            "n_points": int(n_points), "n_chunks": n_chunks}
+
+
+def _jsonable(values: np.ndarray) -> list:
+    values = np.asarray(values).reshape(-1)
+    if values.dtype == bool or values.dtype.kind in "iu":
+        return values.tolist()
+    return [float(x) if np.isfinite(x) else None for x in values.astype(float)]
+
+
+def _checksum(data: dict) -> str:
+    """Hash of a chunk's values as written (json round trips floats exactly, so a reader
+    recomputes it from the parsed line): any edited or damaged value is detected."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _decode(vals: list) -> np.ndarray:
+    if all(isinstance(x, bool) for x in vals):
+        return np.array(vals, dtype=bool)
+    if all(isinstance(x, int) and not isinstance(x, bool) for x in vals):
+        return np.array(vals, dtype=np.int64)
+    return np.array([np.nan if x is None else x for x in vals], dtype=float)
+
+
+def _is_value(x) -> bool:
+    return x is None or isinstance(x, (bool, int, float))
+
+
+class SweepStore:
+    """One sweep's view of a store file: read, claim, append (see the module docstring).
+
+    `names` are the result columns; `counts[i]` the number of points of chunk i.
+    Use as a context manager (holds the lock file open).
+    """
+
+    def __init__(self, path, header: dict, names: Iterable[str], counts: list[int]):
+        self.path = os.fspath(path)
+        self.header = header
+        self.identity = header["identity"]
+        self.names = tuple(names)
+        self.counts = list(counts)
+        self.done: dict[int, dict[str, np.ndarray]] = {}
+        self._offset = 0  # bytes of the file already read (complete lines only)
+        self._dropped: list[str] = []
+        self._lock_fd = None
+        self._claimed: set[int] = set()
+
+    # -- locking ----------------------------------------------------------------------------
+    def __enter__(self):
+        if fcntl is not None:
+            self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        return self
+
+    def __exit__(self, *exc):
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases every record lock of this process on the file
+            self._lock_fd = None
+        self._claimed.clear()
+        return False
+
+    def _lock(self, byte: int, blocking: bool) -> bool:
+        if self._lock_fd is None:
+            return True
+        flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+        try:
+            fcntl.lockf(self._lock_fd, flags, 1, byte, os.SEEK_SET)
+        except OSError as error:
+            if error.errno in (errno.EACCES, errno.EAGAIN):
+                return False
+            raise
+        return True
+
+    def _unlock(self, byte: int) -> None:
+        if self._lock_fd is not None:
+            fcntl.lockf(self._lock_fd, fcntl.LOCK_UN, 1, byte, os.SEEK_SET)
+
+    def claim(self, index: int) -> bool:
+        """Claim chunk `index` for computing; False if another live process holds it or it is done."""
+        if index in self.done:
+            return False
+        if not self._lock(index + 1, blocking=False):
+            return False
+        self._claimed.add(index)
+        self.refresh()  # finished by someone between our last read and the claim?
+        if index in self.done:
+            self.release(index)
+            return False
+        return True
+
+    def release(self, index: int) -> None:
+        if index in self._claimed:
+            self._claimed.discard(index)
+            self._unlock(index + 1)
+
+    # -- reading ----------------------------------------------------------------------------
+    def open(self) -> dict[int, dict[str, np.ndarray]]:
+        """Create the file (absent or empty) or check its header and read its finished chunks."""
+        self._lock(0, blocking=True)
+        try:
+            try:
+                with open(self.path, "rb") as f:
+                    first = f.readline()
+            except FileNotFoundError:
+                first = b""
+            if not first.strip() or (not first.endswith(b"\n") and self._header_bytes().startswith(first)):
+                with open(self.path, "wb") as f:  # new, empty, or a header cut off while written
+                    f.write(self._header_bytes())
+                    f.flush()
+                    os.fsync(f.fileno())
+                self._offset = len(self._header_bytes())
+                return self.done
+            self._check_header(first)
+            self._offset = len(first)
+            self._read_new()
+        finally:
+            self._unlock(0)
+        self._report_dropped()
+        return self.done
+
+    def refresh(self) -> None:
+        """Read chunk lines appended since the last read (by this or another process)."""
+        self._lock(0, blocking=True)
+        try:
+            self._read_new()
+        finally:
+            self._unlock(0)
+        self._report_dropped()
+
+    def _header_bytes(self) -> bytes:
+        return (json.dumps(self.header) + "\n").encode()
+
+    def _check_header(self, first: bytes) -> None:
+        try:
+            stored = json.loads(first)
+            assert isinstance(stored, dict) and "lzjax_sweep" in stored
+        except (ValueError, AssertionError):
+            raise ValueError(f"store {self.path!r} is not an lzjax sweep file; refusing to write into it") from None
+        if stored.get("lzjax_sweep") == 1:
+            raise ValueError(
+                f"store {self.path!r} is in the old format without chunk identities; upgrade it once with "
+                f"`python -m lzjax.store migrate {self.path}` (or delete it)"
+            )
+        if stored.get("identity") == self.identity:
+            return
+        if stored.get("lzjax_version") != self.header["lzjax_version"] and all(
+                stored.get(k) == self.header[k] for k in ("engine", "coords", "options", "chunk_size")):
+            raise ValueError(
+                f"store {self.path!r} was written by lzjax {stored.get('lzjax_version')}, this is "
+                f"{self.header['lzjax_version']}; refusing to mix results (delete it or choose another file)"
+            )
+        raise ValueError(
+            f"store {self.path!r} holds a sweep with other parameters, options or chunk size; refusing "
+            "to mix results (delete it or choose another file)"
+        )
+
+    def _read_new(self) -> None:
+        with open(self.path, "rb") as f:
+            f.seek(self._offset)
+            raw = f.read()
+        end = raw.rfind(b"\n") + 1  # complete lines only
+        for line in raw[:end].split(b"\n")[:-1]:
+            if line.strip():
+                self._take(line)
+        self._offset += end
+        if end < len(raw):
+            # we hold the append lock, so a tail without newline is a write cut short by a kill
+            with open(self.path, "r+b") as f:
+                f.truncate(self._offset)
+
+    def _take(self, line: bytes) -> None:
+        why = None
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record, why = None, "damaged"
+        if why is None:
+            why = self._invalid(record)
+        if why is not None:
+            self._dropped.append(why if record is None or not isinstance(record.get("chunk"), int)
+                                 else f"{why} (chunk {record['chunk']})")
+            return
+        index = record["chunk"]
+        if index not in self.done:  # the first valid line of a chunk wins
+            self.done[index] = {n: _decode(record["data"][n]) for n in self.names}
+
+    def _invalid(self, record) -> str | None:
+        if not isinstance(record, dict):
+            return "damaged"
+        if record.get("identity") != self.identity:
+            return "from another sweep"
+        index, n, data = record.get("chunk"), record.get("n"), record.get("data")
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self.counts):
+            return "with a chunk index outside this sweep"
+        if n != self.counts[index] or not isinstance(data, dict) or set(data) != set(self.names):
+            return "with the wrong shape"
+        for vals in data.values():
+            if not isinstance(vals, list) or len(vals) != n or not all(_is_value(x) for x in vals):
+                return "with the wrong number or kind of values"
+        if record.get("check") != _checksum(data):
+            return "with damaged values (checksum)"
+        return None
+
+    def _report_dropped(self) -> None:
+        if self._dropped:
+            reasons = sorted(set(self._dropped))
+            print(f"lzjax: store {self.path}: ignored {len(self._dropped)} line(s) that do not belong to "
+                  f"this sweep or are damaged: {'; '.join(reasons[:4])}{' ...' if len(reasons) > 4 else ''}; "
+                  "those chunks are recomputed", file=sys.stderr)
+            self._dropped.clear()
+
+    # -- writing ----------------------------------------------------------------------------
+    def append(self, index: int, data: dict[str, np.ndarray]) -> None:
+        """Append chunk `index` (flushed and fsynced) and release its claim."""
+        values = {n: _jsonable(data[n]) for n in self.names}
+        record = {"identity": self.identity, "chunk": int(index), "n": int(self.counts[index]),
+                  "check": _checksum(values), "data": values}
+        line = (json.dumps(record) + "\n").encode()
+        self._lock(0, blocking=True)
+        try:
+            self._read_new()  # also cuts off a partial tail, so our line starts on its own
+            if index not in self.done:
+                with open(self.path, "ab") as f:
+                    f.write(line)
+                    f.flush()
+                    os.fsync(f.fileno())
+                self._offset += len(line)
+                self.done[index] = {n: np.asarray(data[n]).reshape(-1) for n in self.names}
+        finally:
+            self._unlock(0)
+            self.release(index)
+
+    def wait(self, seconds: float = 0.2) -> None:
+        time.sleep(seconds)
+        self.refresh()
+
+
+# -- migration of format-1 stores -----------------------------------------------------------------
+def migrate(path, names: Iterable[str] | None = None) -> int:
+    """Rewrite a format-1 store (header without identity) in the current format; returns the
+    number of chunks kept. Lines that do not parse, have a chunk index outside the grid or the
+    wrong number of values are dropped (said on stderr). Atomic (temporary file + rename).
+
+    The identity uses the running lzjax version: migrate with the version that wrote the store.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    old = json.loads(lines[0])
+    if old.get("lzjax_sweep") != 1:
+        raise ValueError(f"{path!r} is not a format-1 lzjax store (header {str(old)[:80]})")
+    n_points = int(np.prod([len(c) for c in old["coords"].values()]))
+    header = sweep_header(old["engine"], old["coords"], old["options"], old["chunk_size"], n_points)
+    counts = [min(old["chunk_size"], n_points - i * old["chunk_size"]) for i in range(header["n_chunks"])]
+    chunks, dropped = {}, 0
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            index, data = record["chunk"], record["data"]
+            ok = (isinstance(index, int) and 0 <= index < len(counts) and isinstance(data, dict)
+                  and (names is None or set(data) == set(names))
+                  and all(isinstance(v, list) and len(v) == counts[index] for v in data.values()))
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        if not ok:
+            dropped += 1
+            continue
+        chunks.setdefault(index, data)
+    if names is None and chunks:
+        names = list(next(iter(chunks.values())))
+    out = [json.dumps(header)]
+    for index in sorted(chunks):
+        values = {n: chunks[index][n] for n in names}
+        out.append(json.dumps({"identity": header["identity"], "chunk": index, "n": counts[index],
+                               "check": _checksum(values), "data": values}))
+    tmp = path + ".migrate.tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(out) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    if dropped:
+        print(f"lzjax: {path}: dropped {dropped} damaged line(s) while migrating", file=sys.stderr)
+    return len(chunks)
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[0] != "migrate":
+        print("usage: python -m lzjax.store migrate FILE.jsonl...", file=sys.stderr)
+        return 2
+    for path in argv[1:]:
+        print(f"{path}: {migrate(path)} chunks kept")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

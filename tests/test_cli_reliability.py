@@ -1,0 +1,190 @@
+"""The command line never loses or mixes data and fails in one clear line, before any work
+(issue 13, items 2-5 and 7): --store resume, Ctrl-C, output paths, flag applicability, size
+estimate, --version, messages."""
+
+import importlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lzjax
+from lzjax.cli import main
+from lzjax.sweep import SweepResult, sweep
+
+sweep_module = importlib.import_module("lzjax.sweep")
+BASE = ["--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Any engine call fails the test: the checks must come before the work."""
+    def engine_call(*a, **k):
+        raise AssertionError("the engine was called")
+
+    monkeypatch.setattr(sweep_module, "_engine_call", engine_call)
+
+
+def one_error_line(capsys, fragment):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lzjax: error:") and fragment in err, err
+    return err
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--out", "{d}/dir.json"], "is a folder"),
+    (["--out", "/proc/lzjax-test/r.json"], "does not exist"),
+    (["--out", "/proc/r.json"], "cannot write into folder"),
+    (["--out", "{d}/r.txt"], "--out must end in"),
+    (["--out", "{d}/r.json", "--plot", "{d}/p.gif"], "--plot must end in"),
+    (["--out", "{d}/r.json", "--plot", "/proc/p.png"], "--plot: cannot write"),
+    (["--out", "{d}/r.json", "--plot", "{d}/sub/p.png"], "does not exist"),
+    (["--store", "{d}"], "is a folder"),
+    (["--out", "{d}/x.json", "--store", "{d}/x.json"], "name the same file"),
+])
+def test_bad_output_paths_fail_fast_and_write_nothing(flags, fragment, tmp_path, capsys, no_work):
+    (tmp_path / "dir.json").mkdir()
+    argv = ["neqb", "--v", "0.3,1", *BASE] + [f.format(d=tmp_path) for f in flags]
+    t0 = time.perf_counter()
+    assert main(argv) == 2
+    assert time.perf_counter() - t0 < 2.0
+    one_error_line(capsys, fragment)
+    assert sorted(os.listdir(tmp_path)) == ["dir.json"], "nothing written, no .tmp left"
+
+
+def test_a_failing_plot_leaves_no_results_file(tmp_path, monkeypatch, capsys):
+    def broken(self, *a, **k):
+        raise ValueError("plot failed")
+
+    monkeypatch.setattr(SweepResult, "plot", broken)
+    assert main(["neqb", "--v", "1", *BASE, "--out", str(tmp_path / "r.json"), "--plot", str(tmp_path / "p.png")]) == 2
+    one_error_line(capsys, "plot failed")
+    assert os.listdir(tmp_path) == []
+
+
+def test_demo_outdir_that_is_a_file(tmp_path, capsys, no_work):
+    target = tmp_path / "taken"
+    target.write_text("x")
+    assert main(["demo", "--outdir", str(target)]) == 2
+    one_error_line(capsys, "exists and is not a folder")
+    assert main(["demo", "--outdir", "/proc/lzjax-demo"]) == 2
+    one_error_line(capsys, "--outdir: cannot write")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["neqb", "--v", "1", *BASE, "--theta", "pi/0"], "cannot read angle 'pi/0'"),
+    (["neqb", "--v", "1", *BASE, "--delta", "1e300"], "v/delta**2 (the sweep speed in units of delta**2) over- or under"),
+    (["quapi", "--v", "1", *BASE, "--dt", "0.2", "--kmax", "3", "--tmax", "20", "--budget", "99", "--eps-q", "999"],
+     "--budget, --eps-q belong to convergence mode (--tol), not to fixed settings --dt, --kmax, --tmax"),
+    (["quapi", "--v", "1", *BASE, "--dt", "0.2", "--kmax", "3", "--tmax", "20", "--compensate"], "--compensate belong"),
+    (["quapi", "--v", "1", *BASE, "--dt", "0.2", "--kmax", "3", "--tmax", "20", "--tol", "1e-2"], "--tol belong"),
+    (["quapi", "--v", "1", *BASE, "--budget", "8"], "--budget need --tol"),
+    (["quapi", "--v", "1", *BASE, "--dt", "0.2"], "missing --kmax, --tmax"),
+    (["fit", "data.csv", "--s", "3", "--omega-c", "5", "--T", "1", "--engine", "quapi", "--n-steps", "64"],
+     "--n-steps belongs to --engine neqb"),
+    (["neqb", "--v", ",".join(["1"] * 1001), "--T", ",".join(["1"] * 1001), "--gamma", "5e-4", "--s", "3",
+      "--omega-c", "5"], "pass --yes to run anyway"),
+    (["quapi", "--v", "0.01,0.02", *BASE, "--tol", "1e-2", "--budget", "14"], "pass --yes"),
+])
+def test_misleading_inputs_give_one_clear_line(argv, fragment, capsys, no_work):
+    assert main(argv) == 2
+    one_error_line(capsys, fragment)
+
+
+def test_size_estimate_is_printed_above_the_soft_limit(capsys, monkeypatch):
+    monkeypatch.setattr(sweep_module, "sweep", lambda *a, **k: (_ for _ in ()).throw(ValueError("stop here")))
+    v = ",".join(str(0.1 * (i + 1)) for i in range(200))
+    assert main(["neqb", "--v", v, "--T", ",".join(["1", "2"] * 30), "--gamma", "5e-4", "--s", "3",
+                 "--omega-c", "5"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("lzjax: 12000 grid points: estimated") and "MiB" in err[0]
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"lzjax {lzjax.__version__}"
+
+
+def test_cli_store_resumes_like_the_python_call(tmp_path, capsys, monkeypatch):
+    store = tmp_path / "s.jsonl"
+    argv = ["neqb", "--v", "0.3,1,3", *BASE, "--store", str(store), "--chunk-size", "2", "--out", str(tmp_path / "a.json")]
+    assert main(argv) == 0
+    assert len(store.read_text().splitlines()) == 1 + 2
+    original = sweep_module._engine_call
+
+    def no_compute(*a):
+        names = original(*a)[1]
+        return (lambda problem: (_ for _ in ()).throw(AssertionError("recomputed"))), names
+
+    monkeypatch.setattr(sweep_module, "_engine_call", no_compute)
+    python = sweep("neqb", v=[0.3, 1, 3], T=6.4, gamma=5e-4, s=3, omega_c=5, tol=1e-6, chunk_size=2, store=store)
+    records = json.loads((tmp_path / "a.json").read_text())
+    np.testing.assert_array_equal([r["P_LZ"] for r in records], python["P_LZ"].ravel())
+
+
+def test_not_converged_warning_names_the_points(capsys, monkeypatch):
+    def fake(*a, **k):
+        res = sweep_module.SweepResult(
+            coords={"v": np.array([0.1, 1.0]), "T": np.array([6.4]), "theta": np.array([0.0]),
+                    "omega_c": np.array([5.0]), "gamma": np.array([5e-4]), "s": np.array([3.0]),
+                    "delta": np.array([1.0])},
+            data={"P_LZ": np.full((2, 1, 1, 1, 1, 1, 1), 0.5), "P_ES": np.full((2, 1, 1, 1, 1, 1, 1), 0.5),
+                  "P_LZ_err": np.full((2, 1, 1, 1, 1, 1, 1), 1e-3),
+                  "converged": np.array([False, True]).reshape(2, 1, 1, 1, 1, 1, 1)},
+            attrs={"engine": "neqb"})
+        return res
+
+    monkeypatch.setattr(sweep_module, "sweep", fake)
+    assert main(["neqb", "--v", "0.1,1", *BASE]) == 0
+    err = capsys.readouterr().err
+    assert "1 point(s) did not reach the requested tolerance" in err and "(v=0.1, T=6.4" in err
+
+
+def test_repr_is_short():
+    res = sweep_module.SweepResult(coords={"v": np.geomspace(0.01, 10, 400), "T": np.array([6.4])},
+                                   data={"P_LZ": np.zeros((400, 1))}, attrs={"engine": "neqb", "tol": 1e-6})
+    text = repr(res)
+    assert len(text) < 200 and "shape=(400, 1)" in text and "v=0.01..10 (400)" in text and "neqb" in text
+
+
+def test_legend_theta_as_multiple_of_pi():
+    pytest.importorskip("matplotlib")
+    res = sweep_module.SweepResult(
+        coords={"v": np.array([0.1, 1.0]), "theta": np.array([0.0, 0.022 * math.pi, 0.3])},
+        data={"P_LZ": np.zeros((2, 3)), "P_ES": np.zeros((2, 3))}, attrs={"engine": "neqb"})
+    fig = res.plot()
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["Θ=0", "Θ=0.022π", "Θ=0.3"]
+
+
+def test_sigint_mid_sweep_keeps_chunks_and_says_so_in_one_line(tmp_path):
+    """A real Ctrl-C through `python -m lzjax` (the persistent cache on, in a private folder)."""
+    store, cache = tmp_path / "s.jsonl", tmp_path / "cache"
+    v = ",".join(f"{x:.6g}" for x in np.geomspace(0.05, 5.0, 40))
+    env = {k: x for k, x in os.environ.items() if k != "LZJAX_NO_CACHE"}
+    env["XDG_CACHE_HOME"] = str(cache)
+    proc = subprocess.Popen([sys.executable, "-m", "lzjax", "neqb", "--v", v, *BASE, "--theta", "0,0.3",
+                             "--store", str(store), "--chunk-size", "2", "--out", str(tmp_path / "r.json")],
+                            cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if store.exists() and store.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    kept = store.read_text().count("\n") - 1
+    assert proc.returncode == 130
+    assert err.splitlines() == [f"lzjax: interrupted; {kept} of 40 chunks kept in {store}"], err[-3000:]
+    assert 2 <= kept < 40
+    assert not (tmp_path / "r.json").exists() and [p.name for p in tmp_path.iterdir() if ".tmp" in p.name] == []
+    assert any((cache / "lzjax" / "jax").iterdir()), "compiled programs kept in the user cache"
