@@ -35,7 +35,7 @@ import numpy as np
 from ..bath import coth_half, spectral_density
 
 __all__ = ["Eta", "eta_coefficients", "eta_pair", "eta_self", "box_compensation", "pair_log_factor",
-           "influence_tensor"]
+           "influence_tensor", "log_factor_bound"]
 
 # DE nodes in x, ω = ω_c exp(x − e^{−x}); dω/dx = ω (1 + e^{−x}). Module constants (numpy).
 _N_NODES = 6001
@@ -156,6 +156,14 @@ def pair_log_factor(eta):
     eta = jnp.asarray(eta)[..., None, None]
     diff = (_X_PLUS - _X_MINUS)[:, None]
     return -0.25 * diff * (eta * _X_PLUS[None, :] - jnp.conj(eta) * _X_MINUS[None, :])
+
+
+def log_factor_bound(eta):
+    """Σ_Δ max_{n,o} Re φ_Δ[n, o] over the lags of `eta` (k_max + 1,): the largest ln|factor| of
+    an influence tensor element. Pair factors exp φ can exceed 1 (only their product along a
+    whole path is bounded); beyond ~700 they overflow float64 (strong coupling at this δt)."""
+    phi = pair_log_factor(eta)
+    return jnp.sum(jnp.max(jnp.real(phi), axis=(-2, -1)), axis=-1)
 
 
 def influence_tensor(eta):

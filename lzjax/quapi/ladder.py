@@ -42,7 +42,7 @@ from ..model import LZProblem, check_problem, dimensionless, flatten_problem
 from ..results import Result, make_result
 from .engines import get_engine
 from .engines.adt import KMAX_RANGE
-from .runner import check_memory, new_bar, run_batch
+from .runner import check_influence, check_memory, new_bar, run_batch
 from .window import bath_window
 
 __all__ = ["Run", "adt_plan", "richardson", "combine", "converge_quapi", "BATH_WINDOW_TOL"]
@@ -149,6 +149,11 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int = 10, e
         check_memory(engine, budget, len(index), KMAX_RANGE)
     plans = [adt_plan(budget, min(0.1, 0.5 / float(omega_c[i[0]]), 1.5 / math.sqrt(1.0 + eps_q**2)), eps_q)
              for i in groups]
+    for index, plan in zip(groups, plans):  # the coarsest step has the largest influence factors
+        run = max(plan.values(), key=lambda r: r.dt)
+        dt = run.grid(float(v[index[0]]))[1]
+        check_influence(jax.tree_util.tree_map(lambda a: a[index], dimless), np.full(len(index), dt),
+                        run.memory, compensate)
     total = sum(run.grid(float(v[i[0]]))[0] for i, plan in zip(groups, plans) for run in plan.values())
     bar = new_bar(total, progress, "QUAPI ladder steps")
     out = np.zeros((2, 2, v.size))  # (value, error) × (LZ, ES) × points

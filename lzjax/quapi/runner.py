@@ -21,9 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..progress import progress_bar
+from .influence import eta_coefficients, log_factor_bound
 from .window import PROTOCOLS
 
-__all__ = ["run_batch", "available_memory_bytes", "check_memory", "to_single"]
+__all__ = ["run_batch", "available_memory_bytes", "check_memory", "check_influence", "to_single",
+           "LOG_FACTOR_LIMIT"]
 
 
 def available_memory_bytes() -> int:
@@ -62,6 +64,34 @@ def check_memory(engine, memory: int, batch: int, memory_range=None, fraction: f
     raise ValueError(
         f"kmax={memory} with batch={batch} needs ~{need / gib:.2f} GiB but ~{have / gib:.2f} GiB "
         f"is available: {advice}")
+
+
+#: largest accepted ln|influence factor| (e^600 ≈ 1e260 leaves room for products along a path)
+LOG_FACTOR_LIMIT = 600.0
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _log_factor_bounds(bath, dt, memory: int, compensate: bool):
+    return jax.vmap(lambda b, d: log_factor_bound(eta_coefficients(b, d, memory, compensate).interior))(bath, dt)
+
+
+def check_influence(flat, dt, memory: int, compensate: bool = False) -> None:
+    """ValueError before any work when a point's pair factors exp φ would overflow float64 at
+    step `dt` (strong coupling: the path integral in this form cannot hold them): names the
+    first such point and the largest step that would be representable."""
+    bound = np.asarray(_log_factor_bounds(flat.bath, jnp.asarray(dt), int(memory), bool(compensate)))
+    bad = np.flatnonzero(~(bound <= LOG_FACTOR_LIMIT))
+    if not bad.size:
+        return
+    i = int(bad[0])
+    pick = lambda a: float(np.asarray(a).reshape(-1)[i])  # noqa: E731
+    dt_i = float(np.asarray(dt).reshape(-1)[i])
+    raise ValueError(
+        f"{bad.size} point(s) are too strongly coupled for QUAPI at this time step: the influence "
+        f"factors exp(phi) reach e^{pick(bound):.0f} at dt = {dt_i:.3g}/delta, beyond float64 "
+        f"(first: gamma={pick(flat.bath.gamma):g}, s={pick(flat.bath.s):g}, omega_c={pick(flat.bath.omega_c):g}, "
+        f"T={pick(flat.bath.T):g} in units of delta); it shrinks with dt: use a smaller dt "
+        f"(fixed settings) or NEQB")
 
 
 def to_single(tree):

@@ -17,7 +17,7 @@ from ..model import LZProblem, check_problem, dimensionless, flatten_problem
 from ..results import Result, make_result
 from .engines import get_engine
 from .engines.adt import ADT, KMAX_RANGE
-from .runner import check_memory, new_bar, run_batch
+from .runner import check_influence, check_memory, new_bar, run_batch
 from .window import PROTOCOLS
 
 __all__ = ["quapi_probabilities", "quapi_window_probabilities", "solve_quapi",
@@ -110,6 +110,7 @@ def solve_quapi(problem: LZProblem, *, dt: float, kmax: int, tmax: float,
     batch = int(np.prod(shape, dtype=int))
     check_memory(engine, kmax, batch, KMAX_RANGE)
     delta = np.asarray(flat.drive.delta)
+    check_influence(dimensionless(flat), np.full(batch, dt) * delta, kmax)
     bar = new_bar(n_steps, progress)
     p_lz, p_es = run_batch(engine, "plain", dimensionless(flat), jnp.asarray(dt * delta), n_steps,
                            kmax, single=single, bar=bar)
