@@ -182,8 +182,19 @@ def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
         raise ValueError(f"chi_max (bond dimension cap) must be >= 1, got {chi_max!r}")
     start_time = time.perf_counter()
     memory = int(np.asarray(eta.interior).shape[0]) - 1
-    a = np.ones((1, _N_NEW, 1), dtype=np.complex128)  # new copies
-    b = np.ones((1, _N_OLD, 1), dtype=np.complex128)  # old copies
+    # Self terms first, as one-leg factors: on the new copy for interior and end points (they
+    # depend on δ only), on the old copy for the start point. Without them the partial products
+    # exp(−Σ Re η δ_k δ_k') of sign-alternating paths are exponentially large and dominate the
+    # norm in which the truncation is done; with them every full path has |factor| ≤ 1.
+    self_int = np.exp(np.diagonal(np.asarray(pair_log_factor(np.asarray(eta.interior)[0]))))
+    self_half = np.exp(np.diagonal(np.asarray(pair_log_factor(np.asarray(eta.edge)[0]))))
+    new_self = np.ones(_N_NEW, dtype=np.complex128)
+    new_self[_NEW_INTERIOR] = self_int
+    new_self[_NEW_END] = self_half
+    old_self = np.ones(_N_OLD, dtype=np.complex128)
+    old_self[_OLD_START] = self_half
+    a = new_self.reshape(1, _N_NEW, 1)  # new copies
+    b = old_self.reshape(1, _N_OLD, 1)  # old copies
     s_m = np.ones(1)
     s_r = np.ones(1)
     worst = 0.0
@@ -195,12 +206,9 @@ def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
         a, s_m, b, s_r = b_new, s_r, a_new, s_new
     # Lag 0: cell f[x, i, j, y] = λ_r Γ_A[new i] λ_m Γ_B[old j] of one point (the uniform site).
     cell = np.einsum("x,xib,b,bjy->xijy", s_r, a, s_m, b, optimize=True)
-
-    self_int = np.exp(np.diagonal(np.asarray(pair_log_factor(np.asarray(eta.interior)[0]))))
-    self_half = np.exp(np.diagonal(np.asarray(pair_log_factor(np.asarray(eta.edge)[0]))))
-    q_int = np.moveaxis(cell[:, _NEW_INTERIOR, _OLD_INTERIOR, :], 1, 0) * self_int[:, None, None]
-    q_start = np.moveaxis(cell[:, _NEW_START, _OLD_START, :], 1, 0) * self_half[:, None, None]
-    q_end = np.moveaxis(cell[:, _NEW_END, _OLD_END, :], 1, 0) * self_half[:, None, None]
+    q_int = np.moveaxis(cell[:, _NEW_INTERIOR, _OLD_INTERIOR, :], 1, 0)
+    q_start = np.moveaxis(cell[:, _NEW_START, _OLD_START, :], 1, 0)
+    q_end = np.moveaxis(cell[:, _NEW_END, _OLD_END, :], 1, 0)
     q_absent = cell[:, 0, 0, :]
 
     lam, left, right = _dominant(q_absent)
