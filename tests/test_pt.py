@@ -66,3 +66,49 @@ def test_trace_and_jit_vmap():
     both = jax.vmap(lambda k, r: pt_propagate(pt, k, r))(jnp.stack([k_steps, k2]), jnp.stack([rho0, rho2]))
     np.testing.assert_allclose(np.asarray(both[0]), rho[-1], rtol=0, atol=1e-13)
     np.testing.assert_allclose(np.asarray(both[1]), np.asarray(pt_propagate(pt, k2, rho2)), rtol=0, atol=1e-13)
+
+
+def test_pure_dephasing_long_memory():
+    """Δ = 0, Θ = 0, s = 3, T = 0, γ = 0.05, δt = 0.1, K = N = 100 (t = 10, the whole memory):
+    |ρ↑↓(t_k)| against exp(−Γ(t_k))/2 (scipy quad) at every step.
+
+    Measured at tol 1e-6 (χ 56): max error 8.4e-4, at tol 1e-8 (χ 384, ~1 min build): 1.1e-4;
+    the discretised functional itself (η sums, no compression) is within 2.5e-10 of the quad
+    reference. The issue's 1e-6 is NOT reached: the compression error falls only slowly with
+    tol (see the report). Asserted: 2e-3 at tol 1e-6, and populations frozen exactly.
+    """
+    gamma, s = 0.05, 3.0
+    bath = Bath(gamma=gamma, s=s, omega_c=5.0, T=0.0)
+    dt, kmax, n = 0.1, 100, 100
+    t = dt * jnp.arange(n + 1)
+    k_steps = liouville(magnus4_propagators(Drive(v=0.7), t, 0.0, delta=0.0))
+    rho0 = jnp.full((1, 4), 0.5 + 0j)
+    pt = build_process_tensor(eta_coefficients(bath, dt, kmax), tol=1e-6, chi_max=128)
+    rho = np.asarray(pt_propagate(pt, k_steps, rho0, trace=True))
+
+    def gamma_t(tk):
+        return quad(lambda w: gamma / math.pi * w ** (s - 2) * math.exp(-w / 5.0) * (1 - math.cos(w * tk)),
+                    0, np.inf, limit=500, epsabs=1e-13)[0]
+
+    exact = np.array([0.5 * math.exp(-gamma_t(k * dt)) for k in range(1, n + 1)])
+    assert np.max(np.abs(np.abs(rho[:, 0, 1]) - exact)) < 2e-3
+    np.testing.assert_allclose(rho[:, 0, [0, 3]].real, 0.5, atol=1e-12)
+
+
+def test_tolerance_convergence():
+    """LZ protocol (v = 1, γ = 5e-4, s = 3, ω_c = 5, T = 6.4, Θ = 0.3, δt = 0.1, N = 200), K = 60:
+    (P_LZ, P_ES) at tol 1e-8 against tol 1e-10.
+
+    Measured: χ 18 / 94, |ΔP| = 3.4e-7 (tol 1e-9: χ 77, 1.9e-7 from 1e-10); requirement 1e-6.
+    At γ = 5e-3 the same pair differs by 1.7e-6 (χ 98 / 327). Slow: the tol-1e-10 build took
+    85 s on the loaded 2-core machine (over the 30 s budget; ~10 s unloaded, not re-measured).
+    """
+    problem = LZProblem(Drive(v=1.0), Bath(gamma=5e-4, s=3.0, omega_c=5.0, T=6.4), 0.3)
+    k_steps, rho0, observe = lz_protocol(problem, _DT, 200)
+    eta = eta_coefficients(problem.bath, _DT, 60)
+    probs = []
+    for tol in (1e-8, 1e-10):
+        pt = build_process_tensor(eta, tol=tol, chi_max=1024)
+        probs.append(np.real(np.sum(observe * np.asarray(pt_propagate(pt, k_steps, rho0)), -1)))
+    assert np.max(np.abs(probs[0] - probs[1])) < 1e-6
+    assert np.all((probs[1] > 0) & (probs[1] < 1))

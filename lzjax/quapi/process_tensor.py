@@ -151,6 +151,55 @@ def _update(a, s_m, b, s_r, gate, tol, chi_max):
     return a_new, s, b_new, s_r, discarded
 
 
+def _fixed_point(apply, chi: int):
+    """Dominant eigenvector (χ × χ, Hermitian, positive) of a completely positive map `apply`.
+
+    Accuracy matters only for how canonical the gauge is, never for exactness (the gauge
+    X (Y X)⁻¹ Y = 1 is inserted exactly), so a loose ARPACK tolerance is used."""
+    if chi * chi <= 256:
+        basis = np.eye(chi * chi, dtype=np.complex128).reshape(chi * chi, chi, chi)
+        mat = np.stack([apply(e).ravel() for e in basis], axis=1)
+        w, v = np.linalg.eig(mat)
+        x = v[:, int(np.argmax(np.abs(w)))].reshape(chi, chi)
+    else:
+        from scipy.sparse.linalg import LinearOperator, eigs
+
+        op = LinearOperator((chi * chi, chi * chi), dtype=np.complex128,
+                            matvec=lambda v: apply(v.reshape(chi, chi)).ravel())
+        _, v = eigs(op, k=1, which="LM", v0=np.eye(chi, dtype=np.complex128).ravel(), tol=1e-10)
+        x = v[:, 0].reshape(chi, chi)
+    x = 0.5 * (x + x.conj().T)
+    x = x * np.sign(np.trace(x).real or 1.0)
+    w, u = np.linalg.eigh(x)
+    w = np.maximum(w, 1e-15 * max(w.max(), 1e-300))
+    return w, u
+
+
+def _canonicalise(a, s_m, b, s_r, tol, chi_max):
+    """Bring the uniform two-site chain … λ_r Γ_A λ_m Γ_B λ_r … to Vidal canonical form on both
+    bonds (fixed points of the cell transfer matrices, Orús & Vidal, PRB 78, 155117 (2008)) and
+    truncate both bonds there. Exact up to the truncation: the product of cells is unchanged.
+    Returns (a, s_m, b, s_r, discarded)."""
+    cell = np.einsum("x,xib,b,bjy->xijy", s_r, a, s_m, b, optimize=True)
+    chi, d_a, d_b = cell.shape[0], cell.shape[1], cell.shape[2]
+    m = cell.reshape(chi, d_a * d_b, chi)
+    mc = m.conj()
+    w_r, u_r = _fixed_point(lambda x: np.tensordot(np.tensordot(m, x, (2, 0)), mc, ([1, 2], [1, 2])), chi)
+    w_l, u_l = _fixed_point(lambda x: np.tensordot(mc, np.tensordot(x, m, (1, 0)), ([0, 1], [0, 1])), chi)
+    x_r = u_r * np.sqrt(w_r)  # R = X X†
+    y_l = np.sqrt(w_l)[:, None] * u_l.conj().T  # L = Y† Y
+    u, sig, vh = np.linalg.svd(y_l @ x_r)
+    theta = np.einsum("ax,xsy,yb->asb", u.conj().T @ y_l, m, x_r @ vh.conj().T, optimize=True)
+    rank, disc_outer = _truncation_rank(sig, tol, chi_max)
+    sig, theta = sig[:rank], theta[:rank, :, :rank]
+    # θ = Σ Γ Σ with Σ canonical: its SVD between the legs gives the middle bond's Schmidt values
+    uu, ss, vv = np.linalg.svd(theta.reshape(rank * d_a, d_b * rank), full_matrices=False)
+    mid, disc_mid = _truncation_rank(ss, tol, chi_max)
+    a_new = uu[:, :mid].reshape(rank, d_a, mid) / sig[:, None, None]
+    b_new = vv[:mid].reshape(mid, d_b, rank) / sig[None, None, :]
+    return a_new, ss[:mid], b_new, sig, max(disc_outer, disc_mid)
+
+
 def _dominant(m: np.ndarray):
     """Dominant eigenvalue and (left, right) eigenvectors of m, normalised left·right = 1."""
     w, vr = np.linalg.eig(m)
@@ -163,7 +212,7 @@ def _dominant(m: np.ndarray):
 
 
 def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
-                         enforce_trace: bool = True) -> ProcessTensor:
+                         enforce_trace: bool = True, canonical: bool = False) -> ProcessTensor:
     """Uniform process tensor for the η coefficients `eta` (memory K = len(eta.interior) − 1).
 
     **Arguments:**
@@ -173,6 +222,11 @@ def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
       allowed per truncation; singular values below 1e-15 of the largest are always dropped.
     - `chi_max`: hard cap on the bond dimension.
     - `enforce_trace`: apply the rank-one trace correction (module docstring).
+    - `canonical`: restore the Vidal canonical form (transfer-matrix fixed points) after every
+      stage and truncate there. Off by default: the plain Vidal update truncates in a
+      non-canonical gauge (the gates are not unitary); measured (pure dephasing, K = 30) the
+      canonical build reaches a given error with ~2× smaller χ but builds several times slower
+      (ARPACK fixed points), so it is an option, not the default.
 
     Runs eagerly in numpy (once per bath and step); returns jnp arrays.
     """
@@ -204,6 +258,9 @@ def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
         # next stage acts on the other link: the new leg (now on b_new) is left of the old leg
         # (a_new) of the next cell.
         a, s_m, b, s_r = b_new, s_r, a_new, s_new
+        if canonical:
+            a, s_m, b, s_r, discarded = _canonicalise(a, s_m, b, s_r, tol, int(chi_max))
+            worst = max(worst, discarded)
     # Lag 0: cell f[x, i, j, y] = λ_r Γ_A[new i] λ_m Γ_B[old j] of one point (the uniform site).
     cell = np.einsum("x,xib,b,bjy->xijy", s_r, a, s_m, b, optimize=True)
     q_int = np.moveaxis(cell[:, _NEW_INTERIOR, _OLD_INTERIOR, :], 1, 0)
