@@ -17,7 +17,7 @@ import pytest
 from scipy.integrate import quad
 
 from lzjax.model import Bath, Drive, LZProblem
-from lzjax.quapi.adt import adt_propagate
+from lzjax.quapi.engines.adt import adt_propagate
 from lzjax.quapi.influence import eta_coefficients
 from lzjax.quapi.process_tensor import build_process_tensor, pt_propagate
 from lzjax.quapi.propagator import liouville, lz_protocol, magnus4_propagators

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +44,7 @@ from ..results import Result, make_result
 from .engines import get_engine
 from .engines.adt import KMAX_RANGE
 from .runner import check_influence, check_memory, new_bar, run_batch
-from .window import bath_window
+from .window import bath_window, tail_weight
 
 __all__ = ["Run", "adt_plan", "richardson", "combine", "converge_quapi", "BATH_WINDOW_TOL"]
 
@@ -53,20 +54,28 @@ BATH_WINDOW_TOL = 1e-6
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """One ladder run: target time step `dt` (1/Δ), `memory` (steps), window half-width `eps_q` (Δ).
-
-    The run uses N = max(ceil(2 ε_q/(v δt)), memory + 1) steps and the δt = 2 ε_q/(v N) that
-    fits the window exactly (:meth:`grid`).
+    """One ladder run: target time step `dt` (1/Δ), engine `memory` setting (k_max steps for the
+    ADT, :class:`lzjax.quapi.engines.pt.PTSettings` for the process tensor), window half-width
+    `eps_q` (Δ). With `fixed_dt` (shared-influence engines: one tensor per bath and δt for every
+    sweep speed) the run keeps δt and widens ε_q to v N δt/2; otherwise it keeps ε_q and uses
+    δt = 2 ε_q/(v N) (:meth:`grid`).
     """
 
     dt: float
-    memory: int
+    memory: Any
     eps_q: float
+    fixed_dt: bool = False
+
+    @property
+    def steps(self) -> int:
+        """The memory in steps."""
+        return int(getattr(self.memory, "kmax", self.memory))
 
     def grid(self, v: float) -> tuple[int, float]:
         """(N, δt) of this run at sweep speed v (dimensionless)."""
-        n_steps = max(int(math.ceil(2.0 * self.eps_q / (v * self.dt))), self.memory + 1)
-        return n_steps, 2.0 * self.eps_q / (v * n_steps)
+        lowest = 1 if self.fixed_dt else self.steps + 1
+        n_steps = max(int(math.ceil(2.0 * self.eps_q / (v * self.dt))), lowest)
+        return n_steps, (self.dt if self.fixed_dt else 2.0 * self.eps_q / (v * n_steps))
 
 
 def adt_plan(budget: int, dt: float, eps_q: float) -> dict[str, Run]:
@@ -76,6 +85,26 @@ def adt_plan(budget: int, dt: float, eps_q: float) -> dict[str, Run]:
     return {"fine": Run(dt, big, eps_q), "coarse": Run(coarse_dt, small, eps_q),
             "short": Run(dt, small, eps_q), "wide": Run(dt, small, wide),
             "wide_coarse": Run(coarse_dt, small, wide)}
+
+
+#: δt'/δt of the process-tensor ladder's Richardson partner
+PT_DT_RATIO = 1.25
+
+
+def pt_plan(dt: float, memory_time: float, eps_q: float, tol: float, chi_max: int) -> dict[str, Run]:
+    """The six runs of the process-tensor ladder: memory τ = `memory_time` (1/Δ) at both steps,
+    K = round(τ/δt); `short` halves the memory; `loose` repeats `fine` at 10× the truncation
+    `tol` (the compression error); δt' = 1.25 δt; one tensor per (bath, δt, settings)."""
+    from .engines.pt import PTSettings
+
+    coarse = dt * PT_DT_RATIO
+    k_fine, k_coarse = max(2, round(memory_time / dt)), max(2, round(memory_time / coarse))
+    fine, coarse_m = PTSettings(k_fine, tol, chi_max), PTSettings(k_coarse, tol, chi_max)
+    wide = 4.0 * eps_q / 3.0
+    return {"fine": Run(dt, fine, eps_q, True), "coarse": Run(coarse, coarse_m, eps_q, True),
+            "short": Run(dt, PTSettings(max(1, k_fine // 2), tol, chi_max), eps_q, True),
+            "wide": Run(dt, fine, wide, True), "wide_coarse": Run(coarse, coarse_m, wide, True),
+            "loose": Run(dt, PTSettings(k_fine, 10.0 * tol, chi_max), eps_q, True)}
 
 
 def richardson(fine, dt_fine, coarse, dt_coarse):
@@ -88,92 +117,166 @@ def combine(p: dict, dt: dict, runs: dict[str, Run], s) -> tuple[np.ndarray, np.
     `runs` and the spectral exponents `s` (module docstring)."""
     rich = richardson(p["fine"], dt["fine"], p["coarse"], dt["coarse"])
     power = np.clip(s, 1.0, 3.0)
-    big, small = runs["fine"].memory, runs["short"].memory  # steps; fine and short share δt
+    big, small = runs["fine"].steps, runs["short"].steps  # fine and short share δt
     diff = p["fine"] - p["short"]
     memory = diff * small**power / (big**power - small**power)
     memory_err = np.abs(diff) * small / (big - small)  # the p = 1 extrapolation (≥ |memory|)
     # window: both windows Richardson-extrapolated in δt, so that the Trotter error of the added
     # |ε| range (largest there, E δt up to 2) is not mistaken for a tail error
-    window = (richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"])
-              - richardson(p["short"], dt["short"], p["coarse"], dt["coarse"]))
-    return rich + memory, np.abs(rich - p["fine"]) + memory_err + np.abs(window)
+    if "loose" in p:  # compression plans: the window pair shares the fine runs' memory
+        window = (richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"]) - rich)
+        compression = np.abs(p["loose"] - p["fine"])
+    else:
+        window = (richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"])
+                  - richardson(p["short"], dt["short"], p["coarse"], dt["coarse"]))
+        compression = 0.0
+    return rich + memory, np.abs(rich - p["fine"]) + memory_err + np.abs(window) + compression
 
 
 _bath_windows = jax.jit(jax.vmap(lambda p: bath_window(p, BATH_WINDOW_TOL)))
 
 
-def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int = 10, eps_q: float = 15.0,
-                   compensate: bool = False, progress: bool = False, engine="adt") -> Result:
+def _pt_eps_q(dimless, index, dt: float, tail_tol: float) -> float:
+    """The smallest ε_q in (15, 20, 30, 40, 60, 80) whose golden-rule tails carry less than
+    `tail_tol` of ∫Γ1 dt at every point of the group, capped by E(ε_q) δt·ratio ≤ 2 (Nyquist
+    margin of the coarse run)."""
+    group = jax.tree_util.tree_map(lambda a: a[index], dimless)
+    cap = math.sqrt(max((2.0 / (dt * PT_DT_RATIO)) ** 2 - 1.0, 1.0))
+    chosen = None
+    for eq in (15.0, 20.0, 30.0, 40.0, 60.0, 80.0):
+        if eq > cap:
+            break
+        chosen = eq
+        if float(np.max(np.asarray(_tail_weights(group, eq)))) < tail_tol:
+            break
+    return 0.75 * cap if chosen is None else chosen
+
+
+_tail_weights = jax.jit(jax.vmap(tail_weight, in_axes=(0, None)))
+
+
+def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None = None,
+                   eps_q: float | None = None, compensate: bool = False, progress: bool = False,
+                   engine="adt", dt: float | None = None, memory: float | None = None,
+                   pt_tol: float | None = None, chi_max: int | None = None) -> Result:
     """P_LZ and P_ES by windowed QUAPI with extrapolation in (δt, memory) and error bars.
 
     **Arguments:**
     - `problem`: an :class:`LZProblem` with the linear drive (leaves may be arrays; points are
-      grouped by (v/Δ², ω_c/Δ), each group one vmapped batch).
-    - `tol`: target absolute error of P_LZ and P_ES (accepted: 1e-6 ≤ tol ≤ 0.1); it only sets
-      the `converged` verdict.
-    - `budget`: largest k_max (accepted: integer in [3, 14]); cost ∝ 4^budget per step
-      (:func:`lzjax.quapi.estimate_memory_bytes`). The default 10 takes ~12 ms per step (2 initial
-      states, busy 2-core CPU).
-    - `eps_q`: half-width of the QUAPI window in units of Δ (accepted: 5 ≤ ε_q ≤ 40).
+      grouped by (v/Δ², ω_c/Δ) for the ADT and by (v, bath) for the process tensor, each group
+      one vmapped batch; Θ never splits a group).
+    - `tol`: target absolute error of P_LZ and P_ES (accepted: 1e-6 ≤ tol ≤ 0.1); it sets the
+      `converged` verdict (and, for the process tensor, the default window).
+    - `engine`: "adt" (plain augmented density tensor, the default here) or "pt" (process tensor).
+    - `budget` (ADT): largest k_max (accepted: integer in [3, 14], default 10); cost ∝ 4^budget
+      per step (:func:`lzjax.quapi.estimate_memory_bytes`).
+    - `eps_q`: half-width of the exact window in units of Δ (accepted: 5 ≤ ε_q ≤ 120; ADT default
+      15; process-tensor default: the smallest of 15 … 80 whose golden-rule tails carry less than
+      tol/10 of ∫Γ1 dt, within the Nyquist margin E δt' ≤ 2).
+    - `dt` (PT): Trotter step of the finest run (1/Δ; default min(0.05, 0.25/ω_c)).
+    - `memory` (PT): memory time τ (1/Δ; default 6.4): K = round(τ/δt) steps.
+    - `pt_tol` (PT): relative truncation of the compression (default 1e-9); `chi_max` (PT):
+      bond-dimension cap (default 512).
     - `compensate`: η from G(ω)/sinc²(ωδt/2) (:func:`lzjax.quapi.influence.box_compensation`):
       the discretised relaxation rates are then golden-rule exact at O(γ) for E < 3π/(4δt), so
       the δt correction shrinks where relaxation at large E dominates (transversal super-Ohmic
       baths); pure dephasing loses its exactness at finite δt. Opt-in; the ladder is the same.
     - `progress`: one progress bar over all runs of the ladder.
-    - `engine`: "adt" (the plain augmented density tensor).
 
     Method: :mod:`lzjax.quapi.window` (QUAPI over |ε| ≤ ε_q from the dressed adiabatic-following
     state, asymptotic read-out, **golden-rule** population tails over ε_q < |ε| ≤ ε_max, with
-    ε_max where ∫Γ1 dt beyond is below 1e-6) and the ladder of this module with
-    δt = min(0.1, 0.5/ω_c, 1.5/E(ε_q)). Measured (tests/test_quapi.py): Wubs' point (T = 0,
-    γ = 5e-3, s = 3, ω_c = 5, v = 1) and the paper's Fig. 1 points, see there.
-    Returns a :class:`lzjax.results.Result` with settings `dt` = δt of the finest run, `kmax` = K;
-    `t_max` = 2 ε_max/v (the whole protocol, tails included).
+    ε_max where ∫Γ1 dt beyond is below 1e-6) and the ladder of this module (ADT: δt =
+    min(0.1, 0.5/ω_c, 1.5/E(ε_q))). |Tr ρ − 1| of every run is added to the error bar.
+    Measured (tests/test_quapi.py, tests/test_pt.py): Wubs' point (T = 0, γ = 5e-3, s = 3,
+    ω_c = 5, v = 1) and the paper's Fig. 1 points, see there.
+    Returns a :class:`lzjax.results.Result` with settings `dt` (finest run), `kmax` (ADT) or
+    `memory` and `chi` (PT), `eps_q` (the exact window used), `tail` (∫Γ1 dt left to the
+    golden-rule tails) and `trace_err`; `t_max` = 2 ε_max/v (the whole protocol, tails included).
     """
     engine = get_engine(engine)
     check_problem(problem)
     tol = check_number("tol", tol, 1e-6, 0.1)
-    budget = check_integer("budget", budget, 3, KMAX_RANGE[1], what="largest kmax")
     compensate = check_bool("compensate", compensate)
-    eps_q = check_number("eps_q", eps_q, 5.0, 40.0, unit="units of delta")
-    engine.check(budget)
+    shared = engine.shared_influence
+    given = {"budget": budget, "dt": dt, "memory": memory, "pt_tol": pt_tol, "chi_max": chi_max}
+    wrong = [k for k, x in given.items() if x is not None and ((k == "budget") == shared)]
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)} do(es) not apply to engine {engine.name!r} "
+                         f"({'budget is the ADT memory' if shared else 'dt, memory, pt_tol, chi_max are process-tensor settings'})")
+    if eps_q is not None:
+        eps_q = check_number("eps_q", eps_q, 5.0, 120.0, unit="units of delta")
+    if shared:
+        dt = None if dt is None else check_number("dt", dt, 1e-3, 0.2, unit="units 1/delta")
+        memory = 6.4 if memory is None else check_number("memory", memory, 0.1, 100.0, unit="memory time, units 1/delta")
+        pt_tol = 1e-9 if pt_tol is None else check_number("pt_tol", pt_tol, 1e-14, 1e-3)
+        chi_max = 512 if chi_max is None else check_integer("chi_max", chi_max, 4, 4096)
+    else:
+        budget = check_integer("budget", 10 if budget is None else budget, 3, KMAX_RANGE[1], what="largest kmax")
+        eps_q = 15.0 if eps_q is None else eps_q
+        if eps_q > 40.0:
+            raise ValueError(f"eps_q must be a number in [5, 40] (units of delta) for the ADT, got {eps_q!r}")
+        engine.check(budget)
     flat, shape = flatten_problem(problem)
     dimless = dimensionless(flat)
     delta = np.asarray(flat.drive.delta)
     v = np.asarray(dimless.drive.v)
-    omega_c = np.asarray(dimless.bath.omega_c)
-    eps_max = np.maximum(np.asarray(_bath_windows(dimless)), 2.0 * eps_q)
-    keys = np.stack([v, omega_c], axis=1)
+    b = dimless.bath
+    keys = np.stack([v, b.omega_c] + ([b.gamma, b.s, b.T] if shared else []), axis=1)
     groups = [np.nonzero(np.all(keys == key, axis=1))[0] for key in np.unique(keys, axis=0)]
-    for index in groups:  # every memory check before any work
-        check_memory(engine, budget, len(index), KMAX_RANGE)
-    plans = [adt_plan(budget, min(0.1, 0.5 / float(omega_c[i[0]]), 1.5 / math.sqrt(1.0 + eps_q**2)), eps_q)
-             for i in groups]
-    for index, plan in zip(groups, plans):  # the coarsest step has the largest influence factors
-        run = max(plan.values(), key=lambda r: r.dt)
-        dt = run.grid(float(v[index[0]]))[1]
-        check_influence(jax.tree_util.tree_map(lambda a: a[index], dimless), np.full(len(index), dt),
-                        run.memory, compensate)
+    plans = []
+    for index in groups:
+        wc = float(np.asarray(b.omega_c)[index[0]])
+        if shared:
+            step = dt if dt is not None else min(0.05, 0.25 / wc)
+            eq = eps_q if eps_q is not None else _pt_eps_q(dimless, index, step, 0.1 * tol)
+            plans.append(pt_plan(step, memory, eq, pt_tol, chi_max))
+        else:
+            plans.append(adt_plan(budget, min(0.1, 0.5 / wc, 1.5 / math.sqrt(1.0 + eps_q**2)), eps_q))
+    for index, plan in zip(groups, plans):  # every check before any work
+        check_memory(engine, plan["fine"].memory, len(index), None if shared else KMAX_RANGE)
+        run = max(plan.values(), key=lambda r: r.dt)  # the coarsest step: the largest factors
+        check_influence(jax.tree_util.tree_map(lambda a: a[index], dimless),
+                        np.full(len(index), run.grid(float(v[index[0]]))[1]), run.steps, compensate)
+    eps_max = np.array(_bath_windows(dimless))  # raised below to at least 2 ε_q per group
     total = sum(run.grid(float(v[i[0]]))[0] for i, plan in zip(groups, plans) for run in plan.values())
     bar = new_bar(total, progress, "QUAPI ladder steps")
     out = np.zeros((2, 2, v.size))  # (value, error) × (LZ, ES) × points
-    dt_used = np.zeros(v.size)
+    record = {name: np.zeros(v.size) for name in ("dt", "eps_q", "trace_err", "tail", "chi", "memory")}
     for index, plan in zip(groups, plans):
         group = jax.tree_util.tree_map(lambda a: a[index], dimless)
-        results, steps = {}, {}
+        eps_max[index] = np.maximum(eps_max[index], 2.0 * plan["fine"].eps_q)
+        results, steps, trace = {}, {}, np.zeros(len(index))
         for name, run in plan.items():
-            n_steps, dt = run.grid(float(v[index[0]]))
-            p = run_batch(engine, "window", group, jnp.full(len(index), dt), n_steps, run.memory,
-                          eps_max=jnp.asarray(eps_max[index]), compensate=compensate, bar=bar)
-            results[name], steps[name] = np.stack([np.asarray(p[0]), np.asarray(p[1])]), dt
-        value, err = combine(results, steps, plan, np.asarray(dimless.bath.s)[index])
-        out[0][:, index], out[1][:, index] = value, err
-        dt_used[index] = steps["fine"]
+            n_steps, step = run.grid(float(v[index[0]]))
+            tensor = None
+            if shared:
+                scalar = jax.tree_util.tree_map(lambda a: a[index[0]], group.bath)
+                tensor, info = engine.info(scalar, step, run.memory, compensate)
+                if name == "fine":
+                    record["chi"][index] = info["chi"]
+            p_lz, p_es, tr = run_batch(engine, "window", group, jnp.full(len(index), step), n_steps,
+                                       run.memory, eps_max=jnp.asarray(eps_max[index]),
+                                       compensate=compensate, shared=tensor, bar=bar)
+            results[name], steps[name] = np.stack([np.asarray(p_lz), np.asarray(p_es)]), step
+            trace = np.maximum(trace, np.asarray(tr))
+            if name == "fine":
+                record["eps_q"][index] = 0.5 * float(v[index[0]]) * n_steps * step
+        value, err = combine(results, steps, plan, np.asarray(b.s)[index])
+        out[0][:, index], out[1][:, index] = value, err + trace
+        record["dt"][index] = steps["fine"]
+        record["memory"][index] = plan["fine"].steps
+        record["trace_err"][index] = trace
+        record["tail"][index] = np.asarray(_tail_weights(group, record["eps_q"][index[0]]))
     if bar is not None:
         bar.close()
     value, err = out
     value = np.clip(value, 0.0, 1.0)  # a probability is reported inside [0, 1]; the bar keeps the correction
+    settings = {"dt": record["dt"] / delta, "eps_q": record["eps_q"] * delta, "tail": record["tail"],
+                "trace_err": record["trace_err"]}
+    if shared:
+        settings.update(memory=record["memory"].astype(int), chi=record["chi"].astype(int))
+    else:
+        settings["kmax"] = int(budget)
     return make_result(P_LZ=value[0], P_ES=value[1], P_LZ_err=err[0], P_ES_err=err[1], tol=tol,
                        eps_max=eps_max * delta, t_max=2.0 * eps_max / v / delta,
-                       engine=f"quapi-{engine.name}",
-                       settings={"dt": dt_used / delta, "kmax": int(budget)}, shape=shape)
+                       engine=f"quapi-{engine.name}", settings=settings, shape=shape)

@@ -115,8 +115,9 @@ def _compiled(engine, protocol: str):
         return state, k_steps, aux, (() if engine.shared_influence else influence)
 
     def finish_point(state, k_last, influence, aux, problem, dt, eps_max, n_steps):
-        rho = engine.readout(state, k_last, influence)
-        return finish(rho, aux, problem, dt, n_steps, eps_max)
+        rho = engine.readout(state, k_last, influence)  # (2, 4): vec(ρ) of the two starts
+        trace_err = jnp.max(jnp.abs(rho[:, 0] + rho[:, 3] - 1.0))  # |Tr ρ − 1|
+        return (*finish(rho, aux, problem, dt, n_steps, eps_max), trace_err)
 
     vprepare = jax.jit(jax.vmap(prepare, in_axes=(0, 0, 0, axis, None, None, None)),
                        static_argnums=(4, 5, 6))
@@ -129,7 +130,7 @@ def _compiled(engine, protocol: str):
 def run_batch(engine, protocol: str, flat, dt, n_steps: int, memory: int, *, eps_max=None,
               compensate: bool = False, shared=None, single: bool = False, bar=None,
               n_chunks: int = 40):
-    """(P_LZ, P_ES) device arrays (batch,) for a flat batch of dimensionless problems.
+    """(P_LZ, P_ES, |Tr ρ − 1|) device arrays (batch,) for a flat batch of dimensionless problems.
 
     `dt` (batch,) time steps (1/Δ); `n_steps`, `memory` static; `eps_max` (batch,) the end of the
     golden-rule tails (window protocol); `shared`: the host-built influence of a
@@ -161,10 +162,10 @@ def run_batch(engine, protocol: str, flat, dt, n_steps: int, memory: int, *, eps
     if single:
         state = jax.tree_util.tree_map(lambda x: x.astype(jnp.complex128), state)
         k_steps = k_steps.astype(jnp.complex128)
-    p_lz, p_es = vfinish(state, k_steps[:, n_steps - 1], influence, aux, flat, dt, eps_max, n_steps)
+    out = vfinish(state, k_steps[:, n_steps - 1], influence, aux, flat, dt, eps_max, n_steps)
     if bar is not None:
         bar.update(1)
-    return p_lz, p_es
+    return out
 
 
 def new_bar(total: int, enabled: bool, desc: str = "QUAPI steps"):

@@ -112,7 +112,7 @@ def solve_quapi(problem: LZProblem, *, dt: float, kmax: int, tmax: float,
     delta = np.asarray(flat.drive.delta)
     check_influence(dimensionless(flat), np.full(batch, dt) * delta, kmax)
     bar = new_bar(n_steps, progress)
-    p_lz, p_es = run_batch(engine, "plain", dimensionless(flat), jnp.asarray(dt * delta), n_steps,
+    p_lz, p_es, trace_err = run_batch(engine, "plain", dimensionless(flat), jnp.asarray(dt * delta), n_steps,
                            kmax, single=single, bar=bar)
     if bar is not None:
         bar.close()
@@ -120,4 +120,5 @@ def solve_quapi(problem: LZProblem, *, dt: float, kmax: int, tmax: float,
     v = np.asarray(flat.drive.v)
     return make_result(P_LZ=np.asarray(p_lz), P_ES=np.asarray(p_es), P_LZ_err=np.nan, P_ES_err=np.nan,
                        tol=None, eps_max=0.5 * v * t_max, t_max=t_max, engine=f"quapi-{engine.name}",
-                       settings={"dt": float(dt), "kmax": int(kmax)}, shape=shape)
+                       settings={"dt": float(dt), "kmax": int(kmax), "trace_err": np.asarray(trace_err)},
+                       shape=shape)

@@ -29,11 +29,11 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..adiabatic import asymptotic_rx, bloch_from_rho, dressed_state, relax_tail, rho_from_bloch
-from ..bath import relaxation_window_energy
+from ..bath import relaxation_rate, relaxation_window_energy
 from .propagator import liouville, lz_protocol, magnus4_propagators
 
 __all__ = ["window_protocol", "window_readout", "plain_protocol", "plain_readout", "PROTOCOLS",
-           "bath_window", "N_OUTER"]
+           "bath_window", "tail_weight", "N_OUTER"]
 
 #: steps of each golden-rule tail (sinh grid)
 N_OUTER = 256
@@ -43,6 +43,17 @@ def bath_window(problem, tol=1e-6):
     """ε_max (units Δ = 1, dimensionless `problem`) beyond which ∫Γ1 dt < `tol`
     (:func:`lzjax.bath.relaxation_window_energy`): the end of the golden-rule tails."""
     return relaxation_window_energy(problem.bath, problem.drive.v, tol)
+
+
+def tail_weight(problem, eps_q, n_nodes: int = 512):
+    """∫ Γ1 dt over |ε| > ε_q (both tails, linear drive, dimensionless `problem`): the relaxation
+    left to the golden-rule tails when the exact window is |ε| ≤ ε_q (a probability scale).
+    Trapezoid on ε = ε_q cosh(u), u ∈ [0, 12] (Γ1 falls as e^{−E/ω_c}; exact to ~1e-8 relative)."""
+    u = jnp.linspace(0.0, 12.0, n_nodes)
+    eps = eps_q * jnp.cosh(u)
+    jac = eps_q * jnp.sinh(u)
+    rate = relaxation_rate(eps, problem.theta, problem.bath) + relaxation_rate(-eps, problem.theta, problem.bath)
+    return jnp.trapezoid(rate * jac, u) / problem.drive.v
 
 
 def window_protocol(problem, dt, n_steps: int, eps_max, n_outer: int = N_OUTER):

@@ -1,0 +1,121 @@
+"""The uniform process tensor (:mod:`lzjax.quapi.process_tensor`) as an engine of
+:mod:`lzjax.quapi.engine`.
+
+Settings (static, hashable): :class:`PTSettings` (memory K in steps, relative truncation `tol`,
+`chi_max`). The influence is shared: built once per (bath, δt, settings) on the host, cached,
+its bond dimension padded with zeros to a bucket (a multiple of 16) so that baths of similar χ
+share one compiled propagation; zero padding leaves every result unchanged. The state of a point
+is ψ (2, 4, χ) for the two starts; a steady step is the 4×4 system propagator on the pair index
+and four (2, χ) × (χ, χ) products, batched over the points by vmap into matrix-matrix products.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ...checks import check_integer, check_number
+from ...model import Bath
+from ..influence import eta_coefficients
+from ..process_tensor import ProcessTensor, build_process_tensor, pt_readout_vectors
+
+__all__ = ["PT", "PTSettings", "build_cached", "CHI_BUCKET"]
+
+#: the bond dimension is padded to a multiple of this (bounds the number of compiled shapes)
+CHI_BUCKET = 16
+
+
+class PTSettings(NamedTuple):
+    """`kmax`: memory K in steps (pairs further apart dropped); `tol`: relative discarded
+    weight allowed per truncation; `chi_max`: hard cap on the bond dimension."""
+
+    kmax: int
+    tol: float
+    chi_max: int = 512
+
+
+def _pad(pt: ProcessTensor, chi: int) -> ProcessTensor:
+    extra = chi - pt.chi
+    if extra == 0:
+        return pt
+    pad_q = lambda q: jnp.pad(q, [(0, 0)] * (q.ndim - 2) + [(0, extra), (0, extra)])  # noqa: E731
+    pad_v = lambda x: jnp.pad(x, (0, extra))  # noqa: E731
+    return pt._replace(q_start=pad_q(pt.q_start), q_int=pad_q(pt.q_int), q_end=pad_q(pt.q_end),
+                       q_absent=pad_q(pt.q_absent), left=pad_v(pt.left), right=pad_v(pt.right))
+
+
+@functools.lru_cache(maxsize=64)
+def build_cached(gamma: float, s: float, omega_c: float, T: float, dt: float, settings: PTSettings,
+                 compensate: bool = False) -> tuple[ProcessTensor, dict]:
+    """(padded process tensor, its record) of a dimensionless bath at step `dt` (1/Δ), built
+    once. The record: chi (before padding), memory (steps), discarded (largest relative
+    discarded weight), eig_err, trace_defect, build_s (see :class:`ProcessTensor`)."""
+    bath = Bath(gamma=gamma, s=s, omega_c=omega_c, T=T)
+    eta = jax.tree_util.tree_map(np.asarray, eta_coefficients(bath, dt, settings.kmax, compensate))
+    pt = build_process_tensor(eta, tol=settings.tol, chi_max=settings.chi_max)
+    info = {"chi": pt.chi, "memory": settings.kmax, "discarded": float(pt.discarded),
+            "eig_err": float(pt.eig_err), "trace_defect": float(pt.trace_defect), "build_s": float(pt.build_s)}
+    return _pad(pt, CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)), info
+
+
+def _mix(psi, k):
+    """The system step on the pair index: ψ[b, α', i] = Σ_α K[α', α] ψ[b, α, i]."""
+    return jnp.einsum("na,bai->bni", k, psi)
+
+
+class _PTEngine:
+    """Process-tensor engine (see the module docstring)."""
+
+    name = "pt"
+    shared_influence = True
+
+    def check(self, memory, tol=None):
+        if not isinstance(memory, PTSettings):
+            raise ValueError(f"process-tensor settings must be PTSettings(kmax, tol, chi_max), got {memory!r}")
+        check_integer("memory (steps)", memory.kmax, 1, 100_000)
+        check_number("pt_tol (relative truncation)", memory.tol, 0.0, 1e-2)
+        check_integer("chi_max", memory.chi_max, 1, 4096)
+
+    def memory_bytes(self, memory: PTSettings, batch: int, itemsize: int = 16) -> int:
+        """Peak bytes: the tensor (four letters' worth of 4 χ×χ blocks, at chi_max) plus, per
+        point, three copies of ψ (2, 4, χ) and the step propagators are not counted."""
+        chi = int(memory.chi_max)
+        return int(itemsize) * (16 * chi * chi + int(batch) * 3 * 8 * chi)
+
+    def head(self, memory) -> int:
+        return 0
+
+    def influence(self, bath, dt, memory: PTSettings, compensate: bool):
+        return self.info(bath, dt, memory, compensate)[0]
+
+    def info(self, bath, dt, memory: PTSettings, compensate: bool):
+        """(tensor, record) of :func:`build_cached` for a bath with scalar leaves."""
+        return build_cached(float(bath.gamma), float(bath.s), float(bath.omega_c), float(bath.T),
+                            float(dt), memory, bool(compensate))
+
+    def start(self, k_head, rho0, pt, memory):
+        return rho0[:, :, None] * jnp.einsum("i,aij->aj", pt.left, pt.q_start)[None]  # (2, 4, χ)
+
+    def steady(self, pt):
+        return pt.q_int
+
+    def advance(self, psi, q_int, k_seq):
+        def body(psi, k):
+            return jnp.einsum("bni,nij->bnj", _mix(psi, k), q_int), None
+
+        return jax.lax.scan(body, psi, k_seq)[0]
+
+    def readout(self, psi, k_last, pt):
+        return jnp.einsum("bni,ni->bn", _mix(psi, k_last), pt_readout_vectors(pt))  # (2, 4)
+
+    def __repr__(self):
+        return "PT"
+
+
+#: the process-tensor engine (a singleton: jitted compositions are cached per engine)
+PT = _PTEngine()
