@@ -1,0 +1,133 @@
+"""Time-resolved dynamics (lzjax.dynamics, lzjax.protocols, lzjax.quapi.trajectory).
+
+References (tests/reference.py, scipy DOP853, no lzjax code): the Schrödinger equation of the
+bare two-level system (γ = 0) and the NEQB Eq. (7)-(10) along the same ε(t).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+pytest.importorskip("xarray")
+
+import lzjax  # noqa: E402
+from lzjax.dynamics import neqb_trajectory  # noqa: E402
+from lzjax.model import Bath, Drive, LZProblem  # noqa: E402
+from lzjax.protocols import LinearSweep, PeriodicDrive, TabulatedDrive, TanhSweep  # noqa: E402
+
+from reference import bloch_reference, schrodinger_reference  # noqa: E402
+
+NO_BATH = Bath(gamma=0.0, s=3.0, omega_c=5.0, T=0.0)
+
+# name -> (protocol, numpy ε(t), numpy ε̇(t), t0, t1, kwargs of neqb_trajectory)
+CASES = {
+    "linear": (Drive(v=0.8), lambda t: 0.8 * t, lambda t: 0.8 + 0 * t, -10.0, 12.5,
+               dict(eps_start=-8.0, eps_end=10.0, grid="uniform", dt=0.01)),
+    "finite": (LinearSweep(v=0.8, eps_start=-8.0, eps_end=10.0), lambda t: 0.8 * t, lambda t: 0.8 + 0 * t,
+               -10.0, 12.5, dict(n_steps=4096)),
+    "tanh": (TanhSweep(amplitude=8.0, tau=6.0, t_start=-15.0, t_end=15.0, eps0=0.5),
+             lambda t: 0.5 + 8.0 * np.tanh(t / 6.0), lambda t: 8.0 / 6.0 / np.cosh(t / 6.0) ** 2,
+             -15.0, 15.0, dict(dt=0.01)),
+    "periodic": (PeriodicDrive(eps0=0.7, amplitude=6.0, omega=0.9, t_start=0.0, t_end=15.0),
+                 lambda t: 0.7 + 6.0 * np.cos(0.9 * t), lambda t: -5.4 * np.sin(0.9 * t),
+                 0.0, 15.0, dict(dt=0.01)),
+}
+
+
+def _times(t0, t1):
+    return np.linspace(t0, t1, 12)[1:-1]  # ten interior times
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_no_bath_equals_schrodinger(name):
+    """γ = 0: P_ground and P_up equal a DOP853 (rtol 1e-11) Schrödinger solution at ten times.
+
+    Measured max deviation: see the assertion message (requirement 1e-7)."""
+    drive, eps, _, t0, t1, kw = CASES[name]
+    times = _times(t0, t1)
+    ds = neqb_trajectory(drive, NO_BATH, times=times, **kw)
+    p_g, p_up = schrodinger_reference(eps, t0, times)
+    got_g = ds.P_ground.values[0][:, 1:-1]
+    got_up = ds.P_up.values[0][:, 1:-1]
+    err = max(np.max(np.abs(got_g - p_g)), np.max(np.abs(got_up - p_up)))
+    assert err < 1e-7, f"{name}: max |NEQB - Schrödinger| = {err:.2e}"
+    np.testing.assert_allclose(ds.t.values[0, 1:-1], times, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_neqb_equals_dop853_bloch(name):
+    """γ = 5e-3, s = 3, ω_c = 5, T = 2, Θ = 0.3: the Bloch vector at ten times equals DOP853 of
+    the same equations (rtol 1e-12) to 1e-6."""
+    drive, eps, deps, t0, t1, kw = CASES[name]
+    times = _times(t0, t1)
+    bath = Bath(gamma=5e-3, s=3.0, omega_c=5.0, T=2.0)
+    ds = neqb_trajectory(drive, bath, 0.3, times=times, **kw)
+    ref = bloch_reference(eps, deps, t0, times, 5e-3, 3.0, 5.0, 2.0, 0.3)  # (2, 10, 3)
+    got = np.stack([ds[k].values[0][:, 1:-1] for k in ("r_x", "r_y", "r_z")], axis=-1)
+    err = np.max(np.abs(got - ref))
+    assert err < 1e-6, f"{name}: max |r - r_DOP853| = {err:.2e}"
+
+
+def test_infinite_sweep_end_equals_solve_neqb():
+    """Infinite linear sweep (Fig. 1 point, v = 1, T = 6.4): the trajectory's asymptotic read-out
+    P_LZ, P_ES equals solve_neqb to 1e-6; the projective P_ground at +ε_coh stays within the
+    coherent oscillation (~v/E³) plus the outgoing tail of it."""
+    bath = Bath(gamma=5e-4, s=3.0, omega_c=5.0, T=6.4)
+    ds = neqb_trajectory(Drive(v=1.0), bath, 0.0, every=512)
+    ref = lzjax.solve_neqb(LZProblem(Drive(v=1.0), bath, 0.0))
+    assert abs(float(ds.P_LZ[0]) - float(ref.P_LZ)) < 1e-6
+    assert abs(float(ds.P_ES[0]) - float(ref.P_ES)) < 1e-6
+    assert abs(float(ds.P_ground[0, 0, -1]) - float(ref.P_LZ)) < 1e-3
+    assert ds.epsilon.values[0, 0] == pytest.approx(-ds.attrs["eps_coh"][0])
+
+
+def test_batch_equals_single_points():
+    """A vmapped batch over (v, T) equals the points run one by one (to rounding)."""
+    times = np.array([-2.0, 0.0, 3.0])
+    v, T = np.array([0.5, 1.0]), np.array([[1.0], [4.0]])
+    batch = neqb_trajectory(Drive(v=v), Bath(1e-3, 3.0, 5.0, T), times=times, eps_start=-5.0, eps_end=5.0)
+    assert batch.attrs["batch_shape"] == [2, 2] and batch.sizes["point"] == 4
+    for i in range(4):
+        vi, Ti = float(batch.v[i]), float(batch.T[i])
+        one = neqb_trajectory(Drive(v=vi), Bath(1e-3, 3.0, 5.0, Ti), times=times, eps_start=-5.0, eps_end=5.0)
+        np.testing.assert_allclose(batch.r_x.values[i], one.r_x.values[0], atol=1e-9)
+
+
+def test_tabulated_drive_interpolates():
+    """Cubic-spline samples of the tanh sweep reproduce its trajectory (γ = 0) to 1e-5; linear
+    interpolation is exact for a linear drive."""
+    tanh = CASES["tanh"][0]
+    t = np.linspace(-15.0, 15.0, 601)
+    table = TabulatedDrive.from_samples(t, 0.5 + 8.0 * np.tanh(t / 6.0))
+    times = np.array([-5.0, 0.0, 5.0, 10.0])
+    a = neqb_trajectory(table, NO_BATH, times=times)
+    b = neqb_trajectory(tanh, NO_BATH, times=times)
+    assert np.max(np.abs(a.r_x.values - b.r_x.values)) < 1e-5
+    lin = TabulatedDrive.from_samples([-8.0, 10.0], [-6.4, 8.0], kind="linear")
+    c = neqb_trajectory(lin, NO_BATH, times=times, dt=0.01)
+    d = neqb_trajectory(LinearSweep(0.8, -6.4, 8.0), NO_BATH, times=times, grid="uniform", dt=0.01)
+    np.testing.assert_allclose(c.r_x.values, d.r_x.values, atol=1e-12)
+
+
+@pytest.mark.parametrize("build, match", [
+    (lambda: TabulatedDrive.from_samples([0.0, 1.0, 1.0], [0.0, 1.0, 2.0]), "strictly increasing"),
+    (lambda: TabulatedDrive.from_samples([0.0, 1.0, 2.0], [0.0, np.nan, 2.0]), "values must be finite"),
+    (lambda: TabulatedDrive.from_samples([0.0, np.inf], [0.0, 1.0]), "times must be finite"),
+    (lambda: TabulatedDrive.from_samples([0.0, 1.0], [0.0, 1.0], kind="quadratic"), "kind"),
+    (lambda: LinearSweep(v=1.0, eps_start=5.0, eps_end=-5.0), "eps_end must be > eps_start"),
+    (lambda: LinearSweep(v=-1.0, eps_start=-5.0, eps_end=5.0), "v"),
+    (lambda: TanhSweep(amplitude=1.0, tau=0.0, t_start=-1.0, t_end=1.0), "tau"),
+    (lambda: PeriodicDrive(eps0=0.0, amplitude=1.0, omega=1.0, t_start=1.0, t_end=1.0), "t_end must be > t_start"),
+    (lambda: PeriodicDrive(eps0=np.inf, amplitude=1.0, omega=1.0, t_start=0.0, t_end=1.0), "eps0"),
+    (lambda: neqb_trajectory(LinearSweep(1.0, -5.0, 5.0), NO_BATH, times=[-7.0]), "times must lie inside"),
+    (lambda: neqb_trajectory(LinearSweep(1.0, -5.0, 5.0), NO_BATH), "exactly one of times"),
+    (lambda: neqb_trajectory(LinearSweep(1.0, -5.0, 5.0), NO_BATH, every=0), "every"),
+    (lambda: neqb_trajectory(TanhSweep(1.0, 1.0, -1.0, 1.0), NO_BATH, every=1, grid="asinh"), "asinh"),
+])
+def test_bad_input_is_one_clear_error(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
