@@ -37,7 +37,7 @@ from .neqb import cf4_step, check_neqb_validity, window_eps_max
 from .protocols import DrivenSystem, LinearSweep, is_protocol
 
 __all__ = ["neqb_trajectory", "neqb_path", "prepare_system", "record_grid", "observables",
-           "trajectory_dataset", "GRIDS"]
+           "trajectory_dataset", "HashableAxes", "GRIDS"]
 
 #: time grids: uniform in t, or uniform in u = asinh(ε) (linear drives only)
 GRIDS = ("uniform", "asinh")
@@ -187,7 +187,7 @@ def _infinite_batch(system, bounds, eps_max, *, in_axes, n_sub, grid, n_outer):
                     in_axes=(in_axes.tree, 0, 0))(system, bounds, eps_max)
 
 
-class _Axes:
+class HashableAxes:
     """Hashable wrapper of an in_axes pytree (static argument of the jitted cores)."""
 
     def __init__(self, tree):
@@ -199,7 +199,7 @@ class _Axes:
         return hash(self.key)
 
     def __eq__(self, other):
-        return isinstance(other, _Axes) and self.key == other.key
+        return isinstance(other, HashableAxes) and self.key == other.key
 
 
 def _run(kind, system, axes, *args, **static):
@@ -302,7 +302,7 @@ def neqb_trajectory(drive, bath, theta=0.0, *, times=None, every=None, eps_start
             bounds, n_sub = record_grid(lo, hi, every=every, step=step)
     else:
         bounds, n_sub = record_grid(t0, t1, times=times, every=every, step=dt)
-    axes = _Axes(in_axes)
+    axes = HashableAxes(in_axes)
     if infinite:
         states, t, p_end = _run("infinite", system, axes, jnp.asarray(bounds), jnp.asarray(wide),
                                 n_sub=n_sub, grid=grid, n_outer=n_outer)
