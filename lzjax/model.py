@@ -23,7 +23,8 @@ import numpy as np
 
 from .checks import check_range, is_traced, real_values
 
-__all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem", "check_problem"]
+__all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem", "check_problem",
+           "pytree_dataclass"]
 
 
 def _check_scale(name: str, ratio: str, x: Any, unit: Any, power: int, *, zero_ok: bool) -> None:
@@ -64,6 +65,10 @@ def _pytree_dataclass(cls):
     jax.tree_util.register_pytree_with_keys(
         cls, flatten_with_keys, unflatten, flatten_func=lambda obj: ([getattr(obj, n) for n in names], None))
     return cls
+
+
+#: public name of the decorator, for the drive protocols of :mod:`lzjax.protocols`
+pytree_dataclass = _pytree_dataclass
 
 
 @_pytree_dataclass

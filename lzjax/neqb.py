@@ -36,7 +36,7 @@ from .model import LZProblem, check_problem, dimensionless, flatten_problem
 from .results import Result, make_result
 from .sharding import padded_size, shard_batch
 
-__all__ = ["solve_neqb", "neqb_probabilities", "bloch_coefficients", "window_eps_max"]
+__all__ = ["solve_neqb", "neqb_probabilities", "bloch_coefficients", "window_eps_max", "cf4_step"]
 
 # Commutator-free Magnus 4 (two exponentials, Gauss-Legendre nodes c1,2 = 1/2 ∓ √3/6).
 _C1, _C2 = GAUSS_NODES
@@ -121,6 +121,11 @@ def _cf4_step(state, t_pair, problem):
     state = _frozen_flow(state, _ALPHA1 * c1 + _ALPHA2 * c2, h)
     state = _frozen_flow(state, _ALPHA2 * c1 + _ALPHA1 * c2, h)
     return state, None
+
+
+#: public name of one Magnus-4 NEQB step, (state (3, B), (t0, t1), problem) -> (state, None); any
+#: problem-like pytree with `.drive` (epsilon, depsilon), `.bath`, `.theta` (used by lzjax.dynamics)
+cf4_step = _cf4_step
 
 
 @partial(jax.jit, static_argnames=("n_steps", "n_outer"))

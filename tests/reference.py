@@ -61,3 +61,58 @@ def neqb_reference(v, gamma, s, omega_c, T, theta, eps_max, *, rtol=1e-12, atol=
         free = rz + 1j * ry - rx * (-phi_dot * response + kappa2)
         out.append(rx + (free * (phi_dot * response + kappa2)).real)
     return 0.5 * (1.0 + out[0]), 0.5 * (1.0 - out[1])
+
+
+# ---- time-resolved references along any protocol (tests/test_dynamics.py) ---------------------
+
+def schrodinger_reference(eps, t0, times, *, rtol=1e-11, atol=1e-13):
+    """(P_ground, P_up) (2 starts, len(times)) of H = (σx + ε(t) σz)/2 by DOP853, Δ = 1.
+
+    `eps` a numpy function of t; starts at t0 in the instantaneous ground (row 0) and excited
+    (row 1) eigenstate of H(t0); projective read-out in the eigenbasis of H(t)."""
+    from scipy.integrate import solve_ivp
+
+    def eig(t):
+        w, vec = np.linalg.eigh(0.5 * np.array([[eps(t), 1.0], [1.0, -eps(t)]]))
+        return vec  # columns: ground, excited
+
+    def rhs(t, y):
+        psi = y[:2] + 1j * y[2:]
+        h = 0.5 * np.array([[eps(t), 1.0], [1.0, -eps(t)]])
+        d = -1j * h @ psi
+        return np.concatenate([d.real, d.imag])
+
+    out_g, out_up = np.zeros((2, len(times))), np.zeros((2, len(times)))
+    for k in range(2):
+        psi0 = eig(t0)[:, k].astype(complex)
+        sol = solve_ivp(rhs, (t0, times[-1]), np.concatenate([psi0.real, psi0.imag]), method="DOP853",
+                        t_eval=times, rtol=rtol, atol=atol)
+        for j, t in enumerate(times):
+            psi = sol.y[:2, j] + 1j * sol.y[2:, j]
+            out_g[k, j] = abs(np.vdot(eig(t)[:, 0], psi)) ** 2
+            out_up[k, j] = abs(psi[0]) ** 2
+    return out_g, out_up
+
+
+def bloch_reference(eps, deps, t0, times, gamma, s, omega_c, T, theta, *, rtol=1e-12, atol=1e-13):
+    """Adiabatic Bloch vectors (2 starts, len(times), 3) of Eq. (7)-(10) along ε(t) by DOP853,
+    starting from r = (±1, 0, 0) at t0 (bare instantaneous eigenstates), Δ = 1."""
+    from scipy.integrate import solve_ivp
+
+    def rhs(t, y):
+        e = eps(t)
+        energy, _, g1, g2, r_st = _rates(e, 1.0, gamma, s, omega_c, T, theta)
+        phi_dot = deps(t) / energy**2
+        out = np.empty(6)
+        for k in (0, 3):
+            rx, ry, rz = y[k], y[k + 1], y[k + 2]
+            out[k] = phi_dot * rz - g1 * (rx - r_st)
+            out[k + 1] = -g2 * ry - energy * rz
+            out[k + 2] = energy * ry - g2 * rz - phi_dot * rx
+        return out
+
+    sol = solve_ivp(rhs, (t0, times[-1]), np.array([1.0, 0, 0, -1.0, 0, 0]), method="DOP853",
+                    t_eval=times, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(sol.message)
+    return np.stack([sol.y[:3].T, sol.y[3:].T])

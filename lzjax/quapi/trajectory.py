@@ -1,0 +1,175 @@
+"""Exact-engine trajectories: ρ(t) along any drive protocol through any engine of
+:mod:`lzjax.quapi.engine` (units Δ = ħ = 1).
+
+The protocol runs on the uniform grid t_j = t_start + j δt, j = 0 … N (δt ≤ the requested `dt`,
+equal to span/N per point), from the bare instantaneous ground and excited states at t_start
+(system and bath factorised, bath thermal); the step propagators are the Magnus-4 ones of
+:func:`lzjax.quapi.propagator.magnus4_propagators` for the protocol's ε(t). Records:
+
+* `every` n: ρ at j = 0, n, 2n, …, N (N a multiple of n): the steady steps run in blocks of n
+  (`engine.advance`) with one `engine.readout` per block — cost of the plain run plus one
+  read-out per record, memory = the records;
+* `times`: ρ at the grid points nearest to the requested times: one read-out per step (about
+  twice the cost of a plain run), stored only into the m record slots.
+
+ρ at the first `engine.head(memory)` steps comes from the engine's head trace
+(:data:`HEAD_TRACES`; the ADT's `adt_start(trace=True)`); an engine without one returns NaN
+there. A second engine plugs in by name through :func:`lzjax.quapi.engines.get_engine`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..adiabatic import bloch_from_rho
+from ..checks import check_bool, check_integer, check_number
+from ..dynamics import HashableAxes, observables, prepare_system, trajectory_dataset
+from ..model import Drive
+from .engines import get_engine
+from .engines.adt import adt_start
+from .propagator import adiabatic_projectors, liouville, magnus4_propagators
+from .runner import check_memory
+
+__all__ = ["exact_trajectory", "exact_rho_path", "HEAD_TRACES"]
+
+#: engine name -> head trace (k_head, rho0, influence, memory) -> (state, ρ at t_1 … t_head)
+HEAD_TRACES = {"adt": lambda k_head, rho0, influence, memory: adt_start(k_head, rho0, influence[1], memory,
+                                                                        trace=True)}
+
+
+def _head(engine, k_head, rho0, influence, memory):
+    trace = HEAD_TRACES.get(engine.name)
+    if trace is None:
+        state = engine.start(k_head, rho0, influence, memory)
+        return state, jnp.full((engine.head(memory),) + rho0.shape, jnp.nan, dtype=rho0.dtype)
+    return trace(k_head, rho0, influence, memory)
+
+
+def exact_rho_path(engine, system, t_grid, dt, rho0, memory: int, *, every: int | None = None, record=None,
+                   compensate: bool = False, delta=1.0):
+    """ρ (X basis, vec (..., B, 4)) along the uniform grid `t_grid` (N + 1,) of one point.
+
+    `every`: records at j = 0, every, …, N (static; N a multiple of it) → (N/every + 1, B, 4);
+    or `record` (m,) step indices (traced) → (m, B, 4). `rho0` (B, 4) at t_grid[0]; `dt` the
+    step (1/Δ); `delta` may be 0 (pure dephasing). Pure: vmap it over points.
+    """
+    n = t_grid.shape[0] - 1
+    h = engine.head(memory)
+    if n < h + 1:
+        raise ValueError(f"the grid needs at least head + 1 = {h + 1} steps (kmax + 1 for the ADT), got {n}")
+    if every is not None and n % every:
+        raise ValueError(f"the number of steps {n} must be a multiple of every = {every}")
+    k_steps = liouville(magnus4_propagators(system.drive, t_grid, system.theta, delta))  # (N, 4, 4)
+    influence = engine.influence(system.bath, dt, memory, compensate)
+    steady = engine.steady(influence)
+    state, head_rho = _head(engine, k_steps[:h], rho0, influence, memory)
+    full_head = jnp.concatenate([rho0[None], head_rho])  # (h + 1, B, 4): ρ at j = 0 … h
+    if every is not None:
+        j0 = every * (h // every + 1)  # first record after the head
+        early = full_head[::every]  # j = 0, every, … ≤ h
+        state = engine.advance(state, steady, k_steps[h:j0 - 1])
+        blocks = k_steps[j0 - 1:n - 1].reshape((n - j0) // every, every, 4, 4)
+
+        def block(s, ks):
+            rho = engine.readout(s, ks[0], influence)
+            return engine.advance(s, steady, ks), rho
+
+        state, middle = jax.lax.scan(block, state, blocks)
+        final = engine.readout(state, k_steps[n - 1], influence)
+        return jnp.concatenate([early, middle, final[None]])
+    record = jnp.asarray(record)
+    buffer = full_head[jnp.clip(record, 0, h)]
+
+    def step(carry, xs):
+        s, buf = carry
+        j, k = xs
+        rho = engine.readout(s, k, influence)
+        buf = jnp.where((record == j)[:, None, None], rho[None], buf)
+        return (engine.advance(s, steady, k[None]), buf), None
+
+    (_, buffer), _ = jax.lax.scan(step, (state, buffer), (jnp.arange(h + 1, n + 1), k_steps[h:n]))
+    return buffer
+
+
+def _point(engine, memory, n, every, compensate, system, t0, dt, record):
+    t_grid = t0 + dt * jnp.arange(n + 1)
+    start = adiabatic_projectors(system.drive.epsilon(t_grid[0]), system.theta)
+    rho0 = jnp.stack(start).reshape(2, 4).astype(jnp.complex128)  # ground, excited
+    rho = exact_rho_path(engine, system, t_grid, dt, rho0, memory, every=every, record=record,
+                         compensate=compensate)
+    j = jnp.arange(0, n + 1, every) if every is not None else record
+    t = t0 + dt * j
+    eps = system.drive.epsilon(t)
+    r = jax.vmap(bloch_from_rho, in_axes=(0, 0, None))(rho, eps, system.theta)  # (m, 2, 3)
+    trace = jnp.real(rho[..., 0] + rho[..., 3])
+    return observables(r, jnp.broadcast_to(eps[:, None], trace.shape), trace), t, eps
+
+
+@functools.lru_cache(maxsize=64)
+def _batch_fn(engine, memory: int, n: int, every, compensate: bool, axes):
+    point = functools.partial(_point, engine, memory, n, every, compensate)
+    return jax.jit(jax.vmap(point, in_axes=(axes.tree, 0, 0, 0)))
+
+
+def exact_trajectory(drive, bath, theta=0.0, *, dt: float, kmax: int, times=None, every=None,
+                     eps_start=None, eps_end=None, engine="adt", compensate: bool = False):
+    """Exact (path-integral) density matrix along a finite protocol, as an ``xarray.Dataset``.
+
+    **Arguments:**
+    - `drive`: a protocol of :mod:`lzjax.protocols`, or :class:`lzjax.model.Drive` with
+      `eps_start`, `eps_end` (the finite linear sweep; the infinite one needs the NEQB's tails).
+    - `bath`, `theta`: broadcast with the drive's batched fields into one vmapped batch.
+    - `dt`: largest time step (1/Δ; accepted: (0, 1]); per point δt = span/N.
+    - `kmax`: memory in steps (the engine's check; ADT: integer in [1, 14]).
+    - `times` (1/Δ; nearest grid points) or `every` (integer ≥ 1): the records; start and end
+      always recorded with `every`.
+    - `engine`: an engine name of :data:`lzjax.quapi.ENGINES` (or an engine object).
+
+    Same variables as :func:`lzjax.dynamics.neqb_trajectory` (P_ground, P_excited, P_up, r_x,
+    r_y, r_z, trace), dims (point, start, time); `t` the grid times actually recorded.
+    """
+    engine = get_engine(engine)
+    engine.check(kmax)
+    dt = check_number("dt", dt, 0.0, 1.0, lower_open=True, unit="units 1/delta")
+    compensate = check_bool("compensate", compensate)
+    if (times is None) == (every is None):
+        raise ValueError("give exactly one of times (record times in 1/delta) or every (record every n-th step)")
+    if every is not None:
+        every = check_integer("every", every, 1)
+    if isinstance(drive, Drive) and eps_start is None:
+        raise ValueError("eps_start and eps_end are needed for the exact engine with a linear Drive "
+                         "(finite sweep; the infinite sweep is solve_quapi / converge_quapi)")
+    system, in_axes, shape, params = prepare_system(drive, bath, theta, eps_start=eps_start, eps_end=eps_end)
+    n_points = int(np.prod(shape, dtype=int))
+    check_memory(engine, kmax, n_points)
+    drive_flat = system.drive
+    t0 = np.broadcast_to(np.asarray(drive_flat.t_start, float), (n_points,))
+    t1 = np.broadcast_to(np.asarray(drive_flat.t_end, float), (n_points,))
+    span = t1 - t0
+    n = int(np.ceil(np.max(span) / dt - 1e-9))
+    if every is not None:
+        n = every * max(1, -(-n // every))
+    head = engine.head(kmax)
+    if n < head + 1:
+        raise ValueError(f"the protocol must have at least kmax + 1 = {head + 1} steps of dt; got {n} "
+                         f"(span {float(np.max(span)):g}/delta, dt {dt:g})")
+    steps = span / n
+    if times is not None:
+        t_req = np.asarray(times, float)
+        if t_req.ndim != 1 or t_req.size < 1 or not np.all(np.isfinite(t_req)):
+            raise ValueError(f"times must be a non-empty 1-D list of finite times (1/delta), got {times!r}")
+        if np.any(t_req[None] < t0[:, None] - 1e-9) or np.any(t_req[None] > t1[:, None] + 1e-9):
+            raise ValueError(f"times must lie inside the protocol window of every point "
+                             f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (units 1/delta)")
+        record = np.clip(np.rint((t_req[None] - t0[:, None]) / steps[:, None]), 0, n).astype(np.int64)
+    else:
+        record = np.zeros((n_points, 1), dtype=np.int64)
+    fn = _batch_fn(engine, int(kmax), n, every, compensate, HashableAxes(in_axes))
+    obs, t, eps = fn(system, jnp.asarray(t0), jnp.asarray(steps), jnp.asarray(record))
+    obs = {k: jnp.swapaxes(a, 1, 2) for k, a in obs.items()}  # (P, m, 2) -> (P, 2, m)
+    return trajectory_dataset(obs, t, eps, params, shape, engine=f"quapi-{engine.name}",
+                              attrs={"dt": steps.tolist(), "kmax": int(kmax), "n_steps": n})
