@@ -302,8 +302,10 @@ class SweepStore:
                     f.write(line)
                     f.flush()
                     os.fsync(f.fileno())
-                self._offset += len(line)
+                # done before the offset: a Ctrl-C between the two is repaired by `refresh`,
+                # which re-reads the line (idempotent), so the kept count is never one short
                 self.done[index] = {n: np.asarray(data[n]).reshape(-1) for n in self.names}
+                self._offset += len(line)
         finally:
             self._unlock(0)
             self.release(index)

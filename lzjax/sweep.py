@@ -334,6 +334,10 @@ def sweep(
                     if not progressed and len(st.done) < n_chunks:
                         st.wait()  # the remaining chunks are being computed by another process
             except KeyboardInterrupt:
+                try:  # count what the file holds (an append may have been cut between its steps)
+                    st.refresh()
+                except Exception:  # noqa: BLE001 - the count is best effort, the store is intact
+                    pass
                 raise SweepInterrupted(len(st.done), n_chunks, os.fspath(store)) from None
             chunks = st.done
     data = {n: np.concatenate([np.asarray(chunks[i][n]).reshape(-1) for i in range(n_chunks)]).reshape(shape)

@@ -112,9 +112,10 @@ def richardson(fine, dt_fine, coarse, dt_coarse):
     return fine + (fine - coarse) * dt_fine**2 / (dt_coarse**2 - dt_fine**2)
 
 
-def combine(p: dict, dt: dict, runs: dict[str, Run], s) -> tuple[np.ndarray, np.ndarray]:
+def combine(p: dict, dt: dict, runs: dict[str, Run], s, parts: dict | None = None):
     """(value, error) from the results `p[name]` (arrays), actual time steps `dt[name]`, the plan
-    `runs` and the spectral exponents `s` (module docstring)."""
+    `runs` and the spectral exponents `s` (module docstring). With a dict `parts`, the four
+    contributions to the error bar are stored in it ("dt", "memory", "window", "compression")."""
     rich = richardson(p["fine"], dt["fine"], p["coarse"], dt["coarse"])
     power = np.clip(s, 1.0, 3.0)
     big, small = runs["fine"].steps, runs["short"].steps  # fine and short share δt
@@ -129,27 +130,28 @@ def combine(p: dict, dt: dict, runs: dict[str, Run], s) -> tuple[np.ndarray, np.
     else:
         window = (richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"])
                   - richardson(p["short"], dt["short"], p["coarse"], dt["coarse"]))
-        compression = 0.0
+        compression = np.zeros_like(rich)
+    if parts is not None:
+        parts.update(dt=np.abs(rich - p["fine"]), memory=memory_err, window=np.abs(window),
+                     compression=compression)
     return rich + memory, np.abs(rich - p["fine"]) + memory_err + np.abs(window) + compression
 
 
 _bath_windows = jax.jit(jax.vmap(lambda p: bath_window(p, BATH_WINDOW_TOL)))
 
 
-def _pt_eps_q(dimless, index, dt: float, tail_tol: float) -> float:
-    """The smallest ε_q in (15, 20, 30, 40, 60, 80) whose golden-rule tails carry less than
-    `tail_tol` of ∫Γ1 dt at every point of the group, capped by E(ε_q) δt·ratio ≤ 2 (Nyquist
-    margin of the coarse run)."""
+#: candidate exact-window half-widths of the process-tensor ladder (units Δ)
+PT_WINDOWS = (15.0, 20.0, 30.0, 40.0, 60.0, 80.0, 100.0)
+
+
+def _pt_eps_q(dimless, index, tail_tol: float) -> float:
+    """The smallest ε_q of :data:`PT_WINDOWS` whose golden-rule tails carry less than `tail_tol`
+    of ∫Γ1 dt at every point of the group (the largest if none does)."""
     group = jax.tree_util.tree_map(lambda a: a[index], dimless)
-    cap = math.sqrt(max((2.0 / (dt * PT_DT_RATIO)) ** 2 - 1.0, 1.0))
-    chosen = None
-    for eq in (15.0, 20.0, 30.0, 40.0, 60.0, 80.0):
-        if eq > cap:
-            break
-        chosen = eq
+    for eq in PT_WINDOWS:
         if float(np.max(np.asarray(_tail_weights(group, eq)))) < tail_tol:
-            break
-    return 0.75 * cap if chosen is None else chosen
+            return eq
+    return PT_WINDOWS[-1]
 
 
 _tail_weights = jax.jit(jax.vmap(tail_weight, in_axes=(0, None)))
@@ -171,9 +173,10 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     - `budget` (ADT): largest k_max (accepted: integer in [3, 14], default 10); cost ∝ 4^budget
       per step (:func:`lzjax.quapi.estimate_memory_bytes`).
     - `eps_q`: half-width of the exact window in units of Δ (accepted: 5 ≤ ε_q ≤ 120; ADT default
-      15; process-tensor default: the smallest of 15 … 80 whose golden-rule tails carry less than
-      tol/10 of ∫Γ1 dt, within the Nyquist margin E δt' ≤ 2).
-    - `dt` (PT): Trotter step of the finest run (1/Δ; default min(0.05, 0.25/ω_c)).
+      15; process-tensor default: the smallest of 15 … 100 whose golden-rule tails carry less than
+      tol/10 of ∫Γ1 dt, :func:`lzjax.quapi.window.tail_weight`).
+    - `dt` (PT): Trotter step of the finest run (1/Δ; default min(0.05, 0.25/ω_c, 1.2/E(ε_q)),
+      so that the coarse run keeps E δt' ≤ 1.5 below the Nyquist limit π).
     - `memory` (PT): memory time τ (1/Δ; default 6.4): K = round(τ/δt) steps.
     - `pt_tol` (PT): relative truncation of the compression (default 1e-9); `chi_max` (PT):
       bond-dimension cap (default 512).
@@ -191,7 +194,9 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     ω_c = 5, v = 1) and the paper's Fig. 1 points, see there.
     Returns a :class:`lzjax.results.Result` with settings `dt` (finest run), `kmax` (ADT) or
     `memory` and `chi` (PT), `eps_q` (the exact window used), `tail` (∫Γ1 dt left to the
-    golden-rule tails) and `trace_err`; `t_max` = 2 ε_max/v (the whole protocol, tails included).
+    golden-rule tails), `trace_err`, and the parts of the error bar `err_dt`, `err_memory`,
+    `err_window`, `err_compression` (each the larger of P_LZ's and P_ES's); `t_max` = 2 ε_max/v
+    (the whole protocol, tails included).
     """
     engine = get_engine(engine)
     check_problem(problem)
@@ -227,8 +232,9 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     for index in groups:
         wc = float(np.asarray(b.omega_c)[index[0]])
         if shared:
-            step = dt if dt is not None else min(0.05, 0.25 / wc)
-            eq = eps_q if eps_q is not None else _pt_eps_q(dimless, index, step, 0.1 * tol)
+            eq = eps_q if eps_q is not None else _pt_eps_q(dimless, index, 0.1 * tol)
+            # Nyquist margin: E(ε_q) δt' ≤ 1.5 on the coarse run (E δt < π aliases, DESIGN §3)
+            step = dt if dt is not None else min(0.05, 0.25 / wc, 1.5 / (PT_DT_RATIO * math.sqrt(1.0 + eq**2)))
             plans.append(pt_plan(step, memory, eq, pt_tol, chi_max))
         else:
             plans.append(adt_plan(budget, min(0.1, 0.5 / wc, 1.5 / math.sqrt(1.0 + eps_q**2)), eps_q))
@@ -241,7 +247,8 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     total = sum(run.grid(float(v[i[0]]))[0] for i, plan in zip(groups, plans) for run in plan.values())
     bar = new_bar(total, progress, "QUAPI ladder steps")
     out = np.zeros((2, 2, v.size))  # (value, error) × (LZ, ES) × points
-    record = {name: np.zeros(v.size) for name in ("dt", "eps_q", "trace_err", "tail", "chi", "memory")}
+    record = {name: np.zeros(v.size) for name in ("dt", "eps_q", "trace_err", "tail", "chi", "memory",
+                                                  "err_dt", "err_memory", "err_window", "err_compression")}
     for index, plan in zip(groups, plans):
         group = jax.tree_util.tree_map(lambda a: a[index], dimless)
         eps_max[index] = np.maximum(eps_max[index], 2.0 * plan["fine"].eps_q)
@@ -261,7 +268,10 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
             trace = np.maximum(trace, np.asarray(tr))
             if name == "fine":
                 record["eps_q"][index] = 0.5 * float(v[index[0]]) * n_steps * step
-        value, err = combine(results, steps, plan, np.asarray(b.s)[index])
+        parts = {}
+        value, err = combine(results, steps, plan, np.asarray(b.s)[index], parts)
+        for name, part in parts.items():  # the largest of (LZ, ES) per point
+            record[f"err_{name}"][index] = np.max(part, axis=0)
         out[0][:, index], out[1][:, index] = value, err + trace
         record["dt"][index] = steps["fine"]
         record["memory"][index] = plan["fine"].steps
@@ -272,7 +282,8 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     value, err = out
     value = np.clip(value, 0.0, 1.0)  # a probability is reported inside [0, 1]; the bar keeps the correction
     settings = {"dt": record["dt"] / delta, "eps_q": record["eps_q"] * delta, "tail": record["tail"],
-                "trace_err": record["trace_err"]}
+                "trace_err": record["trace_err"],
+                **{k: record[k] for k in ("err_dt", "err_memory", "err_window", "err_compression")}}
     if shared:
         settings.update(memory=record["memory"].astype(int), chi=record["chi"].astype(int))
     else:
