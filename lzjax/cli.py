@@ -109,7 +109,13 @@ def _build_parser() -> argparse.ArgumentParser:
     quapi.add_argument("--kmax", type=int, help="fixed memory length in steps (with --dt, --tmax)")
     quapi.add_argument("--tmax", type=float, help="fixed protocol duration in 1/Δ (with --dt, --kmax)")
     quapi.add_argument("--tol", type=float, help="convergence mode: target error (ladder in δt, k_max, t_max)")
-    quapi.add_argument("--budget", type=int, help="convergence mode: largest k_max (default 10)")
+    quapi.add_argument("--budget", type=int, help="convergence mode, --engine adt: largest k_max (default 10)")
+    quapi.add_argument("--engine", dest="quapi_engine", default=None, choices=["adt", "pt"],
+                       help="convergence mode: exact engine, adt (plain augmented density tensor, default) "
+                            "or pt (process tensor: compressed memory, wide window)")
+    quapi.add_argument("--memory", type=float, help="convergence mode, --engine pt: memory time in 1/Δ (default 6.4)")
+    quapi.add_argument("--pt-tol", dest="pt_tol", type=float,
+                       help="convergence mode, --engine pt: relative truncation of the compression (default 1e-9)")
     quapi.add_argument("--eps-q", dest="eps_q", type=float,
                        help="convergence mode: half-width of the exact QUAPI window in Δ, 5-40 (default 15;"
                             " 20 for transversal super-Ohmic baths, whose relaxation reaches E ≈ 3ω_c and beyond)")
@@ -227,7 +233,7 @@ class _Outputs:
 def _print_table(result) -> None:
     records = result.records()
     columns = ["v", "T", "gamma", "s", "omega_c", "theta", "delta", "P_LZ", "P_ES", "P_LZ_err", "P_ES_err",
-               "dt", "kmax", "t_max", "converged"]
+               "dt", "kmax", "memory", "chi", "eps_q", "trace_err", "converged"]
     columns = [c for c in columns if c in records[0]]
     print("  ".join(f"{c:>11}" for c in columns))
     for rec in records:
@@ -330,7 +336,8 @@ def _run_quapi(args) -> int:
     _check_sweep_paths(args)
     fixed = {"--dt": args.dt, "--kmax": args.kmax, "--tmax": args.tmax}
     ladder = {"--tol": args.tol, "--budget": args.budget, "--eps-q": args.eps_q,
-              "--compensate": args.compensate or None}
+              "--compensate": args.compensate or None, "--engine": args.quapi_engine,
+              "--memory": args.memory, "--pt-tol": args.pt_tol}
     given_fixed = [k for k, x in fixed.items() if x is not None]
     given_ladder = [k for k, x in ladder.items() if x is not None]
     if given_fixed and given_ladder:
@@ -341,7 +348,20 @@ def _run_quapi(args) -> int:
             missing = [k for k in fixed if fixed[k] is None]
             raise _OneLineError(f"fixed settings need --dt, --kmax and --tmax together; missing {', '.join(missing)}")
         options = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
+    elif args.tol is not None and args.quapi_engine == "pt":
+        wrong = [k for k, x in (("--budget", args.budget),) if x is not None]
+        if wrong:
+            raise _OneLineError(f"{', '.join(wrong)} belong(s) to --engine adt, not to --engine pt")
+        options = {"tol": args.tol, "method": "pt"}
+        for key, value in (("eps_q", args.eps_q), ("memory", args.memory), ("pt_tol", args.pt_tol)):
+            if value is not None:
+                options[key] = value
+        if args.compensate:
+            options["compensate"] = True
     elif args.tol is not None:
+        wrong = [k for k, x in (("--memory", args.memory), ("--pt-tol", args.pt_tol)) if x is not None]
+        if wrong:
+            raise _OneLineError(f"{', '.join(wrong)} belong(s) to --engine pt, not to --engine adt")
         options = {"tol": args.tol, "budget": 10 if args.budget is None else args.budget,
                    "eps_q": 15.0 if args.eps_q is None else args.eps_q}
         if args.compensate:

@@ -178,8 +178,12 @@ def _remove_quietly(path: str) -> None:
 
 _ENGINE_OPTIONS = {
     "neqb": {"tol", "n_steps", "max_steps", "n_outer", "eps_max"},
-    "quapi": {"dt", "kmax", "tmax", "tol", "budget", "eps_q", "compensate"},
+    "quapi": {"dt", "kmax", "tmax", "tol", "budget", "eps_q", "compensate", "method", "memory", "pt_tol",
+              "chi_max"},
 }
+#: extra result columns of the process-tensor ladder (method="pt")
+_PT_NAMES = ("memory", "chi", "eps_q", "tail", "trace_err", "err_dt", "err_memory", "err_window",
+             "err_compression")
 _FIXED_QUAPI = {"dt", "kmax", "tmax"}
 
 
@@ -205,11 +209,19 @@ def _engine_call(engine: str, options: dict, progress: bool):
             raise ValueError(f"quapi with fixed settings needs all of dt, kmax, tmax; got only {sorted(fixed)}")
         if fixed and "tol" in options:
             raise ValueError("quapi takes either fixed settings (dt, kmax, tmax) or tol, not both")
+        method = options.get("method", "adt")
+        if method not in ("adt", "pt"):
+            raise ValueError(f"method (the exact engine) must be 'adt' or 'pt', got {method!r}")
+        if fixed and method != "adt":
+            raise ValueError("quapi fixed settings (dt, kmax, tmax) run the plain ADT; method='pt' needs tol")
         solve = solve_quapi if fixed else converge_quapi
         names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "dt", "kmax", "t_max", "converged")
+        if method == "pt":
+            names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "dt", "t_max", "converged") + _PT_NAMES
+    call_options = {("engine" if k == "method" else k): x for k, x in options.items()}
 
     def run(problem):
-        result = solve(problem, progress=progress, **options)
+        result = solve(problem, progress=progress, **call_options)
         return {n: np.asarray(getattr(result, n)).reshape(-1) for n in names}
 
     return run, names
@@ -222,13 +234,16 @@ def _default_chunk_size(engine: str, options: dict) -> int:
     from .quapi import estimate_memory_bytes
     from .quapi.runner import available_memory_bytes
 
+    if options.get("method") == "pt":  # ψ per point is small; the tensor is shared
+        return 256
     kmax = int(options.get("kmax", options.get("budget", 10)))
     per_point = estimate_memory_bytes(kmax, 1)
     return int(max(1, min(4096, 0.5 * available_memory_bytes() // per_point)))
 
 
-_REAL_OPTIONS = {"tol", "eps_max", "dt", "tmax", "eps_q"}
-_INT_OPTIONS = {"n_steps", "max_steps", "n_outer", "kmax", "budget", "max_rungs"}
+_REAL_OPTIONS = {"tol", "eps_max", "dt", "tmax", "eps_q", "memory", "pt_tol"}
+_INT_OPTIONS = {"n_steps", "max_steps", "n_outer", "kmax", "budget", "chi_max"}
+_STR_OPTIONS = {"method"}
 _BOOL_OPTIONS = {"compensate"}
 _OPTIONAL = {"eps_max"}  # None means "the engine's default"
 
@@ -240,6 +255,8 @@ def _check_option_types(options: dict) -> None:
             continue
         if name in _BOOL_OPTIONS:
             ok, kind = isinstance(value, (bool, np.bool_)), "True or False"
+        elif name in _STR_OPTIONS:
+            ok, kind = isinstance(value, str), "a string"
         elif name in _INT_OPTIONS:
             ok, kind = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)), "an integer"
         else:

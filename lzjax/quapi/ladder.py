@@ -257,7 +257,7 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
             n_steps, step = run.grid(float(v[index[0]]))
             tensor = None
             if shared:
-                scalar = jax.tree_util.tree_map(lambda a: a[index[0]], group.bath)
+                scalar = jax.tree_util.tree_map(lambda a: a[0], group.bath)
                 tensor, info = engine.info(scalar, step, run.memory, compensate)
                 if name == "fine":
                     record["chi"][index] = info["chi"]

@@ -127,6 +127,25 @@ def _compiled(engine, protocol: str):
     return vprepare, vadvance, vfinish
 
 
+#: longest steady scan of one compiled call (steps)
+MAX_CHUNK = 4096
+
+
+def chunk_bounds(first: int, last: int, progress: bool, n_chunks: int = 40) -> list[tuple[int, int]]:
+    """[begin, end) step ranges covering [first, last) whose lengths are powers of two (at most
+    :data:`MAX_CHUNK`; with `progress` also at most ~1/n_chunks of the run, for a moving bar):
+    every run, of any length, reuses a few compiled scan lengths instead of compiling its own."""
+    total = last - first
+    top = MAX_CHUNK if not progress else max(1, min(MAX_CHUNK, total // n_chunks))
+    top = 1 << (top.bit_length() - 1)  # a power of two
+    bounds, begin = [], first
+    while begin < last:
+        length = min(top, 1 << ((last - begin).bit_length() - 1))
+        bounds.append((begin, begin + length))
+        begin += length
+    return bounds
+
+
 def run_batch(engine, protocol: str, flat, dt, n_steps: int, memory: int, *, eps_max=None,
               compensate: bool = False, shared=None, single: bool = False, bar=None,
               n_chunks: int = 40):
@@ -150,11 +169,9 @@ def run_batch(engine, protocol: str, flat, dt, n_steps: int, memory: int, *, eps
     if single:  # the influence build, propagators and first steps stay float64; the hot loop runs in complex64
         state, steady, k_steps = to_single((state, steady, k_steps))
     first, last = engine.head(memory), n_steps - 1  # steady steps use k_steps[first:last]
-    chunk = max(1, math.ceil((last - first) / n_chunks)) if bar is not None else max(1, last - first)
     if bar is not None:
         bar.update(first)
-    for begin in range(first, last, chunk):
-        end = min(begin + chunk, last)
+    for begin, end in chunk_bounds(first, last, bar is not None, n_chunks):
         state = vadvance(state, steady, k_steps[:, begin:end])
         if bar is not None:
             jax.block_until_ready(state)
