@@ -377,8 +377,8 @@ def run_trajectory(args) -> int:
     finally:
         outputs.discard()
     if not args.out:
-        _print_rows(records, ["t", "epsilon", *OBSERVABLES] + (["eps_minus", "eps_plus"] if window is not None else []),
-                    per_point=_point_params(ds))
+        extra = [k for k in ("P_LZ", "P_ES", "eps_minus", "eps_plus") if k in records[0]]
+        _print_rows(records, ["t", "epsilon", *OBSERVABLES, *extra], per_point=_point_params(ds))
     return 0
 
 

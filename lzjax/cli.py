@@ -557,6 +557,10 @@ def main(argv: list[str] | None = None) -> int:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"lzjax: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`lzjax ... | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt as interrupt:
         from .store import SweepInterrupted
 
