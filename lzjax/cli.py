@@ -3,6 +3,9 @@
     lzjax neqb --v 0.1,0.3,1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 --theta 0 [--delta 1]
                [--tol 1e-6] [--out FILE.json|FILE.csv] [--plot FILE.png] [--store FILE.jsonl]
     lzjax quapi (same parameter flags) --dt 0.1 --kmax 6 --tmax 60 | --tol 1e-3 [--budget 8]
+    lzjax trajectory (parameter flags) (--times t1,t2,... | --every N) [--drive linear|tanh|periodic]
+               [--engine neqb|quapi] [--out FILE.csv|.json|.nc] [--plot FILE.png]   (see _cli_dynamics)
+    lzjax window (parameter flags) --tol 1e-4 [--out FILE.csv|.json|.nc]
     lzjax demo [--outdir DIR]
     lzjax --version
 
@@ -140,6 +143,10 @@ def _build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", help="write the result to this .json file (else print it)")
     fit.add_argument("--plot", help="draw data with error bars and the fitted curve to this PNG/PDF/SVG")
     fit.add_argument("--yes", action="store_true", help="run even when the size estimate is above the hard limit")
+    from ._cli_dynamics import add_trajectory_parser, add_window_parser
+
+    add_trajectory_parser(sub)
+    add_window_parser(sub)
     demo = sub.add_parser("demo", help="the paper's Fig. 1 parameters with NEQB: CSV + PNG")
     demo.add_argument("--outdir", default="lzjax-demo", help="output folder (default ./lzjax-demo)")
     return parser
@@ -509,7 +516,8 @@ def _run_demo(args) -> int:
     return 0
 
 
-_VALUE_FLAGS = {"--v", "--T", "--gamma", "--s", "--omega-c", "--theta", "--delta"}
+_VALUE_FLAGS = {"--v", "--T", "--gamma", "--s", "--omega-c", "--theta", "--delta", "--times", "--eps-start",
+                "--eps-end", "--eps0", "--t-start", "--t-end", "--amplitude"}
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:
@@ -552,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as done:  # --help, --version
             return int(done.code or 0)
         if args.command is None:
-            raise _OneLineError("choose a command: neqb, quapi, fit, demo (see lzjax --help)")
+            raise _OneLineError("choose a command: neqb, quapi, fit, trajectory, window, demo (see lzjax --help)")
         _enable_compilation_cache()
         if args.command == "neqb":
             return _run_neqb(args)
@@ -560,11 +568,19 @@ def main(argv: list[str] | None = None) -> int:
             return _run_quapi(args)
         if args.command == "fit":
             return _run_fit(args)
+        if args.command in ("trajectory", "window"):
+            from ._cli_dynamics import run_trajectory, run_window
+
+            return (run_trajectory if args.command == "trajectory" else run_window)(args)
         return _run_demo(args)
     except (_OneLineError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"lzjax: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`lzjax ... | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt as interrupt:
         from .store import SweepInterrupted
 

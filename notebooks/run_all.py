@@ -16,7 +16,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NAMES = ("fig1_longitudinal_weak", "fig2_longitudinal_strong", "fig3_transversal",
-         "fig4_mixed_angle", "fig5_relaxation_rates", "fig6_cutoff", "xi_table", "beyond_paper")
+         "fig4_mixed_angle", "fig5_relaxation_rates", "fig6_cutoff", "xi_table", "beyond_paper",
+         "crossing_window")
 
 
 def execute(path, mode, *, workdir=None, timeout=None, write=True):

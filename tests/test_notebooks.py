@@ -48,7 +48,7 @@ def kernel_path(tmp_path_factory):
 
 def test_every_paper_result_has_a_notebook():
     expected = {"fig1_longitudinal_weak", "fig2_longitudinal_strong", "fig3_transversal",
-                "fig4_mixed_angle", "fig5_relaxation_rates", "fig6_cutoff", "xi_table"}
+                "fig4_mixed_angle", "fig5_relaxation_rates", "fig6_cutoff", "xi_table", "crossing_window"}
     assert expected <= set(NAMES)
 
 

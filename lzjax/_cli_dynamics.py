@@ -1,0 +1,446 @@
+"""`lzjax trajectory` and `lzjax window`: time-resolved dynamics and the crossing window from
+the command line (units Δ = ħ = 1).
+
+    lzjax trajectory --v 1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 [--theta 0]
+                     (--times -5,0,5 | --every N) [--eps-start -20 --eps-end 20]
+                     [--drive linear|tanh|periodic] [--amplitude A --tau τ --eps0 ε₀ --omega ω
+                      --t-start t0 --t-end t1] [--engine neqb|quapi] [--dt δt] [--kmax K]
+                     [--n-steps N] [--start ground|excited] [--window-tol δ]
+                     [--out FILE.csv|.json|.nc] [--plot FILE.png]
+    lzjax window --v 0.3,1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 --tol 1e-4 [--out FILE]
+
+Every parameter flag (the bath's, Θ, v, and the protocol's) takes one value or a list; the
+run covers their Cartesian product as one batch. Flags that do not apply to the chosen drive
+or engine are refused in one line that names them; every flag and path is checked before any
+computation, and outputs are written atomically only after everything (the plot included)
+succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+from .cli import (_check_distinct, _check_output_path, _OneLineError, _Outputs, _size_check, parse_values)
+
+__all__ = ["add_trajectory_parser", "add_window_parser", "run_trajectory", "run_window"]
+
+#: protocol flags (dest -> flag) and which drive needs / accepts them
+_DRIVE_FLAGS = {"amplitude": "--amplitude", "tau": "--tau", "eps0": "--eps0", "omega": "--omega",
+                "t_start": "--t-start", "t_end": "--t-end"}
+_DRIVE_NEEDS = {"linear": (), "tanh": ("amplitude", "tau", "t_start", "t_end"),
+                "periodic": ("eps0", "amplitude", "omega", "t_start", "t_end")}
+_DRIVE_ACCEPTS = {"linear": (), "tanh": ("amplitude", "tau", "t_start", "t_end", "eps0"),
+                  "periodic": ("eps0", "amplitude", "omega", "t_start", "t_end")}
+#: bath and angle flags (dest -> flag), in record order
+_BATH_FLAGS = {"T": "--T", "gamma": "--gamma", "s": "--s", "omega_c": "--omega-c", "theta": "--theta"}
+#: recorded observables, in column order
+OBSERVABLES = ("P_ground", "P_excited", "P_up", "r_x", "r_y", "r_z")
+
+
+def _add_bath_flags(p) -> None:
+    p.add_argument("--v", help="sweep speed(s) v in Δ² (linear drive; list: 0.3,1)")
+    p.add_argument("--T", required=True, help="temperature(s) k_B T in Δ (0 allowed)")
+    p.add_argument("--gamma", required=True, help="coupling strength(s) γ")
+    p.add_argument("--s", required=True, help="spectral exponent(s) s")
+    p.add_argument("--omega-c", dest="omega_c", required=True, help="cutoff frequency ω_c in Δ")
+    p.add_argument("--theta", default="0", help="coupling angle(s) Θ in radians; 0.022pi, -pi/2 accepted")
+    p.add_argument("--delta", default="1", help="tunnel splitting Δ: must be 1 (energies in units of Δ)")
+
+
+def add_trajectory_parser(sub) -> None:
+    p = sub.add_parser("trajectory", help="populations and Bloch vector along a drive protocol")
+    _add_bath_flags(p)
+    p.add_argument("--drive", default="linear", choices=list(_DRIVE_NEEDS),
+                   help="linear (ε = v t; infinite unless --eps-start/--eps-end), tanh (ε₀ + A tanh(t/τ)), "
+                        "periodic (ε₀ + A cos ωt)")
+    p.add_argument("--eps-start", dest="eps_start", help="linear: bias at the start of a finite sweep (Δ)")
+    p.add_argument("--eps-end", dest="eps_end", help="linear: bias at the end of a finite sweep (Δ)")
+    p.add_argument("--amplitude", help="tanh/periodic: amplitude A (Δ)")
+    p.add_argument("--tau", help="tanh: time scale τ (1/Δ)")
+    p.add_argument("--eps0", help="tanh/periodic: static bias ε₀ (Δ; tanh default 0)")
+    p.add_argument("--omega", help="periodic: angular frequency ω (Δ)")
+    p.add_argument("--t-start", dest="t_start", help="tanh/periodic: start time (1/Δ)")
+    p.add_argument("--t-end", dest="t_end", help="tanh/periodic: end time (1/Δ)")
+    p.add_argument("--times", help="record times t1,t2,... in 1/Δ (linear: ε = v t); start and end always recorded")
+    p.add_argument("--every", type=int, help="record every N-th step instead of --times")
+    p.add_argument("--engine", default="neqb", choices=["neqb", "quapi"], help="neqb (default) or quapi (exact, ADT)")
+    p.add_argument("--dt", type=float, help="time step in 1/Δ (quapi: required; neqb: tanh/periodic, default 0.01)")
+    p.add_argument("--kmax", type=int, help="quapi: memory length in steps (required)")
+    p.add_argument("--n-steps", dest="n_steps", type=int, help="neqb, linear drive: steps over the window (default 4096)")
+    p.add_argument("--start", default="ground", choices=["ground", "excited"],
+                   help="initial state: instantaneous ground (default) or excited state")
+    p.add_argument("--window-tol", dest="window_tol", type=float,
+                   help="linear drive: also compute the crossing window for this δ (recorded, shaded in the plot)")
+    p.add_argument("--out", help="write records to .csv, .json or .nc")
+    p.add_argument("--plot", help="populations against time to this PNG/PDF/SVG")
+    p.add_argument("--yes", action="store_true", help="run even when the size estimate is above the hard limit")
+
+
+def add_window_parser(sub) -> None:
+    p = sub.add_parser("window", help="the crossing window [eps_minus, eps_plus] of the linear sweep")
+    _add_bath_flags(p)
+    p.add_argument("--tol", type=float, default=1e-4, help="δ: the bath outside changes P_LZ, P_ES by < δ (default 1e-4)")
+    p.add_argument("--n-seg", dest="n_seg", type=int, default=1024, help="NEQB steps per segment (default 1024)")
+    p.add_argument("--iterations", type=int, default=16, help="bisection halvings (default 16)")
+    p.add_argument("--out", help="write one record per point to .csv, .json or .nc")
+    p.add_argument("--yes", action="store_true", help="run even when the size estimate is above the hard limit")
+
+
+# ---- parsing and validation (no computation) ---------------------------------------------------
+
+def _refuse(names: list[str], why: str) -> None:
+    if names:
+        raise _OneLineError(f"{', '.join(names)} {'does' if len(names) == 1 else 'do'} not apply {why}")
+
+
+def _check_delta(args) -> None:
+    delta = parse_values("--delta", args.delta)
+    if np.any(delta != 1.0):
+        raise _OneLineError("--delta must be 1 here (give energies in units of Δ and times in 1/Δ)")
+
+
+def _mesh(lists: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
+    """Cartesian product of the value lists, flattened (first flag slowest)."""
+    shape = tuple(len(x) for x in lists.values())
+    grids = np.meshgrid(*lists.values(), indexing="ij")
+    return {k: g.ravel() for k, g in zip(lists, grids)}, shape
+
+
+def _bath_lists(args, with_v: bool) -> dict[str, np.ndarray]:
+    lists = {}
+    if with_v:
+        lists["v"] = parse_values("--v", args.v)
+    for dest, flag in _BATH_FLAGS.items():
+        lists[dest] = parse_values(flag, getattr(args, dest), angle=dest == "theta")
+    return lists
+
+
+def _plan_trajectory(args) -> dict:
+    """Everything checked and built (protocol, bath, options); raises before any work."""
+    from .model import Bath, Drive
+    from .protocols import PeriodicDrive, TanhSweep
+
+    _check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
+    _check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    _check_distinct(**{"--out": args.out, "--plot": args.plot})
+    if args.out and args.out.lower().endswith(".nc"):
+        _netcdf_engine()
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise _OneLineError("--plot needs matplotlib (pip install 'lzjax[plot]')") from None
+    _check_delta(args)
+    drive, engine = args.drive, args.engine
+    # flags that do not apply to the drive
+    given = [d for d in _DRIVE_FLAGS if getattr(args, d) is not None]
+    _refuse([_DRIVE_FLAGS[d] for d in given if d not in _DRIVE_ACCEPTS[drive]], f"to --drive {drive}")
+    if drive != "linear":
+        _refuse([f for f, x in (("--v", args.v), ("--eps-start", args.eps_start), ("--eps-end", args.eps_end))
+                 if x is not None], f"to --drive {drive} (linear drive only)")
+        missing = [_DRIVE_FLAGS[d] for d in _DRIVE_NEEDS[drive] if getattr(args, d) is None]
+        if missing:
+            raise _OneLineError(f"--drive {drive} needs {', '.join(missing)}")
+        if args.window_tol is not None:
+            raise _OneLineError("--window-tol applies to --drive linear only (the window of the linear sweep)")
+    else:
+        if args.v is None:
+            raise _OneLineError("--drive linear needs --v")
+        if (args.eps_start is None) != (args.eps_end is None):
+            raise _OneLineError("--eps-start and --eps-end go together (a finite linear sweep)")
+    finite = drive != "linear" or args.eps_start is not None
+    # flags that do not apply to the engine
+    if engine == "quapi":
+        _refuse(["--n-steps"] if args.n_steps is not None else [], "to --engine quapi (neqb, linear drive)")
+        missing = [f for f, x in (("--dt", args.dt), ("--kmax", args.kmax)) if x is None]
+        if missing:
+            raise _OneLineError(f"--engine quapi needs {' and '.join(missing)} (fixed settings)")
+        if not finite:
+            raise _OneLineError("--engine quapi needs a finite window: --eps-start and --eps-end "
+                                "(the infinite sweep's tails are NEQB's)")
+    else:
+        _refuse(["--kmax"] if args.kmax is not None else [], "to --engine neqb (quapi only)")
+        if drive == "linear":
+            _refuse(["--dt"] if args.dt is not None else [], "to --engine neqb with --drive linear (use --n-steps)")
+        else:
+            _refuse(["--n-steps"] if args.n_steps is not None else [],
+                    f"to --drive {drive} with --engine neqb (use --dt)")
+    if (args.times is None) == (args.every is None):
+        raise _OneLineError("give one of --times t1,t2,... (1/Δ) or --every N")
+    times = None
+    if args.times is not None:
+        times = parse_values("--times", args.times)
+        if np.any(np.diff(times) < 0):
+            raise _OneLineError(f"--times must be non-decreasing, got {args.times!r}")
+    elif args.every < 1:
+        raise _OneLineError(f"--every must be a positive integer, got {args.every}")
+    if args.window_tol is not None and not (1e-8 <= args.window_tol <= 0.1):
+        raise _OneLineError(f"--window-tol must be in [1e-8, 0.1], got {args.window_tol!r}")
+    # values: the Cartesian product of all lists, built and validated eagerly
+    lists = _bath_lists(args, with_v=drive == "linear")
+    if drive == "linear" and finite:
+        lists["eps_start"] = parse_values("--eps-start", args.eps_start)
+        lists["eps_end"] = parse_values("--eps-end", args.eps_end)
+    for d in _DRIVE_ACCEPTS[drive]:
+        if getattr(args, d) is not None:
+            lists[d] = parse_values(_DRIVE_FLAGS[d], getattr(args, d))
+    flat, shape = _mesh(lists)
+    bath = Bath(gamma=flat["gamma"], s=flat["s"], omega_c=flat["omega_c"], T=flat["T"])
+    if drive == "linear":
+        protocol = Drive(v=flat["v"])
+    elif drive == "tanh":
+        protocol = TanhSweep(amplitude=flat["amplitude"], tau=flat["tau"], t_start=flat["t_start"],
+                             t_end=flat["t_end"], eps0=flat.get("eps0", 0.0))
+    else:
+        protocol = PeriodicDrive(eps0=flat["eps0"], amplitude=flat["amplitude"], omega=flat["omega"],
+                                 t_start=flat["t_start"], t_end=flat["t_end"])
+    kwargs = {"times": times, "every": args.every}
+    if drive == "linear" and finite:
+        kwargs.update(eps_start=flat["eps_start"], eps_end=flat["eps_end"])
+        from .protocols import LinearSweep
+
+        LinearSweep(v=flat["v"], eps_start=flat["eps_start"], eps_end=flat["eps_end"])  # eager check
+    if times is not None and finite:  # requested times inside every window, before any work
+        if drive == "linear":
+            t0, t1 = flat["eps_start"] / flat["v"], flat["eps_end"] / flat["v"]
+        else:
+            t0, t1 = flat["t_start"], flat["t_end"]
+        if np.any(times[:, None] < t0[None] - 1e-12) or np.any(times[:, None] > t1[None] + 1e-12):
+            raise _OneLineError(f"--times must lie inside the protocol window of every point "
+                                f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (1/Δ)")
+    if engine == "quapi":
+        kwargs.update(dt=args.dt, kmax=args.kmax)
+        from .quapi.engines import get_engine
+
+        get_engine("adt").check(args.kmax)
+        if not (0 < args.dt <= 1):
+            raise _OneLineError(f"--dt must be in (0, 1] (1/Δ), got {args.dt!r}")
+    elif drive == "linear":
+        if args.n_steps is not None:
+            if args.n_steps < 16:
+                raise _OneLineError(f"--n-steps must be an integer >= 16, got {args.n_steps}")
+            kwargs["n_steps"] = args.n_steps
+    elif args.dt is not None:
+        if not (1e-5 <= args.dt <= 1):
+            raise _OneLineError(f"--dt must be in [1e-5, 1] (1/Δ), got {args.dt!r}")
+        kwargs["dt"] = args.dt
+    n = int(np.prod(shape))
+    if engine == "quapi":
+        span = float(np.max(t1 - t0)) if times is not None else float(np.max(
+            (flat["eps_end"] - flat["eps_start"]) / flat["v"] if drive == "linear" else flat["t_end"] - flat["t_start"]))
+        _size_check("quapi", n, {"dt": args.dt, "kmax": args.kmax, "tmax": span}, args.yes)
+    else:
+        _size_check("neqb", n, {}, args.yes)
+    return {"drive": protocol, "bath": bath, "theta": flat["theta"], "kwargs": kwargs, "shape": shape,
+            "engine": engine, "kind": drive, "finite": finite}
+
+
+def _netcdf_engine() -> str:
+    for name, module in (("netcdf4", "netCDF4"), ("h5netcdf", "h5netcdf"), ("scipy", "scipy.io")):
+        try:
+            __import__(module)
+            return name
+        except ImportError:
+            continue
+    raise _OneLineError("--out .nc needs netCDF4, h5netcdf or scipy installed")
+
+
+# ---- records and outputs -----------------------------------------------------------------------
+
+def _point_params(ds) -> list[str]:
+    return [k for k, c in ds.coords.items() if c.dims == ("point",)]
+
+
+def trajectory_records(ds, start: str = "ground") -> list[dict]:
+    """One dict per (point, record): the point's parameters, `start`, t, epsilon and the
+    observables (floats), for the infinite sweep also its P_LZ, P_ES; point-major order."""
+    sel = ds.sel(start=start)
+    names = _point_params(ds)
+    out = []
+    t, eps = ds.t.values, ds.epsilon.values
+    values = {k: sel[k].values for k in OBSERVABLES}
+    ends = [k for k in ("P_LZ", "P_ES") if k in ds]  # the infinite sweep's asymptotic read-out
+    for p in range(ds.sizes["point"]):
+        base = {k: float(ds[k].values[p]) for k in names}
+        for j in range(ds.sizes["time"]):
+            rec = dict(base, start=start, t=float(t[p, j]), epsilon=float(eps[p, j]))
+            rec.update({k: float(values[k][p, j]) for k in OBSERVABLES})
+            rec.update({k: float(ds[k].values[p]) for k in ends})
+            out.append(rec)
+    return out
+
+
+def _write_records(path: str, target: str, records: list[dict], dataset=None) -> None:
+    """Write `records` (or, for a .nc `target`, `dataset`) to `path` in the format of `target`."""
+    ext = os.path.splitext(target)[1].lower()
+    if ext == ".json":
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(records, f, indent=1)
+    elif ext == ".csv":
+        import csv
+
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(records[0]))
+            writer.writeheader()
+            for rec in records:
+                writer.writerow({k: repr(x) if isinstance(x, float) else x for k, x in rec.items()})
+    else:
+        dataset.to_netcdf(path, engine=_netcdf_engine())
+
+
+def _netcdf_ready(ds):
+    """Attributes netCDF can hold (numbers, strings, number lists)."""
+    out = ds.copy()
+    out.attrs = {k: (json.dumps(v) if isinstance(v, (list, dict, bool)) and not (
+        isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)) else v)
+        for k, v in ds.attrs.items()}
+    out.attrs = {k: (int(v) if isinstance(v, bool) else v) for k, v in out.attrs.items()}
+    return out
+
+
+def plot_trajectory(ds, start: str = "ground", window=None):
+    """Populations P_ground (solid) and P_up (dashed) against t per point (at most 8 drawn);
+    the crossing window [ε₋, ε₊]/v shaded when `window` (a crossing_window dataset) is given."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    sel = ds.sel(start=start)
+    names = [k for k in _point_params(ds) if np.unique(ds[k].values).size > 1]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for p in range(min(ds.sizes["point"], 8)):
+        c = colours[p % len(colours)]
+        label = ", ".join(f"{k}={float(ds[k].values[p]):g}" for k in names) or None
+        ax.plot(ds.t.values[p], sel.P_ground.values[p], "-", color=c, label=label)
+        ax.plot(ds.t.values[p], sel.P_up.values[p], "--", color=c, lw=0.9)
+        if window is not None:
+            v = float(ds.v.values[p])
+            ax.axvspan(float(window.eps_minus.values[p]) / v, float(window.eps_plus.values[p]) / v,
+                       color=c, alpha=0.12, lw=0)
+    ax.set_xlabel("t [1/Δ]")
+    ax.set_ylabel("P_ground (solid), P_up (dashed)")
+    title = f"{ds.attrs.get('engine', '')}, start {start}"
+    if window is not None:
+        title += f"; shaded: crossing window, δ = {window.attrs['tol']:g}"
+    ax.set_title(title, fontsize=9)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.25, lw=0.5)
+    if names:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _save_plot(fig, tmp: str, path: str) -> None:
+    fig.savefig(tmp, dpi=120, format=os.path.splitext(path)[1].lower()[1:])
+
+
+def run_trajectory(args) -> int:
+    from . import dynamics
+    from .quapi import trajectory as quapi_trajectory
+
+    plan = _plan_trajectory(args)
+    if plan["engine"] == "quapi":
+        ds = quapi_trajectory.exact_trajectory(plan["drive"], plan["bath"], plan["theta"], **plan["kwargs"])
+    else:
+        ds = dynamics.neqb_trajectory(plan["drive"], plan["bath"], plan["theta"], **plan["kwargs"])
+    window = None
+    if args.window_tol is not None:
+        window = dynamics.crossing_window(plan["drive"], plan["bath"], plan["theta"], tol=args.window_tol)
+    sel = ds.sel(start=args.start)
+    bad = ~np.all(np.isfinite(np.stack([sel[k].values for k in OBSERVABLES])), axis=(0, 2))
+    if np.any(bad):
+        raise _OneLineError(f"{int(bad.sum())} point(s) gave non-finite populations; nothing written")
+    records = trajectory_records(ds, args.start)
+    if window is not None:
+        m = ds.sizes["time"]
+        for i, rec in enumerate(records):
+            p = i // m  # records are point-major
+            rec.update(eps_minus=float(window.eps_minus.values[p]), eps_plus=float(window.eps_plus.values[p]))
+    outputs = _Outputs()
+    try:
+        if args.out:
+            out_ds = ds.sel(start=args.start)
+            if window is not None:
+                out_ds = out_ds.assign(eps_minus=("point", window.eps_minus.values),
+                                       eps_plus=("point", window.eps_plus.values))
+            _write_records(outputs.temporary(args.out), args.out, records, _netcdf_ready(out_ds))
+        if args.plot:
+            _save_plot(plot_trajectory(ds, args.start, window), outputs.temporary(args.plot), args.plot)
+        outputs.commit()
+    finally:
+        outputs.discard()
+    if not args.out:
+        extra = [k for k in ("P_LZ", "P_ES", "eps_minus", "eps_plus") if k in records[0]]
+        _print_rows(records, ["t", "epsilon", *OBSERVABLES, *extra], per_point=_point_params(ds))
+    return 0
+
+
+def _print_rows(records, columns, per_point=()) -> None:
+    last = None
+    for rec in records:
+        key = tuple(rec[k] for k in per_point)
+        if key != last:
+            print("# " + ", ".join(f"{k}={rec[k]:g}" for k in per_point))
+            print("  ".join(f"{c:>12}" for c in columns))
+            last = key
+        print("  ".join(f"{rec[c]:>12.6g}" for c in columns))
+
+
+# ---- lzjax window --------------------------------------------------------------------------------
+
+#: per-point results of `lzjax window`, in column order
+WINDOW_COLUMNS = ("eps_minus", "eps_minus_err", "eps_plus", "eps_plus_err", "rate_eps_minus", "rate_eps_plus",
+                  "Xi_total", "P_LZ", "P_ES", "P_LZ_window", "P_ES_window", "window_dev")
+
+
+def window_records(ds) -> list[dict]:
+    names = _point_params(ds)
+    return [{**{k: float(ds[k].values[p]) for k in names}, "tol": float(ds.attrs["tol"]),
+             **{k: float(ds[k].values[p]) for k in WINDOW_COLUMNS}} for p in range(ds.sizes["point"])]
+
+
+def run_window(args) -> int:
+    from . import dynamics
+    from .model import Bath, Drive
+
+    _check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
+    if args.out and args.out.lower().endswith(".nc"):
+        _netcdf_engine()
+    _check_delta(args)
+    if args.v is None:
+        raise _OneLineError("window needs --v (the crossing window of the linear sweep)")
+    if not (1e-8 <= args.tol <= 0.1):
+        raise _OneLineError(f"--tol must be in [1e-8, 0.1], got {args.tol!r}")
+    if args.n_seg < 16:
+        raise _OneLineError(f"--n-seg must be an integer >= 16, got {args.n_seg}")
+    if not (1 <= args.iterations <= 60):
+        raise _OneLineError(f"--iterations must be in [1, 60], got {args.iterations}")
+    flat, shape = _mesh(_bath_lists(args, with_v=True))
+    bath = Bath(gamma=flat["gamma"], s=flat["s"], omega_c=flat["omega_c"], T=flat["T"])
+    drive = Drive(v=flat["v"])
+    _size_check("neqb", int(np.prod(shape)) * args.iterations, {}, args.yes)
+    ds = dynamics.crossing_window(drive, bath, flat["theta"], tol=args.tol, n_seg=args.n_seg,
+                                  iterations=args.iterations)
+    records = window_records(ds)
+    outputs = _Outputs()
+    try:
+        if args.out:
+            _write_records(outputs.temporary(args.out), args.out, records, _netcdf_ready(ds))
+        outputs.commit()
+    finally:
+        outputs.discard()
+    columns = ["v", "T", "gamma", "s", "omega_c", "theta", "eps_minus", "eps_minus_err", "eps_plus",
+               "eps_plus_err", "rate_eps_minus", "rate_eps_plus", "window_dev"]
+    print("  ".join(f"{c:>14}" for c in columns))
+    for rec in records:
+        print("  ".join(f"{rec[c]:>14.6g}" for c in columns))
+    if args.out:
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
