@@ -4,7 +4,7 @@
                [--tol 1e-6] [--out FILE.json|FILE.csv] [--plot FILE.png] [--store FILE.jsonl]
     lzjax quapi (same parameter flags) --dt 0.1 --kmax 6 --tmax 60 | --tol 1e-3 [--budget 8]
     lzjax trajectory (parameter flags) (--times t1,t2,... | --every N) [--drive linear|tanh|periodic]
-               [--engine neqb|quapi] [--out FILE.csv|.json|.nc] [--plot FILE.png]   (see _cli_dynamics)
+               [--engine neqb|quapi] [--out FILE.csv|.json|.nc] [--plot FILE.png]   (see cli_dynamics)
     lzjax window (parameter flags) --tol 1e-4 [--out FILE.csv|.json|.nc]
     lzjax demo [--outdir DIR]
     lzjax --version
@@ -35,7 +35,7 @@ __all__ = ["main", "parse_values", "parse_angle"]
 _PI_FORM = re.compile(r"^([+-]?)([0-9.eE+-]*)\*?pi(?:/([0-9.eE+-]+))?$")
 
 
-class _OneLineError(Exception):
+class OneLineError(Exception):
     pass
 
 
@@ -48,19 +48,19 @@ def parse_angle(text: str) -> float:
         try:
             value = (float(factor) if factor else 1.0) * math.pi / (float(divisor) if divisor else 1.0)
         except (ValueError, ZeroDivisionError, OverflowError):
-            raise _OneLineError(f"cannot read angle {text!r} (use radians or e.g. 0.022pi, -pi/2)") from None
+            raise OneLineError(f"cannot read angle {text!r} (use radians or e.g. 0.022pi, -pi/2)") from None
         return -value if sign == "-" else value
     try:
         return float(t)
     except ValueError:
-        raise _OneLineError(f"cannot read angle {text!r} (use radians or e.g. 0.022pi, -pi/2)") from None
+        raise OneLineError(f"cannot read angle {text!r} (use radians or e.g. 0.022pi, -pi/2)") from None
 
 
 def parse_values(flag: str, text: str, angle: bool = False) -> np.ndarray:
     """A comma-separated list of numbers (or angles) for `flag`."""
     items = [x for x in text.split(",")]
     if not items or any(not x.strip() for x in items):
-        raise _OneLineError(f"{flag} needs a number or a comma-separated list of numbers, got {text!r}")
+        raise OneLineError(f"{flag} needs a number or a comma-separated list of numbers, got {text!r}")
     values = []
     for x in items:
         if angle:
@@ -69,13 +69,13 @@ def parse_values(flag: str, text: str, angle: bool = False) -> np.ndarray:
             try:
                 values.append(float(x))
             except ValueError:
-                raise _OneLineError(f"{flag}: cannot read {x.strip()!r} as a number") from None
+                raise OneLineError(f"{flag}: cannot read {x.strip()!r} as a number") from None
     return np.asarray(values, dtype=float)
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit status 2
-        raise _OneLineError(message)
+        raise OneLineError(message)
 
 
 def _add_parameter_flags(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -143,7 +143,7 @@ def _build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", help="write the result to this .json file (else print it)")
     fit.add_argument("--plot", help="draw data with error bars and the fitted curve to this PNG/PDF/SVG")
     fit.add_argument("--yes", action="store_true", help="run even when the size estimate is above the hard limit")
-    from ._cli_dynamics import add_trajectory_parser, add_window_parser
+    from .cli_dynamics import add_trajectory_parser, add_window_parser
 
     add_trajectory_parser(sub)
     add_window_parser(sub)
@@ -179,38 +179,38 @@ def _writable_folder(folder: str, flag: str) -> None:
     try:
         handle = tempfile.TemporaryFile(dir=folder)
     except OSError as error:
-        raise _OneLineError(f"{flag}: cannot write into folder {folder!r} ({error.strerror or error})") from None
+        raise OneLineError(f"{flag}: cannot write into folder {folder!r} ({error.strerror or error})") from None
     handle.close()
 
 
-def _check_output_path(path: str | None, allowed: tuple[str, ...] | None, flag: str) -> None:
+def check_output_path(path: str | None, allowed: tuple[str, ...] | None, flag: str) -> None:
     if path is None:
         return
     ext = os.path.splitext(path)[1].lower()
     if allowed is not None and ext not in allowed:
-        raise _OneLineError(f"{flag} must end in {' or '.join(allowed)}, got {path!r}")
+        raise OneLineError(f"{flag} must end in {' or '.join(allowed)}, got {path!r}")
     if os.path.isdir(path):
-        raise _OneLineError(f"{flag}: {path!r} is a folder, not a file")
+        raise OneLineError(f"{flag}: {path!r} is a folder, not a file")
     if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise _OneLineError(f"{flag}: {path!r} exists and is not writable")
+        raise OneLineError(f"{flag}: {path!r} exists and is not writable")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise _OneLineError(f"{flag}: folder {folder!r} does not exist")
+        raise OneLineError(f"{flag}: folder {folder!r} does not exist")
     _writable_folder(folder, flag)
 
 
-def _check_distinct(**paths) -> None:
+def check_distinct(**paths) -> None:
     seen = {}
     for flag, path in paths.items():
         if path is None:
             continue
         key = os.path.realpath(path)
         if key in seen:
-            raise _OneLineError(f"{seen[key]} and {flag} name the same file {path!r}")
+            raise OneLineError(f"{seen[key]} and {flag} name the same file {path!r}")
         seen[key] = flag
 
 
-class _Outputs:
+class Outputs:
     """Files written to temporary names beside their targets, renamed only by `commit()`;
     anything not committed is removed (no `.tmp` left behind)."""
 
@@ -218,9 +218,9 @@ class _Outputs:
         self.pending: list[tuple[str, str]] = []
 
     def temporary(self, path: str) -> str:
-        from .sweep import _temporary_beside
+        from .sweep import temporary_beside
 
-        tmp = _temporary_beside(path)
+        tmp = temporary_beside(path)
         self.pending.append((tmp, path))
         return tmp
 
@@ -230,10 +230,10 @@ class _Outputs:
         self.pending.clear()
 
     def discard(self) -> None:
-        from .sweep import _remove_quietly
+        from .sweep import remove_quietly
 
         for tmp, _ in self.pending:
-            _remove_quietly(tmp)
+            remove_quietly(tmp)
         self.pending.clear()
 
 
@@ -287,7 +287,7 @@ def _estimate(kind: str, n: int, options: dict, v=None) -> tuple[float, float]:
     return seconds, estimate_memory_bytes(kmax, min(n, 4096))
 
 
-def _size_check(kind: str, n: int, options: dict, yes: bool, v=None) -> None:
+def size_check(kind: str, n: int, options: dict, yes: bool, v=None) -> None:
     soft, hard = LIMITS[kind]
     seconds, memory = _estimate(kind, n, options, v)
     what = "CSV rows" if kind == "fit" else "grid points"
@@ -296,7 +296,7 @@ def _size_check(kind: str, n: int, options: dict, yes: bool, v=None) -> None:
     line = (f"{n} {what}: estimated {_format_seconds(seconds)} and {_format_bytes(memory)} "
             f"(rough; measured on a 2-core CPU)")
     if (n > hard or seconds > _HARD_SECONDS) and not yes:
-        raise _OneLineError(f"{line}; above the limit of {hard} {what} or {_format_seconds(_HARD_SECONDS)}: "
+        raise OneLineError(f"{line}; above the limit of {hard} {what} or {_format_seconds(_HARD_SECONDS)}: "
                             "pass --yes to run anyway")
     print(f"lzjax: {line}", file=sys.stderr)
 
@@ -307,24 +307,24 @@ def _n_points(grid: dict[str, np.ndarray]) -> int:
 
 # -- commands ----------------------------------------------------------------------------------
 def _check_sweep_paths(args) -> None:
-    _check_output_path(args.out, (".json", ".csv"), "--out")
-    _check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
-    _check_output_path(args.store, None, "--store")
-    _check_distinct(**{"--out": args.out, "--plot": args.plot, "--store": args.store})
+    check_output_path(args.out, (".json", ".csv"), "--out")
+    check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    check_output_path(args.store, None, "--store")
+    check_distinct(**{"--out": args.out, "--plot": args.plot, "--store": args.store})
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise _OneLineError("--plot needs matplotlib (pip install 'lzjax[plot]')") from None
+            raise OneLineError("--plot needs matplotlib (pip install 'lzjax[plot]')") from None
     if args.chunk_size is not None and args.chunk_size < 1:
-        raise _OneLineError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
+        raise OneLineError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
 
 
 def _run_sweep(engine: str, args, options: dict) -> int:
     from .sweep import sweep
 
     grid = _grid_from_args(args)
-    _size_check(engine, _n_points(grid), options, args.yes, grid["v"])
+    size_check(engine, _n_points(grid), options, args.yes, grid["v"])
     _validate_grid(grid)
     result = sweep(engine, progress=engine == "quapi", store=args.store, chunk_size=args.chunk_size,
                    **options, **grid)
@@ -335,7 +335,7 @@ def _run_sweep(engine: str, args, options: dict) -> int:
 def _run_neqb(args) -> int:
     _check_sweep_paths(args)
     if not (1e-12 <= args.tol <= 1e-2):
-        raise _OneLineError(f"--tol must be in [1e-12, 1e-2], got {args.tol!r}")
+        raise OneLineError(f"--tol must be in [1e-12, 1e-2], got {args.tol!r}")
     return _run_sweep("neqb", args, {"tol": args.tol})
 
 
@@ -348,17 +348,17 @@ def _run_quapi(args) -> int:
     given_fixed = [k for k, x in fixed.items() if x is not None]
     given_ladder = [k for k, x in ladder.items() if x is not None]
     if given_fixed and given_ladder:
-        raise _OneLineError(f"{', '.join(given_ladder)} belong to convergence mode (--tol), not to fixed "
+        raise OneLineError(f"{', '.join(given_ladder)} belong to convergence mode (--tol), not to fixed "
                             f"settings {', '.join(given_fixed)}; give one mode")
     if given_fixed:
         if len(given_fixed) < 3:
             missing = [k for k in fixed if fixed[k] is None]
-            raise _OneLineError(f"fixed settings need --dt, --kmax and --tmax together; missing {', '.join(missing)}")
+            raise OneLineError(f"fixed settings need --dt, --kmax and --tmax together; missing {', '.join(missing)}")
         options = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
     elif args.tol is not None and args.quapi_engine == "pt":
         wrong = [k for k, x in (("--budget", args.budget),) if x is not None]
         if wrong:
-            raise _OneLineError(f"{', '.join(wrong)} belong(s) to --engine adt, not to --engine pt")
+            raise OneLineError(f"{', '.join(wrong)} belong(s) to --engine adt, not to --engine pt")
         options = {"tol": args.tol, "method": "pt"}
         for key, value in (("eps_q", args.eps_q), ("memory", args.memory), ("pt_tol", args.pt_tol)):
             if value is not None:
@@ -368,15 +368,15 @@ def _run_quapi(args) -> int:
     elif args.tol is not None:
         wrong = [k for k, x in (("--memory", args.memory), ("--pt-tol", args.pt_tol)) if x is not None]
         if wrong:
-            raise _OneLineError(f"{', '.join(wrong)} belong(s) to --engine pt, not to --engine adt")
+            raise OneLineError(f"{', '.join(wrong)} belong(s) to --engine pt, not to --engine adt")
         options = {"tol": args.tol, "budget": 10 if args.budget is None else args.budget,
                    "eps_q": 15.0 if args.eps_q is None else args.eps_q}
         if args.compensate:
             options["compensate"] = True
     elif given_ladder:
-        raise _OneLineError(f"{', '.join(given_ladder)} need --tol (convergence mode)")
+        raise OneLineError(f"{', '.join(given_ladder)} need --tol (convergence mode)")
     else:
-        raise _OneLineError("quapi needs --dt, --kmax and --tmax together, or --tol")
+        raise OneLineError("quapi needs --dt, --kmax and --tmax together, or --tol")
     return _run_sweep("quapi", args, options)
 
 
@@ -388,11 +388,11 @@ def _emit(result, out, plot) -> None:
     finite = np.isfinite(np.asarray(result["P_LZ"], float)) & np.isfinite(np.asarray(result["P_ES"], float))
     if not np.all(finite):
         first = result.records()[int(np.argmin(finite.ravel()))]
-        raise _OneLineError(
+        raise OneLineError(
             f"{int(np.sum(~finite))} point(s) gave non-finite probabilities (first: {_describe(first)[1:-1]}; "
             "the rates overflow float64); nothing written"
         )
-    outputs = _Outputs()
+    outputs = Outputs()
     try:
         if out:
             tmp = outputs.temporary(out)
@@ -420,7 +420,7 @@ def _emit(result, out, plot) -> None:
 def _single(flag: str, text: str, angle: bool = False) -> float:
     values = parse_values(flag, text, angle=angle)
     if values.size != 1:
-        raise _OneLineError(f"{flag} takes one value for a fit, got {text!r}")
+        raise OneLineError(f"{flag} takes one value for a fit, got {text!r}")
     return float(values[0])
 
 
@@ -431,12 +431,12 @@ def _run_fit(args) -> int:
     from .fit import FITTABLE, fit_curve, load_curve_csv
     from .plotting import plot_fit
 
-    _check_output_path(args.out, (".json",), "--out")
-    _check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
-    _check_distinct(**{"--out": args.out, "--plot": args.plot})
+    check_output_path(args.out, (".json",), "--out")
+    check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    check_distinct(**{"--out": args.out, "--plot": args.plot})
     names = tuple(x.strip() for x in args.fit.split(","))
     if not all(names) or any(n not in FITTABLE for n in names) or len(set(names)) != len(names):
-        raise _OneLineError(f"--fit must be distinct names from {','.join(FITTABLE)}, got {args.fit!r}")
+        raise OneLineError(f"--fit must be distinct names from {','.join(FITTABLE)}, got {args.fit!r}")
     known = {"s": _single("--s", args.s), "omega_c": _single("--omega-c", args.omega_c),
              "T": _single("--T", args.T), "theta": _single("--theta", args.theta, angle=True),
              "delta": _single("--delta", args.delta)}
@@ -444,22 +444,22 @@ def _run_fit(args) -> int:
     quapi_flags = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
     if args.engine == "quapi":
         if args.n_steps is not None:
-            raise _OneLineError("--n-steps belongs to --engine neqb, not to --engine quapi")
+            raise OneLineError("--n-steps belongs to --engine neqb, not to --engine quapi")
         if any(x is None for x in quapi_flags.values()):
-            raise _OneLineError("--engine quapi needs --dt, --kmax and --tmax (fixed settings)")
+            raise OneLineError("--engine quapi needs --dt, --kmax and --tmax (fixed settings)")
         options = quapi_flags
     else:
         given = [f"--{k}" for k, x in quapi_flags.items() if x is not None]
         if given:
-            raise _OneLineError(f"{', '.join(given)} belong to --engine quapi")
+            raise OneLineError(f"{', '.join(given)} belong to --engine quapi")
         options = {"n_steps": 512 if args.n_steps is None else args.n_steps}
     v, P, sigma = load_curve_csv(args.data, n_params=len(names))
-    _size_check("fit", len(v), {"max_iter": args.max_iter}, args.yes)
+    size_check("fit", len(v), {"max_iter": args.max_iter}, args.yes)
     result = fit_curve(v, P, sigma, gamma0=gamma0, fit=names, engine=args.engine, engine_options=options,
                        max_iter=args.max_iter, **known)
     record = result.to_dict()
     text = json.dumps(record, indent=2)
-    outputs = _Outputs()
+    outputs = Outputs()
     try:
         if args.plot:
             figure = plot_fit(result, v, P, sigma)
@@ -484,16 +484,16 @@ def _run_demo(args) -> int:
     from .sweep import sweep
 
     if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
-        raise _OneLineError(f"--outdir: {args.outdir!r} exists and is not a folder")
+        raise OneLineError(f"--outdir: {args.outdir!r} exists and is not a folder")
     csv_path = os.path.join(args.outdir, "fig1_neqb.csv")
     png_path = os.path.join(args.outdir, "fig1_neqb.png")
     if os.path.isdir(args.outdir):
-        _check_output_path(csv_path, (".csv",), "--outdir")
-        _check_output_path(png_path, (".png",), "--outdir")
+        check_output_path(csv_path, (".csv",), "--outdir")
+        check_output_path(png_path, (".png",), "--outdir")
     else:
         parent = os.path.dirname(os.path.abspath(args.outdir))
         if not os.path.isdir(parent):
-            raise _OneLineError(f"--outdir: folder {parent!r} does not exist")
+            raise OneLineError(f"--outdir: folder {parent!r} does not exist")
         _writable_folder(parent, "--outdir")
     print("lzjax demo: NEQB, paper Fig. 1 parameters (Θ = 0, γ = 5e-4, s = 3, ω_c = 5Δ)", file=sys.stderr)
     result = sweep(
@@ -560,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as done:  # --help, --version
             return int(done.code or 0)
         if args.command is None:
-            raise _OneLineError("choose a command: neqb, quapi, fit, trajectory, window, demo (see lzjax --help)")
+            raise OneLineError("choose a command: neqb, quapi, fit, trajectory, window, demo (see lzjax --help)")
         _enable_compilation_cache()
         if args.command == "neqb":
             return _run_neqb(args)
@@ -569,11 +569,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fit":
             return _run_fit(args)
         if args.command in ("trajectory", "window"):
-            from ._cli_dynamics import run_trajectory, run_window
+            from .cli_dynamics import run_trajectory, run_window
 
             return (run_trajectory if args.command == "trajectory" else run_window)(args)
         return _run_demo(args)
-    except (_OneLineError, ValueError) as error:
+    except (OneLineError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"lzjax: error: {message}", file=sys.stderr)
         return 2

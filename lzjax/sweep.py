@@ -111,12 +111,12 @@ class SweepResult:
         ext = os.path.splitext(path)[1].lower()
         if ext not in (".json", ".csv", ".nc"):
             raise ValueError(f"output file must end in .json, .csv or .nc, got {path!r}")
-        tmp = _temporary_beside(path)
+        tmp = temporary_beside(path)
         try:
             self._write(tmp, ext)
             os.replace(tmp, path)
         except BaseException:
-            _remove_quietly(tmp)
+            remove_quietly(tmp)
             raise
 
     def _write(self, path: str, ext: str) -> None:
@@ -159,7 +159,7 @@ class SweepResult:
         return plot_probabilities(self, path=path, x=x, ax=ax)
 
 
-def _temporary_beside(path: str) -> str:
+def temporary_beside(path: str) -> str:
     """A fresh temporary file name in the folder of `path` (so the final rename is atomic)."""
     import tempfile
 
@@ -169,7 +169,7 @@ def _temporary_beside(path: str) -> str:
     return tmp
 
 
-def _remove_quietly(path: str) -> None:
+def remove_quietly(path: str) -> None:
     try:
         os.remove(path)
     except OSError:

@@ -91,7 +91,7 @@ def test_bad_flags_and_paths_fail_fast_and_write_nothing(argv, fragment, tmp_pat
 
 
 def test_a_failing_plot_leaves_no_records_file(tmp_path, capsys, monkeypatch):
-    cli_dynamics = importlib.import_module("lzjax._cli_dynamics")
+    cli_dynamics = importlib.import_module("lzjax.cli_dynamics")
 
     def broken(*a, **k):
         raise ValueError("plot failed")

@@ -24,7 +24,7 @@ import sys
 
 import numpy as np
 
-from .cli import (_check_distinct, _check_output_path, _OneLineError, _Outputs, _size_check, parse_values)
+from .cli import (check_distinct, check_output_path, OneLineError, Outputs, size_check, parse_values)
 
 __all__ = ["add_trajectory_parser", "add_window_parser", "run_trajectory", "run_window"]
 
@@ -94,13 +94,13 @@ def add_window_parser(sub) -> None:
 
 def _refuse(names: list[str], why: str) -> None:
     if names:
-        raise _OneLineError(f"{', '.join(names)} {'does' if len(names) == 1 else 'do'} not apply {why}")
+        raise OneLineError(f"{', '.join(names)} {'does' if len(names) == 1 else 'do'} not apply {why}")
 
 
 def _check_delta(args) -> None:
     delta = parse_values("--delta", args.delta)
     if np.any(delta != 1.0):
-        raise _OneLineError("--delta must be 1 here (give energies in units of Δ and times in 1/Δ)")
+        raise OneLineError("--delta must be 1 here (give energies in units of Δ and times in 1/Δ)")
 
 
 def _mesh(lists: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
@@ -124,16 +124,16 @@ def _plan_trajectory(args) -> dict:
     from .model import Bath, Drive
     from .protocols import PeriodicDrive, TanhSweep
 
-    _check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
-    _check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
-    _check_distinct(**{"--out": args.out, "--plot": args.plot})
+    check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
+    check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    check_distinct(**{"--out": args.out, "--plot": args.plot})
     if args.out and args.out.lower().endswith(".nc"):
         _netcdf_engine()
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise _OneLineError("--plot needs matplotlib (pip install 'lzjax[plot]')") from None
+            raise OneLineError("--plot needs matplotlib (pip install 'lzjax[plot]')") from None
     _check_delta(args)
     drive, engine = args.drive, args.engine
     # flags that do not apply to the drive
@@ -144,23 +144,23 @@ def _plan_trajectory(args) -> dict:
                  if x is not None], f"to --drive {drive} (linear drive only)")
         missing = [_DRIVE_FLAGS[d] for d in _DRIVE_NEEDS[drive] if getattr(args, d) is None]
         if missing:
-            raise _OneLineError(f"--drive {drive} needs {', '.join(missing)}")
+            raise OneLineError(f"--drive {drive} needs {', '.join(missing)}")
         if args.window_tol is not None:
-            raise _OneLineError("--window-tol applies to --drive linear only (the window of the linear sweep)")
+            raise OneLineError("--window-tol applies to --drive linear only (the window of the linear sweep)")
     else:
         if args.v is None:
-            raise _OneLineError("--drive linear needs --v")
+            raise OneLineError("--drive linear needs --v")
         if (args.eps_start is None) != (args.eps_end is None):
-            raise _OneLineError("--eps-start and --eps-end go together (a finite linear sweep)")
+            raise OneLineError("--eps-start and --eps-end go together (a finite linear sweep)")
     finite = drive != "linear" or args.eps_start is not None
     # flags that do not apply to the engine
     if engine == "quapi":
         _refuse(["--n-steps"] if args.n_steps is not None else [], "to --engine quapi (neqb, linear drive)")
         missing = [f for f, x in (("--dt", args.dt), ("--kmax", args.kmax)) if x is None]
         if missing:
-            raise _OneLineError(f"--engine quapi needs {' and '.join(missing)} (fixed settings)")
+            raise OneLineError(f"--engine quapi needs {' and '.join(missing)} (fixed settings)")
         if not finite:
-            raise _OneLineError("--engine quapi needs a finite window: --eps-start and --eps-end "
+            raise OneLineError("--engine quapi needs a finite window: --eps-start and --eps-end "
                                 "(the infinite sweep's tails are NEQB's)")
     else:
         _refuse(["--kmax"] if args.kmax is not None else [], "to --engine neqb (quapi only)")
@@ -170,16 +170,16 @@ def _plan_trajectory(args) -> dict:
             _refuse(["--n-steps"] if args.n_steps is not None else [],
                     f"to --drive {drive} with --engine neqb (use --dt)")
     if (args.times is None) == (args.every is None):
-        raise _OneLineError("give one of --times t1,t2,... (1/Δ) or --every N")
+        raise OneLineError("give one of --times t1,t2,... (1/Δ) or --every N")
     times = None
     if args.times is not None:
         times = parse_values("--times", args.times)
         if np.any(np.diff(times) < 0):
-            raise _OneLineError(f"--times must be non-decreasing, got {args.times!r}")
+            raise OneLineError(f"--times must be non-decreasing, got {args.times!r}")
     elif args.every < 1:
-        raise _OneLineError(f"--every must be a positive integer, got {args.every}")
+        raise OneLineError(f"--every must be a positive integer, got {args.every}")
     if args.window_tol is not None and not (1e-8 <= args.window_tol <= 0.1):
-        raise _OneLineError(f"--window-tol must be in [1e-8, 0.1], got {args.window_tol!r}")
+        raise OneLineError(f"--window-tol must be in [1e-8, 0.1], got {args.window_tol!r}")
     # values: the Cartesian product of all lists, built and validated eagerly
     lists = _bath_lists(args, with_v=drive == "linear")
     if drive == "linear" and finite:
@@ -210,7 +210,7 @@ def _plan_trajectory(args) -> dict:
         else:
             t0, t1 = flat["t_start"], flat["t_end"]
         if np.any(times[:, None] < t0[None] - 1e-12) or np.any(times[:, None] > t1[None] + 1e-12):
-            raise _OneLineError(f"--times must lie inside the protocol window of every point "
+            raise OneLineError(f"--times must lie inside the protocol window of every point "
                                 f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (1/Δ)")
     if engine == "quapi":
         kwargs.update(dt=args.dt, kmax=args.kmax)
@@ -218,23 +218,23 @@ def _plan_trajectory(args) -> dict:
 
         get_engine("adt").check(args.kmax)
         if not (0 < args.dt <= 1):
-            raise _OneLineError(f"--dt must be in (0, 1] (1/Δ), got {args.dt!r}")
+            raise OneLineError(f"--dt must be in (0, 1] (1/Δ), got {args.dt!r}")
     elif drive == "linear":
         if args.n_steps is not None:
             if args.n_steps < 16:
-                raise _OneLineError(f"--n-steps must be an integer >= 16, got {args.n_steps}")
+                raise OneLineError(f"--n-steps must be an integer >= 16, got {args.n_steps}")
             kwargs["n_steps"] = args.n_steps
     elif args.dt is not None:
         if not (1e-5 <= args.dt <= 1):
-            raise _OneLineError(f"--dt must be in [1e-5, 1] (1/Δ), got {args.dt!r}")
+            raise OneLineError(f"--dt must be in [1e-5, 1] (1/Δ), got {args.dt!r}")
         kwargs["dt"] = args.dt
     n = int(np.prod(shape))
     if engine == "quapi":
         span = float(np.max(t1 - t0)) if times is not None else float(np.max(
             (flat["eps_end"] - flat["eps_start"]) / flat["v"] if drive == "linear" else flat["t_end"] - flat["t_start"]))
-        _size_check("quapi", n, {"dt": args.dt, "kmax": args.kmax, "tmax": span}, args.yes)
+        size_check("quapi", n, {"dt": args.dt, "kmax": args.kmax, "tmax": span}, args.yes)
     else:
-        _size_check("neqb", n, {}, args.yes)
+        size_check("neqb", n, {}, args.yes)
     return {"drive": protocol, "bath": bath, "theta": flat["theta"], "kwargs": kwargs, "shape": shape,
             "engine": engine, "kind": drive, "finite": finite}
 
@@ -246,7 +246,7 @@ def _netcdf_engine() -> str:
             return name
         except ImportError:
             continue
-    raise _OneLineError("--out .nc needs netCDF4, h5netcdf or scipy installed")
+    raise OneLineError("--out .nc needs netCDF4, h5netcdf or scipy installed")
 
 
 # ---- records and outputs -----------------------------------------------------------------------
@@ -356,14 +356,14 @@ def run_trajectory(args) -> int:
     sel = ds.sel(start=args.start)
     bad = ~np.all(np.isfinite(np.stack([sel[k].values for k in OBSERVABLES])), axis=(0, 2))
     if np.any(bad):
-        raise _OneLineError(f"{int(bad.sum())} point(s) gave non-finite populations; nothing written")
+        raise OneLineError(f"{int(bad.sum())} point(s) gave non-finite populations; nothing written")
     records = trajectory_records(ds, args.start)
     if window is not None:
         m = ds.sizes["time"]
         for i, rec in enumerate(records):
             p = i // m  # records are point-major
             rec.update(eps_minus=float(window.eps_minus.values[p]), eps_plus=float(window.eps_plus.values[p]))
-    outputs = _Outputs()
+    outputs = Outputs()
     try:
         if args.out:
             out_ds = ds.sel(start=args.start)
@@ -410,26 +410,26 @@ def run_window(args) -> int:
     from . import dynamics
     from .model import Bath, Drive
 
-    _check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
+    check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
     if args.out and args.out.lower().endswith(".nc"):
         _netcdf_engine()
     _check_delta(args)
     if args.v is None:
-        raise _OneLineError("window needs --v (the crossing window of the linear sweep)")
+        raise OneLineError("window needs --v (the crossing window of the linear sweep)")
     if not (1e-8 <= args.tol <= 0.1):
-        raise _OneLineError(f"--tol must be in [1e-8, 0.1], got {args.tol!r}")
+        raise OneLineError(f"--tol must be in [1e-8, 0.1], got {args.tol!r}")
     if args.n_seg < 16:
-        raise _OneLineError(f"--n-seg must be an integer >= 16, got {args.n_seg}")
+        raise OneLineError(f"--n-seg must be an integer >= 16, got {args.n_seg}")
     if not (1 <= args.iterations <= 60):
-        raise _OneLineError(f"--iterations must be in [1, 60], got {args.iterations}")
+        raise OneLineError(f"--iterations must be in [1, 60], got {args.iterations}")
     flat, shape = _mesh(_bath_lists(args, with_v=True))
     bath = Bath(gamma=flat["gamma"], s=flat["s"], omega_c=flat["omega_c"], T=flat["T"])
     drive = Drive(v=flat["v"])
-    _size_check("neqb", int(np.prod(shape)) * args.iterations, {}, args.yes)
+    size_check("neqb", int(np.prod(shape)) * args.iterations, {}, args.yes)
     ds = dynamics.crossing_window(drive, bath, flat["theta"], tol=args.tol, n_seg=args.n_seg,
                                   iterations=args.iterations)
     records = window_records(ds)
-    outputs = _Outputs()
+    outputs = Outputs()
     try:
         if args.out:
             _write_records(outputs.temporary(args.out), args.out, records, _netcdf_ready(ds))
