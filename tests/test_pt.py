@@ -21,6 +21,7 @@ from lzjax.quapi.engines.adt import adt_propagate
 from lzjax.quapi.influence import eta_coefficients
 from lzjax.quapi.process_tensor import build_process_tensor, pt_propagate
 from lzjax.quapi.propagator import liouville, lz_protocol, magnus4_propagators
+from lzjax.quapi import converge_quapi
 
 _PROBLEM = LZProblem(Drive(v=1.0), Bath(gamma=5e-3, s=3.0, omega_c=5.0, T=6.4), 0.3)
 _DT = 0.1
@@ -112,3 +113,43 @@ def test_tolerance_convergence():
         probs.append(np.real(np.sum(observe * np.asarray(pt_propagate(pt, k_steps, rho0)), -1)))
     assert np.max(np.abs(probs[0] - probs[1])) < 1e-6
     assert np.all((probs[1] > 0) & (probs[1] < 1))
+
+
+# ---- the process tensor as an engine of the shared runner and ladder --------------------------
+
+def test_pt_engine_equals_adt_engine_through_the_window():
+    """The window protocol (dressed start, asymptotic read-out, golden-rule tails) run by the PT
+    engine with no truncation equals the plain ADT engine at the same memory: K = 4, δt = 0.1,
+    |ε| ≤ 6, v = 1, γ = 5e-3, Θ = 0.3. Measured |ΔP| ≈ 1e-14; asserted 1e-10."""
+    from lzjax.quapi import quapi_window_probabilities
+    from lzjax.quapi.engines.pt import PTSettings
+
+    kwargs = dict(dt=0.1, eps_q=6.0, eps_max=30.0)
+    adt = np.array(quapi_window_probabilities(_PROBLEM, kmax=4, **kwargs))
+    pt = np.array(quapi_window_probabilities(_PROBLEM, kmax=PTSettings(4, 0.0, 4096), engine="pt", **kwargs))
+    assert np.all((adt > 0) & (adt < 1))
+    np.testing.assert_allclose(pt, adt, rtol=0, atol=1e-10)
+
+
+def test_pt_ladder_shares_one_tensor_per_bath_and_step():
+    """Two angles through the PT ladder build one tensor per (bath, δt, settings) — the four
+    distinct runs of the plan — for both points (the tensor does not depend on Θ); a second call
+    reuses them, and every sweep speed keeps δt (so shares them); the batch equals the points run
+    one by one."""
+    from lzjax.quapi.engines.pt import build_cached
+
+    bath = Bath(gamma=5e-4, s=3.0, omega_c=5.0, T=6.4)
+    opts = dict(tol=1e-2, engine="pt", dt=0.1, memory=0.4, eps_q=6.0, pt_tol=1e-7)
+    build_cached.cache_clear()
+    both = converge_quapi(LZProblem(Drive(v=3.0), bath, np.array([0.0, 0.3])), **opts)
+    assert build_cached.cache_info().misses == 4  # fine, coarse, short, loose
+    one = converge_quapi(LZProblem(Drive(v=3.0), bath, 0.3), **opts)
+    assert build_cached.cache_info().misses == 4  # reused, not rebuilt
+    np.testing.assert_allclose([both.P_LZ[1], both.P_ES[1]], [float(one.P_LZ), float(one.P_ES)],
+                               rtol=0, atol=1e-12)
+    from lzjax.quapi.ladder import pt_plan  # every sweep speed keeps δt, hence the same tensors
+
+    plan = pt_plan(0.1, 0.4, 6.0, 1e-7, 512)
+    assert all(run.grid(2.0)[1] == run.grid(3.0)[1] == run.dt for run in plan.values())
+    assert np.all(both.trace_err < 1e-10) and np.all(both.chi >= 1)
+    assert np.all((both.P_LZ > 0) & (both.P_LZ < 1))
