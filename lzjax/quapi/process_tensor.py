@@ -42,6 +42,17 @@ Tr ρ = 1 at every step. Truncation breaks this at the level of the discarded we
 defect max |Q r − r| is reported and (by default) removed by the rank-one correction
 Q ← Q + (r − Q r) l, which changes Q only on that (already truncated) direction.
 
+**Accuracy per χ** (measured, pure dephasing γ = 0.05, s = 3, T = 0, δt = 0.1, K = N = 30,
+shared 2-core CPU): tol 1e-6 / 1e-7 / 3e-8 give χ 99 / 213 / 294 and max |ρ↑↓| error 3.4e-4 /
+5.9e-5 / 1.5e-5. The error is a drift linear in the step number (an error of ~1e-5 per step in
+the dominant eigenvalue of Q[int, α]), i.e. it accumulates over all N·K truncations. χ stays
+≤ 30 down to lag 7 and grows only in the last 3–4 stages (lag 4 … 1: 50, 75, 116, 213 at tol
+1e-7); tightening tol at lags > 4 only (to 1e-9) lowers the error just 30 %. Tried, not kept:
+rescaling the class legs (weights 0.1 … 3 on the trivial / absent / start classes: error changes
+≤ 20 % at equal χ), canonical truncation (`canonical=True`: erratic gain, 50× slower), a final
+canonical re-compression of the 13-letter uniform MPS (χ 213 → 93 at equal error, but ~30–80 s
+of fixed-point work), `rule="relative"` (error not monotone in χ; no systematic gain).
+
 **Propagation** of N steps: ψ (B, 4, χ) = ρ0[α] (l Q[start, α]); a step mixes the pair index
 with the Liouville propagator, ψ[:, α'] ← Σ_α K[α', α] ψ[:, α], then ψ[:, α'] ← ψ[:, α'] Q[int, α']
 (four (B, χ) × (χ, χ) products); the last step uses Q[end], and ρ_N[α] = ψ[:, α]·r.
@@ -106,34 +117,84 @@ class ProcessTensor(NamedTuple):
         return int(self.q_int.shape[-1])
 
 
-def _gate(eta: Eta, lag: int) -> np.ndarray:
-    """Lag-Δ factor (Δ ≥ 1) as a (5 new classes, 9 old classes) complex matrix."""
-    phi_i, phi_e, phi_se = (np.exp(np.asarray(pair_log_factor(np.asarray(e)[lag])))
-                            for e in (eta.interior, eta.edge, eta.start_end))
-    g = np.ones((_N_NEW, _N_OLD), dtype=np.complex128)
-    for row, alpha in ((1, 1), (2, 2)):  # interior newer point with δ = ±1
-        g[row, _OLD_INTERIOR] = phi_i[alpha]
-        g[row, _OLD_START] = phi_e[alpha]
-    for row, alpha in ((3, 1), (4, 2)):  # end point as the newer point
-        g[row, _OLD_INTERIOR] = phi_e[alpha]
-        g[row, _OLD_START] = phi_se[alpha]
+def _pair_factor_offdiag(eta) -> np.ndarray:
+    """exp φ[n, o] (numpy, same formula as :func:`pair_log_factor`) for newer α ∈ {1, 2}: (..., 2, 4)."""
+    eta = np.asarray(eta, dtype=np.complex128)[..., None, None]
+    x_plus, x_minus = np.array([1.0, 1.0, -1.0, -1.0]), np.array([1.0, -1.0, 1.0, -1.0])
+    diff = (x_plus - x_minus)[[1, 2], None]
+    return np.exp(-0.25 * diff * (eta * x_plus[None, :] - np.conj(eta) * x_minus[None, :]))
+
+
+def _gates(eta: Eta) -> np.ndarray:
+    """Lag-Δ factors for Δ = 0 … K as (K + 1, 5 new classes, 9 old classes) complex (Δ = 0 unused)."""
+    phi_i, phi_e, phi_se = (_pair_factor_offdiag(e) for e in (eta.interior, eta.edge, eta.start_end))
+    g = np.ones((phi_i.shape[0], _N_NEW, _N_OLD), dtype=np.complex128)
+    g[:, 1:3, 1:5] = phi_i  # interior newer point with δ = ±1 (α = 1, 2), older interior
+    g[:, 1:3, 5:9] = phi_e  # … older start point
+    g[:, 3:5, 1:5] = phi_e  # end point as the newer point, older interior
+    g[:, 3:5, 5:9] = phi_se  # … older start point
     return g
 
 
-def _truncation_rank(s: np.ndarray, tol: float, chi_max: int) -> tuple[int, float]:
-    """Smallest rank with relative discarded 2-norm ≤ tol (and s_i > 1e-15 s_0), capped by chi_max."""
-    total = float(np.sum(s * s))
+def _gate(eta: Eta, lag: int) -> np.ndarray:
+    """Lag-Δ factor (Δ ≥ 1) as a (5 new classes, 9 old classes) complex matrix."""
+    return _gates(eta)[lag]
+
+
+def _truncation_rank(s: np.ndarray, tol: float, chi_max: int, rule: str = "weight",
+                     total: float | None = None) -> tuple[int, float]:
+    """Rank kept of the singular values `s` (descending), and the relative discarded 2-norm.
+
+    rule "weight": smallest rank with relative discarded 2-norm ≤ tol; "relative" (Link et al.):
+    keep s_i > tol·s_0. Always s_i > 1e-15 s_0, rank ≤ chi_max. `total` = Σ all s² when `s`
+    holds only the leading values (randomised SVD); the discarded norm then includes the rest.
+    """
+    s2 = s * s
+    total = float(np.sum(s2)) if total is None else max(float(total), float(np.sum(s2)))
     if total == 0.0:
         return 1, 0.0
-    tail = np.cumsum((s * s)[::-1])[::-1]  # tail[i] = Σ_{j ≥ i} s_j²
-    rank = int(np.sum(tail > (tol * tol) * total))
+    rest = total - float(np.sum(s2))  # weight of values not in `s`
+    tail = np.cumsum(s2[::-1])[::-1] + rest  # tail[i] = Σ_{j ≥ i} s_j²
+    if rule == "weight":
+        rank = int(np.sum(tail > (tol * tol) * total))
+    elif rule == "relative":
+        rank = int(np.sum(s > tol * s[0]))
+    else:
+        raise ValueError(f"rule must be 'weight' or 'relative', got {rule!r}")
     rank = min(rank, int(np.sum(s > _EPS_FLOOR * s[0])), chi_max)
     rank = max(rank, 1)
-    discarded = float(np.sqrt(tail[rank] / total)) if rank < s.size else 0.0
+    discarded = float(np.sqrt(max(tail[rank], 0.0) / total)) if rank < s.size else float(np.sqrt(max(rest, 0.0) / total))
     return rank, discarded
 
 
-def _update(a, s_m, b, s_r, gate, tol, chi_max):
+def _svd_truncated(m: np.ndarray, tol: float, chi_max: int, rule: str, guess: int, randomized: bool):
+    """Truncated SVD of m: (u, s, vh, discarded). Randomised (Halko-Martinsson-Tropp range finder,
+    two power iterations, re-orthonormalised) with a sketch of ~1.5·guess + 16 columns, doubled
+    until the truncation point lies inside the sketch; full LAPACK gesdd when the sketch would
+    exceed half the smaller dimension, when tol = 0, or when `randomized` is off."""
+    small = min(m.shape)
+    k = int(1.5 * guess) + 16
+    if randomized and tol > 0.0:
+        rng = np.random.default_rng(12345)
+        total = float(np.vdot(m, m).real)
+        while 2 * k <= small:
+            omega = rng.standard_normal((m.shape[1], k)) + 0j
+            y, _ = np.linalg.qr(m @ omega)
+            for _ in range(2):
+                z, _ = np.linalg.qr(m.conj().T @ y)
+                y, _ = np.linalg.qr(m @ z)
+            ub, s, vh = np.linalg.svd(y.conj().T @ m, full_matrices=False)
+            rank, discarded = _truncation_rank(s, tol, chi_max, rule, total)
+            # accept if the cut lies well inside the sketch (the last ~third is inaccurate)
+            if rank <= (2 * k) // 3:
+                return (y @ ub)[:, :rank], s[:rank], vh[:rank], discarded
+            k *= 2
+    u, s, vh = np.linalg.svd(m, full_matrices=False)
+    rank, discarded = _truncation_rank(s, tol, chi_max, rule)
+    return u[:, :rank], s[:rank], vh[:rank], discarded
+
+
+def _update(a, s_m, b, s_r, gate, tol, chi_max, rule="weight", randomized=False):
     """One stage on the A–B links: factor gate[new (A leg), old (B leg)], swap, truncate.
 
     a (χ_r, d_new, χ_m), s_m (χ_m,), b (χ_m, d_old, χ_r), s_r (χ_r,). Returns (a', s', b', discarded)
@@ -143,9 +204,9 @@ def _update(a, s_m, b, s_r, gate, tol, chi_max):
     s_m, s_r = s_m * norm, s_r / norm  # keeps λ_r Γ_A λ_m Γ_B invariant
     theta = np.einsum("a,aib,b,bjc,c,ij->ajic", s_r, a, s_m, b, s_r, gate, optimize=True)
     chi_r, d_old, d_new = s_r.size, b.shape[1], a.shape[1]
-    u, s, vh = np.linalg.svd(theta.reshape(chi_r * d_old, d_new * chi_r), full_matrices=False)
-    rank, discarded = _truncation_rank(s, tol, chi_max)
-    u, s, vh = u[:, :rank], s[:rank], vh[:rank]
+    u, s, vh, discarded = _svd_truncated(theta.reshape(chi_r * d_old, d_new * chi_r), tol, chi_max,
+                                         rule, max(s_m.size, s_r.size), randomized)
+    rank = s.size
     a_new = u.reshape(chi_r, d_old, rank) / s_r[:, None, None]
     b_new = vh.reshape(rank, d_new, chi_r) / s_r[None, None, :]
     return a_new, s, b_new, s_r, discarded
@@ -212,7 +273,8 @@ def _dominant(m: np.ndarray):
 
 
 def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
-                         enforce_trace: bool = True, canonical: bool = False) -> ProcessTensor:
+                         enforce_trace: bool = True, canonical: bool = False, rule: str = "weight",
+                         svd: str = "auto") -> ProcessTensor:
     """Uniform process tensor for the η coefficients `eta` (memory K = len(eta.interior) − 1).
 
     **Arguments:**
@@ -228,8 +290,18 @@ def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
       canonical build reaches a given error with ~2× smaller χ but builds several times slower
       (ARPACK fixed points), so it is an option, not the default.
 
+    - `rule`: "weight" (default, relative discarded 2-norm ≤ tol) or "relative" (Link et al.:
+      keep singular values > tol × the largest).
+    - `svd`: "full" (LAPACK gesdd of every two-site matrix), "randomized" (range finder with
+      an adaptive sketch, see `_svd_truncated`) or "auto" (randomised once the matrix's smaller
+      side exceeds 384, i.e. χ ≳ 80; full when tol = 0).
+
     Runs eagerly in numpy (once per bath and step); returns jnp arrays.
     """
+    if rule not in ("weight", "relative"):
+        raise ValueError(f"rule must be 'weight' or 'relative', got {rule!r}")
+    if svd not in ("auto", "full", "randomized"):
+        raise ValueError(f"svd must be 'auto', 'full' or 'randomized', got {svd!r}")
     if not (tol >= 0.0):
         raise ValueError(f"tol (relative discarded weight) must be >= 0, got {tol!r}")
     if int(chi_max) < 1:
@@ -252,8 +324,12 @@ def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
     s_m = np.ones(1)
     s_r = np.ones(1)
     worst = 0.0
+    gates = _gates(eta)
     for lag in range(memory, 0, -1):
-        a_new, s_new, b_new, s_r, discarded = _update(a, s_m, b, s_r, _gate(eta, lag), tol, int(chi_max))
+        small = min(s_r.size * _N_OLD, s_r.size * _N_NEW)
+        randomized = svd == "randomized" or (svd == "auto" and small > 384)
+        a_new, s_new, b_new, s_r, discarded = _update(a, s_m, b, s_r, gates[lag], tol, int(chi_max),
+                                                      rule, randomized)
         worst = max(worst, discarded)
         # next stage acts on the other link: the new leg (now on b_new) is left of the old leg
         # (a_new) of the next cell.
