@@ -101,9 +101,12 @@ def validate_curve(v, P, sigma=None, *, n_params: int = 1, where: str = "data"):
     out = {}
     for name, x in arrays.items():
         try:
-            a = np.asarray(x, dtype=np.float64)
+            raw = np.asarray(x)
+            if raw.dtype.kind not in "iuf":  # complex, bool, str, object: refused, never truncated
+                raise TypeError
+            a = raw.astype(np.float64)
         except (TypeError, ValueError):
-            raise ValueError(f"{where}: {name} must be numbers, got {x!r}") from None
+            raise ValueError(f"{where}: {name} must be real numbers, got {x!r:.80}") from None
         if a.ndim != 1:
             raise ValueError(f"{where}: {name} must be a 1-D array, got shape {a.shape}")
         out[name] = a

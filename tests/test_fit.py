@@ -331,3 +331,13 @@ def test_cli_fit_missing_file_and_bad_output_path(tmp_path, capsys):
     data = _write(tmp_path, "v,P_LZ\n0.1,0.5\n0.2,0.4\n")
     assert main(["fit", str(data), "--s", "3", "--omega-c", "5", "--T", "6.4", "--out", "x.csv"]) == 2
     assert "--out must end in .json" in capsys.readouterr().err
+
+
+def test_complex_or_bool_data_refused_not_truncated():
+    """`fit_curve(v + 1j, …)` used to drop the imaginary part silently (issue 13)."""
+    v = np.array([0.1, 0.3, 1.0])
+    for bad in (v + 1j, np.array([True, False, True])):
+        with pytest.raises(ValueError, match="v must be real numbers"):
+            fit_curve(bad, [0.5, 0.4, 0.3], s=3, omega_c=5, T=6.4)
+    with pytest.raises(ValueError, match="P_LZ must be real numbers"):
+        fit_curve(v, np.array([0.5, 0.4, 0.3]) + 0j, s=3, omega_c=5, T=6.4)

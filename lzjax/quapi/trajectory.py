@@ -50,12 +50,13 @@ def _head(engine, k_head, rho0, influence, memory):
 
 
 def exact_rho_path(engine, system, t_grid, dt, rho0, memory: int, *, every: int | None = None, record=None,
-                   compensate: bool = False, delta=1.0):
+                   compensate: bool = False, delta=1.0, shared=None):
     """ρ (X basis, vec (..., B, 4)) along the uniform grid `t_grid` (N + 1,) of one point.
 
     `every`: records at j = 0, every, …, N (static; N a multiple of it) → (N/every + 1, B, 4);
     or `record` (m,) step indices (traced) → (m, B, 4). `rho0` (B, 4) at t_grid[0]; `dt` the
-    step (1/Δ); `delta` may be 0 (pure dephasing). Pure: vmap it over points.
+    step (1/Δ); `delta` may be 0 (pure dephasing); `shared`: the host-built influence of a
+    shared-influence engine (the process tensor), else computed here. Pure: vmap it over points.
     """
     n = t_grid.shape[0] - 1
     h = engine.head(memory)
@@ -64,7 +65,7 @@ def exact_rho_path(engine, system, t_grid, dt, rho0, memory: int, *, every: int 
     if every is not None and n % every:
         raise ValueError(f"the number of steps {n} must be a multiple of every = {every}")
     k_steps = liouville(magnus4_propagators(system.drive, t_grid, system.theta, delta))  # (N, 4, 4)
-    influence = engine.influence(system.bath, dt, memory, compensate)
+    influence = shared if engine.shared_influence else engine.influence(system.bath, dt, memory, compensate)
     steady = engine.steady(influence)
     state, head_rho = _head(engine, k_steps[:h], rho0, influence, memory)
     full_head = jnp.concatenate([rho0[None], head_rho])  # (h + 1, B, 4): ρ at j = 0 … h
@@ -95,12 +96,12 @@ def exact_rho_path(engine, system, t_grid, dt, rho0, memory: int, *, every: int 
     return buffer
 
 
-def _point(engine, memory, n, every, compensate, system, t0, dt, record):
+def _point(engine, memory, n, every, compensate, system, t0, dt, record, shared):
     t_grid = t0 + dt * jnp.arange(n + 1)
     start = adiabatic_projectors(system.drive.epsilon(t_grid[0]), system.theta)
     rho0 = jnp.stack(start).reshape(2, 4).astype(jnp.complex128)  # ground, excited
     rho = exact_rho_path(engine, system, t_grid, dt, rho0, memory, every=every, record=record,
-                         compensate=compensate)
+                         compensate=compensate, shared=shared)
     j = jnp.arange(0, n + 1, every) if every is not None else record
     t = t0 + dt * j
     eps = system.drive.epsilon(t)
@@ -112,7 +113,7 @@ def _point(engine, memory, n, every, compensate, system, t0, dt, record):
 @functools.lru_cache(maxsize=64)
 def _batch_fn(engine, memory: int, n: int, every, compensate: bool, axes):
     point = functools.partial(_point, engine, memory, n, every, compensate)
-    return jax.jit(jax.vmap(point, in_axes=(axes.tree, 0, 0, 0)))
+    return jax.jit(jax.vmap(point, in_axes=(axes.tree, 0, 0, 0, None)))
 
 
 def exact_trajectory(drive, bath, theta=0.0, *, dt: float, kmax: int, times=None, every=None,
@@ -168,8 +169,17 @@ def exact_trajectory(drive, bath, theta=0.0, *, dt: float, kmax: int, times=None
         record = np.clip(np.rint((t_req[None] - t0[:, None]) / steps[:, None]), 0, n).astype(np.int64)
     else:
         record = np.zeros((n_points, 1), dtype=np.int64)
-    fn = _batch_fn(engine, int(kmax), n, every, compensate, HashableAxes(in_axes))
-    obs, t, eps = fn(system, jnp.asarray(t0), jnp.asarray(steps), jnp.asarray(record))
+    shared = ()
+    if engine.shared_influence:  # one tensor for the whole batch: one bath and one δt
+        baths = np.stack([np.broadcast_to(np.asarray(getattr(system.bath, f), float), (n_points,))
+                          for f in ("gamma", "s", "omega_c", "T")])
+        if np.any(baths != baths[:, :1]) or np.any(np.abs(steps - steps[0]) > 1e-12 * steps[0]):
+            raise ValueError(f"engine {engine.name!r} shares one tensor per bath and time step: give one bath "
+                             "and protocols of equal duration (equal dt) per call")
+        scalar = jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(-1)[0], system.bath)
+        shared = engine.influence(scalar, float(steps[0]), kmax, compensate)
+    fn = _batch_fn(engine, kmax, n, every, compensate, HashableAxes(in_axes))
+    obs, t, eps = fn(system, jnp.asarray(t0), jnp.asarray(steps), jnp.asarray(record), shared)
     obs = {k: jnp.swapaxes(a, 1, 2) for k, a in obs.items()}  # (P, m, 2) -> (P, 2, m)
     return trajectory_dataset(obs, t, eps, params, shape, engine=f"quapi-{engine.name}",
-                              attrs={"dt": steps.tolist(), "kmax": int(kmax), "n_steps": n})
+                              attrs={"dt": steps.tolist(), "kmax": kmax if isinstance(kmax, int) else str(kmax), "n_steps": n})
