@@ -42,8 +42,9 @@ def _point(engine, protocol: str, problem: LZProblem, dt, n_steps: int, memory: 
     return finish(rho, aux, problem, dt, n_steps, eps_max)
 
 
-def quapi_window_probabilities(problem: LZProblem, *, dt: float, kmax: int, eps_q: float,
-                               eps_max: float, compensate: bool = False, engine="adt"):
+def quapi_window_probabilities(problem: LZProblem, *, dt: float, kmax: int, eps_q: float | None = None,
+                               eps_max: float, compensate: bool = False, engine="adt",
+                               n_steps: int | None = None):
     """Expert call: (P_LZ, P_ES) of windowed QUAPI at fixed settings, no checks, no error estimate.
 
     QUAPI over |ε| ≤ ε_q (N = round(2 ε_q/(v δt)) steps, so ε_q is adjusted to v N δt/2), dressed
@@ -51,10 +52,13 @@ def quapi_window_probabilities(problem: LZProblem, *, dt: float, kmax: int, eps_
     (:mod:`lzjax.quapi.window`). Linear drive only. `eps_q`, `eps_max` in units of Δ, `dt` in 1/Δ,
     all Python numbers except `eps_max` (may be traced); `problem` leaves scalars.
     `compensate`: η from the box-compensated spectral density
-    (:func:`lzjax.quapi.influence.eta_coefficients`).
+    (:func:`lzjax.quapi.influence.eta_coefficients`). `n_steps` (instead of `eps_q`): a fixed
+    step count, the window then being ε_q = v N δt/2 — for derivatives in v (jax.grad), where
+    N must not depend on the traced v.
     """
     d = problem.drive.delta
-    n_steps = steps_for(dt * d, 2.0 * (eps_q / d) / float(problem.drive.v / d**2))
+    if n_steps is None:
+        n_steps = steps_for(dt * d, 2.0 * (eps_q / d) / float(problem.drive.v / d**2))
     return _point(get_engine(engine), "window", dimensionless(problem), dt * d, n_steps, kmax,
                   eps_max / d, compensate)
 
