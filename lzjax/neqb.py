@@ -34,7 +34,7 @@ from .bath import coth_half, rates, relaxation_window_energy
 from .checks import check_integer, check_number, check_precision
 from .model import LZProblem, check_problem, dimensionless, flatten_problem
 from .results import Result, make_result
-from .sharding import padded_size, shard_batch
+from .sharding import gather, padded_size, shard_batch
 
 __all__ = ["solve_neqb", "neqb_probabilities", "bloch_coefficients", "window_eps_max", "cf4_step"]
 
@@ -185,7 +185,7 @@ def _run_subset(flat, eps_coh, eps_max, index, n_steps, n_outer, dtype=np.float6
     sub = jax.tree_util.tree_map(lambda a: a[padded].astype(dtype), flat)
     sub, coh, wide = shard_batch((sub, eps_coh[padded].astype(dtype), eps_max[padded].astype(dtype)))
     p_lz, p_es = _propagate_batch(sub, coh, wide, n_steps, n_outer)
-    return np.asarray(p_lz)[: len(index)], np.asarray(p_es)[: len(index)]
+    return gather(p_lz)[: len(index)], gather(p_es)[: len(index)]
 
 
 def solve_neqb(
