@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -295,11 +294,13 @@ def sweep(
       that does not match, is damaged or was cut short by a kill is ignored (said on stderr)
       and its chunk recomputed; a store of another sweep is refused (ValueError). Several
       processes may run the same sweep on one store: each chunk is computed once.
-    - `progress`: print progress (chunks, refinement levels) to stderr.
+    - `progress`: one progress bar over the grid's points (chunks) on stderr, and the engine's
+      own progress (refinement levels, ladder steps).
 
     Ctrl-C raises :class:`lzjax.store.SweepInterrupted` (a KeyboardInterrupt) that says how
     many chunks the store keeps.
     """
+    from .progress import progress_bar
     from .store import SweepInterrupted, SweepStore, sweep_header
 
     params = {k: params_and_options.pop(k) for k in PARAMETERS if k in params_and_options}
@@ -315,13 +316,13 @@ def sweep(
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     rows = _chunk_rows(n_points, int(chunk_size))
     n_chunks = len(rows)
+    bar = progress_bar(n_points, progress and n_chunks > 1, "lzjax sweep", unit="point")
 
     def compute(i):
         lo, hi = rows[i]
         part = jax.tree_util.tree_map(lambda a: a[lo:hi], flat)
         out = run(part)
-        if progress and n_chunks > 1:
-            print(f"lzjax sweep: chunk {i + 1}/{n_chunks} done", file=sys.stderr)
+        bar.update(hi - lo)
         return out
 
     if store is None:
@@ -357,6 +358,7 @@ def sweep(
                     pass
                 raise SweepInterrupted(len(st.done), n_chunks, os.fspath(store)) from None
             chunks = st.done
+    bar.close()
     data = {n: np.concatenate([np.asarray(chunks[i][n]).reshape(-1) for i in range(n_chunks)]).reshape(shape)
             for n in names}
     attrs = {"engine": engine, **options}
