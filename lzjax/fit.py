@@ -73,7 +73,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .checks import check_choice, check_integer, check_step_count
+from .checks import check_bool, check_choice, check_integer, check_step_count
+from .progress import progress_bar
 from .model import Bath, Drive, LZProblem, dimensionless
 from .neqb import check_neqb_validity, neqb_probabilities, solve_neqb, window_eps_max
 
@@ -497,8 +498,9 @@ def _start(names, base, grid_gamma, gamma0, data, spec):
     return jnp.asarray(z_grid[best]), start, warnings
 
 
-def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings):
+def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, progress=False):
     """Phase 4: L-BFGS (optax direction, host line search); returns (z, history, iterations, converged)."""
+    bar = progress_bar(max_iter, progress, "lzjax fit", unit="iteration")
     state = _init_state(z)
     value, grad, _, _ = _value_and_grad(z, data, spec)
     value = float(value)
@@ -509,6 +511,8 @@ def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings):
         z, value, grad, moved = _line_search(z, value, grad, direction, data, spec)
         previous = history[-1]
         history.append(value)
+        bar.update(1)
+        bar.set_description(f"lzjax fit (chi2 {value:.4g})")
         change = abs(previous - value) / max(previous, chi2_floor)
         gnorm = float(jnp.max(jnp.abs(grad))) / max(value, chi2_floor)
         if change <= ftol and gnorm <= gtol:
@@ -519,6 +523,7 @@ def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings):
             break
     if not converged and iterations == max_iter and not any("line search" in w for w in warnings):
         warnings.append(f"not converged after max_iter = {max_iter} steps")
+    bar.close()
     return z, history, iterations, converged
 
 
@@ -598,6 +603,7 @@ def fit_curve(
     gtol: float = 1e-5,
     error_method: str = "gauss-newton",
     check_model: bool = True,
+    progress: bool = False,
 ) -> FitResult:
     """Fit γ (and optionally ω_c and/or T) to a measured curve P_LZ(v).
 
@@ -617,6 +623,7 @@ def fit_curve(
     - `error_method`: "gauss-newton" (default) or "hessian".
     - `check_model`: NEQB only: compare the fixed-window model with ``solve_neqb`` (tol 1e-6)
       at the optimum and report `model_error`.
+    - `progress`: a progress bar over the L-BFGS iterations (stderr; total `max_iter`).
 
     Every input is checked before anything is computed. Phases: check, fixed window, start
     grid, L-BFGS, error bars, model check (one private function each).
@@ -634,7 +641,8 @@ def fit_curve(
     chi2_floor = dof * _P_FLOOR**2 * float(np.mean(w**2))
 
     z, start, warnings = _start(names, base, grid_gamma, gamma0, data, spec)
-    z, history, iterations, converged = _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings)
+    z, history, iterations, converged = _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings,
+                                                  check_bool("progress", progress))
     chi2 = history[-1]
     covariance, errors, chi2_dof, sigma_hat, residuals = _error_bars(
         z, data, spec, names, chi2, dof, sigma, error_method, warnings)
