@@ -454,3 +454,25 @@ def test_adt_step_error_order_at_fixed_memory_time():
     d = np.diff(p, axis=0)
     q_es = math.log2(abs(d[0, 1] / d[1, 1]))
     assert 0.6 < q_es < 1.5, q_es  # first order, not second
+
+
+@pytest.mark.parametrize("theta, eps_q", [(0.0, 15.0), (0.3, 30.0), (math.pi / 2, 20.0)])
+def test_tail_weight_against_quad(theta, eps_q):
+    """∫Γ1 dt over |ε| > ε_q (the relaxation left to the golden-rule tails, reported by the
+    ladder as `tail`) against scipy quad of Γ1(ε)/v (Eq. 8 written out), relative 1e-6."""
+    from scipy.integrate import quad
+
+    from lzjax.quapi.window import tail_weight
+
+    gamma, s, wc, T, v = 5e-4, 3.0, 5.0, 6.4, 1.3
+    problem = LZProblem(Drive(v=v), Bath(gamma, s, wc, T), theta)
+
+    def rate(eps):
+        e = math.hypot(1.0, eps)
+        a = math.cos(theta) / e - eps / e * math.sin(theta)
+        return a * a * 0.5 * gamma * e**s * math.exp(-e / wc) / math.tanh(e / (2 * T))
+
+    ref = sum(quad(lambda x, sign=sign: rate(sign * x), eps_q, np.inf, epsabs=0, epsrel=1e-11, limit=400)[0]
+              for sign in (1.0, -1.0)) / v
+    assert ref > 1e-8
+    assert abs(float(tail_weight(problem, eps_q)) - ref) <= 1e-6 * ref
