@@ -78,14 +78,21 @@ class _Parser(argparse.ArgumentParser):
         raise OneLineError(message)
 
 
-def _add_parameter_flags(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    p.add_argument("--v", required=required, help="sweep speed(s) v in Δ² (list: 0.1,0.3,1)")
+def add_physics_flags(p: argparse.ArgumentParser, *, required: bool = True, v_required: bool | None = None,
+                      v_help: str = "sweep speed(s) v in Δ² (list: 0.1,0.3,1)",
+                      delta_help: str = "tunnel splitting Δ (sets the unit; default 1)") -> None:
+    """The drive and bath flags every physics command shares (each one value or a list)."""
+    p.add_argument("--v", required=required if v_required is None else v_required, help=v_help)
     p.add_argument("--T", required=required, help="temperature(s) k_B T in Δ (0 allowed)")
     p.add_argument("--gamma", required=required, help="coupling strength(s) γ")
     p.add_argument("--s", required=required, help="spectral exponent(s) s")
     p.add_argument("--omega-c", dest="omega_c", required=required, help="cutoff frequency ω_c in Δ")
     p.add_argument("--theta", default="0", help="coupling angle(s) Θ in radians; 0.022pi, -pi/2 accepted")
-    p.add_argument("--delta", default="1", help="tunnel splitting Δ (sets the unit; default 1)")
+    p.add_argument("--delta", default="1", help=delta_help)
+
+
+def _add_parameter_flags(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    add_physics_flags(p, required=required)
     p.add_argument("--out", help="write results: .json (list of records) or .csv")
     p.add_argument("--plot", help="draw P_LZ (solid) and P_ES (dashed) against v to this PNG/PDF/SVG")
     p.add_argument("--store", help="keep finished chunks in this JSON-lines file; rerun to resume")

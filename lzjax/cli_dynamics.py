@@ -24,7 +24,7 @@ import sys
 
 import numpy as np
 
-from .cli import (check_distinct, check_output_path, OneLineError, Outputs, size_check, parse_values)
+from .cli import (add_physics_flags, check_distinct, check_output_path, OneLineError, Outputs, size_check, parse_values)
 
 __all__ = ["add_trajectory_parser", "add_window_parser", "run_trajectory", "run_window"]
 
@@ -42,13 +42,8 @@ OBSERVABLES = ("P_ground", "P_excited", "P_up", "r_x", "r_y", "r_z")
 
 
 def _add_bath_flags(p) -> None:
-    p.add_argument("--v", help="sweep speed(s) v in Δ² (linear drive; list: 0.3,1)")
-    p.add_argument("--T", required=True, help="temperature(s) k_B T in Δ (0 allowed)")
-    p.add_argument("--gamma", required=True, help="coupling strength(s) γ")
-    p.add_argument("--s", required=True, help="spectral exponent(s) s")
-    p.add_argument("--omega-c", dest="omega_c", required=True, help="cutoff frequency ω_c in Δ")
-    p.add_argument("--theta", default="0", help="coupling angle(s) Θ in radians; 0.022pi, -pi/2 accepted")
-    p.add_argument("--delta", default="1", help="tunnel splitting Δ: must be 1 (energies in units of Δ)")
+    add_physics_flags(p, v_required=False, v_help="sweep speed(s) v in Δ² (linear drive; list: 0.3,1)",
+                      delta_help="tunnel splitting Δ: must be 1 (energies in units of Δ)")
 
 
 def add_trajectory_parser(sub) -> None:

@@ -24,6 +24,17 @@ def _rates(epsilon, v, gamma, s, omega_c, T, theta):
     return energy, v / energy**2, gamma1, 0.5 * gamma1 + gamma_d, 1.0 / coth
 
 
+def _bloch_rhs(y, energy, phi_dot, g1, g2, r_st):
+    """Right-hand side of Eq. (7)-(9) for two Bloch vectors y = (r_x, r_y, r_z) × 2 starts."""
+    out = np.empty(6)
+    for k in (0, 3):
+        rx, ry, rz = y[k], y[k + 1], y[k + 2]
+        out[k] = phi_dot * rz - g1 * (rx - r_st)
+        out[k + 1] = -g2 * ry - energy * rz
+        out[k + 2] = energy * ry - g2 * rz - phi_dot * rx
+    return out
+
+
 def neqb_reference(v, gamma, s, omega_c, T, theta, eps_max, *, rtol=1e-12, atol=1e-13, method="DOP853"):
     """(P_LZ, P_ES) of Eq. (7)-(10) by scipy.integrate.solve_ivp, Δ = 1, window ±ε_max."""
     from scipy.integrate import solve_ivp
@@ -31,14 +42,7 @@ def neqb_reference(v, gamma, s, omega_c, T, theta, eps_max, *, rtol=1e-12, atol=
     params = (v, gamma, s, omega_c, T, theta)
 
     def rhs(t, y):
-        energy, phi_dot, g1, g2, r_st = _rates(v * t, *params)
-        out = np.empty(6)
-        for k in (0, 3):
-            rx, ry, rz = y[k], y[k + 1], y[k + 2]
-            out[k] = phi_dot * rz - g1 * (rx - r_st)
-            out[k + 1] = -g2 * ry - energy * rz
-            out[k + 2] = energy * ry - g2 * rz - phi_dot * rx
-        return out
+        return _bloch_rhs(y, *_rates(v * t, *params))
 
     def coherence(t):
         energy, phi_dot, _, g2, _ = _rates(v * t, *params)
@@ -100,16 +104,8 @@ def bloch_reference(eps, deps, t0, times, gamma, s, omega_c, T, theta, *, rtol=1
     from scipy.integrate import solve_ivp
 
     def rhs(t, y):
-        e = eps(t)
-        energy, _, g1, g2, r_st = _rates(e, 1.0, gamma, s, omega_c, T, theta)
-        phi_dot = deps(t) / energy**2
-        out = np.empty(6)
-        for k in (0, 3):
-            rx, ry, rz = y[k], y[k + 1], y[k + 2]
-            out[k] = phi_dot * rz - g1 * (rx - r_st)
-            out[k + 1] = -g2 * ry - energy * rz
-            out[k + 2] = energy * ry - g2 * rz - phi_dot * rx
-        return out
+        energy, _, g1, g2, r_st = _rates(eps(t), 1.0, gamma, s, omega_c, T, theta)
+        return _bloch_rhs(y, energy, deps(t) / energy**2, g1, g2, r_st)
 
     sol = solve_ivp(rhs, (t0, times[-1]), np.array([1.0, 0, 0, -1.0, 0, 0]), method="DOP853",
                     t_eval=times, rtol=rtol, atol=atol)
