@@ -121,14 +121,16 @@ def _build_parser() -> argparse.ArgumentParser:
     quapi.add_argument("--tol", type=float, help="convergence mode: target error (ladder in δt, k_max, t_max)")
     quapi.add_argument("--budget", type=int, help="convergence mode, --engine adt: largest k_max (default 10)")
     quapi.add_argument("--engine", dest="quapi_engine", default=None, choices=["adt", "pt"],
-                       help="convergence mode: exact engine, adt (plain augmented density tensor, default) "
-                            "or pt (process tensor: compressed memory, wide window)")
+                       help="convergence mode: exact engine, pt (process tensor: compressed memory, wide "
+                            "window; the default) or adt (plain augmented density tensor; the default with --budget)")
     quapi.add_argument("--memory", type=float, help="convergence mode, --engine pt: memory time in 1/Δ (default 6.4)")
     quapi.add_argument("--pt-tol", dest="pt_tol", type=float,
-                       help="convergence mode, --engine pt: relative truncation of the compression (default 1e-9)")
+                       help="convergence mode, --engine pt: relative truncation of the compression "
+                            "(default 1e-6·tol within [1e-11, 1e-8])")
     quapi.add_argument("--eps-q", dest="eps_q", type=float,
-                       help="convergence mode: half-width of the exact QUAPI window in Δ, 5-40 (default 15;"
-                            " 20 for transversal super-Ohmic baths, whose relaxation reaches E ≈ 3ω_c and beyond)")
+                       help="convergence mode: half-width of the exact QUAPI window in Δ (pt: 5-120, default "
+                            "the smallest of 15…100 whose golden-rule tails carry < tol/10 of the relaxation; "
+                            "adt: 5-40, default 15)")
     quapi.add_argument("--compensate", action="store_true",
                        help="convergence mode: η from G(ω)/sinc²(ωδt/2), golden-rule-exact discrete rates"
                             " at O(γ) (smaller δt corrections where relaxation at large E dominates)")
@@ -280,7 +282,12 @@ def _estimate(kind: str, n: int, options: dict, v=None) -> tuple[float, float]:
     if kind == "fit":
         return 20.0 + 3e-3 * n * max(1, options.get("max_iter", 100)) / 100, 25 * 2**10 * n
     from .quapi import estimate_memory_bytes
+    from .sweep import quapi_method
 
+    if quapi_method(options) == "pt":  # ~20 µs per point-step (χ ≲ 32), six runs, ε_q ~ 60, δt 0.02
+        v_typ = float(np.median(v)) if v is not None else 1.0
+        steps = 2 * options.get("eps_q", 60.0) / v_typ / 0.02
+        return 20.0 + n * 6 * steps * 2e-5, 16 * (16 * 512**2 + min(n, 256) * 24 * 512)
     kmax = int(options.get("kmax") or options.get("budget") or 10)
     per_step = 12e-3 * 4.0 ** (kmax - 10)
     if "dt" in options:
@@ -362,7 +369,7 @@ def _run_quapi(args) -> int:
             missing = [k for k in fixed if fixed[k] is None]
             raise OneLineError(f"fixed settings need --dt, --kmax and --tmax together; missing {', '.join(missing)}")
         options = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
-    elif args.tol is not None and args.quapi_engine == "pt":
+    elif args.tol is not None and (args.quapi_engine or ("adt" if args.budget is not None else "pt")) == "pt":
         wrong = [k for k, x in (("--budget", args.budget),) if x is not None]
         if wrong:
             raise OneLineError(f"{', '.join(wrong)} belong(s) to --engine adt, not to --engine pt")

@@ -208,7 +208,7 @@ def _engine_call(engine: str, options: dict, progress: bool):
             raise ValueError(f"quapi with fixed settings needs all of dt, kmax, tmax; got only {sorted(fixed)}")
         if fixed and "tol" in options:
             raise ValueError("quapi takes either fixed settings (dt, kmax, tmax) or tol, not both")
-        method = options.get("method", "adt")
+        method = quapi_method(options)
         if method not in ("adt", "pt"):
             raise ValueError(f"method (the exact engine) must be 'adt' or 'pt', got {method!r}")
         if fixed and method != "adt":
@@ -226,6 +226,13 @@ def _engine_call(engine: str, options: dict, progress: bool):
     return run, names
 
 
+def quapi_method(options: dict) -> str:
+    """The exact engine of a quapi sweep: `method` if given, else the plain ADT for fixed
+    settings or when its memory `budget` is given, else the process tensor."""
+    fixed = bool(_FIXED_QUAPI & set(options)) or "budget" in options
+    return options.get("method", "adt" if fixed else "pt")
+
+
 def _default_chunk_size(engine: str, options: dict) -> int:
     """Points per chunk: NEQB state is tiny (4096); QUAPI from its ADT memory estimate."""
     if engine == "neqb":
@@ -233,7 +240,7 @@ def _default_chunk_size(engine: str, options: dict) -> int:
     from .quapi import estimate_memory_bytes
     from .quapi.runner import available_memory_bytes
 
-    if options.get("method") == "pt":  # ψ per point is small; the tensor is shared
+    if quapi_method(options) == "pt":  # ψ per point is small; the tensor is shared
         return 256
     kmax = int(options.get("kmax", options.get("budget", 10)))
     per_point = estimate_memory_bytes(kmax, 1)
@@ -284,7 +291,9 @@ def sweep(
       Δ, Θ in radians); the grid is their Cartesian product.
     - engine options: NEQB `tol`, `n_steps`, ...; QUAPI either fixed `dt`, `kmax`, `tmax` (no
       error bars: `*_err` NaN, null in files) or the ladder of
-      :func:`lzjax.quapi.converge_quapi` (`tol`, `budget`, `eps_q`, `compensate`).
+      :func:`lzjax.quapi.converge_quapi` (`tol`, `eps_q`, `compensate`; `method` "pt", the
+      default, with `memory`, `pt_tol`, `chi_max`, or "adt" with `budget`; giving `budget`
+      selects the ADT).
     - `chunk_size`: points per engine call (default: 4096 for NEQB; for QUAPI what half the
       free memory holds); peak memory is set by one chunk, not by the grid.
     - `store`: a results file (JSON lines, :mod:`lzjax.store`) that finished chunks are

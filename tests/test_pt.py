@@ -141,7 +141,7 @@ def test_pt_ladder_shares_one_tensor_per_bath_and_step():
     opts = dict(tol=1e-2, engine="pt", dt=0.1, memory=0.4, eps_q=6.0, pt_tol=1e-7)
     build_cached.cache_clear()
     both = converge_quapi(LZProblem(Drive(v=3.0), bath, np.array([0.0, 0.3])), **opts)
-    assert build_cached.cache_info().misses == 4  # fine, coarse, short, loose
+    assert build_cached.cache_info().misses == 4  # fine, coarse, long, loose
     one = converge_quapi(LZProblem(Drive(v=3.0), bath, 0.3), **opts)
     assert build_cached.cache_info().misses == 4  # reused, not rebuilt
     np.testing.assert_allclose([both.P_LZ[1], both.P_ES[1]], [float(one.P_LZ), float(one.P_ES)],

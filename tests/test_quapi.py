@@ -324,8 +324,25 @@ def test_window_no_bath_asymptotic_readout():
 
 
 def test_converge_wubs_point():
-    """converge_quapi at Wubs' point (T = 0, Θ = 0, γ = 5e-3, s = 3, ω_c = 5, v = 1):
-    within 2e-3 of 1 − e^{−π/2}, and the error bar covers the true error.
+    """converge_quapi (process tensor, the default) at Wubs' point (T = 0, Θ = 0, γ = 5e-3,
+    s = 3, ω_c = 5, v = 1): within 2e-4 of 1 − e^{−π/2} (issue 11), inside its error bar.
+
+    Measured (tol 1e-3: δt 0.02/0.025, memory 6.4, pt_tol 1e-9, ε_q = 60, χ = 50):
+    P_LZ − exact = −3.3e-5 ± 1.1e-4 (δt part 3.8e-4 of P_ES), P_ES = 0.70024 ± 4.2e-4; ~13 s
+    cold. The plain ADT ladder (test below) reaches +5.3e-4 ± 4.2e-3.
+    """
+    problem = LZProblem(Drive(v=1.0), Bath(gamma=5e-3, s=3.0, omega_c=5.0, T=0.0), 0.0)
+    result = converge_quapi(problem, tol=1e-3)
+    assert result.engine == "quapi-pt"
+    error = float(result.P_LZ) - lz_formula(1.0)
+    assert abs(error) < 2e-4
+    assert abs(error) <= float(result.P_LZ_err) < 1e-3 and bool(result.converged)
+    assert 0.0 <= float(result.P_ES) <= 1.0 and float(result.trace_err) < 1e-10
+
+
+def test_converge_wubs_point_adt():
+    """The plain-ADT ladder (budget 10, engine chosen by `budget`) at Wubs' point: within 2e-3
+    of 1 − e^{−π/2}, and the error bar covers the true error.
 
     Windowed QUAPI, ε_q = 15, K = 10 (runs δt = 0.1 at k_max 10 and 8, δt = 0.125 at k_max 8,
     and ε_q = 20). Measured: P_LZ = 0.79265 ± 4.2e-3 against 0.792120 (true error +5.3e-4, inside
@@ -333,7 +350,8 @@ def test_converge_wubs_point():
     The golden-rule tails matter here: without them (ε_max = ε_q = 15) P_LZ moves by −2.6e-3.
     """
     problem = LZProblem(Drive(v=1.0), Bath(gamma=5e-3, s=3.0, omega_c=5.0, T=0.0), 0.0)
-    result = converge_quapi(problem, tol=1e-2)
+    result = converge_quapi(problem, tol=1e-2, budget=10)
+    assert result.engine == "quapi-adt"
     error = float(result.P_LZ) - lz_formula(1.0)
     assert abs(error) < 2e-3
     assert abs(error) <= float(result.P_LZ_err)
@@ -341,39 +359,39 @@ def test_converge_wubs_point():
     assert 0.0 <= float(result.P_ES) <= 1.0
 
 
-@pytest.mark.parametrize("v", [0.3, 1.0])
-def test_converge_matches_neqb_fig1(v):
-    """Paper Fig. 1 (Θ = 0, γ = 5e-4, s = 3, ω_c = 5, T = 6.4): converge_quapi within 1e-2 of
-    NEQB, with error bars below 1e-2.
+@pytest.mark.parametrize("v, bound", [(0.3, 2e-3), (1.0, 4e-3)])
+def test_converge_matches_neqb_fig1(v, bound):
+    """Paper Fig. 1 (Θ = 0, γ = 5e-4, s = 3, ω_c = 5, T = 6.4): the process-tensor ladder at
+    tol 1e-3 agrees with NEQB (issue 11: 2e-3), with error bars below 1e-3.
 
     Measured QUAPI (error bar) and QUAPI − NEQB, (P_LZ; P_ES):
-    v = 0.3: 0.96378 (1.4e-3), +1.1e-3; 0.92387 (5.2e-3), +1.4e-3; runtime 28 s.
-    v = 1:   0.78509 (5.0e-4), −2.6e-3; 0.77513 (7.3e-4), −2.6e-3; runtime ≈ 3 s.
-    (v = 3, not tested here: 0.40657 (2.0e-4), −2.9e-3; 0.40482 (1.5e-4), −2.9e-3.)
-    At v ≥ 1 the difference exceeds the QUAPI error bar: NEQB misses an O(γ) effect (it
-    scales with γ, see the Fig. 2 test), small on the scale of the paper's figure.
+    v = 0.3: 0.962817 (5.0e-4), +1.6e-4; 0.922757 (7.5e-4), +2.9e-4; ~16 s cold.
+    v = 1:   0.784865 (2.5e-5), −2.8e-3; 0.775027 (1.2e-4), −2.7e-3.
+    At v = 1 the difference is 20× the QUAPI error bar: NEQB misses an O(γ) effect (it scales
+    with γ, see the Fig. 2 test), small on the scale of the paper's figure; hence 4e-3 there.
+    (The plain ADT ladder at budget 10: v = 0.3 0.96378 (1.4e-3), v = 1 0.78509 (5.0e-4).)
     """
     problem = LZProblem(Drive(v=v), Bath(gamma=5e-4, s=3.0, omega_c=5.0, T=6.4), 0.0)
-    quapi = converge_quapi(problem, tol=1e-2)
+    quapi = converge_quapi(problem, tol=1e-3)
     neqb = lzjax.solve_neqb(problem, tol=1e-6)
-    assert abs(float(quapi.P_LZ - neqb.P_LZ)) < 1e-2
-    assert abs(float(quapi.P_ES - neqb.P_ES)) < 1e-2
-    assert bool(quapi.converged)
+    assert abs(float(quapi.P_LZ - neqb.P_LZ)) < bound
+    assert abs(float(quapi.P_ES - neqb.P_ES)) < bound
+    assert bool(quapi.converged) and float(quapi.P_LZ_err) < 1e-3
 
 
 def test_converge_neqb_above_quapi_fig2():
-    """γ = 5e-3, T = 6.4, v = 3 (paper Fig. 2): NEQB − QUAPI measured with converge_quapi,
-    NEQB lies above QUAPI by more than the QUAPI error bar.
+    """γ = 5e-3, T = 6.4, v = 3 (paper Fig. 2): NEQB − QUAPI measured with converge_quapi
+    (process tensor, tol 1e-3), NEQB lies above QUAPI by more than the QUAPI error bar.
 
-    Measured: QUAPI P_LZ = 0.39852 ± 1.8e-3, P_ES = 0.38261 ± 1.0e-3; NEQB 0.42547, 0.40828;
-    NEQB − QUAPI = +2.70e-2 ± 1.8e-3 (P_LZ), +2.57e-2 ± 1.0e-3 (P_ES): the sign of the paper's
-    Fig. 2, ten times the γ = 5e-4 difference (O(γ)). Runtime ≈ 20 s.
+    Measured: QUAPI P_LZ = 0.398377 ± 9.4e-5, P_ES = 0.382991 ± 3.7e-5 (χ 51); NEQB 0.425474,
+    0.408282; NEQB − QUAPI = +2.71e-2 (P_LZ), +2.53e-2 (P_ES): the sign of the paper's Fig. 2,
+    ten times the γ = 5e-4 difference (O(γ)). The plain ADT ladder (budget 10): 0.39852 ± 1.8e-3.
     """
     problem = LZProblem(Drive(v=3.0), Bath(gamma=5e-3, s=3.0, omega_c=5.0, T=6.4), 0.0)
-    quapi = converge_quapi(problem, tol=1e-2)
+    quapi = converge_quapi(problem, tol=1e-3)
     neqb = lzjax.solve_neqb(problem, tol=1e-6)
-    assert float(neqb.P_LZ - quapi.P_LZ) > float(quapi.P_LZ_err)
-    assert float(neqb.P_ES - quapi.P_ES) > float(quapi.P_ES_err)
+    assert float(neqb.P_LZ - quapi.P_LZ) > 2e-2 > 10 * float(quapi.P_LZ_err)
+    assert float(neqb.P_ES - quapi.P_ES) > 2e-2 > 10 * float(quapi.P_ES_err)
 
 
 def test_converge_transversal_wide_window_matches_neqb():

@@ -77,7 +77,8 @@ def test_cli_csv_table_and_plot(tmp_path, capsys):
         (["neqb", "--v", "1", *BASE, "--out", "x.txt"], "--out must end in"),
         (["neqb", "--v", "1", *BASE, "--bogus", "3"], "unrecognized arguments"),
         ([], "choose a command"),
-        (["quapi", "--v", "1", *BASE, "--tol", "1e-2", "--eps-q", "100"], "eps_q must be a number in [5, 40]"),
+        (["quapi", "--v", "1", *BASE, "--tol", "1e-2", "--eps-q", "200"], "eps_q must be a number in [5, 120]"),
+        (["quapi", "--v", "1", *BASE, "--tol", "1e-2", "--budget", "8", "--eps-q", "100"], "eps_q must be a number in [5, 40]"),
     ],
 )
 def test_cli_bad_input_exits_nonzero_with_one_line(argv, fragment, capsys):

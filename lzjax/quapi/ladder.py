@@ -23,6 +23,11 @@ and the rule (:func:`combine`):
   coarse), estimates it. (Un-extrapolated, wide − short is dominated by the Trotter error of the
   added range: the discretised path sees the bath through a box filter, rates × sinc²(E δt/2).)
 
+The process-tensor plan (:func:`pt_plan`) uses the same rule with a *longer* memory partner,
+long = (δt, 2K): c_mem = (fine − long) k^p/(K^p − k^p) with k = 2K (the correction from K to ∞),
+e_mem = 2 |fine − long|; its window pair keeps the fine memory, and a fourth part, the
+compression error |loose − fine| (`loose` at 10× the truncation), is added to the bar.
+
 Value P_R + c_mem; error |P_R − fine| + e_mem + |c_win| (each correction counted in full as its
 own uncertainty). Values are clipped to [0, 1] after extrapolation (seen: 1.0007 ± 0.0018); the
 error bar keeps the full correction.
@@ -43,10 +48,11 @@ from ..model import LZProblem, check_problem, dimensionless, flatten_problem
 from ..results import Result, make_result
 from .engines import get_engine
 from .engines.adt import KMAX_RANGE
-from .runner import check_influence, check_memory, new_bar, run_batch
+from .runner import check_influence, check_memory, new_bar, pt_log_factor_limit, run_batch
 from .window import bath_window, tail_weight
 
-__all__ = ["Run", "adt_plan", "richardson", "combine", "converge_quapi", "BATH_WINDOW_TOL"]
+__all__ = ["Run", "adt_plan", "pt_plan", "pt_tol_default", "richardson", "combine", "converge_quapi",
+           "BATH_WINDOW_TOL"]
 
 #: ∫Γ1 dt beyond the end of the golden-rule tails (:func:`lzjax.quapi.window.bath_window`)
 BATH_WINDOW_TOL = 1e-6
@@ -89,22 +95,30 @@ def adt_plan(budget: int, dt: float, eps_q: float) -> dict[str, Run]:
 
 #: δt'/δt of the process-tensor ladder's Richardson partner
 PT_DT_RATIO = 1.25
+#: fraction of the memory over which the process-tensor ladder rolls the lag couplings off
+PT_TAPER = 0.5
 
 
 def pt_plan(dt: float, memory_time: float, eps_q: float, tol: float, chi_max: int) -> dict[str, Run]:
     """The six runs of the process-tensor ladder: memory τ = `memory_time` (1/Δ) at both steps,
-    K = round(τ/δt); `short` halves the memory; `loose` repeats `fine` at 10× the truncation
-    `tol` (the compression error); δt' = 1.25 δt; one tensor per (bath, δt, settings)."""
+    K = round(τ/δt); `long` doubles the memory; `loose` repeats `fine` at 10× the truncation
+    `tol` (the compression error); δt' = 1.25 δt; one tensor per (bath, δt, settings).
+
+    The lag couplings roll off over the last half of the memory (`PT_TAPER`,
+    :func:`lzjax.quapi.process_tensor.taper_eta`): a hard cut where they are not yet negligible
+    at the truncation tolerance makes the compression count the lag (χ ~ K, minutes per build).
+    The memory partner is longer, not shorter (as the ADT's): lags beyond the kernel's reach leave
+    χ unchanged and cost ~0.2 ms each, so the partner costs one cheap build."""
     from .engines.pt import PTSettings
 
     coarse = dt * PT_DT_RATIO
     k_fine, k_coarse = max(2, round(memory_time / dt)), max(2, round(memory_time / coarse))
-    fine, coarse_m = PTSettings(k_fine, tol, chi_max), PTSettings(k_coarse, tol, chi_max)
+    fine, coarse_m = (PTSettings(k, tol, chi_max, PT_TAPER) for k in (k_fine, k_coarse))
     wide = 4.0 * eps_q / 3.0
     return {"fine": Run(dt, fine, eps_q, True), "coarse": Run(coarse, coarse_m, eps_q, True),
-            "short": Run(dt, PTSettings(max(1, k_fine // 2), tol, chi_max), eps_q, True),
+            "long": Run(dt, fine._replace(kmax=2 * k_fine), eps_q, True),
             "wide": Run(dt, fine, wide, True), "wide_coarse": Run(coarse, coarse_m, wide, True),
-            "loose": Run(dt, PTSettings(k_fine, 10.0 * tol, chi_max), eps_q, True)}
+            "loose": Run(dt, fine._replace(tol=10.0 * tol), eps_q, True)}
 
 
 def richardson(fine, dt_fine, coarse, dt_coarse):
@@ -118,10 +132,11 @@ def combine(p: dict, dt: dict, runs: dict[str, Run], s, parts: dict | None = Non
     contributions to the error bar are stored in it ("dt", "memory", "window", "compression")."""
     rich = richardson(p["fine"], dt["fine"], p["coarse"], dt["coarse"])
     power = np.clip(s, 1.0, 3.0)
-    big, small = runs["fine"].steps, runs["short"].steps  # fine and short share δt
-    diff = p["fine"] - p["short"]
-    memory = diff * small**power / (big**power - small**power)
-    memory_err = np.abs(diff) * small / (big - small)  # the p = 1 extrapolation (≥ |memory|)
+    other = "short" if "short" in p else "long"  # the memory partner of fine (same δt)
+    base, k = runs["fine"].steps, runs[other].steps
+    diff = p["fine"] - p[other]
+    memory = diff * k**power / (base**power - k**power)  # P(K → ∞) − P(K = base) for ∝ K^−p
+    memory_err = np.abs(diff) * k / abs(base - k)  # the p = 1 extrapolation (≥ |memory|)
     # window: both windows Richardson-extrapolated in δt, so that the Trotter error of the added
     # |ε| range (largest there, E δt up to 2) is not mistaken for a tail error
     if "loose" in p:  # compression plans: the window pair shares the fine runs' memory
@@ -144,6 +159,14 @@ _bath_windows = jax.jit(jax.vmap(lambda p: bath_window(p, BATH_WINDOW_TOL)))
 PT_WINDOWS = (15.0, 20.0, 30.0, 40.0, 60.0, 80.0, 100.0)
 
 
+def pt_tol_default(tol: float) -> float:
+    """The process-tensor truncation for a target error `tol`: 1e-6 tol, clipped to [1e-11, 1e-8].
+
+    Measured at the Fig. 1 point (tests/test_pt.py, benchmarks/RESULTS.md): the compression part
+    of the error bar is ~2e-4 at 1e-8, ~7e-5 at 1e-9 and ≲ 1e-6 at 1e-10, i.e. ≤ tol/10 here."""
+    return float(min(1e-8, max(1e-11, 1e-6 * float(tol))))
+
+
 def _pt_eps_q(dimless, index, tail_tol: float) -> float:
     """The smallest ε_q of :data:`PT_WINDOWS` whose golden-rule tails carry less than `tail_tol`
     of ∫Γ1 dt at every point of the group (the largest if none does)."""
@@ -159,7 +182,7 @@ _tail_weights = jax.jit(jax.vmap(tail_weight, in_axes=(0, None)))
 
 def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None = None,
                    eps_q: float | None = None, compensate: bool = False, progress: bool = False,
-                   engine="adt", dt: float | None = None, memory: float | None = None,
+                   engine=None, dt: float | None = None, memory: float | None = None,
                    pt_tol: float | None = None, chi_max: int | None = None) -> Result:
     """P_LZ and P_ES by windowed QUAPI with extrapolation in (δt, memory) and error bars.
 
@@ -169,7 +192,10 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
       one vmapped batch; Θ never splits a group).
     - `tol`: target absolute error of P_LZ and P_ES (accepted: 1e-6 ≤ tol ≤ 0.1); it sets the
       `converged` verdict (and, for the process tensor, the default window).
-    - `engine`: "adt" (plain augmented density tensor, the default here) or "pt" (process tensor).
+    - `engine`: "pt" (process tensor, the default) or "adt" (plain augmented density tensor; the
+      default when `budget`, the ADT's memory, is given). Measured at the paper's Fig. 1 point
+      (benchmarks/RESULTS.md): the process tensor reaches ±3e-6 where the ADT ladder stops at
+      ±5e-4, in a fraction of its time.
     - `budget` (ADT): largest k_max (accepted: integer in [3, 14], default 10); cost ∝ 4^budget
       per step (:func:`lzjax.quapi.estimate_memory_bytes`).
     - `eps_q`: half-width of the exact window in units of Δ (accepted: 5 ≤ ε_q ≤ 120; ADT default
@@ -177,8 +203,10 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
       tol/10 of ∫Γ1 dt, :func:`lzjax.quapi.window.tail_weight`).
     - `dt` (PT): Trotter step of the finest run (1/Δ; default min(0.05, 0.25/ω_c, 1.2/E(ε_q)),
       so that the coarse run keeps E δt' ≤ 1.5 below the Nyquist limit π).
-    - `memory` (PT): memory time τ (1/Δ; default 6.4): K = round(τ/δt) steps.
-    - `pt_tol` (PT): relative truncation of the compression (default 1e-9); `chi_max` (PT):
+    - `memory` (PT): memory time τ (1/Δ; default 6.4): K = round(τ/δt) steps, the lag couplings
+      rolled off over the second half (`PT_TAPER`); the error bar holds the change at 2τ.
+    - `pt_tol` (PT): relative truncation of the compression (default :func:`pt_tol_default`:
+      1e-6·tol within [1e-11, 1e-8], 1e-10 at tol = 1e-4); `chi_max` (PT):
       bond-dimension cap (default 512).
     - `compensate`: η from G(ω)/sinc²(ωδt/2) (:func:`lzjax.quapi.influence.box_compensation`):
       the discretised relaxation rates are then golden-rule exact at O(γ) for E < 3π/(4δt), so
@@ -198,7 +226,7 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     `err_window`, `err_compression` (each the larger of P_LZ's and P_ES's); `t_max` = 2 ε_max/v
     (the whole protocol, tails included).
     """
-    engine = get_engine(engine)
+    engine = get_engine(("adt" if budget is not None else "pt") if engine is None else engine)
     check_problem(problem)
     tol = check_number("tol", tol, 1e-6, 0.1)
     compensate = check_bool("compensate", compensate)
@@ -213,7 +241,7 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     if shared:
         dt = None if dt is None else check_number("dt", dt, 1e-3, 0.2, unit="units 1/delta")
         memory = 6.4 if memory is None else check_number("memory", memory, 0.1, 100.0, unit="memory time, units 1/delta")
-        pt_tol = 1e-9 if pt_tol is None else check_number("pt_tol", pt_tol, 1e-14, 1e-3)
+        pt_tol = pt_tol_default(tol) if pt_tol is None else check_number("pt_tol", pt_tol, 1e-14, 1e-3)
         chi_max = 512 if chi_max is None else check_integer("chi_max", chi_max, 4, 4096)
     else:
         budget = check_integer("budget", 10 if budget is None else budget, 3, KMAX_RANGE[1], what="largest kmax")
@@ -241,8 +269,11 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     for index, plan in zip(groups, plans):  # every check before any work
         check_memory(engine, plan["fine"].memory, len(index), None if shared else KMAX_RANGE)
         run = max(plan.values(), key=lambda r: r.dt)  # the coarsest step: the largest factors
+        limit = {"limit": pt_log_factor_limit(pt_tol), "why": f"more than the compression at pt_tol = "
+                 f"{pt_tol:g} can resolve"} if shared else {}
         check_influence(jax.tree_util.tree_map(lambda a: a[index], dimless),
-                        np.full(len(index), run.grid(float(v[index[0]]))[1]), run.steps, compensate)
+                        np.full(len(index), run.grid(float(v[index[0]]))[1]),
+                        max(r.steps for r in plan.values()), compensate, **limit)
     eps_max = np.array(_bath_windows(dimless))  # raised below to at least 2 ε_q per group
     total = sum(run.grid(float(v[i[0]]))[0] for i, plan in zip(groups, plans) for run in plan.values())
     bar = new_bar(total, progress, "QUAPI ladder steps")

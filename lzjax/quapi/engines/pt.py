@@ -22,9 +22,9 @@ import numpy as np
 from ...checks import check_integer, check_number
 from ...model import Bath
 from ..influence import eta_coefficients
-from ..process_tensor import ProcessTensor, build_process_tensor, pt_readout_vectors
+from ..process_tensor import ProcessTensor, build_process_tensor, pt_readout_vectors, taper_eta
 
-__all__ = ["PT", "PTSettings", "build_cached", "CHI_BUCKET"]
+__all__ = ["PT", "PTSettings", "build_cached", "check_tensor", "CHI_BUCKET"]
 
 #: the bond dimension is padded to a multiple of this (bounds the number of compiled shapes)
 CHI_BUCKET = 16
@@ -32,11 +32,14 @@ CHI_BUCKET = 16
 
 class PTSettings(NamedTuple):
     """`kmax`: memory K in steps (pairs further apart dropped); `tol`: relative discarded
-    weight allowed per truncation; `chi_max`: hard cap on the bond dimension."""
+    weight allowed per truncation; `chi_max`: hard cap on the bond dimension; `taper`: the
+    fraction of the memory over which the lag couplings roll off to the cut
+    (:func:`lzjax.quapi.process_tensor.taper_eta`; 0 = the ADT's hard cut)."""
 
     kmax: int
     tol: float
     chi_max: int = 512
+    taper: float = 0.0
 
 
 def _pad(pt: ProcessTensor, chi: int) -> ProcessTensor:
@@ -57,10 +60,25 @@ def build_cached(gamma: float, s: float, omega_c: float, T: float, dt: float, se
     discarded weight), eig_err, trace_defect, build_s (see :class:`ProcessTensor`)."""
     bath = Bath(gamma=gamma, s=s, omega_c=omega_c, T=T)
     eta = jax.tree_util.tree_map(np.asarray, eta_coefficients(bath, dt, settings.kmax, compensate))
+    eta = taper_eta(eta, settings.taper)
     pt = build_process_tensor(eta, tol=settings.tol, chi_max=settings.chi_max)
     info = {"chi": pt.chi, "memory": settings.kmax, "discarded": float(pt.discarded),
             "eig_err": float(pt.eig_err), "trace_defect": float(pt.trace_defect), "build_s": float(pt.build_s)}
     return _pad(pt, CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)), info
+
+
+def check_tensor(info: dict, tol: float, bath, dt) -> None:
+    """ValueError when a built tensor's |λ − 1| or trace defect exceeds max(1e-6, 1e3·tol): the
+    truncation then lost what the exact functional keeps (seen only far beyond the couplings
+    that :func:`lzjax.quapi.runner.pt_log_factor_limit` admits)."""
+    limit = max(1e-6, 1e3 * float(tol))
+    worst = max(info["eig_err"], info["trace_defect"])
+    if not worst <= limit:
+        raise ValueError(
+            f"the process-tensor compression failed for gamma={float(bath.gamma):g}, s={float(bath.s):g}, "
+            f"omega_c={float(bath.omega_c):g}, T={float(bath.T):g} at dt={float(dt):.3g}/delta: "
+            f"|lambda - 1| = {info['eig_err']:.2g}, trace defect {info['trace_defect']:.2g} (limit {limit:.2g}); "
+            f"use a smaller pt_tol or dt, or the plain ADT (engine='adt')")
 
 
 def _mix(psi, k):
@@ -76,10 +94,11 @@ class _PTEngine:
 
     def check(self, memory, tol=None):
         if not isinstance(memory, PTSettings):
-            raise ValueError(f"process-tensor settings must be PTSettings(kmax, tol, chi_max), got {memory!r}")
+            raise ValueError(f"process-tensor settings must be PTSettings(kmax, tol, chi_max, taper), got {memory!r}")
         check_integer("memory (steps)", memory.kmax, 1, 100_000)
         check_number("pt_tol (relative truncation)", memory.tol, 0.0, 1e-2)
         check_integer("chi_max", memory.chi_max, 1, 4096)
+        check_number("taper (fraction of the memory)", memory.taper, 0.0, 1.0)
 
     def memory_bytes(self, memory: PTSettings, batch: int, itemsize: int = 16) -> int:
         """Peak bytes: the tensor (four letters' worth of 4 χ×χ blocks, at chi_max) plus, per
@@ -94,9 +113,12 @@ class _PTEngine:
         return self.info(bath, dt, memory, compensate)[0]
 
     def info(self, bath, dt, memory: PTSettings, compensate: bool):
-        """(tensor, record) of :func:`build_cached` for a bath with scalar leaves."""
-        return build_cached(float(bath.gamma), float(bath.s), float(bath.omega_c), float(bath.T),
-                            float(dt), memory, bool(compensate))
+        """(tensor, record) of :func:`build_cached` for a bath with scalar leaves; ValueError if
+        the compression lost the normalisation or the trace (:func:`check_tensor`)."""
+        pt, info = build_cached(float(bath.gamma), float(bath.s), float(bath.omega_c), float(bath.T),
+                                float(dt), memory, bool(compensate))
+        check_tensor(info, memory.tol, bath, dt)
+        return pt, info
 
     def start(self, k_head, rho0, pt, memory):
         return rho0[:, :, None] * jnp.einsum("i,aij->aj", pt.left, pt.q_start)[None]  # (2, 4, χ)
