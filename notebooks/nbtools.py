@@ -25,6 +25,8 @@ DATA = os.path.join(HERE, "data")
 
 #: QUAPI ladder settings: full = tol 1e-2 with k_max up to 8; fast = k_max up to 4 (rough)
 QUAPI_OPTIONS = {"tol": 1e-2, "budget": 8} if FULL else {"tol": 1e-1, "budget": 4}
+#: process-tensor ladder settings (engine="pt" of :func:`quapi`): full tol 2e-3, fast 1e-1
+PT_OPTIONS = {"tol": 2e-3} if FULL else {"tol": 1e-1}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 COLOURS = ("k", "tab:blue", "tab:green", "tab:red", "tab:purple", "tab:orange", "tab:brown", "tab:cyan")
 
@@ -46,11 +48,12 @@ def neqb(**params):
     return ds
 
 
-def quapi(name, options=None, **params):
-    """QUAPI convergence ladder (lzjax.sweep 'quapi', :data:`QUAPI_OPTIONS` updated by
-    `options`, e.g. ``{"eps_q": 30}``) as an xarray Dataset, with P_LZ_err / P_ES_err the
-    ladder's error bars. Full mode stores the results in data/<name>.jsonl, one chunk per
-    sweep speed, and resumes from there."""
+def quapi(name, options=None, engine="adt", **params):
+    """QUAPI convergence ladder (lzjax.sweep 'quapi') as an xarray Dataset, with P_LZ_err /
+    P_ES_err the ladder's error bars. `engine` "adt": the plain ADT with :data:`QUAPI_OPTIONS`
+    updated by `options`, e.g. ``{"eps_q": 20}``; "pt": the process tensor with
+    :data:`PT_OPTIONS` updated by `options`. Full mode stores the results in data/<name>.jsonl,
+    one chunk per sweep speed, and resumes from there."""
     v = np.atleast_1d(params["v"])
     if v.size == 0:
         print("QUAPI: no points in this mode")
@@ -61,7 +64,7 @@ def quapi(name, options=None, **params):
         os.makedirs(DATA, exist_ok=True)
         store = os.path.join(DATA, f"{name}.jsonl")
     t0 = time.perf_counter()
-    settings = dict(QUAPI_OPTIONS, **(options or {}))
+    settings = dict(QUAPI_OPTIONS if engine == "adt" else PT_OPTIONS, **(options or {}))
     kwargs = dict(params, **settings, chunk_size=n_points // v.size)
     try:
         res = lzjax.sweep("quapi", store=store, **kwargs)

@@ -26,7 +26,9 @@ and the rule (:func:`combine`):
 The process-tensor plan (:func:`pt_plan`) uses the same rule with a *longer* memory partner,
 long = (δt, 2K): c_mem = (fine − long) k^p/(K^p − k^p) with k = 2K (the correction from K to ∞),
 e_mem = 2 |fine − long|; its window pair keeps the fine memory, and a fourth part, the
-compression error |loose − fine| (`loose` at 10× the truncation), is added to the bar.
+compression error |loose − fine| (`loose` at 10× the truncation), is added to the bar. When the
+default window leaves the golden-rule tails less than tol/10 of ∫Γ1 dt, the window runs are left
+out and that share itself is the window error (the tails cannot move a population by more).
 
 Value P_R + c_mem; error |P_R − fine| + e_mem + |c_win| (each correction counted in full as its
 own uncertainty). Values are clipped to [0, 1] after extrapolation (seen: 1.0007 ± 0.0018); the
@@ -99,10 +101,13 @@ PT_DT_RATIO = 1.25
 PT_TAPER = 0.5
 
 
-def pt_plan(dt: float, memory_time: float, eps_q: float, tol: float, chi_max: int) -> dict[str, Run]:
+def pt_plan(dt: float, memory_time: float, eps_q: float, tol: float, chi_max: int,
+            window_runs: bool = True) -> dict[str, Run]:
     """The six runs of the process-tensor ladder: memory τ = `memory_time` (1/Δ) at both steps,
     K = round(τ/δt); `long` doubles the memory; `loose` repeats `fine` at 10× the truncation
-    `tol` (the compression error); δt' = 1.25 δt; one tensor per (bath, δt, settings).
+    `tol` (the compression error); δt' = 1.25 δt; one tensor per (bath, δt, settings). Without
+    `window_runs` (the tails carry less than the error bar) the two window runs are left out and
+    the tails' share of ∫Γ1 dt is the window error (:func:`combine`).
 
     The lag couplings roll off over the last half of the memory (`PT_TAPER`,
     :func:`lzjax.quapi.process_tensor.taper_eta`): a hard cut where they are not yet negligible
@@ -115,10 +120,12 @@ def pt_plan(dt: float, memory_time: float, eps_q: float, tol: float, chi_max: in
     k_fine, k_coarse = max(2, round(memory_time / dt)), max(2, round(memory_time / coarse))
     fine, coarse_m = (PTSettings(k, tol, chi_max, PT_TAPER) for k in (k_fine, k_coarse))
     wide = 4.0 * eps_q / 3.0
-    return {"fine": Run(dt, fine, eps_q, True), "coarse": Run(coarse, coarse_m, eps_q, True),
+    plan = {"fine": Run(dt, fine, eps_q, True), "coarse": Run(coarse, coarse_m, eps_q, True),
             "long": Run(dt, fine._replace(kmax=2 * k_fine), eps_q, True),
-            "wide": Run(dt, fine, wide, True), "wide_coarse": Run(coarse, coarse_m, wide, True),
             "loose": Run(dt, fine._replace(tol=10.0 * tol), eps_q, True)}
+    if window_runs:
+        plan.update(wide=Run(dt, fine, wide, True), wide_coarse=Run(coarse, coarse_m, wide, True))
+    return plan
 
 
 def richardson(fine, dt_fine, coarse, dt_coarse):
@@ -126,10 +133,12 @@ def richardson(fine, dt_fine, coarse, dt_coarse):
     return fine + (fine - coarse) * dt_fine**2 / (dt_coarse**2 - dt_fine**2)
 
 
-def combine(p: dict, dt: dict, runs: dict[str, Run], s, parts: dict | None = None):
+def combine(p: dict, dt: dict, runs: dict[str, Run], s, parts: dict | None = None, tail=None):
     """(value, error) from the results `p[name]` (arrays), actual time steps `dt[name]`, the plan
     `runs` and the spectral exponents `s` (module docstring). With a dict `parts`, the four
-    contributions to the error bar are stored in it ("dt", "memory", "window", "compression")."""
+    contributions to the error bar are stored in it ("dt", "memory", "window", "compression").
+    A plan without window runs takes `tail` (∫Γ1 dt left to the golden-rule tails, per point)
+    as its window error: the tails cannot move a population by more than they relax."""
     rich = richardson(p["fine"], dt["fine"], p["coarse"], dt["coarse"])
     power = np.clip(s, 1.0, 3.0)
     other = "short" if "short" in p else "long"  # the memory partner of fine (same δt)
@@ -140,7 +149,8 @@ def combine(p: dict, dt: dict, runs: dict[str, Run], s, parts: dict | None = Non
     # window: both windows Richardson-extrapolated in δt, so that the Trotter error of the added
     # |ε| range (largest there, E δt up to 2) is not mistaken for a tail error
     if "loose" in p:  # compression plans: the window pair shares the fine runs' memory
-        window = (richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"]) - rich)
+        window = (richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"]) - rich
+                  if "wide" in p else np.broadcast_to(np.asarray(tail, dtype=float), rich.shape))
         compression = np.abs(p["loose"] - p["fine"])
     else:
         window = (richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"])
@@ -257,14 +267,22 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     keys = np.stack([v, b.omega_c] + ([b.gamma, b.s, b.T] if shared else []), axis=1)
     groups = [np.nonzero(np.all(keys == key, axis=1))[0] for key in np.unique(keys, axis=0)]
     plans = []
-    for index in groups:
-        wc = float(np.asarray(b.omega_c)[index[0]])
-        if shared:
-            eq = eps_q if eps_q is not None else _pt_eps_q(dimless, index, 0.1 * tol)
-            # Nyquist margin: E(ε_q) δt' ≤ 1.5 on the coarse run (E δt < π aliases, DESIGN §3)
-            step = dt if dt is not None else min(0.05, 0.25 / wc, 1.5 / (PT_DT_RATIO * math.sqrt(1.0 + eq**2)))
-            plans.append(pt_plan(step, memory, eq, pt_tol, chi_max))
-        else:
+    if shared:
+        windows = [eps_q if eps_q is not None else _pt_eps_q(dimless, index, 0.1 * tol) for index in groups]
+        small_tail = [float(np.max(np.asarray(_tail_weights(jax.tree_util.tree_map(lambda a: a[index], dimless),
+                                                            eq)))) < 0.1 * tol for index, eq in zip(groups, windows)]
+        # Nyquist margin: E(ε_q) δt' ≤ 1.5 on the coarse run (E δt < π aliases, DESIGN §3); one δt
+        # per bath (the smallest its sweep speeds need), so that every v shares its tensors
+        steps = [dt if dt is not None else min(0.05, 0.25 / float(np.asarray(b.omega_c)[index[0]]),
+                                               1.5 / (PT_DT_RATIO * math.sqrt(1.0 + eq**2)))
+                 for index, eq in zip(groups, windows)]
+        bath_of = [tuple(keys[index[0], 1:]) for index in groups]
+        finest = {key: min(st for k, st in zip(bath_of, steps) if k == key) for key in bath_of}
+        plans = [pt_plan(finest[key], memory, eq, pt_tol, chi_max, not small)
+                 for key, eq, small in zip(bath_of, windows, small_tail)]
+    else:
+        for index in groups:
+            wc = float(np.asarray(b.omega_c)[index[0]])
             plans.append(adt_plan(budget, min(0.1, 0.5 / wc, 1.5 / math.sqrt(1.0 + eps_q**2)), eps_q))
     for index, plan in zip(groups, plans):  # every check before any work
         check_memory(engine, plan["fine"].memory, len(index), None if shared else KMAX_RANGE)
@@ -299,15 +317,15 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
             trace = np.maximum(trace, np.asarray(tr))
             if name == "fine":
                 record["eps_q"][index] = 0.5 * float(v[index[0]]) * n_steps * step
+        record["tail"][index] = np.asarray(_tail_weights(group, record["eps_q"][index[0]]))
         parts = {}
-        value, err = combine(results, steps, plan, np.asarray(b.s)[index], parts)
+        value, err = combine(results, steps, plan, np.asarray(b.s)[index], parts, record["tail"][index])
         for name, part in parts.items():  # the largest of (LZ, ES) per point
             record[f"err_{name}"][index] = np.max(part, axis=0)
         out[0][:, index], out[1][:, index] = value, err + trace
         record["dt"][index] = steps["fine"]
         record["memory"][index] = plan["fine"].steps
         record["trace_err"][index] = trace
-        record["tail"][index] = np.asarray(_tail_weights(group, record["eps_q"][index[0]]))
     if bar is not None:
         bar.close()
     value, err = out

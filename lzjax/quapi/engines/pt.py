@@ -3,7 +3,7 @@
 
 Settings (static, hashable): :class:`PTSettings` (memory K in steps, relative truncation `tol`,
 `chi_max`). The influence is shared: built once per (bath, δt, settings) on the host, cached,
-its bond dimension padded with zeros to a bucket (a multiple of 16) so that baths of similar χ
+its bond dimension padded with zeros to a bucket (a multiple of 8) so that baths of similar χ
 share one compiled propagation; zero padding leaves every result unchanged. The state of a point
 is ψ (2, 4, χ) for the two starts; a steady step is the 4×4 system propagator on the pair index
 and four (2, χ) × (χ, χ) products, batched over the points by vmap into matrix-matrix products.
@@ -26,8 +26,9 @@ from ..process_tensor import ProcessTensor, build_process_tensor, pt_readout_vec
 
 __all__ = ["PT", "PTSettings", "build_cached", "check_tensor", "CHI_BUCKET"]
 
-#: the bond dimension is padded to a multiple of this (bounds the number of compiled shapes)
-CHI_BUCKET = 16
+#: the bond dimension is padded to a multiple of this (bounds the number of compiled shapes; the
+#: step costs ∝ χ², so χ = 17 padded to 24 costs 1.8× less than to 32)
+CHI_BUCKET = 8
 
 
 class PTSettings(NamedTuple):
