@@ -126,7 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
     quapi.add_argument("--memory", type=float, help="convergence mode, --engine pt: memory time in 1/Δ (default 6.4)")
     quapi.add_argument("--pt-tol", dest="pt_tol", type=float,
                        help="convergence mode, --engine pt: relative truncation of the compression "
-                            "(default 1e-6·tol within [1e-11, 1e-8])")
+                            "(default 6e-3·tol/steps within [1e-12, 1e-8])")
     quapi.add_argument("--eps-q", dest="eps_q", type=float,
                        help="convergence mode: half-width of the exact QUAPI window in Δ (pt: 5-120, default "
                             "the smallest of 15…100 whose golden-rule tails carry < tol/10 of the relaxation; "

@@ -181,7 +181,7 @@ _ENGINE_OPTIONS = {
               "chi_max"},
 }
 #: extra result columns of the process-tensor ladder (method="pt")
-_PT_NAMES = ("memory", "chi", "eps_q", "tail", "trace_err", "err_dt", "err_memory", "err_window",
+_PT_NAMES = ("memory", "chi", "pt_tol", "eps_q", "tail", "trace_err", "err_dt", "err_memory", "err_window",
              "err_compression")
 _FIXED_QUAPI = {"dt", "kmax", "tmax"}
 

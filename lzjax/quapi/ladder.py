@@ -169,12 +169,15 @@ _bath_windows = jax.jit(jax.vmap(lambda p: bath_window(p, BATH_WINDOW_TOL)))
 PT_WINDOWS = (15.0, 20.0, 30.0, 40.0, 60.0, 80.0, 100.0)
 
 
-def pt_tol_default(tol: float) -> float:
-    """The process-tensor truncation for a target error `tol`: 1e-6 tol, clipped to [1e-11, 1e-8].
+def pt_tol_default(tol: float, n_steps: int = 6000) -> float:
+    """The process-tensor truncation for a target error `tol` over `n_steps` propagation steps:
+    6e-3·tol/n_steps, clipped to [1e-12, 1e-8] (1e-10 at tol = 1e-4 and the Fig. 1 point's 6,000).
 
-    Measured at the Fig. 1 point (tests/test_pt.py, benchmarks/RESULTS.md): the compression part
-    of the error bar is ~2e-4 at 1e-8, ~7e-5 at 1e-9 and ≲ 1e-6 at 1e-10, i.e. ≤ tol/10 here."""
-    return float(min(1e-8, max(1e-11, 1e-6 * float(tol))))
+    The compression error is a drift linear in the step number (module doc of
+    :mod:`lzjax.quapi.process_tensor`), so the truncation scales with 1/N. Measured: at the Fig. 1
+    point the compression part of the bar is ~2e-4 / 7e-5 / ≲1e-6 at 1e-8 / 1e-9 / 1e-10; at
+    Θ = π/2, γ = 5e-5, v = 0.01 (1.7·10⁶ steps) 1e-8 gave 2.3e-2."""
+    return float(min(1e-8, max(1e-12, 6e-3 * float(tol) / max(int(n_steps), 1))))
 
 
 def _pt_eps_q(dimless, index, tail_tol: float) -> float:
@@ -216,7 +219,8 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     - `memory` (PT): memory time τ (1/Δ; default 6.4): K = round(τ/δt) steps, the lag couplings
       rolled off over the second half (`PT_TAPER`); the error bar holds the change at 2τ.
     - `pt_tol` (PT): relative truncation of the compression (default :func:`pt_tol_default`:
-      1e-6·tol within [1e-11, 1e-8], 1e-10 at tol = 1e-4); `chi_max` (PT):
+      6e-3·tol/N for the bath's longest run of N steps, within [1e-12, 1e-8]; 1e-10 at the
+      Fig. 1 point and tol = 1e-4); `chi_max` (PT):
       bond-dimension cap (default 512).
     - `compensate`: η from G(ω)/sinc²(ωδt/2) (:func:`lzjax.quapi.influence.box_compensation`):
       the discretised relaxation rates are then golden-rule exact at O(γ) for E < 3π/(4δt), so
@@ -231,7 +235,7 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     Measured (tests/test_quapi.py, tests/test_pt.py): Wubs' point (T = 0, γ = 5e-3, s = 3,
     ω_c = 5, v = 1) and the paper's Fig. 1 points, see there.
     Returns a :class:`lzjax.results.Result` with settings `dt` (finest run), `kmax` (ADT) or
-    `memory` and `chi` (PT), `eps_q` (the exact window used), `tail` (∫Γ1 dt left to the
+    `memory`, `chi` and `pt_tol` (PT), `eps_q` (the exact window used), `tail` (∫Γ1 dt left to the
     golden-rule tails), `trace_err`, and the parts of the error bar `err_dt`, `err_memory`,
     `err_window`, `err_compression` (each the larger of P_LZ's and P_ES's); `t_max` = 2 ε_max/v
     (the whole protocol, tails included).
@@ -251,7 +255,7 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     if shared:
         dt = None if dt is None else check_number("dt", dt, 1e-3, 0.2, unit="units 1/delta")
         memory = 6.4 if memory is None else check_number("memory", memory, 0.1, 100.0, unit="memory time, units 1/delta")
-        pt_tol = pt_tol_default(tol) if pt_tol is None else check_number("pt_tol", pt_tol, 1e-14, 1e-3)
+        pt_tol = None if pt_tol is None else check_number("pt_tol", pt_tol, 1e-14, 1e-3)
         chi_max = 512 if chi_max is None else check_integer("chi_max", chi_max, 4, 4096)
     else:
         budget = check_integer("budget", 10 if budget is None else budget, 3, KMAX_RANGE[1], what="largest kmax")
@@ -278,7 +282,11 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
                  for index, eq in zip(groups, windows)]
         bath_of = [tuple(keys[index[0], 1:]) for index in groups]
         finest = {key: min(st for k, st in zip(bath_of, steps) if k == key) for key in bath_of}
-        plans = [pt_plan(finest[key], memory, eq, pt_tol, chi_max, not small)
+        # one truncation per bath, for its slowest sweep (the most steps)
+        longest = {key: max(math.ceil(2.0 * eq / (float(v[index[0]]) * finest[key]))
+                            for k, eq, index in zip(bath_of, windows, groups) if k == key) for key in finest}
+        tols = {key: pt_tol if pt_tol is not None else pt_tol_default(tol, n) for key, n in longest.items()}
+        plans = [pt_plan(finest[key], memory, eq, tols[key], chi_max, not small)
                  for key, eq, small in zip(bath_of, windows, small_tail)]
     else:
         for index in groups:
@@ -287,8 +295,9 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     for index, plan in zip(groups, plans):  # every check before any work
         check_memory(engine, plan["fine"].memory, len(index), None if shared else KMAX_RANGE)
         run = max(plan.values(), key=lambda r: r.dt)  # the coarsest step: the largest factors
-        limit = {"limit": pt_log_factor_limit(pt_tol), "why": f"more than the compression at pt_tol = "
-                 f"{pt_tol:g} can resolve"} if shared else {}
+        run_tol = plan["fine"].memory.tol if shared else None
+        limit = {"limit": pt_log_factor_limit(run_tol), "why": f"more than the compression at pt_tol = "
+                 f"{run_tol:g} can resolve"} if shared else {}
         check_influence(jax.tree_util.tree_map(lambda a: a[index], dimless),
                         np.full(len(index), run.grid(float(v[index[0]]))[1]),
                         max(r.steps for r in plan.values()), compensate, **limit)
@@ -296,7 +305,7 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     total = sum(run.grid(float(v[i[0]]))[0] for i, plan in zip(groups, plans) for run in plan.values())
     bar = new_bar(total, progress, "QUAPI ladder steps")
     out = np.zeros((2, 2, v.size))  # (value, error) × (LZ, ES) × points
-    record = {name: np.zeros(v.size) for name in ("dt", "eps_q", "trace_err", "tail", "chi", "memory",
+    record = {name: np.zeros(v.size) for name in ("dt", "eps_q", "trace_err", "tail", "chi", "memory", "pt_tol",
                                                   "err_dt", "err_memory", "err_window", "err_compression")}
     for index, plan in zip(groups, plans):
         group = jax.tree_util.tree_map(lambda a: a[index], dimless)
@@ -325,6 +334,8 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
         out[0][:, index], out[1][:, index] = value, err + trace
         record["dt"][index] = steps["fine"]
         record["memory"][index] = plan["fine"].steps
+        if shared:
+            record["pt_tol"][index] = plan["fine"].memory.tol
         record["trace_err"][index] = trace
     if bar is not None:
         bar.close()
@@ -334,7 +345,7 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
                 "trace_err": record["trace_err"],
                 **{k: record[k] for k in ("err_dt", "err_memory", "err_window", "err_compression")}}
     if shared:
-        settings.update(memory=record["memory"].astype(int), chi=record["chi"].astype(int))
+        settings.update(memory=record["memory"].astype(int), chi=record["chi"].astype(int), pt_tol=record["pt_tol"])
     else:
         settings["kmax"] = int(budget)
     return make_result(P_LZ=value[0], P_ES=value[1], P_LZ_err=err[0], P_ES_err=err[1], tol=tol,
