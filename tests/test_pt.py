@@ -254,3 +254,5 @@ def test_pt_bath_derivatives_match_finite_differences():
     assert np.all(np.abs(fd) > 1e-3)  # every entry is a real dependence, not noise
     np.testing.assert_allclose(jac, fd, rtol=1e-5, atol=0)
     np.testing.assert_allclose(grad_es, jac[1], rtol=1e-10, atol=0)
+    with pytest.raises(ValueError, match="concrete"):  # the build is on the host: no traced bath under jit
+        jax.jit(lambda x: _window_p(x, settings))(jnp.asarray(x0))

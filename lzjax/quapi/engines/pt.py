@@ -107,7 +107,8 @@ def _concrete(x, name: str) -> float:
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError) as err:
         raise ValueError(
             f"the process-tensor engine builds its tensor on the host: bath.{name} must be a concrete "
-            f"value (differentiate with jax.jvp / jax.grad eagerly, not under jax.jit or vmap)") from err
+            f"value (first derivatives only, eagerly: jax.jvp / jax.grad, not under jax.jit, vmap or a second "
+            f"derivative such as jax.hessian)") from err
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(4, 5, 6))
