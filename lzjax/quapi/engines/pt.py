@@ -75,9 +75,13 @@ def build_cached(gamma: float, s: float, omega_c: float, T: float, dt: float, se
     discarded weight), eig_err, trace_defect, build_s (see :class:`ProcessTensor`)."""
     eta = _host_eta(gamma, s, omega_c, T, dt, settings, compensate)
     pt = build_process_tensor(eta, tol=settings.tol, chi_max=settings.chi_max)
-    info = {"chi": pt.chi, "memory": settings.kmax, "discarded": float(pt.discarded),
+    return _pad(pt, CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)), _record(pt)
+
+
+def _record(pt: ProcessTensor) -> dict:
+    """The record of :func:`build_cached` of an unpadded tensor."""
+    return {"chi": pt.chi, "memory": int(pt.memory), "discarded": float(pt.discarded),
             "eig_err": float(pt.eig_err), "trace_defect": float(pt.trace_defect), "build_s": float(pt.build_s)}
-    return _pad(pt, CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)), info
 
 
 #: the ProcessTensor fields that depend on the bath smoothly (differentiated), and the records
@@ -88,17 +92,18 @@ _BATH_LEAVES = ("gamma", "s", "omega_c", "T")
 
 @functools.lru_cache(maxsize=16)
 def _tangent_cached(gamma: float, s: float, omega_c: float, T: float, dt: float, settings: PTSettings,
-                    compensate: bool, which: tuple[int, ...]) -> tuple[ProcessTensor, ProcessTensor]:
-    """(padded tensor, padded tangents) of :func:`build_cached`'s tensor along the bath leaves
-    `which` (indices into γ, s, ω_c, T): dη from jax.jacfwd of :func:`eta_coefficients`, then
-    :func:`build_process_tensor_jvp` (whose tensor equals build_cached's bitwise)."""
+                    compensate: bool, which: tuple[int, ...]) -> tuple[ProcessTensor, ProcessTensor, dict]:
+    """(padded tensor, padded tangents, record) of :func:`build_cached`'s tensor along the bath
+    leaves `which` (indices into γ, s, ω_c, T): dη from jax.jacfwd of :func:`eta_coefficients`,
+    then :func:`build_process_tensor_jvp` (whose tensor equals build_cached's bitwise, so the
+    primal is not built twice)."""
     eta = _host_eta(gamma, s, omega_c, T, dt, settings, compensate)
     x0 = jnp.array([gamma, s, omega_c, T], dtype=jnp.float64)
     jac = jax.jacfwd(lambda x: eta_coefficients(Bath(*x), dt, settings.kmax, compensate))(x0)
     deta = taper_eta(Eta(*(np.asarray(j).T[list(which)] for j in jac)), settings.taper)  # (p, K + 1)
     pt, dpt = build_process_tensor_jvp(eta, deta, tol=settings.tol, chi_max=settings.chi_max)
     chi = CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)
-    return _pad(pt, chi), _pad(dpt, chi)  # dpt: leading direction axis, padded alike
+    return _pad(pt, chi), _pad(dpt, chi), _record(pt)  # dpt: leading direction axis, padded alike
 
 
 def _concrete(x, name: str) -> float:
@@ -121,12 +126,14 @@ def _smooth_arrays(gamma, s, omega_c, T, dt, settings, compensate):
 
 
 def _smooth_arrays_jvp(dt, settings, compensate, primals, tangents):
-    out = _smooth_arrays(*primals, dt, settings, compensate)
     which = tuple(i for i, t in enumerate(tangents) if not isinstance(t, SymbolicZero))
     if not which:
+        out = _smooth_arrays(*primals, dt, settings, compensate)
         return out, tuple(jnp.zeros_like(o) for o in out)
     x = [_concrete(v, n) for v, n in zip(primals, _BATH_LEAVES)]
-    _, dpt = _tangent_cached(*x, float(dt), settings, bool(compensate), which)
+    pt, dpt, info = _tangent_cached(*x, float(dt), settings, bool(compensate), which)
+    check_tensor(info, settings.tol, Bath(*x), dt)
+    out = tuple(getattr(pt, f) for f in _SMOOTH_FIELDS + _RECORD_FIELDS)
     dx = jnp.stack([jnp.asarray(tangents[i], jnp.float64) for i in which]).astype(jnp.complex128)  # (p,)
     smooth = tuple(jnp.tensordot(dx, getattr(dpt, f), axes=1) for f in _SMOOTH_FIELDS)
     return out, smooth + tuple(jnp.zeros_like(o) for o in out[len(_SMOOTH_FIELDS):])
