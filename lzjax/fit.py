@@ -203,8 +203,9 @@ class FitResult:
     - `iterations`: L-BFGS steps; `converged`: the stopping rule was met (see module);
       `loss_history`: χ² at the start and after each step (length iterations + 1).
     - `engine`, `engine_options` (for NEQB: n_steps, eps_max in units of Δ, window_tol; for
-      QUAPI: dt, kmax, tmax, and pt_tol, chi_max, taper with the process tensor); `start`: the best grid point; `model_error`: max |P_fixed window −
-      P_solve_neqb| at the optimum (NEQB with check_model, else None); `warnings`: text.
+      QUAPI: dt, kmax, tmax, and pt_tol, chi_max, taper with the process tensor); `start`: the
+      best grid point; `model_error`: max |P_fixed window − P_solve_neqb| at the optimum (NEQB
+      with check_model, else None); `warnings`: text.
     """
 
     params: dict

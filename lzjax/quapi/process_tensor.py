@@ -69,7 +69,8 @@ import numpy as np
 
 from .influence import Eta, pair_log_factor
 
-__all__ = ["ProcessTensor", "build_process_tensor", "build_process_tensor_jvp", "pt_propagate", "pt_readout_vectors", "taper_eta"]
+__all__ = ["ProcessTensor", "build_process_tensor", "build_process_tensor_jvp", "pt_propagate", "pt_readout_vectors",
+           "taper_eta"]
 
 # New classes: 0 trivial, 1/2 interior δ = +1/−1, 3/4 end δ = +1/−1.  Pair α = 2 i+ + i−:
 # α = 1 is (x+, x−) = (+1, −1) (δ = +1), α = 2 is (−1, +1) (δ = −1), α = 0, 3 diagonal.
