@@ -52,11 +52,32 @@ def spectral_density(omega, bath):
     return jnp.where(omega > 0, value, 0.0)
 
 
-def coth_half(energy, T):
-    """coth(E/2T), equal to 1 at T = 0; energy > 0. Gradient-safe at T = 0."""
+@jax.custom_jvp
+def _coth_finite_tangent(x):
+    """coth x = 1/tanh x whose tangent −dx/sinh²x is capped at |coth x| ≤ 1e150 (x ≲ 1e-150),
+    where the exact one overflows to inf."""
+    return 1.0 / jnp.tanh(x)
+
+
+@_coth_finite_tangent.defjvp
+def _coth_finite_tangent_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    t = jnp.tanh(x)
+    coth = 1.0 / t
+    capped = jnp.clip(coth, -1e150, 1e150)
+    return coth, -dx * (capped * capped) * ((1.0 - t) * (1.0 + t))
+
+
+def coth_half(energy, T, *, finite_tangent: bool = False):
+    """coth(E/2T), equal to 1 at T = 0; energy > 0. Gradient-safe at T = 0.
+
+    `finite_tangent`: same value, but the derivative in E and T stays finite (capped) where
+    E/2T ≲ 1e-150 and the exact one overflows: for integrands whose weight vanishes there (the
+    ω quadrature nodes of :mod:`lzjax.quapi.influence` near ω = 0), where inf·0 would be NaN."""
     hot = T > 0
     x = energy / (2.0 * jnp.where(hot, T, 1.0))
-    return jnp.where(hot, 1.0 / jnp.tanh(x), 1.0)
+    coth = _coth_finite_tangent if finite_tangent else (lambda y: 1.0 / jnp.tanh(y))
+    return jnp.where(hot, coth(x), 1.0)
 
 
 def hurwitz_zeta(sigma, q, n_direct: int = 12):

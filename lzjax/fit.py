@@ -54,7 +54,12 @@ model agrees with ``solve_neqb`` to ≲ 3·10⁻⁵ for v ∈ [0.01, 10] (γ = 5
 **QUAPI.** ``engine="quapi"`` needs ``engine_options = {"dt", "kmax", "tmax"}``: one δt,
 k_max and protocol duration t_max (units 1/Δ) for every point, so t_max must cover the
 slowest sweep. These are fixed settings, not a convergence ladder: the fit inherits their
-discretisation error.
+discretisation error. With ``pt_tol`` (and optionally ``chi_max``, ``taper``) the memory
+k_max is that of the process tensor (:class:`lzjax.quapi.engines.pt.PTSettings`, any length)
+instead of the 4^k_max ADT: one host build per parameter point, shared by all v and
+differentiated through its tangent build (:func:`lzjax.quapi.engines.pt.differentiable_tensor`).
+That path runs eagerly (the start grid is a host loop, each L-BFGS step builds a tensor and its
+tangent) and gives first derivatives only, so ``error_method="hessian"`` is refused.
 
 Units: v in Δ², ω_c and T in Δ (Δ = ``delta``); γ dimensionless.
 """
@@ -198,8 +203,9 @@ class FitResult:
     - `iterations`: L-BFGS steps; `converged`: the stopping rule was met (see module);
       `loss_history`: χ² at the start and after each step (length iterations + 1).
     - `engine`, `engine_options` (for NEQB: n_steps, eps_max in units of Δ, window_tol; for
-      QUAPI: dt, kmax, tmax); `start`: the best grid point; `model_error`: max |P_fixed window −
-      P_solve_neqb| at the optimum (NEQB with check_model, else None); `warnings`: text.
+      QUAPI: dt, kmax, tmax, and pt_tol, chi_max, taper with the process tensor); `start`: the
+      best grid point; `model_error`: max |P_fixed window − P_solve_neqb| at the optimum (NEQB
+      with check_model, else None); `warnings`: text.
     """
 
     params: dict
@@ -227,7 +233,8 @@ class FitResult:
         """P_LZ of the fitted model (the same fixed-window engine) at sweep speeds `v`."""
         v = np.atleast_1d(np.asarray(v, dtype=np.float64))
         z = jnp.log(jnp.asarray([self.params[n] for n in self.names]))
-        return np.asarray(_predict(z, jnp.asarray(v), self._consts, self._spec))
+        predict = _predict if self._spec.pt is None else _pt_model
+        return np.asarray(predict(z, jnp.asarray(v), self._consts, self._spec))
 
     def to_dict(self) -> dict:
         """JSON-ready record: gamma, gamma_err, chi2_dof, iterations, converged, then an
@@ -263,6 +270,7 @@ class _Spec(NamedTuple):
     dt: float = 0.0
     kmax: int = 0
     tmax: float = 0.0
+    pt: Any = None  # PTSettings: QUAPI through the process tensor (host build, see _pt_model)
 
 
 def _parameters(z, consts, names):
@@ -347,7 +355,7 @@ def _line_search(z, value, grad, direction, data, spec, *, c1=1e-4, c2=0.9, max_
     best = None
     for _ in range(max_steps):
         trial = z + alpha * direction
-        f_new, g_new, _, _ = _value_and_grad(trial, data, spec)
+        f_new, g_new, _, _ = _loss_and_grad(trial, data, spec)
         f_new = float(f_new)
         if math.isfinite(f_new) and f_new < value and (best is None or f_new < best[1]):
             best = (trial, f_new, g_new)
@@ -361,6 +369,62 @@ def _line_search(z, value, grad, direction, data, spec, *, c1=1e-4, c2=0.9, max_
     if best is not None:  # Wolfe not met within max_steps, but χ² decreased: take the best point
         return (*best, True)
     return z, value, grad, False
+
+
+def _pt_model(z, v, consts, spec):
+    """P_LZ at the sweep speeds `v` through the process tensor: one host build per parameter
+    point, shared by every v and differentiable in the bath
+    (:func:`lzjax.quapi.engines.pt.differentiable_tensor`), then the jitted plain protocol of
+    :func:`lzjax.quapi.runner.run_batch` (the same numbers as
+    :func:`lzjax.quapi.quapi_probabilities` with engine "pt"). Eager: not inside jit or vmap."""
+    from .quapi.engines.pt import PT, differentiable_tensor
+    from .quapi.runner import run_batch
+    from .quapi.solve import steps_for
+
+    params = _parameters(z, consts, spec.names)
+    n = v.shape[0]
+    leaf = lambda x: jnp.broadcast_to(x, (n,))  # noqa: E731
+    bath = Bath(params["gamma"], params["s"], params["omega_c"], params["T"])
+    flat = dimensionless(LZProblem(Drive(v, leaf(params["delta"])), jax.tree_util.tree_map(leaf, bath),
+                                   leaf(params["theta"])))
+    delta = float(params["delta"])  # a constant of the fit
+    tensor = differentiable_tensor(dimensionless(LZProblem(Drive(1.0, params["delta"]), bath)).bath,
+                                   spec.dt * delta, spec.pt)
+    return run_batch(PT, "plain", flat, jnp.full(n, spec.dt * delta), steps_for(spec.dt, spec.tmax), spec.pt,
+                     shared=tensor)[0]
+
+
+def _pt_chi2_grid(z_grid, data, spec):
+    """χ² at each grid row through :func:`_pt_model` (a host loop; inf where the tensor's
+    compression fails, :func:`lzjax.quapi.engines.pt.check_tensor`)."""
+    out = []
+    for z in z_grid:
+        try:
+            r = (_pt_model(z, data["v"], data["consts"], spec) - data["P"]) * data["w"]
+            out.append(float(jnp.sum(r * r)))
+        except ValueError:
+            out.append(math.inf)
+    return np.asarray(out)
+
+
+def _pt_value_and_grad(z, data, spec):
+    """:func:`_value_and_grad` through :func:`_pt_model` (eager jacfwd; χ² = inf where the
+    tensor's compression fails, which the line search treats as too far)."""
+    def r(x):
+        out = (_pt_model(x, data["v"], data["consts"], spec) - data["P"]) * data["w"]
+        return out, out
+
+    try:
+        jac, res = jax.jacfwd(r, has_aux=True)(z)
+    except ValueError:
+        res = jnp.full(data["v"].shape, jnp.nan)
+        return jnp.inf, jnp.full_like(z, jnp.nan), jnp.full(res.shape + z.shape, jnp.nan), res
+    return jnp.sum(res * res), 2.0 * (jac.T @ res), jac, res
+
+
+def _loss_and_grad(z, data, spec):
+    """(χ², ∇χ², J, r) by the spec's engine: jitted, or the process tensor's eager path."""
+    return _value_and_grad(z, data, spec) if spec.pt is None else _pt_value_and_grad(z, data, spec)
 
 
 @partial(jax.jit, static_argnames=("spec",))
@@ -415,17 +479,30 @@ def _engine_spec(engine, names, options):
             eps_max = _positive_float("eps_max", eps_max)
         return _Spec("neqb", names, n_steps=int(n_steps)), {"eps_max": eps_max, "window_tol": float(window_tol)}
     from .quapi.engines.adt import KMAX_RANGE
+    from .quapi.engines.pt import PT, PTSettings
 
-    unknown = set(options) - {"dt", "kmax", "tmax"}
+    unknown = set(options) - {"dt", "kmax", "tmax"} - set(_PT_OPTIONS)
     missing = {"dt", "kmax", "tmax"} - set(options)
     if unknown or missing:
-        raise ValueError("engine='quapi' needs engine_options with exactly dt, kmax and tmax (fixed settings); "
+        raise ValueError("engine='quapi' needs engine_options with dt, kmax and tmax (fixed settings), and "
+                         "pt_tol (with optional chi_max, taper) for the process tensor; "
                          f"missing {sorted(missing)}, unknown {sorted(unknown)}")
-    kmax = check_integer("kmax", options["kmax"], *KMAX_RANGE)
+    pt = None
+    if "pt_tol" in options:  # PT.check names the bad setting and its range
+        pt = PTSettings(options["kmax"], options["pt_tol"], options.get("chi_max", _PT_OPTIONS["chi_max"]),
+                        options.get("taper", _PT_OPTIONS["taper"]))
+        PT.check(pt)
+        pt = PTSettings(int(pt.kmax), float(pt.tol), int(pt.chi_max), float(pt.taper))
+    elif set(options) & set(_PT_OPTIONS):
+        raise ValueError(f"engine_options {sorted(set(options) & set(_PT_OPTIONS))} need pt_tol (the process tensor)")
+    kmax = pt.kmax if pt else check_integer("kmax", options["kmax"], *KMAX_RANGE)
     dt, tmax = _positive_float("dt", options["dt"]), _positive_float("tmax", options["tmax"])
-    check_step_count(dt, tmax, kmax + 1)
-    return _Spec("quapi", names, dt=float(options["dt"]), kmax=int(options["kmax"]),
-                 tmax=float(options["tmax"])), {}
+    check_step_count(dt, tmax, 1 if pt else kmax + 1)
+    return _Spec("quapi", names, dt=float(options["dt"]), kmax=int(kmax), tmax=float(options["tmax"]), pt=pt), {}
+
+
+#: optional engine_options of the process tensor (engine "quapi" with pt_tol) and their defaults
+_PT_OPTIONS = {"pt_tol": None, "chi_max": 512, "taper": 0.0}
 
 
 def _check_arguments(v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid,
@@ -467,6 +544,8 @@ def _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts):
     info = dict(spec._asdict())
     info = {k: info[k] for k in (("n_steps",) if engine == "neqb" else ("dt", "kmax", "tmax"))}
     if engine != "neqb":
+        if spec.pt is not None:
+            info.update(pt_tol=spec.pt.tol, chi_max=spec.pt.chi_max, taper=spec.pt.taper)
         return 0.0, info
     upper = dict(base, gamma=max(_GAMMA_HI, float(grid_gamma.max()), 10.0 * (gamma0 or 0.0)))
     for n in ("omega_c", "T"):
@@ -487,7 +566,8 @@ def _start(names, base, grid_gamma, gamma0, data, spec):
             values = base[n] * np.asarray(_FACTOR_GRID)
         axes.append(np.log(values))
     z_grid = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=-1)
-    chi2_grid = np.asarray(_chi2_grid(jnp.asarray(z_grid), data, spec))
+    grid = _chi2_grid if spec.pt is None else _pt_chi2_grid
+    chi2_grid = np.asarray(grid(jnp.asarray(z_grid), data, spec))
     if not np.any(np.isfinite(chi2_grid)):
         raise ValueError("the model gives no finite χ² on the start grid (check the fixed parameters)")
     best = int(np.nanargmin(np.where(np.isfinite(chi2_grid), chi2_grid, np.inf)))
@@ -502,7 +582,7 @@ def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, progres
     """Phase 4: L-BFGS (optax direction, host line search); returns (z, history, iterations, converged)."""
     bar = progress_bar(max_iter, progress, "lzjax fit", unit="iteration")
     state = _init_state(z)
-    value, grad, _, _ = _value_and_grad(z, data, spec)
+    value, grad, _, _ = _loss_and_grad(z, data, spec)
     value = float(value)
     history = [value]
     converged, iterations = False, 0
@@ -533,7 +613,7 @@ def _error_bars(z, data, spec, names, chi2, dof, sigma, error_method, warnings):
     Returns (covariance, errors, chi2_dof, sigma_hat, residuals or None)."""
     theta_hat = np.exp(np.asarray(z))
     if error_method == "gauss-newton":
-        jac, residuals = (np.asarray(a) for a in _value_and_grad(z, data, spec)[2:])
+        jac, residuals = (np.asarray(a) for a in _loss_and_grad(z, data, spec)[2:])
         curvature = jac.T @ jac
     else:
         curvature = 0.5 * np.asarray(_hessian(z, data, spec))
@@ -617,7 +697,8 @@ def fit_curve(
       "gamma" is not fitted.
     - `fit`: names of the fitted parameters, a subset of ("gamma", "omega_c", "T").
     - `engine`: "neqb" (default) or "quapi"; `engine_options`: for neqb n_steps (default 512),
-      eps_max (default: automatic, see module), window_tol (1e-7); for quapi dt, kmax, tmax.
+      eps_max (default: automatic, see module), window_tol (1e-7); for quapi dt, kmax, tmax,
+      and pt_tol (chi_max 512, taper 0) for the process tensor (see module).
     - `gamma_grid`: start-grid values of γ (default 16 log-spaced in [1e-6, 1e-1]).
     - `max_iter`, `ftol`, `gtol`: the stopping rule (see module).
     - `error_method`: "gauss-newton" (default) or "hessian".
@@ -632,6 +713,9 @@ def fit_curve(
         v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid,
         s, omega_c, T, theta, delta)
     spec, neqb_opts = _engine_spec(engine, names, engine_options)
+    if spec.pt is not None and error_method == "hessian":
+        raise ValueError("error_method='hessian' needs second derivatives, which the process tensor "
+                         "(engine_options pt_tol) does not give; use 'gauss-newton'")
     eps_max, engine_info = _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts)
 
     w = np.ones_like(v) if sigma is None else 1.0 / sigma

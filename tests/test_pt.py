@@ -18,8 +18,8 @@ from scipy.integrate import quad
 
 from lzjax.model import Bath, Drive, LZProblem
 from lzjax.quapi.engines.adt import adt_propagate
-from lzjax.quapi.influence import eta_coefficients
-from lzjax.quapi.process_tensor import build_process_tensor, pt_propagate
+from lzjax.quapi.influence import Eta, eta_coefficients
+from lzjax.quapi.process_tensor import build_process_tensor, build_process_tensor_jvp, pt_propagate
 from lzjax.quapi.propagator import liouville, lz_protocol, magnus4_propagators
 from lzjax.quapi import converge_quapi
 
@@ -157,7 +157,8 @@ def test_pt_ladder_shares_one_tensor_per_bath_and_step():
 def test_pt_gradients_in_v_and_theta_match_finite_differences():
     """jax.grad of P_LZ through the PT propagation (windowed protocol, K = 8, tol 1e-9) in the
     sweep speed v and the angle Θ equals central differences (h = 1e-5 relative) to 1e-5
-    relative. γ, T, ω_c enter through the host build (numpy), not differentiated (see the note)."""
+    relative. The bath is constant here, so the tensor comes from the host cache (no tangent
+    build); derivatives in γ, T, ω_c: the tests below."""
     from lzjax.quapi import quapi_window_probabilities
     from lzjax.quapi.engines.pt import PTSettings
 
@@ -175,3 +176,83 @@ def test_pt_gradients_in_v_and_theta_match_finite_differences():
         h = 1e-5 * abs(x)
         fd = (float(f(x + h)) - float(f(x - h))) / (2 * h)
         assert abs(float(g) - fd) <= 1e-5 * abs(fd) + 1e-9, (float(g), fd)
+
+
+# ---- derivatives in the bath: the tangent of the build ----------------------------------------
+
+def test_pt_tangent_untruncated_equals_adt_derivative():
+    """build_process_tensor_jvp at tol 0 (K = 2, χ 25, nothing truncated): the tangent of ρ(t_k)
+    over N = 12 LZ steps along two random complex directions dη (every lag, all three η kinds)
+    equals jax.jvp of adt_propagate (the exact functional, differentiated by JAX) and central
+    differences of the build (h = 1e-5); its tensor equals build_process_tensor's bitwise.
+    Measured: |tangent − ADT| ≤ 3.6e-15, |tangent − FD| ≤ 2.7e-10 (FD-limited) on a scale of 0.27;
+    asserted 1e-12 and 2e-9 absolute."""
+    kmax, n = 2, 12
+    k_steps, rho0, _ = lz_protocol(_PROBLEM, _DT, n)
+    eta = jax.tree_util.tree_map(np.asarray, eta_coefficients(_PROBLEM.bath, _DT, kmax))
+    rng = np.random.default_rng(0)
+    deta = Eta(*(np.stack([(rng.standard_normal(kmax + 1) + 1j * rng.standard_normal(kmax + 1)) * np.abs(e)
+                           for _ in range(2)]) for e in eta))
+    pt, dpt = build_process_tensor_jvp(eta, deta, tol=0.0, chi_max=4096)
+    plain = build_process_tensor(eta, tol=0.0, chi_max=4096)
+    for field in ("q_start", "q_int", "q_end", "left", "right"):
+        assert np.array_equal(np.asarray(getattr(pt, field)), np.asarray(getattr(plain, field)))
+    smooth = ("q_start", "q_int", "q_end", "left", "right")
+
+    def rho(*arrays):
+        return pt_propagate(pt._replace(**dict(zip(smooth, arrays))), k_steps, rho0, trace=True)
+
+    for i in range(2):
+        direction = Eta(*(d[i] for d in deta))
+        tangent = np.asarray(jax.jvp(rho, tuple(getattr(pt, f) for f in smooth),
+                                     tuple(getattr(dpt, f)[i] for f in smooth))[1])
+        exact = np.asarray(jax.jvp(lambda e: adt_propagate(k_steps, rho0, e, kmax, trace=True),
+                                   (Eta(*map(jnp.asarray, eta)),), (Eta(*map(jnp.asarray, direction)),))[1])
+        h = 1e-5
+        ends = [np.asarray(pt_propagate(build_process_tensor(Eta(*(e + c * h * d for e, d in zip(eta, direction))),
+                                                             tol=0.0, chi_max=4096), k_steps, rho0, trace=True))
+                for c in (1.0, -1.0)]
+        fd = (ends[0] - ends[1]) / (2 * h)
+        assert np.max(np.abs(exact)) > 1e-2  # the direction does move ρ
+        assert np.max(np.abs(tangent - exact)) < 1e-12
+        assert np.max(np.abs(tangent - fd)) < 2e-9
+
+
+def _window_p(x, settings, n_steps=20):
+    """(P_LZ, P_ES) of the windowed PT protocol at v = 1, Θ = 0.3, s = 3 as a function of
+    x = (γ, ω_c, T), through the public per-point call."""
+    from lzjax.quapi import quapi_window_probabilities
+
+    problem = LZProblem(Drive(v=1.0), Bath(gamma=x[0], s=3.0, omega_c=x[1], T=x[2]), 0.3)
+    return jnp.stack(quapi_window_probabilities(problem, dt=0.1, kmax=settings, n_steps=n_steps,
+                                                eps_max=30.0, engine="pt"))
+
+
+def test_pt_bath_derivatives_match_finite_differences():
+    """jax.jacfwd (forward) and jax.grad (reverse) of (P_LZ, P_ES) in (γ, ω_c, T) through
+    quapi_window_probabilities(engine="pt") with truncation on (K = 6, tol 1e-8, χ 70, discarded
+    9.7e-9 per cut; N = 20, |ε| ≤ 1 dressed window, golden-rule tails to 30; γ = 5e-3, s = 3,
+    ω_c = 5, T = 6.4, Θ = 0.3, v = 1, δt = 0.1) against central differences h = 1e-4·x of the
+    same call (the tensor rebuilt at each x).
+
+    FD accuracy, measured: |jacfwd − FD|/|FD| is ≤ 4e-6 at h = 1e-3·x (the FD's O(h²) error),
+    ≤ 3.5e-8 at h = 1e-4·x and ≤ 3.3e-8 at 1e-5·x (rounding in the build over h), so the
+    h = 1e-4 FD is good to ~3e-8 and the derivative agrees with it to that level in all six
+    entries; grad equals the jacfwd row to 2e-15. Asserted 1e-5 relative (the issue's
+    requirement) and 1e-10 between the two modes."""
+    from lzjax.quapi.engines.pt import PTSettings
+
+    settings = PTSettings(6, 1e-8, 512)
+    x0 = np.array([5e-3, 5.0, 6.4])
+    jac = np.asarray(jax.jacfwd(lambda x: _window_p(x, settings))(jnp.asarray(x0)))  # (2, 3)
+    grad_es = np.asarray(jax.grad(lambda x: _window_p(x, settings)[1])(jnp.asarray(x0)))
+    fd = np.empty((2, 3))
+    for i in range(3):
+        h = 1e-4 * x0[i]
+        step = h * np.eye(3)[i]
+        fd[:, i] = (np.asarray(_window_p(x0 + step, settings)) - np.asarray(_window_p(x0 - step, settings))) / (2 * h)
+    assert np.all(np.abs(fd) > 1e-3)  # every entry is a real dependence, not noise
+    np.testing.assert_allclose(jac, fd, rtol=1e-5, atol=0)
+    np.testing.assert_allclose(grad_es, jac[1], rtol=1e-10, atol=0)
+    with pytest.raises(ValueError, match="concrete"):  # the build is on the host: no traced bath under jit
+        jax.jit(lambda x: _window_p(x, settings))(jnp.asarray(x0))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -85,12 +86,26 @@ def _omega_nodes(bath, compensate_dt=None):
     if compensate_dt is not None:
         weight = weight * box_compensation(omega, compensate_dt)
     positive = omega > 0
-    coth = coth_half(jnp.where(positive, omega, 1.0), bath.T)
+    coth = coth_half(jnp.where(positive, omega, 1.0), bath.T, finite_tangent=True)  # dη/dT, dη/dω_c finite
     return jnp.where(positive, omega, 1.0), jnp.where(positive, weight, 0.0), coth
 
 
+@jax.custom_jvp
 def _sinc(x):
+    """sin x / x, with a tangent that stays finite at tiny x (jnp.sinc's overflows for
+    |x| ≲ 1e-154: the DE nodes near ω = 0 in derivatives in ω_c)."""
     return jnp.sinc(x / jnp.pi)
+
+
+@_sinc.defjvp
+def _sinc_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    y = jnp.sinc(x / jnp.pi)
+    small = jnp.abs(x) < 0.1
+    xs = jnp.where(small, 1.0, x)
+    x2 = x * x
+    series = -x * (1 / 3 - x2 * (1 / 30 - x2 * (1 / 840 - x2 / 45360)))  # d sinc/dx, error < 1e-14
+    return y, jnp.where(small, series, (jnp.cos(xs) - y) / xs) * dx
 
 
 def _x_minus_sin_over_x2(x):

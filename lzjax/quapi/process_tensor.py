@@ -69,7 +69,8 @@ import numpy as np
 
 from .influence import Eta, pair_log_factor
 
-__all__ = ["ProcessTensor", "build_process_tensor", "pt_propagate", "pt_readout_vectors", "taper_eta"]
+__all__ = ["ProcessTensor", "build_process_tensor", "build_process_tensor_jvp", "pt_propagate", "pt_readout_vectors",
+           "taper_eta"]
 
 # New classes: 0 trivial, 1/2 interior δ = +1/−1, 3/4 end δ = +1/−1.  Pair α = 2 i+ + i−:
 # α = 1 is (x+, x−) = (+1, −1) (δ = +1), α = 2 is (−1, +1) (δ = −1), α = 0, 3 diagonal.
@@ -131,30 +132,46 @@ def taper_eta(eta: Eta, fraction: float) -> Eta:
     fraction = float(fraction)
     if fraction <= 0.0:
         return eta
-    memory = int(np.asarray(eta.interior).shape[0]) - 1
+    memory = int(np.asarray(eta.interior).shape[-1]) - 1  # leaves (..., K + 1): tangents too
     lag = np.arange(memory + 1, dtype=float)
     start = (1.0 - fraction) * memory
     w = np.cos(0.5 * np.pi * np.clip((lag - start) / (fraction * memory), 0.0, 1.0)) ** 2
     return Eta(*(np.asarray(e) * w for e in eta))
 
 
-def _pair_factor_offdiag(eta) -> np.ndarray:
-    """exp φ[n, o] (numpy, same formula as :func:`pair_log_factor`) for newer α ∈ {1, 2}: (..., 2, 4)."""
+def _log_offdiag(eta) -> np.ndarray:
+    """φ[n, o] (numpy, same formula as :func:`pair_log_factor`) for newer α ∈ {1, 2}: (..., 2, 4).
+    Real-linear in η, so the same call on a tangent dη gives dφ."""
     eta = np.asarray(eta, dtype=np.complex128)[..., None, None]
     x_plus, x_minus = np.array([1.0, 1.0, -1.0, -1.0]), np.array([1.0, -1.0, 1.0, -1.0])
     diff = (x_plus - x_minus)[[1, 2], None]
-    return np.exp(-0.25 * diff * (eta * x_plus[None, :] - np.conj(eta) * x_minus[None, :]))
+    return -0.25 * diff * (eta * x_plus[None, :] - np.conj(eta) * x_minus[None, :])
+
+
+def _pair_factor_offdiag(eta) -> np.ndarray:
+    """exp φ[n, o] for newer α ∈ {1, 2}: (..., 2, 4)."""
+    return np.exp(_log_offdiag(eta))
+
+
+def _class_table(phi_i, phi_e, phi_se, fill) -> np.ndarray:
+    """(..., 5 new classes, 9 old classes) table from the interior / edge / start-end blocks
+    (..., 2, 4), `fill` on the trivial entries."""
+    g = np.full(phi_i.shape[:-2] + (_N_NEW, _N_OLD), fill, dtype=np.complex128)
+    g[..., 1:3, 1:5] = phi_i  # interior newer point with δ = ±1 (α = 1, 2), older interior
+    g[..., 1:3, 5:9] = phi_e  # … older start point
+    g[..., 3:5, 1:5] = phi_e  # end point as the newer point, older interior
+    g[..., 3:5, 5:9] = phi_se  # … older start point
+    return g
 
 
 def _gates(eta: Eta) -> np.ndarray:
     """Lag-Δ factors for Δ = 0 … K as (K + 1, 5 new classes, 9 old classes) complex (Δ = 0 unused)."""
-    phi_i, phi_e, phi_se = (_pair_factor_offdiag(e) for e in (eta.interior, eta.edge, eta.start_end))
-    g = np.ones((phi_i.shape[0], _N_NEW, _N_OLD), dtype=np.complex128)
-    g[:, 1:3, 1:5] = phi_i  # interior newer point with δ = ±1 (α = 1, 2), older interior
-    g[:, 1:3, 5:9] = phi_e  # … older start point
-    g[:, 3:5, 1:5] = phi_e  # end point as the newer point, older interior
-    g[:, 3:5, 5:9] = phi_se  # … older start point
-    return g
+    return _class_table(*(_pair_factor_offdiag(e) for e in (eta.interior, eta.edge, eta.start_end)), 1.0)
+
+
+def _gates_tangent(gates: np.ndarray, deta: Eta) -> np.ndarray:
+    """d gates for η tangents `deta` (leaves (p, K + 1)): gate · dφ, (p, K + 1, 5, 9)."""
+    return gates * _class_table(*(_log_offdiag(e) for e in (deta.interior, deta.edge, deta.start_end)), 0.0)
 
 
 def _gate(eta: Eta, lag: int) -> np.ndarray:
@@ -188,11 +205,13 @@ def _truncation_rank(s: np.ndarray, tol: float, chi_max: int, rule: str = "weigh
     return rank, discarded
 
 
-def _svd_truncated(m: np.ndarray, tol: float, chi_max: int, rule: str, guess: int, randomized: bool):
+def _svd_truncated(m: np.ndarray, tol: float, chi_max: int, rule: str, guess: int, randomized: bool,
+                   complete: bool = False):
     """Truncated SVD of m: (u, s, vh, discarded). Randomised (Halko-Martinsson-Tropp range finder,
     two power iterations, re-orthonormalised) with a sketch of ~1.5·guess + 16 columns, doubled
     until the truncation point lies inside the sketch; full LAPACK gesdd when the sketch would
-    exceed half the smaller dimension, when tol = 0, or when `randomized` is off."""
+    exceed half the smaller dimension, when tol = 0, or when `randomized` is off. `complete`:
+    append the untruncated (u, s, vh) of a full SVD, or None when the sketch was used."""
     small = min(m.shape)
     k = int(1.5 * guess) + 16
     if randomized and tol > 0.0:
@@ -208,29 +227,95 @@ def _svd_truncated(m: np.ndarray, tol: float, chi_max: int, rule: str, guess: in
             rank, discarded = _truncation_rank(s, tol, chi_max, rule, total)
             # accept if the cut lies well inside the sketch (the last ~third is inaccurate)
             if rank <= (2 * k) // 3:
-                return (y @ ub)[:, :rank], s[:rank], vh[:rank], discarded
+                out = (y @ ub)[:, :rank], s[:rank], vh[:rank], discarded
+                return out + (None,) if complete else out
             k *= 2
     u, s, vh = np.linalg.svd(m, full_matrices=False)
     rank, discarded = _truncation_rank(s, tol, chi_max, rule)
-    return u[:, :rank], s[:rank], vh[:rank], discarded
+    out = u[:, :rank], s[:rank], vh[:rank], discarded
+    return out + ((u, s, vh),) if complete else out
 
 
-def _update(a, s_m, b, s_r, gate, tol, chi_max, rule="weight", randomized=False):
+def _product_tangent(spec: str, operands, tangents):
+    """Tangent of np.einsum(spec, *operands) (product rule): `tangents[k]` is operand k's
+    tangent with a leading direction axis p, or None (constant). Returns (p, ...) or None."""
+    terms, output = spec.split("->")
+    terms = terms.split(",")
+    total = None
+    for k, tangent in enumerate(tangents):
+        if tangent is None:
+            continue
+        sub = ",".join("p" + t if j == k else t for j, t in enumerate(terms)) + "->p" + output
+        part = np.einsum(sub, *(tangent if j == k else op for j, op in enumerate(operands)), optimize=True)
+        total = part if total is None else total + part
+    return total
+
+
+def _svd_tangent(u, s, vh, dm, complete=None):
+    """First-order change (du, ds, dvh) of a truncated SVD m ≈ u diag(s) vh (rank r kept) for
+    the tangents dm (p, m, n) of m, as JAX's svd JVP: dP = Uᴴ dm V, ds = Re diag dP, rotations
+    Ω_ij = F_ij (dP S + S dPᴴ)_ij with F_ij = 1/(s_j² − s_i²) (0 for equal values), the phase
+    i Im dP_jj / s_j carried by u (the common phase gauge set to zero), and the parts outside the
+    span of U (V) as (1 − U Uᴴ) dm v_j / s_j.
+
+    `complete` = (U, S, Vh) of the full SVD: i runs over all singular triplets, kept and
+    discarded, so this is the exact derivative of the rank-r truncation (smooth while
+    s_r > s_{r+1}; large where they nearly meet). Without it (randomised sketch) only the kept
+    ones: the discarded directions are then reached through (1 − u uᴴ) dm v_j / s_j, exact up to
+    O(s_discarded/s_kept), i.e. at the level of the truncation."""
+    herm = lambda x: np.swapaxes(x, -1, -2).conj()  # noqa: E731
+    big_u, big_s, big_vh = (u, s, vh) if complete is None else complete
+    r = s.size
+    big_v = big_vh.conj().T
+    dmv = dm @ big_v[:, :r]  # (p, m, r)
+    dp = big_u.conj().T @ dm @ big_v  # (p, q, q)
+    dp_col, dph_col = dp[:, :, :r], herm(dp[:, :r, :])  # columns j < r of dP and dPᴴ
+    ds = np.real(np.diagonal(dp[:, :r, :r], axis1=-2, axis2=-1))
+    s2 = big_s * big_s
+    gap = s2[None, :r] - s2[:, None]  # [i, j] = s_j² − s_i², (q, r)
+    f = np.divide(1.0, gap, out=np.zeros_like(gap), where=gap != 0.0)
+    omega_u = f * (dp_col * s[None, :] + big_s[:, None] * dph_col)
+    idx = np.arange(r)
+    omega_u[:, idx, idx] += 1j * np.imag(dp[:, idx, idx]) / s
+    omega_v = f * (big_s[:, None] * dp_col + dph_col * s[None, :])
+    du = big_u @ omega_u + (dmv - big_u @ dp_col) / s
+    dv = big_v @ omega_v + (herm(dm) @ u - big_v @ dph_col) / s
+    return du, ds, herm(dv)
+
+
+def _update(a, s_m, b, s_r, gate, tol, chi_max, rule="weight", randomized=False, tangent=None):
     """One stage on the A–B links: factor gate[new (A leg), old (B leg)], swap, truncate.
 
-    a (χ_r, d_new, χ_m), s_m (χ_m,), b (χ_m, d_old, χ_r), s_r (χ_r,). Returns (a', s', b', discarded)
-    with a' (χ_r, d_old, χ') holding the old leg and b' (χ', d_new, χ_r) the new leg.
+    a (χ_r, d_new, χ_m), s_m (χ_m,), b (χ_m, d_old, χ_r), s_r (χ_r,). Returns (a', s', b', s_r,
+    discarded, tangent') with a' (χ_r, d_old, χ') holding the old leg, b' (χ', d_new, χ_r) the new
+    leg and s_r rescaled. `tangent`: (da, ds_m, db, ds_r, dgate) with a leading direction axis,
+    or None; tangent' the same for (a', s', b', s_r) (:func:`_svd_tangent`, ranks of the primal).
     """
+    s_m0, s_r0 = s_m, s_r
     norm = np.linalg.norm(s_r)
     s_m, s_r = s_m * norm, s_r / norm  # keeps λ_r Γ_A λ_m Γ_B invariant
-    theta = np.einsum("a,aib,b,bjc,c,ij->ajic", s_r, a, s_m, b, s_r, gate, optimize=True)
+    spec = "a,aib,b,bjc,c,ij->ajic"
+    theta = np.einsum(spec, s_r, a, s_m, b, s_r, gate, optimize=True)
     chi_r, d_old, d_new = s_r.size, b.shape[1], a.shape[1]
-    u, s, vh, discarded = _svd_truncated(theta.reshape(chi_r * d_old, d_new * chi_r), tol, chi_max,
-                                         rule, max(s_m.size, s_r.size), randomized)
+    u, s, vh, discarded, *complete = _svd_truncated(theta.reshape(chi_r * d_old, d_new * chi_r), tol,
+                                                    chi_max, rule, max(s_m.size, s_r.size), randomized,
+                                                    complete=tangent is not None)
     rank = s.size
     a_new = u.reshape(chi_r, d_old, rank) / s_r[:, None, None]
     b_new = vh.reshape(rank, d_new, chi_r) / s_r[None, None, :]
-    return a_new, s, b_new, s_r, discarded
+    if tangent is None:
+        return a_new, s, b_new, s_r, discarded, None
+    da, ds_m, db, ds_r, dgate = tangent
+    dnorm = (ds_r @ s_r0) / norm  # (p,)
+    ds_m = ds_m * norm + s_m0[None] * dnorm[:, None]
+    ds_r = ds_r / norm - s_r[None] * (dnorm / norm)[:, None]
+    dtheta = _product_tangent(spec, (s_r, a, s_m, b, s_r, gate), (ds_r, da, ds_m, db, ds_r, dgate))
+    p = dtheta.shape[0]
+    du, ds, dvh = _svd_tangent(u, s, vh, dtheta.reshape(p, chi_r * d_old, d_new * chi_r), complete[0])
+    rel = ds_r / s_r[None]  # d ln s_r, (p, χ_r)
+    da_new = du.reshape(p, chi_r, d_old, rank) / s_r[None, :, None, None] - a_new[None] * rel[:, :, None, None]
+    db_new = dvh.reshape(p, rank, d_new, chi_r) / s_r[None, None, None, :] - b_new[None] * rel[:, None, None, :]
+    return a_new, s, b_new, s_r, discarded, (da_new, ds, db_new, ds_r)
 
 
 def _fixed_point(apply, chi: int):
@@ -293,6 +378,19 @@ def _dominant(m: np.ndarray):
     return w[i], l / (l @ r), r
 
 
+def _dominant_tangent(m, lam, left, right, dm):
+    """(dλ, dleft, dright) of :func:`_dominant` for dm (p, χ, χ), λ simple. Gauge: left·dright =
+    dleft·right = 0 (keeps left·right = 1; every result depends on left, right only through
+    right ⊗ left). Solved with the deflated matrix m − λ + right ⊗ left, invertible for simple λ."""
+    dlam = np.einsum("i,pij,j->p", left, dm, right)
+    deflated = m - lam * np.eye(m.shape[0]) + np.outer(right, left)
+    rhs_r = dlam[:, None] * right[None] - dm @ right  # (p, χ)
+    rhs_l = dlam[:, None] * left[None] - left @ dm
+    dright = np.linalg.solve(deflated, rhs_r.T).T
+    dleft = np.linalg.solve(deflated.T, rhs_l.T).T
+    return dlam, dleft, dright
+
+
 def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
                          enforce_trace: bool = True, canonical: bool = False, rule: str = "weight",
                          svd: str = "auto") -> ProcessTensor:
@@ -319,6 +417,39 @@ def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
 
     Runs eagerly in numpy (once per bath and step); returns jnp arrays.
     """
+    _check_build(tol, chi_max, rule, svd)
+    return _build(eta, None, tol, chi_max, enforce_trace, canonical, rule, svd)[0]
+
+
+def build_process_tensor_jvp(eta: Eta, deta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
+                             enforce_trace: bool = True, rule: str = "weight",
+                             svd: str = "auto") -> tuple[ProcessTensor, ProcessTensor]:
+    """The process tensor of `eta` and its first-order change along p tangent directions.
+
+    **Arguments:** `eta` and the settings as :func:`build_process_tensor` (`canonical` is not
+    supported); `deta`: an :class:`Eta` whose leaves are (p, K + 1) complex tangents dη.
+
+    Returns (pt, dpt): `pt` equal (bitwise) to `build_process_tensor(eta, ...)`; `dpt` a
+    :class:`ProcessTensor` whose q_start, q_int, q_end, q_absent, left, right carry a leading
+    direction axis p (its diagnostics are zeros). Forward mode through every stage at the ranks
+    of the primal build: the gates exactly (d exp φ = exp φ · dφ), each truncated SVD to first
+    order (:func:`_svd_tangent`: exact at fixed rank up to the truncation level), the boundary
+    eigenvectors in the gauge left·dright = dleft·right = 0 (so q and right ⊗ left, hence every
+    contraction left·Q…Q·right, are what the tangent fixes; the bond gauges follow the SVDs) and
+    the trace correction. With a randomised SVD (svd "auto" at χ ≳ 80, or "randomized") the
+    tangent uses the sketch's singular triplets, accurate to the sketch's accuracy; use
+    svd="full" where that matters. Cost: the primal build plus ~p times its products.
+    """
+    _check_build(tol, chi_max, rule, svd)
+    deta = Eta(*(np.asarray(e, dtype=np.complex128) for e in deta))
+    if not all(e.ndim == 2 and e.shape == deta.interior.shape for e in deta) or \
+            deta.interior.shape[1] != np.asarray(eta.interior).shape[0]:
+        raise ValueError(f"deta leaves must be (p, K + 1) = (p, {np.asarray(eta.interior).shape[0]}), "
+                         f"got {[e.shape for e in deta]}")
+    return _build(eta, deta, tol, chi_max, enforce_trace, False, rule, svd)
+
+
+def _check_build(tol, chi_max, rule, svd) -> None:
     if rule not in ("weight", "relative"):
         raise ValueError(f"rule must be 'weight' or 'relative', got {rule!r}")
     if svd not in ("auto", "full", "randomized"):
@@ -327,6 +458,11 @@ def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
         raise ValueError(f"tol (relative discarded weight) must be >= 0, got {tol!r}")
     if int(chi_max) < 1:
         raise ValueError(f"chi_max (bond dimension cap) must be >= 1, got {chi_max!r}")
+
+
+def _build(eta, deta, tol, chi_max, enforce_trace, canonical, rule, svd):
+    """(pt, dpt or None): the build of :func:`build_process_tensor`, with the tangent of
+    :func:`build_process_tensor_jvp` when `deta` is given (the primal operations are the same)."""
     start_time = time.perf_counter()
     memory = int(np.asarray(eta.interior).shape[0]) - 1
     # Self terms first, as one-leg factors: on the new copy for interior and end points (they
@@ -346,40 +482,80 @@ def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
     s_r = np.ones(1)
     worst = 0.0
     gates = _gates(eta)
+    tangent = None
+    if deta is not None:
+        p = deta.interior.shape[0]
+        diag = lambda e: np.diagonal(np.asarray(pair_log_factor(e[:, 0])), axis1=-2, axis2=-1)  # noqa: E731
+        d_new = np.zeros((p, _N_NEW), dtype=np.complex128)
+        d_new[:, _NEW_INTERIOR] = self_int * diag(deta.interior)
+        d_new[:, _NEW_END] = self_half * diag(deta.edge)
+        d_old = np.zeros((p, _N_OLD), dtype=np.complex128)
+        d_old[:, _OLD_START] = self_half * diag(deta.edge)
+        dgates = _gates_tangent(gates, deta)  # (p, K + 1, 5, 9)
+        tangent = (d_new.reshape(p, 1, _N_NEW, 1), np.zeros((p, 1)), d_old.reshape(p, 1, _N_OLD, 1),
+                   np.zeros((p, 1)))
     for lag in range(memory, 0, -1):
         small = min(s_r.size * _N_OLD, s_r.size * _N_NEW)
         randomized = svd == "randomized" or (svd == "auto" and small > 384)
-        a_new, s_new, b_new, s_r, discarded = _update(a, s_m, b, s_r, gates[lag], tol, int(chi_max),
-                                                      rule, randomized)
+        a_new, s_new, b_new, s_r, discarded, tangent = _update(
+            a, s_m, b, s_r, gates[lag], tol, int(chi_max), rule, randomized,
+            None if tangent is None else tangent + (dgates[:, lag],))
         worst = max(worst, discarded)
         # next stage acts on the other link: the new leg (now on b_new) is left of the old leg
         # (a_new) of the next cell.
         a, s_m, b, s_r = b_new, s_r, a_new, s_new
+        if tangent is not None:
+            da_new, ds_new, db_new, ds_r = tangent
+            tangent = (db_new, ds_r, da_new, ds_new)
         if canonical:
             a, s_m, b, s_r, discarded = _canonicalise(a, s_m, b, s_r, tol, int(chi_max))
             worst = max(worst, discarded)
     # Lag 0: cell f[x, i, j, y] = λ_r Γ_A[new i] λ_m Γ_B[old j] of one point (the uniform site).
-    cell = np.einsum("x,xib,b,bjy->xijy", s_r, a, s_m, b, optimize=True)
-    q_int = np.moveaxis(cell[:, _NEW_INTERIOR, _OLD_INTERIOR, :], 1, 0)
-    q_start = np.moveaxis(cell[:, _NEW_START, _OLD_START, :], 1, 0)
-    q_end = np.moveaxis(cell[:, _NEW_END, _OLD_END, :], 1, 0)
-    q_absent = cell[:, 0, 0, :]
+    cell_spec = "x,xib,b,bjy->xijy"
+    cell = np.einsum(cell_spec, s_r, a, s_m, b, optimize=True)
+
+    def letters(cell):
+        """(q_int, q_start, q_end, q_absent) of a cell (…, χ, 5, 9, χ)."""
+        return (np.moveaxis(cell[..., :, _NEW_INTERIOR, _OLD_INTERIOR, :], -2, -3),
+                np.moveaxis(cell[..., :, _NEW_START, _OLD_START, :], -2, -3),
+                np.moveaxis(cell[..., :, _NEW_END, _OLD_END, :], -2, -3), cell[..., :, 0, 0, :])
+
+    q_int, q_start, q_end, q_absent = letters(cell)
 
     lam, left, right = _dominant(q_absent)
+    if tangent is not None:
+        da, ds_m, db, ds_r = tangent
+        dcell = _product_tangent(cell_spec, (s_r, a, s_m, b), (ds_r, da, ds_m, db))
+        dq = list(letters(dcell))  # (p, 4, χ, χ) ×3, (p, χ, χ)
+        dlam, dleft, dright = _dominant_tangent(q_absent, lam, left, right, dq[3])
     q_int, q_start, q_end, q_absent = (q / lam for q in (q_int, q_start, q_end, q_absent))
+    if tangent is not None:  # d(q/λ) = (dq − (q/λ) dλ)/λ
+        dq = [(d - q[None] * dlam.reshape((-1,) + (1,) * q.ndim)) / lam
+              for d, q in zip(dq, (q_int, q_start, q_end, q_absent))]
     defect = 0.0
-    for q in (q_int, q_start, q_end):
+    for k, q in enumerate((q_int, q_start, q_end)):
         for alpha in _DIAGONAL:
             miss = right - q[alpha] @ right
             defect = max(defect, float(np.linalg.norm(miss)))
             if enforce_trace:
+                if tangent is not None:
+                    dmiss = dright - dq[k][:, alpha] @ right - dright @ q[alpha].T
+                    dq[k][:, alpha] += dmiss[:, :, None] * left[None, None, :] + miss[None, :, None] * dleft[:, None, :]
                 q[alpha] += np.outer(miss, left)
-    return ProcessTensor(
+    pt = ProcessTensor(
         q_start=jnp.asarray(q_start), q_int=jnp.asarray(q_int), q_end=jnp.asarray(q_end),
         q_absent=jnp.asarray(q_absent), left=jnp.asarray(left), right=jnp.asarray(right),
         memory=jnp.asarray(memory), discarded=jnp.asarray(worst),
         eig_err=jnp.asarray(float(abs(lam - 1.0))), trace_defect=jnp.asarray(defect),
         build_s=jnp.asarray(time.perf_counter() - start_time))
+    if tangent is None:
+        return pt, None
+    zero = jnp.zeros(())
+    dpt = ProcessTensor(
+        q_start=jnp.asarray(dq[1]), q_int=jnp.asarray(dq[0]), q_end=jnp.asarray(dq[2]),
+        q_absent=jnp.asarray(dq[3]), left=jnp.asarray(dleft), right=jnp.asarray(dright),
+        memory=jnp.asarray(memory), discarded=zero, eig_err=zero, trace_defect=zero, build_s=zero)
+    return pt, dpt
 
 
 def pt_readout_vectors(pt: ProcessTensor):

@@ -7,6 +7,12 @@ its bond dimension padded with zeros to a bucket (a multiple of 8) so that baths
 share one compiled propagation; zero padding leaves every result unchanged. The state of a point
 is ψ (2, 4, χ) for the two starts; a steady step is the 4×4 system propagator on the pair index
 and four (2, χ) × (χ, χ) products, batched over the points by vmap into matrix-matrix products.
+
+Derivatives in the bath: when a bath leaf is being differentiated (a JAX tracer reaches
+`influence`, e.g. jax.grad of :func:`lzjax.quapi.quapi_window_probabilities` in γ), the tensor
+comes from :func:`differentiable_tensor` instead: the same cached values, with a custom JVP that
+builds the tensor's tangent on the host (forward and reverse mode, eagerly; not under jit). A
+constant bath takes the cached path as before.
 """
 
 from __future__ import annotations
@@ -18,13 +24,15 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 
 from ...checks import check_integer, check_number
 from ...model import Bath
-from ..influence import eta_coefficients
-from ..process_tensor import ProcessTensor, build_process_tensor, pt_readout_vectors, taper_eta
+from ..influence import Eta, eta_coefficients
+from ..process_tensor import (ProcessTensor, build_process_tensor, build_process_tensor_jvp, pt_readout_vectors,
+                              taper_eta)
 
-__all__ = ["PT", "PTSettings", "build_cached", "check_tensor", "CHI_BUCKET"]
+__all__ = ["PT", "PTSettings", "build_cached", "differentiable_tensor", "check_tensor", "CHI_BUCKET"]
 
 #: the bond dimension is padded to a multiple of this (bounds the number of compiled shapes; the
 #: step costs ∝ χ², so χ = 17 padded to 24 costs 1.8× less than to 32)
@@ -48,9 +56,16 @@ def _pad(pt: ProcessTensor, chi: int) -> ProcessTensor:
     if extra == 0:
         return pt
     pad_q = lambda q: jnp.pad(q, [(0, 0)] * (q.ndim - 2) + [(0, extra), (0, extra)])  # noqa: E731
-    pad_v = lambda x: jnp.pad(x, (0, extra))  # noqa: E731
+    pad_v = lambda x: jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, extra)])  # noqa: E731
     return pt._replace(q_start=pad_q(pt.q_start), q_int=pad_q(pt.q_int), q_end=pad_q(pt.q_end),
                        q_absent=pad_q(pt.q_absent), left=pad_v(pt.left), right=pad_v(pt.right))
+
+
+def _host_eta(gamma, s, omega_c, T, dt, settings: PTSettings, compensate: bool) -> Eta:
+    """The (tapered) numpy η of a dimensionless bath that the tensor is built from."""
+    bath = Bath(gamma=gamma, s=s, omega_c=omega_c, T=T)
+    eta = jax.tree_util.tree_map(np.asarray, eta_coefficients(bath, dt, settings.kmax, compensate))
+    return taper_eta(eta, settings.taper)
 
 
 @functools.lru_cache(maxsize=64)
@@ -59,13 +74,91 @@ def build_cached(gamma: float, s: float, omega_c: float, T: float, dt: float, se
     """(padded process tensor, its record) of a dimensionless bath at step `dt` (1/Δ), built
     once. The record: chi (before padding), memory (steps), discarded (largest relative
     discarded weight), eig_err, trace_defect, build_s (see :class:`ProcessTensor`)."""
-    bath = Bath(gamma=gamma, s=s, omega_c=omega_c, T=T)
-    eta = jax.tree_util.tree_map(np.asarray, eta_coefficients(bath, dt, settings.kmax, compensate))
-    eta = taper_eta(eta, settings.taper)
+    eta = _host_eta(gamma, s, omega_c, T, dt, settings, compensate)
     pt = build_process_tensor(eta, tol=settings.tol, chi_max=settings.chi_max)
-    info = {"chi": pt.chi, "memory": settings.kmax, "discarded": float(pt.discarded),
+    return _pad(pt, CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)), _record(pt)
+
+
+def _record(pt: ProcessTensor) -> dict:
+    """The record of :func:`build_cached` of an unpadded tensor."""
+    return {"chi": pt.chi, "memory": int(pt.memory), "discarded": float(pt.discarded),
             "eig_err": float(pt.eig_err), "trace_defect": float(pt.trace_defect), "build_s": float(pt.build_s)}
-    return _pad(pt, CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)), info
+
+
+#: the ProcessTensor fields that depend on the bath smoothly (differentiated), and the records
+_SMOOTH_FIELDS = ("q_start", "q_int", "q_end", "q_absent", "left", "right")
+_RECORD_FIELDS = ("discarded", "eig_err", "trace_defect", "build_s")
+_BATH_LEAVES = ("gamma", "s", "omega_c", "T")
+
+
+@functools.lru_cache(maxsize=16)
+def _tangent_cached(gamma: float, s: float, omega_c: float, T: float, dt: float, settings: PTSettings,
+                    compensate: bool, which: tuple[int, ...]) -> tuple[ProcessTensor, ProcessTensor, dict]:
+    """(padded tensor, padded tangents, record) of :func:`build_cached`'s tensor along the bath
+    leaves `which` (indices into γ, s, ω_c, T): dη from jax.jacfwd of :func:`eta_coefficients`,
+    then :func:`build_process_tensor_jvp` (whose tensor equals build_cached's bitwise, so the
+    primal is not built twice)."""
+    eta = _host_eta(gamma, s, omega_c, T, dt, settings, compensate)
+    x0 = jnp.array([gamma, s, omega_c, T], dtype=jnp.float64)
+    jac = jax.jacfwd(lambda x: eta_coefficients(Bath(*x), dt, settings.kmax, compensate))(x0)
+    deta = taper_eta(Eta(*(np.asarray(j).T[list(which)] for j in jac)), settings.taper)  # (p, K + 1)
+    pt, dpt = build_process_tensor_jvp(eta, deta, tol=settings.tol, chi_max=settings.chi_max)
+    chi = CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)
+    return _pad(pt, chi), _pad(dpt, chi), _record(pt)  # dpt: leading direction axis, padded alike
+
+
+def _concrete(x, name: str) -> float:
+    try:
+        return float(np.asarray(x))
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError) as err:
+        raise ValueError(
+            f"the process-tensor engine builds its tensor on the host: bath.{name} must be a concrete "
+            f"value (first derivatives only, eagerly: jax.jvp / jax.grad, not under jax.jit, vmap or a second "
+            f"derivative such as jax.hessian)") from err
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4, 5, 6))
+def _smooth_arrays(gamma, s, omega_c, T, dt, settings, compensate):
+    """The smooth fields, then the records, of the padded tensor of a bath (custom JVP below)."""
+    x = [_concrete(v, n) for v, n in zip((gamma, s, omega_c, T), _BATH_LEAVES)]
+    pt, info = build_cached(*x, float(dt), settings, bool(compensate))
+    check_tensor(info, settings.tol, Bath(*x), dt)
+    return tuple(getattr(pt, f) for f in _SMOOTH_FIELDS + _RECORD_FIELDS)
+
+
+def _smooth_arrays_jvp(dt, settings, compensate, primals, tangents):
+    which = tuple(i for i, t in enumerate(tangents) if not isinstance(t, SymbolicZero))
+    if not which:
+        out = _smooth_arrays(*primals, dt, settings, compensate)
+        return out, tuple(jnp.zeros_like(o) for o in out)
+    x = [_concrete(v, n) for v, n in zip(primals, _BATH_LEAVES)]
+    pt, dpt, info = _tangent_cached(*x, float(dt), settings, bool(compensate), which)
+    check_tensor(info, settings.tol, Bath(*x), dt)
+    out = tuple(getattr(pt, f) for f in _SMOOTH_FIELDS + _RECORD_FIELDS)
+    dx = jnp.stack([jnp.asarray(tangents[i], jnp.float64) for i in which]).astype(jnp.complex128)  # (p,)
+    smooth = tuple(jnp.tensordot(dx, getattr(dpt, f), axes=1) for f in _SMOOTH_FIELDS)
+    return out, smooth + tuple(jnp.zeros_like(o) for o in out[len(_SMOOTH_FIELDS):])
+
+
+_smooth_arrays.defjvp(_smooth_arrays_jvp, symbolic_zeros=True)
+
+
+def differentiable_tensor(bath, dt, settings: PTSettings, compensate: bool = False) -> ProcessTensor:
+    """The padded tensor of :func:`build_cached` as a differentiable function of the bath
+    (dimensionless, scalar leaves γ, s, ω_c, T; `dt` in 1/Δ, a Python number).
+
+    Forward mode (jax.jvp, jax.jacfwd) and reverse mode (jax.grad, jax.jacrev) in any bath leaf:
+    a custom JVP whose rule builds the tensor's tangent along the leaves being differentiated
+    (:func:`lzjax.quapi.process_tensor.build_process_tensor_jvp`, the exact derivative of the
+    build at its truncation ranks when its SVDs are full; χ ≳ 80 switches to a randomised sketch
+    whose tangent is exact only to the truncation level) and returns it as a linear function of
+    the leaves' tangents, so reverse mode transposes it. Eager only: the build runs in numpy on
+    concrete values, so not under jax.jit or vmap (ValueError). Values equal :func:`build_cached`'s
+    bitwise; tangents are cached per (bath, dt, settings, differentiated leaves). The records
+    (memory, discarded, eig_err, trace_defect, build_s) are constants. ValueError as
+    :func:`check_tensor`."""
+    arrays = _smooth_arrays(*(getattr(bath, n) for n in _BATH_LEAVES), float(dt), settings, bool(compensate))
+    return ProcessTensor(memory=jnp.asarray(settings.kmax), **dict(zip(_SMOOTH_FIELDS + _RECORD_FIELDS, arrays)))
 
 
 def check_tensor(info: dict, tol: float, bath, dt) -> None:
@@ -111,6 +204,10 @@ class _PTEngine:
         return 0
 
     def influence(self, bath, dt, memory: PTSettings, compensate: bool):
+        """The tensor of :meth:`info`; when a bath leaf is being differentiated (a JAX tracer),
+        :func:`differentiable_tensor` (same values, derivatives in γ, s, ω_c, T)."""
+        if any(isinstance(getattr(bath, n), jax.core.Tracer) for n in _BATH_LEAVES):
+            return differentiable_tensor(bath, dt, memory, compensate)
         return self.info(bath, dt, memory, compensate)[0]
 
     def info(self, bath, dt, memory: PTSettings, compensate: bool):
