@@ -256,3 +256,21 @@ def test_pt_bath_derivatives_match_finite_differences():
     np.testing.assert_allclose(grad_es, jac[1], rtol=1e-10, atol=0)
     with pytest.raises(ValueError, match="concrete"):  # the build is on the host: no traced bath under jit
         jax.jit(lambda x: _window_p(x, settings))(jnp.asarray(x0))
+
+
+def test_taper_keeps_short_lags_and_zeroes_the_cut():
+    """taper_eta: η unchanged for Δ ≤ (1 − f)K (self term included), cos² roll-off above, exactly
+    0 at Δ = K; f = 0 is the ADT's hard cut (the same object back)."""
+    from lzjax.quapi.influence import eta_coefficients
+    from lzjax.quapi.process_tensor import taper_eta
+
+    eta = eta_coefficients(Bath(gamma=5e-3, s=3.0, omega_c=5.0, T=6.4), 0.1, 20)
+    assert taper_eta(eta, 0.0) is eta
+    tapered = taper_eta(eta, 0.5)
+    lag = np.arange(21)
+    w = np.cos(0.5 * np.pi * np.clip((lag - 10) / 10, 0, 1)) ** 2
+    w[-1] = 0.0
+    for a, b in zip(tapered, eta):
+        np.testing.assert_allclose(np.asarray(a)[:11], np.asarray(b)[:11], rtol=0, atol=0)
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b) * w, rtol=1e-15, atol=0)
+        assert np.asarray(a)[-1] == 0.0

@@ -135,7 +135,8 @@ def taper_eta(eta: Eta, fraction: float) -> Eta:
     memory = int(np.asarray(eta.interior).shape[-1]) - 1  # leaves (..., K + 1): tangents too
     lag = np.arange(memory + 1, dtype=float)
     start = (1.0 - fraction) * memory
-    w = np.cos(0.5 * np.pi * np.clip((lag - start) / (fraction * memory), 0.0, 1.0)) ** 2
+    x = np.clip((lag - start) / (fraction * memory), 0.0, 1.0)
+    w = np.where(x < 1.0, np.cos(0.5 * np.pi * x) ** 2, 0.0)  # exactly 0 at the cut (cos² π/2 is 4e-33)
     return Eta(*(np.asarray(e) * w for e in eta))
 
 
