@@ -19,16 +19,11 @@ import subprocess
 import sys
 import tempfile
 
+from benchtools import COMPILE_COUNTER
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-CHILD = r"""
-import json, sys, time
-import jax, numpy as np
-compile_s = [0.0, 0]
-def listen(event, duration, **kw):
-    if event == "/jax/core/compile/backend_compile_duration":
-        compile_s[0] += duration; compile_s[1] += 1
-jax.monitoring.register_event_duration_secs_listener(listen)
+CHILD = COMPILE_COUNTER + r"""
 import lzjax
 from lzjax import Bath, Drive, LZProblem, solve_neqb
 n_v, repeats = int(sys.argv[1]), int(sys.argv[2])

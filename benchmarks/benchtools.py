@@ -15,3 +15,16 @@ def finish(result: dict, json_path: str | None) -> dict:
         with open(json_path, "w") as fh:
             json.dump(result, fh, indent=1)
     return result
+
+
+#: source prefix of a child benchmark script: json, sys, time, jax, numpy imported and
+#: `compile_s = [seconds, count]` of the XLA backend compilations so far (jax.monitoring)
+COMPILE_COUNTER = r"""
+import json, sys, time
+import jax, numpy as np
+compile_s = [0.0, 0]
+def listen(event, duration, **kw):
+    if event == "/jax/core/compile/backend_compile_duration":
+        compile_s[0] += duration; compile_s[1] += 1
+jax.monitoring.register_event_duration_secs_listener(listen)
+"""

@@ -130,6 +130,40 @@ def test_pt_engine_equals_adt_engine_through_the_window():
     np.testing.assert_allclose(pt, adt, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("engine", ["pt", "adt"])
+def test_mixed_sweep_speeds_in_one_batch_equal_one_by_one(engine):
+    """One window-protocol batch of three sweep speeds v = 0.5, 1, 2 over the same |ε| ≤ 6 at one
+    δt = 0.1 (240, 120 and 60 steps: each point held once its own steps are done, the compiled
+    length the bucket of 240) against each point alone (every count its own bucket, nothing held)
+    and the fastest through quapi_window_probabilities (solve.py's unbatched path): equal to
+    1e-13 (measured ~1e-16), Θ = 0.3 and 1.1 mixed too."""
+    from lzjax.model import dimensionless, flatten_problem
+    from lzjax.quapi import quapi_window_probabilities
+    from lzjax.quapi.engines import ADT, PT
+    from lzjax.quapi.engines.pt import PTSettings, build_cached
+    from lzjax.quapi.runner import run_batch, step_bucket
+
+    v, theta = np.array([0.5, 1.0, 2.0]), np.array([0.3, 1.1, 0.3])
+    n_steps = np.round(12.0 / (v * 0.1)).astype(int)
+    assert step_bucket(240) == 240 and len(set(n_steps)) == 3
+    memory = PTSettings(4, 1e-12) if engine == "pt" else 4
+    bath = _PROBLEM.bath
+    flat = dimensionless(flatten_problem(LZProblem(Drive(v=v), bath, theta))[0])
+    shared = build_cached(bath.gamma, bath.s, bath.omega_c, bath.T, 0.1, memory, False)[0] if engine == "pt" else None
+    batch = np.array(run_batch(PT if engine == "pt" else ADT, "window", flat, jnp.full(3, 0.1), n_steps, memory,
+                               eps_max=jnp.full(3, 30.0), shared=shared))
+    alone = np.array([run_batch(PT if engine == "pt" else ADT, "window",
+                                jax.tree_util.tree_map(lambda a: a[i:i + 1], flat), jnp.full(1, 0.1), n_steps[i],
+                                memory, eps_max=jnp.full(1, 30.0), shared=shared) for i in range(3)])[:, :, 0].T
+    assert np.all((alone[:2] > 0) & (alone[:2] < 1)) and np.ptp(alone[0]) > 0.1  # three different points
+    np.testing.assert_allclose(batch, alone, rtol=0, atol=1e-13)
+    # the unbatched, unpadded reference path (solve.py) at the fastest point
+    ref = quapi_window_probabilities(LZProblem(Drive(v=2.0), bath, 0.3), dt=0.1, kmax=memory, eps_q=6.0,
+                                     eps_max=30.0, engine=engine)
+    np.testing.assert_allclose(batch[:2, 2], np.array(ref), rtol=0, atol=1e-13)
+    assert np.all(batch[2] < 1e-9)  # |Tr ρ − 1|
+
+
 def test_pt_ladder_shares_one_tensor_per_bath_and_step():
     """Two angles through the PT ladder build one tensor per (bath, δt, settings) — the four
     distinct runs of the plan — for both points (the tensor does not depend on Θ); a second call

@@ -13,6 +13,10 @@ discretised influence functional of the bath. The window protocol, the read-out,
     check(memory, tol=None)          settings check in plain Python (ValueError naming the setting)
     memory_bytes(memory, batch)      peak bytes of a batch (the memory guard uses it)
     head(memory) -> int              steps consumed by `start` (k_max for the ADT)
+    compile_key(memory) -> hashable  what of `memory` the per-point compositions depend on (the
+                                     static argument they are compiled for: k_max for the ADT,
+                                     None for the process tensor, whose settings reach the
+                                     propagation only through the tensor's shapes)
     influence(bath, dt, memory, compensate) -> influence
                                      per point, pure (for shared_influence engines: the host
                                      build, called by the runner once per bath)
@@ -26,7 +30,8 @@ discretised influence functional of the bath. The window protocol, the read-out,
                                      ρ at the end point, the last step's propagator k_last
 
 All array functions are per point and pure (no Python control flow on values); `memory` is a
-static integer (steps). The runner vmaps them and jits each composition once per
+static setting (steps, or the engine's settings tuple); `head`, `start` and `influence` inside
+the compiled compositions receive `compile_key(memory)`. The runner vmaps them and jits each composition once per
 (engine, protocol), caching by the static arguments. The plain augmented density tensor
 (:data:`lzjax.quapi.engines.adt.ADT`) is the reference implementation.
 """
@@ -49,6 +54,8 @@ class Engine(Protocol):
     def memory_bytes(self, memory: int, batch: int) -> int: ...
 
     def head(self, memory: int) -> int: ...
+
+    def compile_key(self, memory: int) -> Any: ...
 
     def influence(self, bath, dt, memory: int, compensate: bool) -> Any: ...
 

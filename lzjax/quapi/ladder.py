@@ -50,7 +50,8 @@ from ..model import LZProblem, check_problem, dimensionless, flatten_problem
 from ..results import Result, make_result
 from .engines import get_engine
 from .engines.adt import KMAX_RANGE
-from .runner import check_influence, check_memory, new_bar, pt_log_factor_limit, run_batch
+from .runner import (check_influence, check_memory, new_bar, padded_steps, pt_log_factor_limit, run_batch,
+                     step_bucket)
 from .window import bath_window, tail_weight
 
 __all__ = ["Run", "adt_plan", "pt_plan", "pt_tol_default", "richardson", "combine", "converge_quapi",
@@ -191,6 +192,34 @@ def _pt_eps_q(dimless, index, tail_tol: float) -> float:
 
 
 _tail_weights = jax.jit(jax.vmap(tail_weight, in_axes=(0, None)))
+_tail_weights_each = jax.jit(jax.vmap(tail_weight))
+
+
+def _merge(groups, plans, baths=None):
+    """Groups (per sweep speed) with the same plan (and, for a shared-influence engine, the same
+    bath) merged into one batch: [(index, plan)], in order of first appearance."""
+    merged = {}
+    for n, (index, plan) in enumerate(zip(groups, plans)):
+        key = (tuple(plan.items()), None if baths is None else baths[n])
+        merged.setdefault(key, (plan, []))[1].append(index)
+    return [(np.concatenate(parts), plan) for plan, parts in merged.values()]
+
+
+def _grids(run: Run, v) -> tuple[np.ndarray, np.ndarray]:
+    """(step counts, time steps) of `run` at each sweep speed of `v`."""
+    pairs = [run.grid(float(x)) for x in v]
+    return np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs])
+
+
+def _parts(n_steps) -> list[np.ndarray]:
+    """Index sets of the points that run in one call: on a CPU the points of one step bucket
+    (:func:`lzjax.quapi.runner.step_bucket`: at most 1/8 of held steps; the step rate does not
+    grow with the batch there); on an accelerator all of them (one wide batch)."""
+    n_steps = np.asarray(n_steps)
+    if jax.default_backend() != "cpu":
+        return [np.arange(n_steps.size)]
+    buckets = np.array([step_bucket(int(x)) for x in n_steps])
+    return [np.flatnonzero(buckets == b) for b in np.unique(buckets)]
 
 
 def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None = None,
@@ -292,8 +321,10 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
         for index in groups:
             wc = float(np.asarray(b.omega_c)[index[0]])
             plans.append(adt_plan(budget, min(0.1, 0.5 / wc, 1.5 / math.sqrt(1.0 + eps_q**2)), eps_q))
-    for index, plan in zip(groups, plans):  # every check before any work
+    batches = _merge(groups, plans, bath_of if shared else None)
+    for index, plan in batches:  # every check before any work
         check_memory(engine, plan["fine"].memory, len(index), None if shared else KMAX_RANGE)
+    for index, plan in zip(groups, plans):
         run = max(plan.values(), key=lambda r: r.dt)  # the coarsest step: the largest factors
         run_tol = plan["fine"].memory.tol if shared else None
         limit = {"limit": pt_log_factor_limit(run_tol), "why": f"more than the compression at pt_tol = "
@@ -301,32 +332,36 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
         check_influence(jax.tree_util.tree_map(lambda a: a[index], dimless),
                         np.full(len(index), run.grid(float(v[index[0]]))[1]),
                         max(r.steps for r in plan.values()), compensate, **limit)
-    eps_max = np.array(_bath_windows(dimless))  # raised below to at least 2 ε_q per group
-    total = sum(run.grid(float(v[i[0]]))[0] for i, plan in zip(groups, plans) for run in plan.values())
+    eps_max = np.array(_bath_windows(dimless))  # raised below to at least 2 ε_q per point
+    for index, plan in zip(groups, plans):
+        eps_max[index] = np.maximum(eps_max[index], 2.0 * plan["fine"].eps_q)
+    grids = [{name: _grids(run, v[index]) for name, run in plan.items()} for index, plan in batches]
+    total = sum(padded_steps(n[part]) for g in grids for n, _ in g.values() for part in _parts(n))
     bar = new_bar(total, progress, "QUAPI ladder steps")
     out = np.zeros((2, 2, v.size))  # (value, error) × (LZ, ES) × points
     record = {name: np.zeros(v.size) for name in ("dt", "eps_q", "trace_err", "tail", "chi", "memory", "pt_tol",
                                                   "err_dt", "err_memory", "err_window", "err_compression")}
-    for index, plan in zip(groups, plans):
+    for (index, plan), grid in zip(batches, grids):
         group = jax.tree_util.tree_map(lambda a: a[index], dimless)
-        eps_max[index] = np.maximum(eps_max[index], 2.0 * plan["fine"].eps_q)
         results, steps, trace = {}, {}, np.zeros(len(index))
         for name, run in plan.items():
-            n_steps, step = run.grid(float(v[index[0]]))
+            n_steps, step = grid[name]
             tensor = None
             if shared:
                 scalar = jax.tree_util.tree_map(lambda a: a[0], group.bath)
-                tensor, info = engine.info(scalar, step, run.memory, compensate)
+                tensor, info = engine.info(scalar, run.dt, run.memory, compensate)
                 if name == "fine":
                     record["chi"][index] = info["chi"]
-            p_lz, p_es, tr = run_batch(engine, "window", group, jnp.full(len(index), step), n_steps,
-                                       run.memory, eps_max=jnp.asarray(eps_max[index]),
-                                       compensate=compensate, shared=tensor, bar=bar)
-            results[name], steps[name] = np.stack([np.asarray(p_lz), np.asarray(p_es)]), step
-            trace = np.maximum(trace, np.asarray(tr))
-            if name == "fine":
-                record["eps_q"][index] = 0.5 * float(v[index[0]]) * n_steps * step
-        record["tail"][index] = np.asarray(_tail_weights(group, record["eps_q"][index[0]]))
+            result = np.zeros((3, len(index)))
+            for part in _parts(n_steps):  # points of one step bucket share a call (mixed speeds)
+                sub = jax.tree_util.tree_map(lambda a: a[part], group)
+                result[:, part] = np.asarray(run_batch(
+                    engine, "window", sub, jnp.asarray(step[part]), n_steps[part], run.memory,
+                    eps_max=jnp.asarray(eps_max[index][part]), compensate=compensate, shared=tensor, bar=bar))
+            results[name], steps[name] = result[:2], step
+            trace = np.maximum(trace, result[2])
+        record["eps_q"][index] = 0.5 * v[index] * grid["fine"][0] * grid["fine"][1]
+        record["tail"][index] = np.asarray(_tail_weights_each(group, record["eps_q"][index]))
         parts = {}
         value, err = combine(results, steps, plan, np.asarray(b.s)[index], parts, record["tail"][index])
         for name, part in parts.items():  # the largest of (LZ, ES) per point

@@ -95,18 +95,21 @@ def adiabatic_projectors(epsilon, theta, delta=1.0):
             to_coupling_basis(0.5 * (eye + h_sigma), theta))
 
 
-def lz_protocol(problem, dt, n_steps: int):
+def lz_protocol(problem, dt, n_steps: int, n=None):
     """Landau-Zener protocol on t_k = (k − N/2) δt, k = 0 … N (dimensionless `problem`, Δ = 1).
 
-    Returns (K (N, 4, 4) Liouville step propagators, rho0 (2, 4) vec of the instantaneous ground
-    and excited states at −N δt/2, observe (2, 4) such that Σ observe·vec(ρ_N) = Tr[P ρ_N] with
-    P the instantaneous ground (row 0) and excited (row 1) projector at +N δt/2). X basis.
+    Returns (K (n_steps, 4, 4) Liouville step propagators, rho0 (2, 4) vec of the instantaneous
+    ground and excited states at −N δt/2, observe (2, 4) such that Σ observe·vec(ρ_N) = Tr[P ρ_N]
+    with P the instantaneous ground (row 0) and excited (row 1) projector at +N δt/2). X basis.
+    `n` (may be traced): the point's own step count N ≤ `n_steps` (default `n_steps`, the static
+    length of K; the steps past N are unused).
     """
-    t = (jnp.arange(n_steps + 1) - 0.5 * n_steps) * dt
+    n = n_steps if n is None else n
+    t = (jnp.arange(n_steps + 1) - 0.5 * n) * dt
     eps = problem.drive.epsilon
     u = magnus4_propagators(problem.drive, t, problem.theta)
     start = adiabatic_projectors(eps(t[0]), problem.theta)
-    end = adiabatic_projectors(eps(t[-1]), problem.theta)
+    end = adiabatic_projectors(eps(0.5 * n * dt), problem.theta)
     rho0 = jnp.stack(start).reshape(2, 4).astype(jnp.complex128)
     observe = jnp.stack([p.T for p in end]).reshape(2, 4)
     return liouville(u), rho0, observe

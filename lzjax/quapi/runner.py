@@ -1,10 +1,12 @@
 """Batch runner for any exact engine: vmapped preparation, chunked steady scans, read-out.
 
 One run = one protocol ("window" or "plain", :data:`lzjax.quapi.window.PROTOCOLS`), one engine
-(:mod:`lzjax.quapi.engine`), fixed static settings (step count, memory) and a flat batch of
-dimensionless problems. The three jitted compositions (prepare, advance, finish) are built once
-per (engine, protocol) and cached; their static arguments are the step count and the memory, so
-repeating a run of the same shapes compiles nothing.
+(:mod:`lzjax.quapi.engine`), fixed memory settings and a flat batch of dimensionless problems,
+each point with its own step count. The four jitted compositions (prepare, step propagators,
+advance, finish) are built once per (engine, protocol) and cached. Only the step propagators
+and the scans see the step count, and only through its bucket (:func:`step_bucket`: the counts
+rounded up to m·2^e, m ≤ 16, the steps past a point's own count held exactly), so runs at new
+sweep speeds or windows mostly compile nothing, and one batch may mix sweep speeds.
 
 Also here: the memory guard (from the engine's estimate, with advice that can help) and the
 float32 fast path (the steady steps in complex64; the preparation and the read-out in float64).
@@ -24,7 +26,7 @@ from ..progress import progress_bar
 from .influence import eta_coefficients, log_factor_bound
 from .window import PROTOCOLS
 
-__all__ = ["run_batch", "available_memory_bytes", "check_memory", "check_influence", "to_single",
+__all__ = ["run_batch", "step_bucket", "padded_steps", "available_memory_bytes", "check_memory", "check_influence", "to_single",
            "LOG_FACTOR_LIMIT", "pt_log_factor_limit"]
 
 
@@ -111,87 +113,122 @@ def to_single(tree):
     return jax.tree_util.tree_map(cast, tree)
 
 
+def step_bucket(n_steps: int) -> int:
+    """The compiled length of a run of `n_steps` steps: n rounded up to m·2^e with m ≤ 16 (at
+    most 1/8 more steps; exact up to 16). Runs whose step counts share a bucket share every
+    compiled composition; the steps past a point's own count are held (masked)."""
+    n = int(n_steps)
+    if n <= 16:
+        return n
+    e = n.bit_length() - 4
+    return -(-n >> e) << e
+
+
 @functools.cache
 def _compiled(engine, protocol: str):
-    """(prepare, advance, finish): vmapped and jitted once per (engine, protocol)."""
+    """(prepare, steps, advance, finish): vmapped and jitted once per (engine, protocol).
+
+    Only `steps` (the step propagators) is compiled per padded step count (:func:`step_bucket`);
+    the others see the engine's compile key of the memory (`engine.compile_key`) and the
+    shapes. Each point's own step count `n` is an array, so a batch may mix sweep speeds and
+    repeated runs of other lengths compile only the cheap propagator call."""
     setup, finish = PROTOCOLS[protocol]
     axis = None if engine.shared_influence else 0
 
-    def prepare(problem, dt, eps_max, shared, n_steps, memory, compensate):
+    def prepare(problem, dt, eps_max, shared, n, memory, compensate):
         influence = shared if engine.shared_influence else engine.influence(problem.bath, dt, memory, compensate)
-        k_steps, rho0, aux = setup(problem, dt, n_steps, eps_max)
-        state = engine.start(k_steps[:engine.head(memory)], rho0, influence, memory)
-        return state, k_steps, aux, (() if engine.shared_influence else influence)
+        head = engine.head(memory)
+        k_head, rho0, aux = setup(problem, dt, max(head, 1), eps_max, n)  # the first steps only
+        state = engine.start(k_head[:head], rho0, influence, memory)
+        return state, aux, (() if engine.shared_influence else influence)
 
-    def finish_point(state, k_last, influence, aux, problem, dt, eps_max, n_steps):
+    def steps(problem, dt, n, n_pad):
+        k_steps = setup(problem, dt, n_pad, jnp.zeros(()), n)[0]
+        return k_steps, jax.lax.dynamic_index_in_dim(k_steps, n - 1, keepdims=False)
+
+    def advance(state, steady, k_steps, begin, first, last, length: int, masked: bool):
+        """Steps begin … begin + length − 1 of k_steps; `masked`: only those in [first, last)
+        (after the head, before the point's own last step), the state held otherwise."""
+        def body(s, j):
+            new = engine.advance(s, steady, jax.lax.dynamic_slice_in_dim(k_steps, j, 1))
+            if not masked:
+                return new, None
+            keep = (j >= first) & (j < last)
+            return jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, s), None
+
+        return jax.lax.scan(body, state, begin + jnp.arange(length))[0]
+
+    def finish_point(state, k_last, influence, aux, problem, dt, eps_max, n):
         rho = engine.readout(state, k_last, influence)  # (2, 4): vec(ρ) of the two starts
         trace_err = jnp.max(jnp.abs(rho[:, 0] + rho[:, 3] - 1.0))  # |Tr ρ − 1|
-        return (*finish(rho, aux, problem, dt, n_steps, eps_max), trace_err)
+        return (*finish(rho, aux, problem, dt, n, eps_max), trace_err)
 
-    vprepare = jax.jit(jax.vmap(prepare, in_axes=(0, 0, 0, axis, None, None, None)),
-                       static_argnums=(4, 5, 6))
-    vadvance = jax.jit(jax.vmap(engine.advance, in_axes=(0, axis, 0)))
-    vfinish = jax.jit(jax.vmap(finish_point, in_axes=(0, 0, axis, 0, 0, 0, 0, None)),
-                      static_argnums=(7,))
-    return vprepare, vadvance, vfinish
+    vprepare = jax.jit(jax.vmap(prepare, in_axes=(0, 0, 0, axis, 0, None, None)), static_argnums=(5, 6))
+    vsteps = jax.jit(jax.vmap(steps, in_axes=(0, 0, 0, None)), static_argnums=(3,))
+    @functools.partial(jax.jit, static_argnums=(6, 7))
+    def vadvance(state, steady, k_steps, begin, first, last, length, masked):
+        return jax.vmap(functools.partial(advance, length=length, masked=masked),
+                        in_axes=(0, axis, 0, None, None, 0))(state, steady, k_steps, begin, first, last)
 
-
-#: longest steady scan of one compiled call (steps)
-MAX_CHUNK = 4096
-
-
-def chunk_bounds(first: int, last: int, progress: bool, n_chunks: int = 40) -> list[tuple[int, int]]:
-    """[begin, end) step ranges covering [first, last) whose lengths are powers of two (at most
-    :data:`MAX_CHUNK`; with `progress` also at most ~1/n_chunks of the run, for a moving bar):
-    every run, of any length, reuses a few compiled scan lengths instead of compiling its own."""
-    total = last - first
-    top = MAX_CHUNK if not progress else max(1, min(MAX_CHUNK, total // n_chunks))
-    top = 1 << (top.bit_length() - 1)  # a power of two
-    bounds, begin = [], first
-    while begin < last:
-        length = min(top, 1 << ((last - begin).bit_length() - 1))
-        bounds.append((begin, begin + length))
-        begin += length
-    return bounds
+    vfinish = jax.jit(jax.vmap(finish_point, in_axes=(0, 0, axis, 0, 0, 0, 0, 0)))
+    return vprepare, vsteps, vadvance, vfinish
 
 
-def run_batch(engine, protocol: str, flat, dt, n_steps: int, memory: int, *, eps_max=None,
+def chunks(n_pad: int, progress: bool, n_chunks: int = 40) -> list[tuple[int, int]]:
+    """Equal [begin, end) ranges covering the padded steps [0, n_pad): the largest power of two
+    dividing n_pad (:func:`step_bucket` makes it ≥ n_pad/16), halved with `progress` until there
+    are ≥ `n_chunks` (a moving bar). One compiled scan length per padded run."""
+    length = n_pad & -n_pad
+    while progress and length > 1 and n_pad // length < n_chunks:
+        length //= 2
+    return [(b, b + length) for b in range(0, n_pad, length)]
+
+
+def run_batch(engine, protocol: str, flat, dt, n_steps, memory, *, eps_max=None,
               compensate: bool = False, shared=None, single: bool = False, bar=None,
               n_chunks: int = 40):
     """(P_LZ, P_ES, |Tr ρ − 1|) device arrays (batch,) for a flat batch of dimensionless problems.
 
-    `dt` (batch,) time steps (1/Δ); `n_steps`, `memory` static; `eps_max` (batch,) the end of the
-    golden-rule tails (window protocol); `shared`: the host-built influence of a
-    shared-influence engine (one bath for the whole batch). `bar`: a progress bar
-    (:func:`lzjax.progress.progress_bar`) advanced by `n_steps` over `n_chunks` chunks; without
-    one the steady steps run as a single scan.
+    `dt` (batch,) time steps (1/Δ); `n_steps` the step count, an int or per point (batch,) ints
+    (a batch may mix sweep speeds: each point is held once its own steps are done, exactly);
+    `memory` static; `eps_max` (batch,) the end of the golden-rule tails (window protocol);
+    `shared`: the host-built influence of a shared-influence engine (one bath for the whole
+    batch). `bar`: a progress bar (:func:`lzjax.progress.progress_bar`) advanced by the padded
+    step count (:func:`padded_steps`) over `n_chunks` chunks; without one the steady steps run in
+    as few scans as the chunk lengths allow.
     """
-    vprepare, vadvance, vfinish = _compiled(engine, protocol)
+    vprepare, vsteps, vadvance, vfinish = _compiled(engine, protocol)
     size = jnp.shape(dt)[0]
+    n = np.broadcast_to(np.asarray(n_steps, dtype=np.int64), (size,))
+    n_pad = step_bucket(int(n.max()))
+    n_dev = jnp.asarray(n, dtype=jnp.int32)
     if eps_max is None:
         eps_max = jnp.zeros(size)
-    state, k_steps, aux, influence = vprepare(flat, dt, eps_max, shared if engine.shared_influence else (),
-                                              n_steps, memory, bool(compensate))
+    state, aux, influence = vprepare(flat, dt, eps_max, shared if engine.shared_influence else (), n_dev,
+                                     engine.compile_key(memory), bool(compensate))
+    k_steps, k_last = vsteps(flat, dt, n_dev, n_pad)
     if engine.shared_influence:
         influence = shared
     steady = engine.steady(influence)
     if single:  # the influence build, propagators and first steps stay float64; the hot loop runs in complex64
         state, steady, k_steps = to_single((state, steady, k_steps))
-    first, last = engine.head(memory), n_steps - 1  # steady steps use k_steps[first:last]
-    if bar is not None:
-        bar.update(first)
-    for begin, end in chunk_bounds(first, last, bar is not None, n_chunks):
-        state = vadvance(state, steady, k_steps[:, begin:end])
+    first = engine.head(memory)  # point i's steady steps use k_steps[i, first:n_i - 1]
+    last = jnp.asarray(n - 1, dtype=jnp.int32)
+    running = int(n.min()) - 1  # before this step no point is held
+    for begin, end in chunks(n_pad, bar is not None, n_chunks):
+        masked = begin < first or end > running
+        state = vadvance(state, steady, k_steps, jnp.int32(begin), jnp.int32(first), last, end - begin, masked)
         if bar is not None:
             jax.block_until_ready(state)
             bar.update(end - begin)
     if single:
         state = jax.tree_util.tree_map(lambda x: x.astype(jnp.complex128), state)
-        k_steps = k_steps.astype(jnp.complex128)
-    out = vfinish(state, k_steps[:, n_steps - 1], influence, aux, flat, dt, eps_max, n_steps)
-    if bar is not None:
-        bar.update(1)
-    return out
+    return vfinish(state, k_last, influence, aux, flat, dt, eps_max, n_dev)
+
+
+def padded_steps(n_steps) -> int:
+    """Steps a :func:`run_batch` call reports to its progress bar for these step counts."""
+    return step_bucket(int(np.max(n_steps)))
 
 
 def new_bar(total: int, enabled: bool, desc: str = "QUAPI steps"):

@@ -9,6 +9,9 @@ Times (dt, tmax) are in units of 1/Δ of the problem (ħ = 1); probabilities are
 
 from __future__ import annotations
 
+import functools
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -17,7 +20,7 @@ from ..model import LZProblem, check_problem, dimensionless, flatten_problem
 from ..results import Result, make_result
 from .engines import get_engine
 from .engines.adt import ADT, KMAX_RANGE
-from .runner import check_influence, check_memory, new_bar, run_batch
+from .runner import check_influence, check_memory, new_bar, padded_steps, run_batch
 from .window import PROTOCOLS
 
 __all__ = ["quapi_probabilities", "quapi_window_probabilities", "solve_quapi",
@@ -31,9 +34,17 @@ def steps_for(dt: float, tmax: float) -> int:
 
 def _point(engine, protocol: str, problem: LZProblem, dt, n_steps: int, memory: int, eps_max,
            compensate: bool = False):
-    """(P_LZ, P_ES) of one dimensionless problem through `engine` and `protocol`, no checks."""
+    """(P_LZ, P_ES) of one dimensionless problem through `engine` and `protocol`, no checks.
+    Compiled once per static settings (called eagerly, it runs as one program, not op by op);
+    a shared-influence engine's host build (and its tangent) happens before, outside the jit."""
+    shared = engine.influence(problem.bath, dt, memory, compensate) if engine.shared_influence else None
+    return _point_compiled(engine, protocol, problem, dt, shared, eps_max, n_steps, memory, compensate)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 6, 7, 8))
+def _point_compiled(engine, protocol, problem, dt, shared, eps_max, n_steps, memory, compensate):
     setup, finish = PROTOCOLS[protocol]
-    influence = engine.influence(problem.bath, dt, memory, compensate)
+    influence = shared if engine.shared_influence else engine.influence(problem.bath, dt, memory, compensate)
     k_steps, rho0, aux = setup(problem, dt, n_steps, eps_max)
     head = engine.head(memory)
     state = engine.start(k_steps[:head], rho0, influence, memory)
@@ -121,7 +132,7 @@ def solve_quapi(problem: LZProblem, *, dt: float, kmax: int, tmax: float,
     check_memory(engine, kmax, batch, KMAX_RANGE)
     delta = np.asarray(flat.drive.delta)
     check_influence(dimensionless(flat), np.full(batch, dt) * delta, kmax)
-    bar = new_bar(n_steps, progress)
+    bar = new_bar(padded_steps(n_steps), progress)
     p_lz, p_es, trace_err = run_batch(engine, "plain", dimensionless(flat), jnp.asarray(dt * delta), n_steps,
                            kmax, single=single, bar=bar)
     if bar is not None:

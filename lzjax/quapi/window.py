@@ -18,8 +18,9 @@ The NEQB window design (:mod:`lzjax.neqb`) transplanted to QUAPI, linear drive �
   coherence is allowed to act on r_x to second order in 1/E (:func:`lzjax.adiabatic.asymptotic_rx`),
   instead of the projective read-out, whose error oscillates with amplitude ~ v/E³.
 
-Two protocols share one interface, `setup(problem, dt, n_steps, eps_max) -> (K, rho0, aux)` and
-`finish(rho, aux, problem, dt, n_steps, eps_max) -> (P_LZ, P_ES)`, so that every engine runs
+Two protocols share one interface, `setup(problem, dt, n_steps, eps_max, n=None) -> (K, rho0, aux)`
+and `finish(rho, aux, problem, dt, n, eps_max) -> (P_LZ, P_ES)` (`n` the point's own step count,
+may be traced; K has the static length `n_steps` ≥ n), so that every engine runs
 either (:data:`PROTOCOLS`): "window" (above) and "plain" (the whole protocol t ∈ [−N δt/2,
 N δt/2] from bare eigenstates, projective read-out; no tails).
 """
@@ -58,15 +59,17 @@ def tail_weight(problem, eps_q, n_nodes: int = 2001):
     return jnp.sum(weights * rate) * problem.bath.omega_c / problem.drive.v
 
 
-def window_protocol(problem, dt, n_steps: int, eps_max, n_outer: int = N_OUTER):
+def window_protocol(problem, dt, n_steps: int, eps_max, n=None, n_outer: int = N_OUTER):
     """QUAPI window t_k = (k − N/2) δt, k = 0 … N, for a dimensionless linear-drive `problem`.
 
-    Returns (K (N, 4, 4) Liouville step propagators in the X basis, rho0 (2, 4) the dressed
+    Returns (K (n_steps, 4, 4) Liouville step propagators in the X basis, rho0 (2, 4) the dressed
     start states at −ε_q = −v N δt/2 for the ground (row 0) and excited (row 1) start at −ε_max,
-    after the golden-rule incoming tail, aux = () ).
+    after the golden-rule incoming tail, aux = () ). `n` (may be traced): the point's own step
+    count N ≤ `n_steps` (default `n_steps`, the static length of K; steps past N are unused).
     """
-    t = (jnp.arange(n_steps + 1) - 0.5 * n_steps) * dt
-    eps_q = problem.drive.epsilon(t[-1])
+    n = n_steps if n is None else n
+    t = (jnp.arange(n_steps + 1) - 0.5 * n) * dt
+    eps_q = problem.drive.epsilon(0.5 * n * dt)
     r_x = relax_tail(jnp.array([1.0, -1.0]), problem, -jnp.maximum(eps_max, eps_q), -eps_q, n_outer)
     state = dressed_state(t[0], r_x, problem)  # (3, 2): rows r_x, r_y, r_z; columns the two starts
     rho0 = rho_from_bloch(state.T, problem.drive.epsilon(t[0]), problem.theta)
@@ -85,10 +88,11 @@ def window_readout(rho, aux, problem, dt, n_steps: int, eps_max, n_outer: int = 
     return 0.5 * (1.0 + r_x[0]), 0.5 * (1.0 - r_x[1])
 
 
-def plain_protocol(problem, dt, n_steps: int, eps_max=None):
+def plain_protocol(problem, dt, n_steps: int, eps_max=None, n=None):
     """The whole protocol from bare instantaneous eigenstates (:func:`lz_protocol`); aux = the
-    projective read-out rows. `eps_max` is unused (the protocol ends at ±v N δt/2)."""
-    return lz_protocol(problem, dt, n_steps)
+    projective read-out rows. `eps_max` is unused (the protocol ends at ±v N δt/2); `n` as in
+    :func:`window_protocol`."""
+    return lz_protocol(problem, dt, n_steps, n)
 
 
 def plain_readout(rho, observe, problem=None, dt=None, n_steps=None, eps_max=None):

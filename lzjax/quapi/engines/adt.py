@@ -159,6 +159,10 @@ class _ADTEngine:
     def head(self, memory: int) -> int:
         return int(memory)
 
+    def compile_key(self, memory):
+        """kmax itself: the state has 4^kmax entries."""
+        return memory
+
     def influence(self, bath, dt, memory: int, compensate: bool):
         eta = eta_coefficients(bath, dt, memory, compensate)
         return factored_influence(eta.interior), eta

@@ -203,6 +203,10 @@ class _PTEngine:
     def head(self, memory) -> int:
         return 0
 
+    def compile_key(self, memory):
+        """None: the per-point compositions see the settings only through the tensor's shapes."""
+        return None
+
     def influence(self, bath, dt, memory: PTSettings, compensate: bool):
         """The tensor of :meth:`info`; when a bath leaf is being differentiated (a JAX tracer),
         :func:`differentiable_tensor` (same values, derivatives in γ, s, ω_c, T)."""
