@@ -143,11 +143,15 @@ def _build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--delta", default="1", help="tunnel splitting Δ (sets the unit; default 1)")
     fit.add_argument("--gamma0", help="start value of γ (added to the start grid 1e-6..1e-1)")
     fit.add_argument("--fit", default="gamma", help="fitted parameters: gamma[,omega_c][,T] (default gamma)")
-    fit.add_argument("--engine", default="neqb", choices=["neqb", "quapi"], help="forward model (default neqb)")
+    fit.add_argument("--engine", default="neqb", choices=["neqb", "quapi", "adt"],
+                     help="forward model: neqb (default), quapi (the exact process tensor) or adt (the plain "
+                          "augmented density tensor, memory 4^kmax)")
     fit.add_argument("--n-steps", dest="n_steps", type=int, help="neqb: steps of the fixed window (default 512)")
-    fit.add_argument("--dt", type=float, help="quapi: Trotter step δt in 1/Δ (with --kmax, --tmax)")
-    fit.add_argument("--kmax", type=int, help="quapi: memory length in steps")
-    fit.add_argument("--tmax", type=float, help="quapi: protocol duration in 1/Δ (covers the slowest sweep)")
+    fit.add_argument("--dt", type=float, help="quapi/adt: Trotter step δt in 1/Δ (with --kmax, --tmax)")
+    fit.add_argument("--kmax", type=int, help="quapi/adt: memory length in steps")
+    fit.add_argument("--pt-tol", dest="pt_tol", type=float,
+                     help="quapi: compression tolerance of the process tensor (default 1e-9)")
+    fit.add_argument("--tmax", type=float, help="quapi/adt: protocol duration in 1/Δ (covers the slowest sweep)")
     fit.add_argument("--max-iter", dest="max_iter", type=int, default=100, help="L-BFGS iterations at most (default 100)")
     fit.add_argument("--out", help="write the result to this .json file (else print it)")
     fit.add_argument("--plot", help="draw data with error bars and the fitted curve to this PNG/PDF/SVG")
@@ -438,6 +442,10 @@ def _single(flag: str, text: str, angle: bool = False) -> float:
     return float(values[0])
 
 
+#: compression tolerance of `lzjax fit --engine quapi` unless --pt-tol is given
+FIT_PT_TOL = 1e-9
+
+
 def _run_fit(args) -> int:
     """Validate everything (paths, flags, the whole CSV) before fitting; write only at the end."""
     import json
@@ -456,20 +464,25 @@ def _run_fit(args) -> int:
              "delta": _single("--delta", args.delta)}
     gamma0 = None if args.gamma0 is None else _single("--gamma0", args.gamma0)
     quapi_flags = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
-    if args.engine == "quapi":
+    if args.engine in ("quapi", "adt"):
         if args.n_steps is not None:
-            raise OneLineError("--n-steps belongs to --engine neqb, not to --engine quapi")
+            raise OneLineError(f"--n-steps belongs to --engine neqb, not to --engine {args.engine}")
         if any(x is None for x in quapi_flags.values()):
-            raise OneLineError("--engine quapi needs --dt, --kmax and --tmax (fixed settings)")
-        options = quapi_flags
+            raise OneLineError(f"--engine {args.engine} needs --dt, --kmax and --tmax (fixed settings)")
+        options = dict(quapi_flags)
+        if args.engine == "quapi":
+            options["pt_tol"] = FIT_PT_TOL if args.pt_tol is None else args.pt_tol
+        elif args.pt_tol is not None:
+            raise OneLineError("--pt-tol belongs to --engine quapi (the process tensor), not to --engine adt")
     else:
-        given = [f"--{k}" for k, x in quapi_flags.items() if x is not None]
+        given = [f"--{k.replace('_', '-')}" for k, x in dict(quapi_flags, pt_tol=args.pt_tol).items() if x is not None]
         if given:
-            raise OneLineError(f"{', '.join(given)} belong to --engine quapi")
+            raise OneLineError(f"{', '.join(given)} belong to --engine quapi/adt")
         options = {"n_steps": 512 if args.n_steps is None else args.n_steps}
     v, P, sigma = load_curve_csv(args.data, n_params=len(names))
     size_check("fit", len(v), {"max_iter": args.max_iter}, args.yes)
-    result = fit_curve(v, P, sigma, gamma0=gamma0, fit=names, engine=args.engine, engine_options=options,
+    result = fit_curve(v, P, sigma, gamma0=gamma0, fit=names, engine="neqb" if args.engine == "neqb" else "quapi",
+                       engine_options=options,
                        max_iter=args.max_iter, **known)
     record = result.to_dict()
     text = json.dumps(record, indent=2)

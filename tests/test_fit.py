@@ -85,17 +85,21 @@ def test_recover_gamma_without_sigma_estimates_it(truths):
     assert 0.5 * rms_sigma < res.sigma < 1.5 * rms_sigma
 
 
-def test_second_fit_compiles_nothing_new(truths):
+def test_second_fit_compiles_nothing_new(truths, compiles):
+    """A second fit (other data, other fixed parameters, other window: all arguments, nothing
+    static changed) adds no entry to the fit's jitted functions and compiles nothing at all
+    (XLA backend compilations counted, tests/conftest.py)."""
     gamma, T, theta = CASES[0]
     P, sigma = noisy(truths[0], SEED + 100)
     jitted = [fitmod._chi2_grid, fitmod._value_and_grad, fitmod._direction, fitmod._init_state]
-    fit_curve(V, P, sigma, s=S, omega_c=OMEGA_C, T=T, theta=theta, check_model=False)
+    first = fit_curve(V, P, sigma, s=S, omega_c=OMEGA_C, T=T, theta=theta, check_model=False)
     before = [f._cache_size() for f in jitted]
-    # other data, other fixed parameters, other window: all arguments, nothing static changed
     P2, sigma2 = noisy(truths[2], SEED + 101)
-    res = fit_curve(V, P2, sigma2, s=S, omega_c=OMEGA_C, T=CASES[2][1], theta=CASES[2][2], check_model=False)
+    with compiles:
+        res = fit_curve(V, P2, sigma2, s=S, omega_c=OMEGA_C, T=CASES[2][1], theta=CASES[2][2], check_model=False)
     assert [f._cache_size() for f in jitted] == before
-    assert res.converged
+    assert compiles.count == 0
+    assert res.converged and res.params["gamma"] != first.params["gamma"]
 
 
 def test_recover_gamma_and_omega_c_jointly(truths):
@@ -195,13 +199,14 @@ def test_quapi_engine_recovers_its_own_gamma_and_hessian_errors():
     assert he.errors["gamma"] == pytest.approx(err, rel=0.2)  # Hessian = Gauss-Newton + residual term
 
 
-def test_quapi_process_tensor_fit_recovers_its_own_gamma():
+def test_quapi_process_tensor_fit_recovers_its_own_gamma(tmp_path):
     """engine_options with pt_tol: the forward model is the process tensor, built (and its
     tangent) on the host per parameter point. Data: quapi_probabilities(engine="pt") at
     γ = 5e-3 (K = 4, tol 1e-7, δt 0.2, t_max 20, Θ = 0.3, v ∈ {0.5, 1, 2, 4}) plus 1 % noise.
     Measured: γ = 5.024e-3 ± 2.4e-4 (0.1σ), converged in 5 steps from γ0 = 4e-3 (33 s on the
     shared 2-core CPU, each step a build and a tangent build); the fitted model at the truth
-    reproduces the data to 4e-15 (asserted 1e-12). Hessian errors are refused."""
+    reproduces the data to 4e-15 (asserted 1e-12). Hessian errors are refused. `lzjax fit
+    --engine quapi --pt-tol 1e-7` on the same data gives the same γ (to 0.05σ)."""
     from lzjax.quapi.engines.pt import PTSettings
 
     opts = dict(dt=0.2, kmax=4, tmax=20.0, pt_tol=1e-7)
@@ -222,6 +227,16 @@ def test_quapi_process_tensor_fit_recovers_its_own_gamma():
     with pytest.raises(ValueError, match="hessian"):
         fit_curve(v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine="quapi", engine_options=opts,
                   error_method="hessian")
+    # the command line: `lzjax fit --engine quapi` is this fit (its start grid adds 1e-6 … 1e-1)
+    data = tmp_path / "pt.csv"
+    data.write_text("v,P_LZ,sigma\n" + "".join(f"{a:.10g},{b:.15g},{c:.15g}\n" for a, b, c in zip(v, P, sigma)))
+    out = tmp_path / "pt.json"
+    argv = ["fit", str(data), "--s", "3", "--omega-c", "5", "--T", "6.4", "--theta", "0.3", "--engine", "quapi",
+            "--dt", "0.2", "--kmax", "4", "--tmax", "20", "--pt-tol", "1e-7", "--gamma0", "4e-3", "--out", str(out)]
+    assert main(argv) == 0
+    record = json.loads(out.read_text())
+    assert record["engine_options"]["pt_tol"] == 1e-7 and record["converged"]
+    assert abs(record["gamma"] - est) < 0.05 * err
 
 
 # ---- bad data: clear errors, nothing fitted, no output written --------------------------------
@@ -340,6 +355,12 @@ def test_cli_fit_writes_json_and_plot(tmp_path, capsys, truths):
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n", ["--fit", "gamma,omega_c"], "need at least 3"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--fit", "gamma,s"], "--fit must be"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "quapi"], "needs --dt, --kmax and --tmax"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "adt"], "needs --dt, --kmax and --tmax"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "adt", "--dt", "0.2", "--kmax", "2", "--tmax", "9",
+                                              "--pt-tol", "1e-9"], "--pt-tol belongs to --engine quapi"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--pt-tol", "1e-9"], "--pt-tol belong to --engine quapi/adt"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "quapi", "--dt", "0.2", "--kmax", "2", "--tmax", "9",
+                                              "--pt-tol", "0.5"], "tol"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--T", "1,2"], "--T takes one value"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--theta", "-pi/2"], "theta (coupling angle"),
     ],
