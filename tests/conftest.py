@@ -94,15 +94,31 @@ def _release_freed_memory():
         pass
 
 
-#: modules whose tests run eager JAX op by op (derivatives through host-built tensors): every
-#: eager op keeps its own compiled program, ~0.5 GB per test, so they are dropped per test
-PER_TEST_CACHE_DROP = {"test_pt", "test_fit"}
+def _resident_bytes() -> int:
+    """This process's resident set size (Linux /proc; 0 where unknown)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+#: after a test, compiled programs are dropped once the process holds more than this (each test
+#: adds 0.1-0.4 GB of executables; dropping them all the time cost ~40 s of recompiles)
+RESIDENT_LIMIT = 1.6 * 2**30
+
+#: modules whose tests start heavy subprocesses (notebook kernels, multi-device and
+#: multi-process JAX runs, CLI children): the parent's programs are dropped before each test
+SUBPROCESS_MODULES = {"test_notebooks", "test_distributed"}
 
 
 @pytest.fixture(autouse=True)
-def _drop_compiled_programs_per_test(request):
+def _bounded_memory(request):
+    if request.module.__name__.rsplit(".", 1)[-1] in SUBPROCESS_MODULES:
+        jax.clear_caches()
+        _release_freed_memory()
     yield
-    if request.module.__name__.rsplit(".", 1)[-1] in PER_TEST_CACHE_DROP:
+    if _resident_bytes() > RESIDENT_LIMIT:
         jax.clear_caches()
         _release_freed_memory()
 
