@@ -343,17 +343,17 @@ import math
 from lzjax.fit import fit_curve
 # (a, b) transversal super-Ohmic: ADT with |eps| <= 20 (gamma = 5e-6), process tensor wider
 par_t = dict(theta=math.pi / 2, s=3, omega_c=5.0, T=25.6)
-vq_t = [0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1] if nt.FULL else [0.1]
+vq_t = [0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1] if nt.FULL else [1.0]
 v_t = np.union1d(nt.v_grid(1e-3, 1.0, 49, 13), vq_t)
 ne_t = nt.neqb(v=v_t, gamma=[5e-6, 5e-5], **par_t)
 qu_t = nt.quapi("beyond_transversal", options={"eps_q": 20.0}, v=vq_t, T=[6.4, 25.6] if nt.FULL else [25.6],
                 gamma=5e-6, theta=math.pi / 2, s=3, omega_c=5.0)
-vp_t = [0.005, 0.01, 0.02, 0.05, 0.1] if nt.FULL else [0.1]
+vp_t = [0.005, 0.01, 0.02, 0.05, 0.1] if nt.FULL else [1.0]
 pt_t = {g: nt.quapi(f"beyond_transversal_pt_{g:.0e}", engine="pt", options={"tol": 1e-2} if nt.FULL else None,
                     v=vp_t, gamma=g, **par_t) for g in (5e-6, 5e-5)}
 # (c) strong longitudinal coupling
 par_s = dict(gamma=5e-2, theta=0.0, s=3, omega_c=5.0, T=6.4)
-vq_s = [0.1, 0.3, 1.0, 3.0, 10.0] if nt.FULL else [1.0]
+vq_s = [0.1, 0.3, 1.0, 3.0, 10.0] if nt.FULL else [10.0]
 v_s = np.union1d(nt.v_grid(1e-2, 10.0, 41, 9), vq_s)
 ne_s = nt.neqb(v=v_s, **par_s)
 pt_s = nt.quapi("beyond_strong_pt", engine="pt", v=vq_s, **par_s)

@@ -25,8 +25,8 @@ DATA = os.path.join(HERE, "data")
 
 #: QUAPI ladder settings: full = tol 1e-2 with k_max up to 8; fast = k_max up to 4 (rough)
 QUAPI_OPTIONS = {"tol": 1e-2, "budget": 8} if FULL else {"tol": 1e-1, "budget": 4}
-#: process-tensor ladder settings (engine="pt" of :func:`quapi`): full tol 2e-3, fast 1e-1
-PT_OPTIONS = {"tol": 2e-3} if FULL else {"tol": 1e-1}
+#: process-tensor ladder settings (engine="pt" of :func:`quapi`): full tol 2e-3, fast 1e-1 (pt_tol 1e-6)
+PT_OPTIONS = {"tol": 2e-3} if FULL else {"tol": 1e-1, "pt_tol": 1e-6}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 COLOURS = ("k", "tab:blue", "tab:green", "tab:red", "tab:purple", "tab:orange", "tab:brown", "tab:cyan")
 
