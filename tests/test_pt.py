@@ -310,3 +310,23 @@ def test_taper_keeps_short_lags_and_zeroes_the_cut():
         np.testing.assert_allclose(np.asarray(a)[:11], np.asarray(b)[:11], rtol=0, atol=0)
         np.testing.assert_allclose(np.asarray(a), np.asarray(b) * w, rtol=1e-15, atol=0)
         assert np.asarray(a)[-1] == 0.0
+
+
+def test_truncation_scales_with_the_step_count_and_bad_tensors_are_refused():
+    """pt_tol_default = 6e-3·tol/N clipped to [1e-12, 1e-8] (the compression error drifts
+    linearly in N); a built tensor passes check_tensor with |λ − 1| and the trace defect far
+    below its limit max(1e-6, 1e3·tol), while a record with a lost normalisation, or NaN, is
+    refused naming the bath and the remedy."""
+    from lzjax.quapi.engines.pt import PTSettings, build_cached, check_tensor
+    from lzjax.quapi.ladder import pt_tol_default
+
+    assert pt_tol_default(1e-4, 6000) == pytest.approx(1e-10)
+    assert pt_tol_default(1e-3, 10) == 1e-8 and pt_tol_default(1e-4, 10**9) == 1e-12
+    assert pt_tol_default(1e-3, 60_000) == pytest.approx(pt_tol_default(1e-3, 6000) / 10)
+    bath = _PROBLEM.bath
+    _, info = build_cached(bath.gamma, bath.s, bath.omega_c, bath.T, 0.05, PTSettings(64, 1e-9, 512, 0.5), False)
+    assert max(info["eig_err"], info["trace_defect"]) < 1e-8
+    check_tensor(info, 1e-9, bath, 0.05)
+    for bad in (dict(info, eig_err=2e-6), dict(info, trace_defect=float("nan"))):
+        with pytest.raises(ValueError, match="compression failed for gamma=0.005.*smaller pt_tol"):
+            check_tensor(bad, 1e-9, bath, 0.05)

@@ -166,8 +166,7 @@ def check_tensor(info: dict, tol: float, bath, dt) -> None:
     truncation then lost what the exact functional keeps (seen only far beyond the couplings
     that :func:`lzjax.quapi.runner.pt_log_factor_limit` admits)."""
     limit = max(1e-6, 1e3 * float(tol))
-    worst = max(info["eig_err"], info["trace_defect"])
-    if not worst <= limit:
+    if not (info["eig_err"] <= limit and info["trace_defect"] <= limit):  # NaN fails too
         raise ValueError(
             f"the process-tensor compression failed for gamma={float(bath.gamma):g}, s={float(bath.s):g}, "
             f"omega_c={float(bath.omega_c):g}, T={float(bath.T):g} at dt={float(dt):.3g}/delta: "
