@@ -322,8 +322,10 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
             wc = float(np.asarray(b.omega_c)[index[0]])
             plans.append(adt_plan(budget, min(0.1, 0.5 / wc, 1.5 / math.sqrt(1.0 + eps_q**2)), eps_q))
     batches = _merge(groups, plans, bath_of if shared else None)
-    for index, plan in batches:  # every check before any work
-        check_memory(engine, plan["fine"].memory, len(index), None if shared else KMAX_RANGE)
+    grids = [{name: _grids(run, v[index]) for name, run in plan.items()} for index, plan in batches]
+    for (index, plan), grid in zip(batches, grids):  # every check before any work: the largest call
+        largest = max(len(part) for n, _ in grid.values() for part in _parts(n))
+        check_memory(engine, plan["fine"].memory, largest, None if shared else KMAX_RANGE)
     for index, plan in zip(groups, plans):
         run = max(plan.values(), key=lambda r: r.dt)  # the coarsest step: the largest factors
         run_tol = plan["fine"].memory.tol if shared else None
@@ -335,7 +337,6 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     eps_max = np.array(_bath_windows(dimless))  # raised below to at least 2 ε_q per point
     for index, plan in zip(groups, plans):
         eps_max[index] = np.maximum(eps_max[index], 2.0 * plan["fine"].eps_q)
-    grids = [{name: _grids(run, v[index]) for name, run in plan.items()} for index, plan in batches]
     total = sum(padded_steps(n[part]) for g in grids for n, _ in g.values() for part in _parts(n))
     bar = new_bar(total, progress, "QUAPI ladder steps")
     out = np.zeros((2, 2, v.size))  # (value, error) × (LZ, ES) × points
