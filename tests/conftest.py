@@ -107,8 +107,8 @@ def _resident_bytes() -> int:
 #: adds 0.1-0.4 GB of executables; dropping them all the time cost ~40 s of recompiles)
 RESIDENT_LIMIT = 1.6 * 2**30
 
-#: modules whose tests start heavy subprocesses (notebook kernels, multi-device and
-#: multi-process JAX runs, CLI children): the parent's programs are dropped before each test
+#: modules whose tests start heavy subprocesses (notebook kernels, two JAX processes): the
+#: parent's programs are dropped before each test (test_scale's 8-device child is light enough)
 SUBPROCESS_MODULES = {"test_notebooks", "test_distributed"}
 
 

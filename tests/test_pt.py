@@ -132,6 +132,26 @@ def test_pt_engine_equals_adt_engine_through_the_window():
     np.testing.assert_allclose(pt, adt, rtol=0, atol=1e-10)
 
 
+def test_step_buckets_bound_the_held_steps_and_the_compiled_lengths():
+    """step_bucket(n) ≥ n with at most n/8 held steps, exact up to 16, idempotent; 8 buckets
+    per octave (so a sweep over any speeds compiles a few lengths); the chunks of a padded run
+    are equal, cover it, and are ≥ 1/16 of it (≥ 40 of them with a progress bar)."""
+    from lzjax.quapi.runner import chunks, step_bucket
+
+    n = np.arange(1, 20_000)
+    b = np.array([step_bucket(int(x)) for x in n])
+    assert np.all(b >= n) and np.all(b - n <= n / 8) and np.all(b[:16] == n[:16])
+    assert all(step_bucket(int(x)) == x for x in np.unique(b))
+    assert set(np.unique(b[(n >= 4096) & (n < 8192)])) == {4096 + 512 * k for k in range(9)}
+    for pad in np.unique(b)[::97]:
+        for progress in (False, True):
+            c = chunks(int(pad), progress)
+            lengths = {e - s for s, e in c}
+            assert c[0][0] == 0 and c[-1][1] == pad and len(lengths) == 1
+            assert all(c[i][1] == c[i + 1][0] for i in range(len(c) - 1))
+            assert lengths.pop() * 16 >= pad or (progress and len(c) >= min(40, pad))
+
+
 @pytest.mark.parametrize("engine", ["pt", "adt"])
 def test_mixed_sweep_speeds_in_one_batch_equal_one_by_one(engine):
     """One window-protocol batch of three sweep speeds v = 0.5, 1, 2 over the same |ε| ≤ 6 at one

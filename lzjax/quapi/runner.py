@@ -26,8 +26,8 @@ from ..progress import progress_bar
 from .influence import eta_coefficients, log_factor_bound
 from .window import PROTOCOLS
 
-__all__ = ["run_batch", "step_bucket", "padded_steps", "available_memory_bytes", "check_memory", "check_influence", "to_single",
-           "LOG_FACTOR_LIMIT", "pt_log_factor_limit"]
+__all__ = ["run_batch", "step_bucket", "padded_steps", "available_memory_bytes", "check_memory", "check_influence",
+           "to_single", "LOG_FACTOR_LIMIT", "pt_log_factor_limit"]
 
 
 def available_memory_bytes() -> int:
@@ -165,6 +165,7 @@ def _compiled(engine, protocol: str):
 
     vprepare = jax.jit(jax.vmap(prepare, in_axes=(0, 0, 0, axis, 0, None, None)), static_argnums=(5, 6))
     vsteps = jax.jit(jax.vmap(steps, in_axes=(0, 0, 0, None)), static_argnums=(3,))
+
     @functools.partial(jax.jit, static_argnums=(6, 7))
     def vadvance(state, steady, k_steps, begin, first, last, length, masked):
         return jax.vmap(functools.partial(advance, length=length, masked=masked),
