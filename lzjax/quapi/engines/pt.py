@@ -8,11 +8,13 @@ share one compiled propagation; zero padding leaves every result unchanged. The 
 is ψ (2, 4, χ) for the two starts; a steady step is the 4×4 system propagator on the pair index
 and four (2, χ) × (χ, χ) products, batched over the points by vmap into matrix-matrix products.
 
-Derivatives in the bath: when a bath leaf is being differentiated (a JAX tracer reaches
-`influence`, e.g. jax.grad of :func:`lzjax.quapi.quapi_window_probabilities` in γ), the tensor
-comes from :func:`differentiable_tensor` instead: the same cached values, with a custom JVP that
-builds the tensor's tangent on the host (forward and reverse mode, eagerly; not under jit). A
-constant bath takes the cached path as before.
+Derivatives in the bath, and a traced bath: when a JAX tracer reaches `influence` (a bath leaf
+being differentiated, e.g. jax.grad of :func:`lzjax.quapi.quapi_window_probabilities` in γ, or
+a bath under jax.jit / vmap), the tensor comes from :func:`differentiable_tensor` instead: the
+same cached host build, with a custom JVP that builds the tensor's tangent on the host (forward
+and reverse mode). Eagerly the values are used directly; under jit/vmap the build runs in a
+`jax.pure_callback` (one build per point under vmap) whose tensor is padded to the bucket of
+`chi_max` (a shape must be known before the build). A constant bath takes the cached path.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ..influence import Eta, eta_coefficients
 from ..process_tensor import (ProcessTensor, build_process_tensor, build_process_tensor_jvp, pt_readout_vectors,
                               taper_eta)
 
-__all__ = ["PT", "PTSettings", "build_cached", "differentiable_tensor", "check_tensor", "CHI_BUCKET"]
+__all__ = ["PT", "PTSettings", "build_cached", "differentiable_tensor", "check_tensor", "traced_chi", "CHI_BUCKET"]
 
 #: the bond dimension is padded to a multiple of this (bounds the number of compiled shapes; the
 #: step costs ∝ χ², so χ = 17 padded to 24 costs 1.8× less than to 32)
@@ -107,23 +109,79 @@ def _tangent_cached(gamma: float, s: float, omega_c: float, T: float, dt: float,
     return _pad(pt, chi), _pad(dpt, chi), _record(pt)  # dpt: leading direction axis, padded alike
 
 
-def _concrete(x, name: str) -> float:
+def _concrete(leaves) -> list[float] | None:
+    """The bath leaves as Python floats, or None when one is traced (under jit or vmap)."""
     try:
-        return float(np.asarray(x))
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError) as err:
-        raise ValueError(
-            f"the process-tensor engine builds its tensor on the host: bath.{name} must be a concrete "
-            f"value (first derivatives only, eagerly: jax.jvp / jax.grad, not under jax.jit, vmap or a second "
-            f"derivative such as jax.hessian)") from err
+        return [float(np.asarray(x)) for x in leaves]
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return None
+
+
+def traced_chi(settings: PTSettings) -> int:
+    """Bond dimension of a tensor built for a traced bath (under jit/vmap): `chi_max` rounded up
+    to :data:`CHI_BUCKET` (the build never exceeds chi_max; its shape must be known beforehand)."""
+    return CHI_BUCKET * math.ceil(int(settings.chi_max) / CHI_BUCKET)
+
+
+def _fields(pt: ProcessTensor) -> tuple:
+    return tuple(getattr(pt, f) for f in _SMOOTH_FIELDS + _RECORD_FIELDS)
+
+
+def _host_fields(dt, settings, compensate, which, *leaves):
+    """The callback of a traced bath: :func:`_fields` (and with `which` the tangent fields along
+    those leaves) as numpy arrays padded to :func:`traced_chi`. A tensor that
+    :func:`check_tensor` refuses comes back as NaN (a compiled program cannot raise); eagerly
+    the same bath raises the ValueError."""
+    with jax.default_device(jax.devices("cpu")[0]):  # host work stays off an accelerator's stream
+        x = [float(v) for v in leaves]
+        if which:
+            pt, dpt, info = _tangent_cached(*x, dt, settings, compensate, which)
+        else:
+            (pt, info), dpt = build_cached(*x, dt, settings, compensate), None
+        chi = traced_chi(settings)
+        out = _fields(_pad(pt, chi))
+        if dpt is not None:
+            out += tuple(getattr(_pad(dpt, chi), f) for f in _SMOOTH_FIELDS)
+        out = tuple(np.asarray(o) for o in out)
+        try:
+            check_tensor(info, settings.tol, Bath(*x), dt)
+        except ValueError:
+            out = tuple(np.full_like(o, np.nan) for o in out)
+    return out
+
+
+def _traced_fields(leaves, dt, settings, compensate, which=()):
+    """:func:`_host_fields` through `jax.pure_callback` (sequential under vmap)."""
+    chi = traced_chi(settings)
+    shapes = {"q_start": (4, chi, chi), "q_int": (4, chi, chi), "q_end": (4, chi, chi), "q_absent": (chi, chi),
+              "left": (chi,), "right": (chi,)}
+    smooth = [jax.ShapeDtypeStruct(shapes[f], jnp.complex128) for f in _SMOOTH_FIELDS]
+    records = [jax.ShapeDtypeStruct((), jnp.float64) for _ in _RECORD_FIELDS]
+    tangents = [jax.ShapeDtypeStruct((len(which),) + shapes[f], jnp.complex128) for f in _SMOOTH_FIELDS] if which else []
+    return _callback(tuple(smooth + records + tangents), dt, settings, compensate, which, *leaves)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3, 4))
+def _callback(shapes, dt, settings, compensate, which, *leaves):
+    return jax.pure_callback(functools.partial(_host_fields, dt, settings, compensate, which), shapes, *leaves,
+                             vmap_method="sequential")
+
+
+@_callback.defjvp
+def _callback_jvp(shapes, dt, settings, compensate, which, primals, tangents):
+    raise ValueError("the process tensor gives first derivatives in the bath only (its tangent build is first "
+                     "order): no jax.hessian or nested jvp/grad in gamma, s, omega_c, T")
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(4, 5, 6))
 def _smooth_arrays(gamma, s, omega_c, T, dt, settings, compensate):
     """The smooth fields, then the records, of the padded tensor of a bath (custom JVP below)."""
-    x = [_concrete(v, n) for v, n in zip((gamma, s, omega_c, T), _BATH_LEAVES)]
+    x = _concrete((gamma, s, omega_c, T))
+    if x is None:
+        return _traced_fields((gamma, s, omega_c, T), dt, settings, compensate)
     pt, info = build_cached(*x, float(dt), settings, bool(compensate))
     check_tensor(info, settings.tol, Bath(*x), dt)
-    return tuple(getattr(pt, f) for f in _SMOOTH_FIELDS + _RECORD_FIELDS)
+    return _fields(pt)
 
 
 def _smooth_arrays_jvp(dt, settings, compensate, primals, tangents):
@@ -131,12 +189,16 @@ def _smooth_arrays_jvp(dt, settings, compensate, primals, tangents):
     if not which:
         out = _smooth_arrays(*primals, dt, settings, compensate)
         return out, tuple(jnp.zeros_like(o) for o in out)
-    x = [_concrete(v, n) for v, n in zip(primals, _BATH_LEAVES)]
-    pt, dpt, info = _tangent_cached(*x, float(dt), settings, bool(compensate), which)
-    check_tensor(info, settings.tol, Bath(*x), dt)
-    out = tuple(getattr(pt, f) for f in _SMOOTH_FIELDS + _RECORD_FIELDS)
+    x = _concrete(primals)
+    if x is None:
+        fields = _traced_fields(primals, dt, settings, compensate, which)
+        out, dpt = fields[:-len(_SMOOTH_FIELDS)], dict(zip(_SMOOTH_FIELDS, fields[-len(_SMOOTH_FIELDS):]))
+    else:
+        pt, dpt, info = _tangent_cached(*x, float(dt), settings, bool(compensate), which)
+        check_tensor(info, settings.tol, Bath(*x), dt)
+        out, dpt = _fields(pt), {f: getattr(dpt, f) for f in _SMOOTH_FIELDS}
     dx = jnp.stack([jnp.asarray(tangents[i], jnp.float64) for i in which]).astype(jnp.complex128)  # (p,)
-    smooth = tuple(jnp.tensordot(dx, getattr(dpt, f), axes=1) for f in _SMOOTH_FIELDS)
+    smooth = tuple(jnp.tensordot(dx, dpt[f], axes=1) for f in _SMOOTH_FIELDS)
     return out, smooth + tuple(jnp.zeros_like(o) for o in out[len(_SMOOTH_FIELDS):])
 
 
@@ -152,11 +214,13 @@ def differentiable_tensor(bath, dt, settings: PTSettings, compensate: bool = Fal
     (:func:`lzjax.quapi.process_tensor.build_process_tensor_jvp`, the exact derivative of the
     build at its truncation ranks when its SVDs are full; χ ≳ 80 switches to a randomised sketch
     whose tangent is exact only to the truncation level) and returns it as a linear function of
-    the leaves' tangents, so reverse mode transposes it. Eager only: the build runs in numpy on
-    concrete values, so not under jax.jit or vmap (ValueError). Values equal :func:`build_cached`'s
-    bitwise; tangents are cached per (bath, dt, settings, differentiated leaves). The records
-    (memory, discarded, eig_err, trace_defect, build_s) are constants. ValueError as
-    :func:`check_tensor`."""
+    the leaves' tangents, so reverse mode transposes it. First derivatives only. A concrete bath
+    gives :func:`build_cached`'s values bitwise (χ padded to its bucket); a traced one (jax.jit,
+    vmap) the same tensor through a host callback, padded to :func:`traced_chi` (chi_max's
+    bucket: choose chi_max near the χ the bath needs, the step costs ∝ χ²), NaN where a concrete
+    bath would raise. Tensors and tangents are cached per (bath, dt, settings, differentiated
+    leaves). The records (discarded, eig_err, trace_defect, build_s) are constants. ValueError
+    as :func:`check_tensor` (concrete bath)."""
     arrays = _smooth_arrays(*(getattr(bath, n) for n in _BATH_LEAVES), float(dt), settings, bool(compensate))
     return ProcessTensor(memory=jnp.asarray(settings.kmax), **dict(zip(_SMOOTH_FIELDS + _RECORD_FIELDS, arrays)))
 
@@ -207,8 +271,8 @@ class _PTEngine:
         return None
 
     def influence(self, bath, dt, memory: PTSettings, compensate: bool):
-        """The tensor of :meth:`info`; when a bath leaf is being differentiated (a JAX tracer),
-        :func:`differentiable_tensor` (same values, derivatives in γ, s, ω_c, T)."""
+        """The tensor of :meth:`info`; when a bath leaf is a JAX tracer (differentiated, or under
+        jit/vmap), :func:`differentiable_tensor` (same values, derivatives in γ, s, ω_c, T)."""
         if any(isinstance(getattr(bath, n), jax.core.Tracer) for n in _BATH_LEAVES):
             return differentiable_tensor(bath, dt, memory, compensate)
         return self.info(bath, dt, memory, compensate)[0]
