@@ -62,3 +62,18 @@ def test_converge_quapi_at_new_nearby_speeds_compiles_nothing(compiles):
         second = converge_quapi(LZProblem(Drive(v=np.array([1.01, 3.02])), BATH), tol=1e-2)
     assert compiles.count == 0
     assert np.all(second.P_LZ != first.P_LZ) and np.all(np.abs(second.P_LZ - first.P_LZ) < 0.02)
+
+
+def test_converge_quapi_one_wide_batch_on_an_accelerator_equals_the_cpu_buckets(monkeypatch):
+    """On an accelerator the ladder runs all points of a plan as one call (mixed step buckets,
+    each point held once its own steps are done); on a CPU one call per bucket. The same ladder
+    at v = 1.01, 3.02 with the backend reported as "gpu" (only the ladder's choice of calls
+    changes: the arrays stay on this CPU) gives the CPU buckets' values and error bars to 1e-12."""
+    import jax
+
+    problem = LZProblem(Drive(v=np.array([1.01, 3.02])), BATH)
+    cpu = converge_quapi(problem, tol=1e-2)
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    wide = converge_quapi(problem, tol=1e-2)
+    for key in ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err"):
+        np.testing.assert_allclose(getattr(wide, key), getattr(cpu, key), rtol=0, atol=1e-12)
