@@ -28,8 +28,11 @@ Rows, all in one run of this script:
 3. **Matmul rate**: the propagation step (four (B, χ) × (χ, χ) complex products and the 4×4 mix)
    against the same batched products timed alone in this script: the fraction of the
    machine's own batched complex matmul rate the step reaches.
+4. With `--strong`: γ = 5·10⁻³, v = 3 (where the issue saw ACE's infinite mode not finish in 10
+   minutes at dt 0.05): χ and build time of one dt 0.05 tensor with a hard memory cut (ACE's) and
+   tapered (lzjax's), and lzjax's ladder at 1e-3 / 1e-4 (ACE is not run there).
 
-    python benchmarks/bench_pt_ace.py [--json out.json] [--repeats 3] [--quick]
+    python benchmarks/bench_pt_ace.py [--json out.json] [--repeats 3] [--quick] [--strong]
 
 `--quick` runs a 4-point sweep and one repeat (a smoke test). Times are wall seconds, min over
 repeats; the load average is printed at start and end.
@@ -223,6 +226,42 @@ def lzjax_sweep(points) -> dict:
                 converged=bool(np.all(r.converged)), builds=build_cached.cache_info().misses)
 
 
+def strong_point() -> dict:
+    """γ = 5e-3, v = 3 (the issue: ACE's infinite mode did not finish in 10 minutes at dt 0.05,
+    its periodic mode took 130 s): χ and build time of one tensor at dt 0.05, memory 6.4
+    (K = 128), with a hard memory cut (ACE's) and with the lags tapered over the second half
+    (lzjax), at three truncations; then lzjax's ladder at tol 1e-3 and 1e-4, cold and warm."""
+    from lzjax import Bath, Drive, LZProblem
+    from lzjax.quapi import converge_quapi
+    from lzjax.quapi.influence import eta_coefficients
+    from lzjax.quapi.process_tensor import build_process_tensor, taper_eta
+
+    bath = Bath(gamma=5e-3, s=3.0, omega_c=5.0, T=6.4)
+    eta = eta_coefficients(bath, 0.05, 128)
+    rows = []
+    for tol in (1e-8, 1e-9, 1e-10):
+        for taper in (0.0, 0.5):
+            t0 = time.perf_counter()
+            pt = build_process_tensor(taper_eta(eta, taper), tol=tol, chi_max=1024)
+            rows.append(dict(tol=tol, taper=taper, chi=pt.chi, build=time.perf_counter() - t0))
+            print(f"  gamma 5e-3, dt 0.05, K 128, {'tapered' if taper else 'hard cut'}, tol {tol:g}: chi {pt.chi}, "
+                  f"build {rows[-1]['build']:.2f} s", flush=True)
+    ladders = []
+    for tol in (1e-3, 1e-4):
+        for label in ("cold", "warm"):
+            t0 = time.perf_counter()
+            r = converge_quapi(LZProblem(Drive(v=3.0), bath, 0.0), tol=tol)
+            ladders.append(dict(tol=tol, call=label, wall=time.perf_counter() - t0, P_LZ=float(r.P_LZ),
+                                P_LZ_err=float(r.P_LZ_err), P_ES=float(r.P_ES), P_ES_err=float(r.P_ES_err),
+                                converged=bool(r.converged), chi=int(r.settings["chi"]),
+                                dt=float(r.settings["dt"]), eps_q=float(r.settings["eps_q"])))
+            x = ladders[-1]
+            print(f"  lzjax ladder tol {tol:g} ({label}): P_LZ {x['P_LZ']:.6f} ± {x['P_LZ_err']:.1e}, P_ES "
+                  f"{x['P_ES']:.6f} ± {x['P_ES_err']:.1e}, converged {x['converged']}, chi {x['chi']}, dt "
+                  f"{x['dt']:.4f}, |eps| <= {x['eps_q']:.0f}: {x['wall']:.1f} s", flush=True)
+    return {"builds": rows, "ladders": ladders}
+
+
 def matmul_fraction(batch: int, chi: int, n_steps: int = 2000) -> dict:
     """The PT step (ψ (B, 4, χ): the 4×4 mix, then four (B, χ)×(χ, χ) products) in a scan, against
     the machine's batched complex matmul rate at the same χ: (4, 4096, χ) × (4, χ, χ) in one call."""
@@ -266,6 +305,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--strong", action="store_true", help="also the γ = 5e-3, v = 3 point (row 4, ~2 min)")
     args = ap.parse_args(argv)
     import jax
 
@@ -321,6 +361,9 @@ def main(argv=None):
         print(f"PT step B={batch} (= {batch // 2} points x 2 starts) chi={chi}: {m['step_us']:.1f} us/step, "
               f"{m['step_gflops']:.2f} GFLOP/s = {m['fraction']:.2f} of the batched matmul rate "
               f"{m['peak_gflops']:.2f} GFLOP/s at this chi ({m['point_steps_per_s']:.3g} point-steps/s)", flush=True)
+    if args.strong:  # 4. where ACE's infinite mode did not finish
+        print("strong point (gamma 5e-3, v 3, Theta 0): bond dimension, hard cut vs tapered", flush=True)
+        result["strong"] = strong_point()
     finish(result, args.json)
 
 
