@@ -326,7 +326,8 @@ long protocols that resolve large level splittings. The plain ADT (grey open sym
 `budget` 8) gets there only with a window |ε| ≤ 20Δ whose golden-rule tails carry 25 % of the
 relaxation integral. The process tensor (filled symbols, `converge_quapi` default engine) runs its
 exact window out to |ε| = 30–100Δ at δt ≤ 0.04 with a memory of 6.4/Δ (hundreds of steps); the
-tails' share of ∫Γ1 dt is panel (f).
+tails' share of ∫Γ1 dt is panel (f). At γ = 5·10⁻⁵ its points run from v = 0.005Δ² through NEQB's
+adiabatic minimum (v ≈ 0.19Δ²) to 0.3Δ².
 
 **(c) Strong longitudinal coupling** (Θ = 0, γ = 5·10⁻², T = 6.4Δ): 100× Fig. 1's γ, where NEQB
 (weak coupling) is no longer expected to hold; process-tensor points with error bars ≤ 2·10⁻³.
@@ -344,13 +345,17 @@ from lzjax.fit import fit_curve
 # (a, b) transversal super-Ohmic: ADT with |eps| <= 20 (gamma = 5e-6), process tensor wider
 par_t = dict(theta=math.pi / 2, s=3, omega_c=5.0, T=25.6)
 vq_t = [0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1] if nt.FULL else [1.0]
-v_t = np.union1d(nt.v_grid(1e-3, 1.0, 49, 13), vq_t)
+vmin_t = [0.15, 0.2, 0.3] if nt.FULL else []  # gamma = 5e-5 through NEQB's minimum
+v_t = np.union1d(nt.v_grid(1e-3, 1.0, 49, 13), vq_t + vmin_t)
 ne_t = nt.neqb(v=v_t, gamma=[5e-6, 5e-5], **par_t)
 qu_t = nt.quapi("beyond_transversal", options={"eps_q": 20.0}, v=vq_t, T=[6.4, 25.6] if nt.FULL else [25.6],
                 gamma=5e-6, theta=math.pi / 2, s=3, omega_c=5.0)
 vp_t = [0.005, 0.01, 0.02, 0.05, 0.1] if nt.FULL else [1.0]
 pt_t = {g: nt.quapi(f"beyond_transversal_pt_{g:.0e}", engine="pt", options={"tol": 1e-2} if nt.FULL else None,
                     v=vp_t, gamma=g, **par_t) for g in (5e-6, 5e-5)}
+# gamma = 5e-5: exact points through NEQB's adiabatic minimum (v ~ 0.19), a store of their own
+pt_min = nt.quapi("beyond_transversal_pt_5e-05_minimum", engine="pt", options={"tol": 1e-2},
+                  v=vmin_t, gamma=5e-5, **par_t)
 # (c) strong longitudinal coupling
 par_s = dict(gamma=5e-2, theta=0.0, s=3, omega_c=5.0, T=6.4)
 vq_s = [0.1, 0.3, 1.0, 3.0, 10.0] if nt.FULL else [10.0]
@@ -379,6 +384,10 @@ for ax, g, tag in ((axes[0, 0], 5e-6, "(a)"), (axes[0, 1], 5e-5, "(b)")):
     v, lz, lze, es, ese = nt.points(pt_t[g])
     ax.errorbar(v, lz, yerr=lze, fmt="o", color="tab:blue", capsize=2, label=r"process tensor $P_{LZ}$")
     ax.errorbar(v, es, yerr=ese, fmt="s", color="tab:red", capsize=2, label=r"process tensor $P_{ES}$")
+    if g == 5e-5 and pt_min is not None:
+        v, lz, lze, es, ese = nt.points(pt_min)
+        ax.errorbar(v, lz, yerr=lze, fmt="o", color="tab:blue", capsize=2)
+        ax.errorbar(v, es, yerr=ese, fmt="s", color="tab:red", capsize=2)
     nt.style_axes(ax)
     ax.set_xlim(v_t[0], v_t[-1])
     ax.set_title(rf"{tag} $\\Theta=\\pi/2$, $\\gamma={g:.0e}$, $T=25.6\\Delta$", fontsize=9)
@@ -438,6 +447,10 @@ for g in (5e-6, 5e-5):
     line = ne_t.sel(gamma=g)
     print(f"  NEQB minimum: v_min = {nt.adiabatic_minimum(line)[0]:.3g}, P_LZ = {nt.adiabatic_minimum(line)[1]:.3f}")
     dmax, zmax = nt.table(line, pt_t[g])
+    print(f"  max |QUAPI - NEQB| = {dmax:.4f}, max / error bar = {zmax:.2f}")
+if pt_min is not None:
+    pt_rows(pt_min, "(b) gamma = 5e-5 through the NEQB minimum (process tensor):")
+    dmax, zmax = nt.table(ne_t.sel(gamma=5e-5), pt_min)
     print(f"  max |QUAPI - NEQB| = {dmax:.4f}, max / error bar = {zmax:.2f}")
 pt_rows(pt_s, "(c) strong longitudinal, gamma = 5e-2, T = 6.4 (process tensor):")
 dmax, zmax = nt.table(ne_s, pt_s)
@@ -769,8 +782,11 @@ stop at v = 0.1Δ²):
 
 **(b) γ = 5·10⁻⁵, ten times the paper's** (where its QUAPI gave up): converged at every v from
 0.005 to 0.1Δ² (error bars 1.0–2.4·10⁻³, window |ε| ≤ 80–100Δ, δt 0.012–0.015, χ 12–20, up to
-3.3·10⁶ steps per run at v = 0.005Δ²); NEQB again within 10⁻⁴ of every point. Weak coupling makes
-P depend on γ/v: P_LZ(γ = 5·10⁻⁵, v = 0.05) = 0.74344 against P_LZ(5·10⁻⁶, 0.005) = 0.74346.
+3.3·10⁶ steps per run at v = 0.005Δ²), and through NEQB's adiabatic minimum (v_min = 0.193Δ²,
+P_LZ = 0.678): P_LZ = 0.6817 ± 1.0·10⁻³, 0.6777 ± 7·10⁻⁴, 0.6914 ± 1.5·10⁻⁴ at v = 0.15, 0.2,
+0.3Δ² (χ 10–11, 18 s for the three); NEQB again within 10⁻⁴ of every point. Weak coupling makes
+P depend on γ/v: P_LZ(γ = 5·10⁻⁵, v = 0.05) = 0.74344 against P_LZ(5·10⁻⁶, 0.005) = 0.74346, and
+the minimum at γ = 5·10⁻⁵, v = 0.2 (0.67768) is the one at γ = 5·10⁻⁶, v = 0.02 (0.67769).
 
 **(c) Strong longitudinal coupling, γ = 5·10⁻², T = 6.4Δ:** converged at all five sweep speeds with
 error bars ≤ 1.4·10⁻³ (χ 123–300, pt_tol 1.1·10⁻¹⁰): P_LZ = 0.9517, 0.8506, 0.6639, 0.3780, 0.1425
