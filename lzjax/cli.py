@@ -279,12 +279,27 @@ def _format_bytes(b: float) -> str:
 
 def _estimate(kind: str, n: int, options: dict, v=None) -> tuple[float, float]:
     """(seconds, bytes), rough: measured on a busy 2-core CPU (NEQB ~4 ms/point warm + ~15 s
-    compiling; QUAPI ~12 ms per step at k_max 10, ×4 per unit of k_max; fit ~3 ms and ~25 KiB
-    per CSV row)."""
+    compiling; QUAPI ~12 ms per step at k_max 10, ×4 per unit of k_max, the process tensor
+    ~20 µs per point-step; an NEQB fit ~3 ms and ~25 KiB per CSV row; a QUAPI fit, per model
+    evaluation (≈ 8 start-grid points + up to 30 iterations), every row over t_max/dt steps
+    with 1 + p tangents and, for the process tensor, a build and its tangent ~2 ms per memory
+    step)."""
     if kind == "neqb":
         return 15.0 + 4e-3 * n, 400.0 * n + 64 * 2**20
     if kind == "fit":
-        return 20.0 + 3e-3 * n * max(1, options.get("max_iter", 100)) / 100, 25 * 2**10 * n
+        iterations = max(1, options.get("max_iter", 100))
+        engine = options.get("engine", "neqb")
+        if engine == "neqb":
+            return 20.0 + 3e-3 * n * iterations / 100, 25 * 2**10 * n
+        from .quapi import estimate_memory_bytes
+
+        kmax, p = int(options["kmax"]), int(options.get("n_params", 1))
+        steps = options["tmax"] / options["dt"]
+        per_step = 2e-5 if engine == "quapi" else 12e-3 * 4.0 ** (kmax - 10)
+        build = 2e-3 * kmax * (1 + p) if engine == "quapi" else 0.0
+        per_eval = n * steps * per_step * (1 + p) + build
+        memory = 16 * (16 * 512**2 + n * 24 * 512) if engine == "quapi" else estimate_memory_bytes(kmax, n)
+        return 20.0 + (8 + min(iterations, 30)) * per_eval, memory
     from .quapi import estimate_memory_bytes
     from .sweep import quapi_method
 
@@ -480,7 +495,7 @@ def _run_fit(args) -> int:
             raise OneLineError(f"{', '.join(given)} belong to --engine quapi/adt")
         options = {"n_steps": 512 if args.n_steps is None else args.n_steps}
     v, P, sigma = load_curve_csv(args.data, n_params=len(names))
-    size_check("fit", len(v), {"max_iter": args.max_iter}, args.yes)
+    size_check("fit", len(v), dict(options, max_iter=args.max_iter, engine=args.engine, n_params=len(names)), args.yes)
     result = fit_curve(v, P, sigma, gamma0=gamma0, fit=names, engine="neqb" if args.engine == "neqb" else "quapi",
                        engine_options=options,
                        max_iter=args.max_iter, **known)

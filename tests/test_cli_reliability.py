@@ -108,6 +108,23 @@ def test_size_estimate_is_printed_above_the_soft_limit(capsys, monkeypatch):
     assert err[0].startswith("lzjax: 12000 grid points: estimated") and "MiB" in err[0]
 
 
+def test_fit_size_estimate_counts_the_exact_engine(tmp_path, capsys, monkeypatch):
+    """`lzjax fit --engine quapi` estimates what the process-tensor model costs (rows × t_max/dt
+    steps × 1 + p tangents per evaluation, ~38 evaluations): 200 rows over 2·10⁵ steps is ~17 h,
+    refused without --yes before anything is fitted; the same rows with NEQB pass silently."""
+    fit_module = importlib.import_module("lzjax.fit")
+    monkeypatch.setattr(fit_module, "fit_curve", lambda *a, **k: (_ for _ in ()).throw(ValueError("stop here")))
+    data = tmp_path / "d.csv"
+    data.write_text("v,P_LZ,sigma\n" + "".join(f"{0.1 + 0.01 * i:.4f},0.5,0.01\n" for i in range(200)))
+    base = ["fit", str(data), "--s", "3", "--omega-c", "5", "--T", "6.4"]
+    assert main(base + ["--engine", "quapi", "--dt", "0.01", "--tmax", "2000", "--kmax", "256"]) == 2
+    err = capsys.readouterr().err
+    assert "200 CSV rows: estimated" in err and " h " in err and "pass --yes" in err and "stop here" not in err
+    assert main(base) == 2  # NEQB: no estimate printed, the fit itself is reached
+    err = capsys.readouterr().err
+    assert "estimated" not in err and "stop here" in err
+
+
 def test_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"lzjax {lzjax.__version__}"
