@@ -8,7 +8,9 @@ Prints, on whatever `jax.devices()[0]` is (run it where a GPU is lent; never in 
 2. the process tensor: build time (host, numpy) and propagation throughput (points/s) against
    batch size, float64 and the same steps in complex64, plus the device's batched-matmul rate
    measured in the same run (fraction of it reached by the propagation);
-3. 10⁵ NEQB points (`solve_neqb`, tol 1e-6): wall time warm, points/s.
+3. 10⁵ NEQB points (`solve_neqb`, tol 1e-6): wall time warm, points/s;
+4. the issue's 64-point v×Θ sweep through `converge_quapi(tol=1e-3)` (one wide batch per plan on
+   an accelerator), against ACE's CPU time recorded in benchmarks/RESULTS.md.
 
     python benchmarks/bench_gpu.py            # full (< 8 min)
     python benchmarks/bench_gpu.py --quick    # smaller sizes (CPU smoke test)
@@ -104,6 +106,19 @@ def neqb_section(quick: bool) -> None:
           f"{int(np.sum(r.converged))} converged")
 
 
+def sweep_section(quick: bool) -> None:
+    """The issue's 64-point v×Θ sweep at tol 1e-3 (bench_pt_ace.py's lzjax row: compiled once,
+    then timed with every tensor rebuilt): on an accelerator `converge_quapi` runs each plan as
+    one wide batch. ACE's CPU time for the same sweep is in benchmarks/RESULTS.md (17–29 s)."""
+    from bench_pt_ace import lzjax_sweep
+
+    vs = np.geomspace(0.5, 4.0, 2 if quick else 8)
+    thetas = np.linspace(0.0, np.pi / 2, 2 if quick else 8)
+    r = lzjax_sweep([(float(v), float(t)) for v in vs for t in thetas])
+    print(f"  {vs.size * thetas.size} points, tol 1e-3: {r['wall']:.2f} s ({r['builds']} tensor builds), max error "
+          f"bar {max(r['P_LZ_err'] + r['P_ES_err']):.1e}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -116,6 +131,8 @@ def main() -> None:
     pt_section(args.quick)
     print("3. NEQB")
     neqb_section(args.quick)
+    print("4. the v×Θ sweep through the process-tensor ladder")
+    sweep_section(args.quick)
 
 
 if __name__ == "__main__":
