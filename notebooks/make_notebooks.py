@@ -425,9 +425,12 @@ ax.set_ylabel(r"$\\gamma_{\\rm fit}/\\gamma$ (NEQB fit to QUAPI)")
 ax.set_title("(e) bias of the weak-coupling fit", fontsize=9)
 ax.grid(alpha=0.25, which="both", lw=0.5)
 ax = axes[1, 2]
-for ds, label, m in ((pt_t[5e-6], r"(a) $\\gamma=5\\cdot10^{-6}$", "o"), (pt_t[5e-5], r"(b) $\\gamma=5\\cdot10^{-5}$", "s"),
-                     (pt_s, r"(c) $\\gamma=5\\cdot10^{-2}$", "^")):
-    ax.plot(ds.v.values.ravel(), np.maximum(ds["tail"].values.ravel(), 1e-12), m + "-", label=label)
+for i, (ds, label, m) in enumerate(((pt_t[5e-6], r"(a) $\\gamma=5\\cdot10^{-6}$", "o"),
+                                    (pt_t[5e-5], r"(b) $\\gamma=5\\cdot10^{-5}$", "s"),
+                                    (pt_s, r"(c) $\\gamma=5\\cdot10^{-2}$", "^"))):
+    ax.plot(ds.v.values.ravel(), np.maximum(ds["tail"].values.ravel(), 1e-12), m + "-", color=f"C{i}", label=label)
+if pt_min is not None:  # (b) through the minimum
+    ax.plot(pt_min.v.values.ravel(), np.maximum(pt_min["tail"].values.ravel(), 1e-12), "s:", color="C1")
 ax.set_xscale("log"); ax.set_yscale("log")
 ax.set_xlabel(r"$v/\\Delta^2$"); ax.set_ylabel(r"$\\int\\Gamma_1 dt$ left to the golden-rule tails")
 ax.set_title("(f) tails' share outside the exact window (process tensor)", fontsize=9)
