@@ -465,7 +465,7 @@ def _run_fit(args) -> int:
     """Validate everything (paths, flags, the whole CSV) before fitting; write only at the end."""
     import json
 
-    from .fit import FITTABLE, fit_curve, load_curve_csv
+    from .fit import FITTABLE, check_engine_options, fit_curve, load_curve_csv
     from .plotting import plot_fit
 
     check_output_path(args.out, (".json",), "--out")
@@ -494,6 +494,7 @@ def _run_fit(args) -> int:
         if given:
             raise OneLineError(f"{', '.join(given)} belong to --engine quapi/adt")
         options = {"n_steps": 512 if args.n_steps is None else args.n_steps}
+    check_engine_options("neqb" if args.engine == "neqb" else "quapi", options)  # before the size estimate
     v, P, sigma = load_curve_csv(args.data, n_params=len(names))
     size_check("fit", len(v), dict(options, max_iter=args.max_iter, engine=args.engine, n_params=len(names)), args.yes)
     result = fit_curve(v, P, sigma, gamma0=gamma0, fit=names, engine="neqb" if args.engine == "neqb" else "quapi",

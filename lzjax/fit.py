@@ -83,7 +83,7 @@ from .progress import progress_bar
 from .model import Bath, Drive, LZProblem, dimensionless
 from .neqb import check_neqb_validity, neqb_probabilities, solve_neqb, window_eps_max
 
-__all__ = ["FitResult", "fit_curve", "load_curve_csv", "validate_curve", "FITTABLE"]
+__all__ = ["FitResult", "fit_curve", "load_curve_csv", "validate_curve", "check_engine_options", "FITTABLE"]
 
 FITTABLE = ("gamma", "omega_c", "T")
 ENGINES = ("neqb", "quapi")
@@ -499,6 +499,12 @@ def _engine_spec(engine, names, options):
     dt, tmax = _positive_float("dt", options["dt"]), _positive_float("tmax", options["tmax"])
     check_step_count(dt, tmax, 1 if pt else kmax + 1)
     return _Spec("quapi", names, dt=float(options["dt"]), kmax=int(kmax), tmax=float(options["tmax"]), pt=pt), {}
+
+
+def check_engine_options(engine: str, options: dict | None) -> None:
+    """ValueError naming the setting and its range when `engine_options` for `engine` ("neqb"
+    or "quapi") are not what :func:`fit_curve` accepts (the same check it runs first)."""
+    _engine_spec(engine, ("gamma",), options)
 
 
 #: optional engine_options of the process tensor (engine "quapi" with pt_tol) and their defaults

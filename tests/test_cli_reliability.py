@@ -120,6 +120,11 @@ def test_fit_size_estimate_counts_the_exact_engine(tmp_path, capsys, monkeypatch
     assert main(base + ["--engine", "quapi", "--dt", "0.01", "--tmax", "2000", "--kmax", "256"]) == 2
     err = capsys.readouterr().err
     assert "200 CSV rows: estimated" in err and " h " in err and "pass --yes" in err and "stop here" not in err
+    for flags, message in ((["--dt", "0", "--kmax", "5"], "dt must be finite and > 0"),
+                           (["--dt", "0.1", "--kmax", "40"], "kmax must be an integer in [1, 14]")):
+        assert main(base + ["--engine", "adt", "--tmax", "10"] + flags) == 2  # settings before the estimate
+        err = capsys.readouterr().err
+        assert message in err and "estimated" not in err and "Traceback" not in err
     assert main(base) == 2  # NEQB: no estimate printed, the fit itself is reached
     err = capsys.readouterr().err
     assert "estimated" not in err and "stop here" in err

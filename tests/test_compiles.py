@@ -66,14 +66,24 @@ def test_converge_quapi_at_new_nearby_speeds_compiles_nothing(compiles):
 
 def test_converge_quapi_one_wide_batch_on_an_accelerator_equals_the_cpu_buckets(monkeypatch):
     """On an accelerator the ladder runs all points of a plan as one call (mixed step buckets,
-    each point held once its own steps are done); on a CPU one call per bucket. The same ladder
-    at v = 1.01, 3.02 with the backend reported as "gpu" (only the ladder's choice of calls
-    changes: the arrays stay on this CPU) gives the CPU buckets' values and error bars to 1e-12."""
+    each point held once its own steps are done); on a CPU one call per bucket. An ADT ladder
+    (its plan does not depend on v, so both speeds share it) at v = 1, 3: on the CPU its runs
+    split into two buckets; with the backend reported as "gpu" (only the ladder's choice of
+    calls changes: the arrays stay on this CPU) one call, and the values and error bars equal
+    the CPU buckets' to 1e-12."""
     import jax
 
-    problem = LZProblem(Drive(v=np.array([1.01, 3.02])), BATH)
-    cpu = converge_quapi(problem, tol=1e-2)
+    from lzjax.quapi import ladder
+
+    calls = []
+    parts = ladder._parts
+    monkeypatch.setattr(ladder, "_parts", lambda n: calls.append(parts(n)) or calls[-1])
+    problem = LZProblem(Drive(v=np.array([1.0, 3.0])), BATH)
+    cpu = converge_quapi(problem, tol=1e-2, budget=4, eps_q=6.0)
+    assert max(len(c) for c in calls) == 2  # the CPU path did split a batch
+    calls.clear()
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    wide = converge_quapi(problem, tol=1e-2)
+    wide = converge_quapi(problem, tol=1e-2, budget=4, eps_q=6.0)
+    assert calls and all(len(c) == 1 and len(c[0]) == 2 for c in calls)  # one call with both points
     for key in ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err"):
         np.testing.assert_allclose(getattr(wide, key), getattr(cpu, key), rtol=0, atol=1e-12)

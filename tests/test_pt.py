@@ -302,12 +302,12 @@ def test_pt_bath_derivatives_match_finite_differences():
     entries; grad equals the jacfwd row to 2e-15. Asserted 1e-5 relative (the issue's
     requirement) and 1e-10 between the two modes.
 
-    Under jax.jit and vmap (the build in a host callback, χ padded to chi_max's bucket 72), over
+    Under jax.jit and vmap (the build in a host callback, χ padded to chi_max's bucket 96), over
     two baths: P_ES with its grad, and jacfwd equal the eager ones (measured 3e-16 / 7e-15 / 9e-15);
     asserted 1e-10. A second derivative is refused with the reason."""
     from lzjax.quapi.engines.pt import PTSettings
 
-    settings = PTSettings(6, 1e-8, 72)  # χ 70: the same tensor as at any larger cap
+    settings = PTSettings(6, 1e-8, 96)  # χ 70 / 67: eager pads to 72, traced to 96
     x0 = np.array([5e-3, 5.0, 6.4])
     jac = np.asarray(jax.jacfwd(lambda x: _window_p(x, settings))(jnp.asarray(x0)))  # (2, 3)
     grad_es = np.asarray(jax.grad(lambda x: _window_p(x, settings)[1])(jnp.asarray(x0)))
@@ -329,6 +329,18 @@ def test_pt_bath_derivatives_match_finite_differences():
                                eager, rtol=1e-10, atol=0)
     with pytest.raises(ValueError, match="first derivatives in the bath only"):
         jax.hessian(lambda x: _window_p(x, settings)[0])(xs[0])
+    # the whole problem traced (Δ too, so δt·Δ is traced): the same values; no derivative in Δ
+    from lzjax.quapi import quapi_window_probabilities
+
+    def whole(problem):
+        return jnp.stack(quapi_window_probabilities(problem, dt=0.1, kmax=settings, n_steps=20, eps_max=30.0,
+                                                    engine="pt"))
+
+    problem = LZProblem(Drive(v=1.0), Bath(gamma=x0[0], s=3.0, omega_c=x0[1], T=x0[2]), 0.3)
+    np.testing.assert_allclose(np.asarray(jax.jit(whole)(problem)), np.asarray(_window_p(x0, settings)), rtol=0,
+                               atol=1e-10)
+    with pytest.raises(ValueError, match="no derivative in its time step"):
+        jax.grad(lambda d: whole(LZProblem(Drive(v=1.0, delta=d), problem.bath, 0.3))[0])(1.0)
 
 
 def test_taper_keeps_short_lags_and_zeroes_the_cut():

@@ -133,30 +133,39 @@ def _fields(pt: ProcessTensor) -> tuple:
     return tuple(getattr(pt, f) for f in _SMOOTH_FIELDS + _RECORD_FIELDS)
 
 
-def _host_fields(dt, settings, compensate, which, *leaves):
+def _host_fields(settings, compensate, which, *leaves):
     """The callback of a traced bath: :func:`_fields` (and with `which` the tangent fields along
-    those leaves) as numpy arrays padded to :func:`traced_chi`. A tensor that
-    :func:`check_tensor` refuses comes back as NaN (a compiled program cannot raise); eagerly
-    the same bath raises the ValueError."""
+    those leaves) as numpy arrays padded to :func:`traced_chi`; `leaves` γ, s, ω_c, T, δt. A
+    bath that an eager call refuses (invalid leaves, or a tensor :func:`check_tensor` rejects)
+    comes back as NaN: a compiled program cannot raise."""
+    chi = traced_chi(settings)
     with jax.default_device(jax.devices("cpu")[0]):  # host work stays off an accelerator's stream
-        x = [float(v) for v in leaves]
-        if which:
-            pt, dpt, info = _tangent_cached(*x, dt, settings, compensate, which)
-        else:
-            (pt, info), dpt = build_cached(*x, dt, settings, compensate), None
-        chi = traced_chi(settings)
+        *x, dt = [float(v) for v in leaves]
+        try:
+            if which:
+                pt, dpt, info = _tangent_cached(*x, dt, settings, compensate, which)
+            else:
+                (pt, info), dpt = build_cached(*x, dt, settings, compensate), None
+            check_tensor(info, settings.tol, Bath(*x), dt)
+        except ValueError:
+            pt, dpt = _nan_tensor(chi), (_nan_tensor(chi, len(which)) if which else None)
         out = _fields(_pad(pt, chi))
         if dpt is not None:
             out += tuple(getattr(_pad(dpt, chi), f) for f in _SMOOTH_FIELDS)
-        out = tuple(np.asarray(o) for o in out)
-        try:
-            check_tensor(info, settings.tol, Bath(*x), dt)
-        except ValueError:
-            out = tuple(np.full_like(o, np.nan) for o in out)
-    return out
+        return tuple(np.asarray(o) for o in out)
 
 
-def _traced_fields(leaves, dt, settings, compensate, which=()):
+def _nan_tensor(chi: int, directions: int | None = None) -> ProcessTensor:
+    """A NaN tensor of bond dimension `chi` (with a leading axis of `directions` for a tangent)."""
+    lead = () if directions is None else (directions,)
+    nan = lambda *shape: np.full(lead + shape, np.nan + 0j)  # noqa: E731
+    return ProcessTensor(q_start=nan(4, chi, chi), q_int=nan(4, chi, chi), q_end=nan(4, chi, chi),
+                         q_absent=nan(chi, chi), left=nan(chi), right=nan(chi), memory=np.asarray(0),
+                         discarded=np.asarray(np.nan), eig_err=np.asarray(np.nan), trace_defect=np.asarray(np.nan),
+                         build_s=np.asarray(np.nan))
+
+
+def _traced_fields(leaves, settings, compensate, which=()):
     """:func:`_host_fields` through `jax.pure_callback` (sequential under vmap)."""
     chi = traced_chi(settings)
     shapes = {"q_start": (4, chi, chi), "q_int": (4, chi, chi), "q_end": (4, chi, chi), "q_absent": (chi, chi),
@@ -164,44 +173,48 @@ def _traced_fields(leaves, dt, settings, compensate, which=()):
     smooth = [jax.ShapeDtypeStruct(shapes[f], jnp.complex128) for f in _SMOOTH_FIELDS]
     records = [jax.ShapeDtypeStruct((), jnp.float64) for _ in _RECORD_FIELDS]
     tangents = [jax.ShapeDtypeStruct((len(which),) + shapes[f], jnp.complex128) for f in _SMOOTH_FIELDS] if which else []
-    return _callback(tuple(smooth + records + tangents), dt, settings, compensate, which, *leaves)
+    return _callback(tuple(smooth + records + tangents), settings, compensate, which, *leaves)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3, 4))
-def _callback(shapes, dt, settings, compensate, which, *leaves):
-    return jax.pure_callback(functools.partial(_host_fields, dt, settings, compensate, which), shapes, *leaves,
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
+def _callback(shapes, settings, compensate, which, *leaves):
+    return jax.pure_callback(functools.partial(_host_fields, settings, compensate, which), shapes, *leaves,
                              vmap_method="sequential")
 
 
 @_callback.defjvp
-def _callback_jvp(shapes, dt, settings, compensate, which, primals, tangents):
+def _callback_jvp(shapes, settings, compensate, which, primals, tangents):
     raise ValueError("the process tensor gives first derivatives in the bath only (its tangent build is first "
                      "order): no jax.hessian or nested jvp/grad in gamma, s, omega_c, T")
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(4, 5, 6))
+@functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
 def _smooth_arrays(gamma, s, omega_c, T, dt, settings, compensate):
-    """The smooth fields, then the records, of the padded tensor of a bath (custom JVP below)."""
-    x = _concrete((gamma, s, omega_c, T))
+    """The smooth fields, then the records, of the padded tensor of a bath at step `dt` (custom
+    JVP below; dt may be traced, e.g. δt·Δ with Δ under jit, but is not differentiated)."""
+    x = _concrete((gamma, s, omega_c, T, dt))
     if x is None:
-        return _traced_fields((gamma, s, omega_c, T), dt, settings, compensate)
-    pt, info = build_cached(*x, float(dt), settings, bool(compensate))
-    check_tensor(info, settings.tol, Bath(*x), dt)
+        return _traced_fields((gamma, s, omega_c, T, dt), settings, compensate)
+    pt, info = build_cached(*x, settings, bool(compensate))
+    check_tensor(info, settings.tol, Bath(*x[:4]), x[4])
     return _fields(pt)
 
 
-def _smooth_arrays_jvp(dt, settings, compensate, primals, tangents):
-    which = tuple(i for i, t in enumerate(tangents) if not isinstance(t, SymbolicZero))
+def _smooth_arrays_jvp(settings, compensate, primals, tangents):
+    if not isinstance(tangents[4], SymbolicZero):
+        raise ValueError("the process tensor has no derivative in its time step δt (nor, through it, in "
+                         "Drive.delta): keep delta constant when differentiating through engine='pt'")
+    which = tuple(i for i, t in enumerate(tangents[:4]) if not isinstance(t, SymbolicZero))
     if not which:
-        out = _smooth_arrays(*primals, dt, settings, compensate)
+        out = _smooth_arrays(*primals, settings, compensate)
         return out, tuple(jnp.zeros_like(o) for o in out)
     x = _concrete(primals)
     if x is None:
-        fields = _traced_fields(primals, dt, settings, compensate, which)
+        fields = _traced_fields(primals, settings, compensate, which)
         out, dpt = fields[:-len(_SMOOTH_FIELDS)], dict(zip(_SMOOTH_FIELDS, fields[-len(_SMOOTH_FIELDS):]))
     else:
-        pt, dpt, info = _tangent_cached(*x, float(dt), settings, bool(compensate), which)
-        check_tensor(info, settings.tol, Bath(*x), dt)
+        pt, dpt, info = _tangent_cached(*x, settings, bool(compensate), which)
+        check_tensor(info, settings.tol, Bath(*x[:4]), x[4])
         out, dpt = _fields(pt), {f: getattr(dpt, f) for f in _SMOOTH_FIELDS}
     dx = jnp.stack([jnp.asarray(tangents[i], jnp.float64) for i in which]).astype(jnp.complex128)  # (p,)
     smooth = tuple(jnp.tensordot(dx, dpt[f], axes=1) for f in _SMOOTH_FIELDS)
@@ -213,7 +226,8 @@ _smooth_arrays.defjvp(_smooth_arrays_jvp, symbolic_zeros=True)
 
 def differentiable_tensor(bath, dt, settings: PTSettings, compensate: bool = False) -> ProcessTensor:
     """The padded tensor of :func:`build_cached` as a differentiable function of the bath
-    (dimensionless, scalar leaves γ, s, ω_c, T; `dt` in 1/Δ, a Python number).
+    (dimensionless, scalar leaves γ, s, ω_c, T; `dt` in 1/Δ, concrete or traced, not
+    differentiated: a derivative through it is refused).
 
     Forward mode (jax.jvp, jax.jacfwd) and reverse mode (jax.grad, jax.jacrev) in any bath leaf:
     a custom JVP whose rule builds the tensor's tangent along the leaves being differentiated
@@ -224,10 +238,10 @@ def differentiable_tensor(bath, dt, settings: PTSettings, compensate: bool = Fal
     gives :func:`build_cached`'s values bitwise (χ padded to its bucket); a traced one (jax.jit,
     vmap) the same tensor through a host callback, padded to :func:`traced_chi` (chi_max's
     bucket: choose chi_max near the χ the bath needs, the step costs ∝ χ²), NaN where a concrete
-    bath would raise. Tensors and tangents are cached per (bath, dt, settings, differentiated
+    bath would raise (invalid leaves, a tensor :func:`check_tensor` refuses). Tensors and tangents are cached per (bath, dt, settings, differentiated
     leaves). The records (discarded, eig_err, trace_defect, build_s) are constants. ValueError
     as :func:`check_tensor` (concrete bath)."""
-    arrays = _smooth_arrays(*(getattr(bath, n) for n in _BATH_LEAVES), float(dt), settings, bool(compensate))
+    arrays = _smooth_arrays(*(getattr(bath, n) for n in _BATH_LEAVES), dt, settings, bool(compensate))
     return ProcessTensor(memory=jnp.asarray(settings.kmax), **dict(zip(_SMOOTH_FIELDS + _RECORD_FIELDS, arrays)))
 
 
@@ -277,9 +291,9 @@ class _PTEngine:
         return None
 
     def influence(self, bath, dt, memory: PTSettings, compensate: bool):
-        """The tensor of :meth:`info`; when a bath leaf is a JAX tracer (differentiated, or under
-        jit/vmap), :func:`differentiable_tensor` (same values, derivatives in γ, s, ω_c, T)."""
-        if any(isinstance(getattr(bath, n), jax.core.Tracer) for n in _BATH_LEAVES):
+        """The tensor of :meth:`info`; when a bath leaf or δt is a JAX tracer (differentiated, or
+        under jit/vmap), :func:`differentiable_tensor` (same values, derivatives in γ, s, ω_c, T)."""
+        if any(isinstance(x, jax.core.Tracer) for x in [getattr(bath, n) for n in _BATH_LEAVES] + [dt]):
             return differentiable_tensor(bath, dt, memory, compensate)
         return self.info(bath, dt, memory, compensate)[0]
 
