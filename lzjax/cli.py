@@ -277,6 +277,20 @@ def _format_bytes(b: float) -> str:
     return f"{b:.0f} B"
 
 
+#: seconds per point-step of the process tensor (χ ≲ 32) on the 2-core CPU, rough
+_PT_POINT_STEP_S = 2e-5
+
+
+def _adt_step_seconds(kmax: int) -> float:
+    """Seconds per step of the plain ADT on the 2-core CPU, rough: 12 ms at k_max 10, ×4 per unit."""
+    return 12e-3 * 4.0 ** (kmax - 10)
+
+
+def _pt_bytes(chi_max: int, batch: int) -> float:
+    """Bytes of a process tensor at `chi_max` and the states of `batch` points (complex128)."""
+    return 16 * (16 * chi_max**2 + batch * 24 * chi_max)
+
+
 def _estimate(kind: str, n: int, options: dict, v=None) -> tuple[float, float]:
     """(seconds, bytes), rough: measured on a busy 2-core CPU (NEQB ~4 ms/point warm + ~15 s
     compiling; QUAPI ~12 ms per step at k_max 10, ×4 per unit of k_max, the process tensor
@@ -295,10 +309,11 @@ def _estimate(kind: str, n: int, options: dict, v=None) -> tuple[float, float]:
 
         kmax, p = int(options["kmax"]), int(options.get("n_params", 1))
         steps = options["tmax"] / options["dt"]
-        per_step = 2e-5 if engine == "quapi" else 12e-3 * 4.0 ** (kmax - 10)
+        per_step = _PT_POINT_STEP_S if engine == "quapi" else _adt_step_seconds(kmax)
         build = 2e-3 * kmax * (1 + p) if engine == "quapi" else 0.0
         per_eval = n * steps * per_step * (1 + p) + build
-        memory = 16 * (16 * 512**2 + n * 24 * 512) if engine == "quapi" else estimate_memory_bytes(kmax, n)
+        memory = (_pt_bytes(options.get("chi_max", 512), n) if engine == "quapi"
+                  else estimate_memory_bytes(kmax, n))
         return 20.0 + (8 + min(iterations, 30)) * per_eval, memory
     from .quapi import estimate_memory_bytes
     from .sweep import quapi_method
@@ -306,9 +321,9 @@ def _estimate(kind: str, n: int, options: dict, v=None) -> tuple[float, float]:
     if quapi_method(options) == "pt":  # ~20 µs per point-step (χ ≲ 32), six runs, ε_q ~ 60, δt 0.02
         v_typ = float(np.median(v)) if v is not None else 1.0
         steps = 2 * options.get("eps_q", 60.0) / v_typ / 0.02
-        return 20.0 + n * 6 * steps * 2e-5, 16 * (16 * 512**2 + min(n, 256) * 24 * 512)
+        return 20.0 + n * 6 * steps * _PT_POINT_STEP_S, _pt_bytes(512, min(n, 256))
     kmax = int(options.get("kmax") or options.get("budget") or 10)
-    per_step = 12e-3 * 4.0 ** (kmax - 10)
+    per_step = _adt_step_seconds(kmax)
     if "dt" in options:
         steps = options["tmax"] / options["dt"]
         rungs = 1

@@ -238,9 +238,10 @@ def differentiable_tensor(bath, dt, settings: PTSettings, compensate: bool = Fal
     gives :func:`build_cached`'s values bitwise (χ padded to its bucket); a traced one (jax.jit,
     vmap) the same tensor through a host callback, padded to :func:`traced_chi` (chi_max's
     bucket: choose chi_max near the χ the bath needs, the step costs ∝ χ²), NaN where a concrete
-    bath would raise (invalid leaves, a tensor :func:`check_tensor` refuses). Tensors and tangents are cached per (bath, dt, settings, differentiated
-    leaves). The records (discarded, eig_err, trace_defect, build_s) are constants. ValueError
-    as :func:`check_tensor` (concrete bath)."""
+    bath would raise (invalid leaves, a tensor :func:`check_tensor` refuses). Tensors and
+    tangents are cached per (bath, dt, settings, differentiated leaves). The records (discarded,
+    eig_err, trace_defect, build_s) are constants. ValueError as :func:`check_tensor` (concrete
+    bath)."""
     arrays = _smooth_arrays(*(getattr(bath, n) for n in _BATH_LEAVES), dt, settings, bool(compensate))
     return ProcessTensor(memory=jnp.asarray(settings.kmax), **dict(zip(_SMOOTH_FIELDS + _RECORD_FIELDS, arrays)))
 
