@@ -15,6 +15,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import gammaln
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "rates",
     "crossing_integral",
     "relaxation_window_energy",
+    "polaron_reduction",
 ]
 
 # Bernoulli numbers B_2j / (2j)! for the Euler-Maclaurin tail of the Hurwitz zeta function.
@@ -193,3 +195,33 @@ def crossing_integral(s, theta, omega_c, T=0.0, *, convention: str = "design", n
     integrand = relaxation_rate(epsilon, theta, bath) * jnp.cosh(x)
     value = jnp.trapezoid(integrand, x)
     return 2.0 * value if convention == "paper" else value
+
+
+#: Gauss-Legendre nodes and weights on [0, 1] of :func:`polaron_reduction`
+_LEGENDRE_X, _LEGENDRE_W = (0.5 * (a + 1.0) if i == 0 else 0.5 * a
+                            for i, a in enumerate(np.polynomial.legendre.leggauss(128)))
+
+
+def polaron_reduction(bath):
+    """κ = 1 − Δ_eff/Δ, the adiabatic polaron reduction of the tunnel splitting (units Δ = 1).
+
+    Δ_eff/Δ = exp(−Φ/2) with Φ = ∫_Δ^∞ dω G(ω)/ω² coth(ω/2T): the overlap of the bath states
+    displaced by the two eigenstates of the coupling operator, counting the modes faster than
+    the smallest level splitting Δ (slower ones are followed adiabatically, not dressed).
+    κ is a dimensionless measure of how far the coupling is beyond second order: NEQB's error
+    grows like κ (calibration at :data:`lzjax.neqb.KAPPA_MAX`). Finite for every s > 0, T ≥ 0.
+    Quadrature: ω = e^y, 128-node Gauss-Legendre over y ∈ [0, ln((s + 40) ω_c + 1)] (the
+    cut-off tail beyond is < e^-38 of the peak; relative error < 1e-10 against scipy quad,
+    tests/test_bath.py). Pure jnp: jit, vmap and grad pass.
+    """
+    omega_c = jnp.asarray(bath.omega_c, dtype=float)[..., None]
+    s = jnp.asarray(bath.s, dtype=float)[..., None]
+    T = jnp.asarray(bath.T, dtype=float)[..., None]
+    y_max = jnp.log((s + 40.0) * omega_c + 1.0)
+    y = y_max * jnp.asarray(_LEGENDRE_X)
+    omega = jnp.exp(y)
+    # G(ω)/ω² dω = γ/π ω^(s−1) e^{−ω/ω_c} dy
+    integrand = jnp.exp((s - 1.0) * y - omega / omega_c) * coth_half(omega, T)
+    phi = jnp.asarray(bath.gamma, dtype=float) / jnp.pi * y_max[..., 0] * jnp.sum(
+        jnp.asarray(_LEGENDRE_W) * integrand, axis=-1)
+    return -jnp.expm1(-0.5 * phi)

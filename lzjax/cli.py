@@ -58,6 +58,8 @@ def parse_angle(text: str) -> float:
 
 def parse_values(flag: str, text: str, angle: bool = False) -> np.ndarray:
     """A comma-separated list of numbers (or angles) for `flag`."""
+    if not isinstance(text, str):  # argparse hands over [] for a bare `--` after the flag
+        raise OneLineError(f"{flag} needs a number or a comma-separated list of numbers, got {text!r}")
     items = [x for x in text.split(",")]
     if not items or any(not x.strip() for x in items):
         raise OneLineError(f"{flag} needs a number or a comma-separated list of numbers, got {text!r}")
@@ -253,7 +255,7 @@ class Outputs:
 def _print_table(result) -> None:
     records = result.records()
     columns = ["v", "T", "gamma", "s", "omega_c", "theta", "delta", "P_LZ", "P_ES", "P_LZ_err", "P_ES_err",
-               "dt", "kmax", "memory", "chi", "eps_q", "trace_err", "converged"]
+               "dt", "kmax", "memory", "chi", "eps_q", "trace_err", "kappa", "converged", "status"]
     columns = [c for c in columns if c in records[0]]
     print("  ".join(f"{c:>11}" for c in columns))
     for rec in records:
@@ -432,12 +434,18 @@ def _describe(rec: dict) -> str:
     return "(" + ", ".join(f"{k}={rec[k]:g}" for k in ("v", "T", "gamma", "s", "omega_c", "theta")) + ")"
 
 
+def _points(records: list[dict], index: np.ndarray) -> str:
+    shown = ", ".join(_describe(records[i]) for i in index[:3])
+    return f"{shown}{', ...' if index.size > 3 else ''}"
+
+
 def _emit(result, out, plot) -> None:
-    finite = np.isfinite(np.asarray(result["P_LZ"], float)) & np.isfinite(np.asarray(result["P_ES"], float))
-    if not np.all(finite):
-        first = result.records()[int(np.argmin(finite.ravel()))]
+    status = np.asarray(result["status"]).ravel()
+    broken = np.flatnonzero(status == "not finite")
+    if broken.size:
+        first = result.records()[int(broken[0])]
         raise OneLineError(
-            f"{int(np.sum(~finite))} point(s) gave non-finite probabilities (first: {_describe(first)[1:-1]}; "
+            f"{broken.size} point(s) gave non-finite probabilities (first: {_describe(first)[1:-1]}; "
             "the rates overflow float64); nothing written"
         )
     outputs = Outputs()
@@ -454,14 +462,25 @@ def _emit(result, out, plot) -> None:
         outputs.discard()
     if not out:
         _print_table(result)
-    checked = np.isfinite(np.asarray(result["P_LZ_err"], dtype=float)).ravel()
-    bad = np.flatnonzero(checked & ~np.asarray(result["converged"]).ravel())
+    records = result.records()
+    unphysical = np.flatnonzero(status == "unphysical")
+    if unphysical.size:
+        print(f"lzjax: warning: {unphysical.size} point(s) unphysical (a probability outside [0, 1] or a trace "
+              f"defect beyond the error): values null, status 'unphysical'; refine the settings or use --tol: "
+              f"{_points(records, unphysical)}", file=sys.stderr)
+    beyond = np.flatnonzero(status == "beyond weak coupling")
+    if beyond.size:
+        from .neqb import KAPPA_MAX
+
+        kappa = np.asarray(result["kappa"]).ravel()[beyond]
+        print(f"lzjax: warning: {beyond.size} point(s) beyond NEQB's weak coupling (kappa = 1 - Delta_eff/Delta up "
+              f"to {kappa.max():.3g} > {KAPPA_MAX:g}; NEQB's model error grows like kappa): use lzjax quapi: "
+              f"{_points(records, beyond)}", file=sys.stderr)
+    bad = np.flatnonzero(status == "not converged")
     if bad.size:
-        records = result.records()
-        shown = ", ".join(_describe(records[i]) for i in bad[:3])
         print(f"lzjax: warning: {bad.size} point(s) did not reach the requested tolerance (see *_err): "
-              f"{shown}{', ...' if bad.size > 3 else ''}", file=sys.stderr)
-    if not np.all(checked):
+              f"{_points(records, bad)}", file=sys.stderr)
+    if np.any(status == "unchecked"):
         print("lzjax: note: fixed settings, convergence not checked (P_*_err null); use --tol", file=sys.stderr)
 
 

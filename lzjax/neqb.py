@@ -30,13 +30,23 @@ import numpy as np
 
 from .adiabatic import (CF4_WEIGHTS, GAUSS_NODES, affine_exp, asymptotic_rx, dressed_state, level,
                         relax_step, sinh_times)
-from .bath import coth_half, rates, relaxation_window_energy
+from .bath import coth_half, polaron_reduction, rates, relaxation_window_energy
 from .checks import check_integer, check_number, check_precision
 from .model import LZProblem, check_problem, dimensionless, flatten_problem
 from .results import Result, make_result
 from .sharding import gather, padded_size, shard_batch
 
-__all__ = ["solve_neqb", "neqb_probabilities", "bloch_coefficients", "window_eps_max", "cf4_step"]
+__all__ = ["solve_neqb", "neqb_probabilities", "bloch_coefficients", "window_eps_max", "cf4_step",
+           "KAPPA_MAX", "weak_coupling_measure"]
+
+#: NEQB's validity limit on κ = 1 − Δ_eff/Δ (:func:`lzjax.bath.polaron_reduction`). NEQB is
+#: second order in the coupling; its model error grows like κ. Calibrated against Wubs' exact
+#: P_LZ (T = 0, Θ = 0) over s ∈ {0.5, 1, 2, 3}, ω_c ∈ {2.5, 5, 10}, γ ∈ [5e-4, 0.2],
+#: v ∈ [0.1, 10]: max over v of |P_NEQB − P_exact| = (0.60 … 0.98) κ; against the process
+#: tensor at T = 6.4, γ = 0.05 (s = 3, ω_c = 5): 0.17 = 0.46 κ (benchmarks/calibrate_neqb_validity.py).
+#: Beyond κ = 0.03 (a model error of up to ~3·10⁻²; the paper's Fig. 2 at T ≳ 3Δ) a point's status is
+#: "beyond weak coupling": use the exact engine (`lzjax quapi`). The paper's Fig. 1 bath has κ ≤ 0.017.
+KAPPA_MAX = 0.03
 
 # Commutator-free Magnus 4 (two exponentials, Gauss-Legendre nodes c1,2 = 1/2 ∓ √3/6).
 _C1, _C2 = GAUSS_NODES
@@ -53,6 +63,17 @@ def bloch_coefficients(t, problem: LZProblem):
     epsilon, energy, phi_dot = level(t, problem.drive)
     gamma1, gamma2, _ = rates(epsilon, problem.theta, problem.bath)
     return jnp.stack([energy, phi_dot, gamma1, gamma2, gamma1 / coth_half(energy, problem.bath.T)])
+
+
+def weak_coupling_measure(bath) -> np.ndarray:
+    """κ of every point of a flat, dimensionless `bath` (numpy arrays; computed once per distinct
+    bath, so a sweep over v costs one quadrature per bath)."""
+    leaves = [np.broadcast_to(np.asarray(getattr(bath, k), float), np.shape(bath.gamma))
+              for k in ("gamma", "s", "omega_c", "T")]
+    rows = np.stack([np.ravel(a) for a in np.broadcast_arrays(*leaves)], axis=1)
+    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    kappa = np.asarray(polaron_reduction(type(bath)(*unique.T)))
+    return kappa[np.ravel(inverse)]
 
 
 def window_eps_max(problem: LZProblem, tol):
@@ -219,6 +240,9 @@ def solve_neqb(
     estimate is |P(2N) − P(N)| plus, for automatic windows, the change when both window
     half-widths grow by 1.5×. Points above `tol` return `converged = False`; a point whose
     result is not finite (rates beyond float64) has error ∞ and status "not finite".
+    Settings `kappa`: NEQB's validity measure κ (:func:`lzjax.bath.polaron_reduction`; its
+    model error grows like κ); beyond :data:`KAPPA_MAX` the status is "beyond weak coupling"
+    and `converged` False (the numbers are kept: the numerics converged, the model does not hold).
     """
     tol = check_number("tol", tol, 1e-12, 1e-2)
     max_steps = check_integer("max_steps", max_steps, 16)
@@ -262,8 +286,9 @@ def solve_neqb(
             err_lz[group] += np.abs(wide_lz - p_lz[group])
             err_es[group] += np.abs(wide_es - p_es[group])
     eps_phys = eps_bath * delta
+    kappa = weak_coupling_measure(jax.tree_util.tree_map(np.asarray, flat.bath))
     v = np.broadcast_to(np.asarray(problem.drive.v, float), shape).reshape(-1)
     # a point whose result is not finite (e.g. rates overflowing float64) is flagged, never silent
     return make_result(P_LZ=p_lz, P_ES=p_es, P_LZ_err=err_lz, P_ES_err=err_es, tol=tol,
                        eps_max=eps_phys, t_max=2.0 * eps_phys / v, engine="neqb",
-                       settings={"n_steps": steps}, shape=shape)
+                       settings={"n_steps": steps, "kappa": kappa}, shape=shape, beyond=kappa > KAPPA_MAX)

@@ -10,8 +10,12 @@ All fields are numpy arrays of the batch shape (the broadcast shape of the probl
 - `eps_max`: half-width of the bias window of the whole protocol (units of Δ); `t_max` its
   duration (units 1/Δ; 2 ε_max/v for the linear drive).
 - `status`: per point one of :data:`STATUSES`: "converged", "not converged", "unchecked" (fixed
-  settings, no error estimate) or "not finite" (the engine produced NaN/∞ — never returned
-  as a number: P is NaN there and the error ∞).
+  settings, no error estimate), "not finite" (the engine produced NaN/∞), "unphysical" (P
+  outside [0, 1] or |Tr ρ − 1| beyond the stated error, see :func:`classify`) or "beyond weak
+  coupling" (NEQB where its model error, measured by κ, exceeds :data:`lzjax.neqb.KAPPA_MAX`).
+  The values of a "not finite" or "unphysical" point are never returned as numbers: P is NaN
+  there (null in every file) and the error ∞; a "beyond weak coupling" point keeps its numbers
+  (the numerics are converged, the model is not valid) with `converged` False.
 - `engine`: the engine's name ("neqb", "quapi-adt", ...); `settings`: a dict of per-point engine
   settings (NEQB: n_steps; QUAPI: dt, kmax, ...), also readable as attributes (`result.dt`).
 """
@@ -24,9 +28,14 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["Result", "STATUSES", "make_result"]
+__all__ = ["Result", "STATUSES", "PROBABILITY_SLACK", "TRACE_TOL", "classify", "make_result"]
 
-STATUSES = ("converged", "not converged", "unchecked", "not finite")
+STATUSES = ("converged", "not converged", "unchecked", "not finite", "unphysical", "beyond weak coupling")
+#: how far outside [0, 1] a probability may lie by rounding alone, per precision, when the
+#: point has no larger error estimate (fixed settings); beyond it the point is "unphysical"
+PROBABILITY_SLACK = {"float64": 1e-9, "float32": 1e-3}
+#: the trace defect |Tr ρ − 1| accepted without a larger error estimate, per precision
+TRACE_TOL = {"float64": 1e-6, "float32": 1e-3}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,28 +78,67 @@ jax.tree_util.register_dataclass(
                          "status", "settings"], meta_fields=["engine"])
 
 
-def make_result(*, P_LZ, P_ES, P_LZ_err, P_ES_err, tol, eps_max, t_max, engine, settings,
-                shape) -> Result:
-    """Assemble a :class:`Result` of batch `shape` from flat arrays; sets `converged` and `status`.
+def classify(P_LZ, P_ES, P_LZ_err, P_ES_err, converged, *, trace_err=None, beyond=None,
+             precision: str = "float64") -> tuple[np.ndarray, ...]:
+    """The physical check every result passes: (P_LZ, P_ES, P_LZ_err, P_ES_err, converged, status).
 
-    `tol` None means fixed settings (status "unchecked"). Points whose P is not finite get
-    error ∞, converged False, status "not finite".
+    Flat arrays in, flat arrays out. `converged` None means fixed settings (no error estimate:
+    "unchecked"). A point is "not finite" if a P is NaN/∞; "unphysical" if a P lies below
+    −a or above 1 + a, or its trace defect `trace_err` exceeds b, with a = max(error,
+    :data:`PROBABILITY_SLACK`) and b = max(error, :data:`TRACE_TOL`) (NaN errors count as
+    none): both points get P = NaN, error ∞, converged False. `beyond` (bool, NEQB's
+    validity) marks the rest "beyond weak coupling", converged False, values kept.
     """
-    p_lz, p_es = (np.array(a).reshape(-1) for a in (P_LZ, P_ES))  # dtype follows the engine's precision
+    p_lz, p_es = (np.array(a, copy=True).reshape(-1) for a in (P_LZ, P_ES))
     err_lz, err_es = (np.array(np.broadcast_to(a, p_lz.shape), dtype=float) for a in (P_LZ_err, P_ES_err))
+    checked = converged is not None
+    converged = (np.zeros(p_lz.shape, dtype=bool) if converged is None
+                 else np.array(np.broadcast_to(converged, p_lz.shape), dtype=bool))
     finite = np.isfinite(p_lz) & np.isfinite(p_es)
-    err_lz[~finite] = np.inf
-    err_es[~finite] = np.inf
-    if tol is None:
-        converged = np.zeros(p_lz.shape, dtype=bool)
-        status = np.where(finite, "unchecked", "not finite")
-    else:
-        converged = (err_lz <= tol) & (err_es <= tol)
-        status = np.where(converged, "converged", np.where(finite, "not converged", "not finite"))
+    known = lambda err: np.where(np.isnan(err), 0.0, err)  # noqa: E731  (no estimate: none)
+    slack_lz = np.maximum(known(err_lz), PROBABILITY_SLACK[precision])
+    slack_es = np.maximum(known(err_es), PROBABILITY_SLACK[precision])
+    with np.errstate(invalid="ignore"):
+        outside = ((p_lz < -slack_lz) | (p_lz > 1.0 + slack_lz) | (p_es < -slack_es) | (p_es > 1.0 + slack_es))
+        if trace_err is not None:
+            trace = np.broadcast_to(np.asarray(trace_err, dtype=float), p_lz.shape)
+            allowed = np.maximum(np.maximum(known(err_lz), known(err_es)), TRACE_TOL[precision])
+            outside |= ~(trace <= allowed)  # a NaN trace defect is unphysical too
+    unphysical = finite & outside
+    hidden = ~finite | unphysical
+    p_lz[hidden] = np.nan
+    p_es[hidden] = np.nan
+    err_lz[hidden] = np.inf
+    err_es[hidden] = np.inf
+    converged &= ~hidden
+    weak = np.zeros(p_lz.shape, dtype=bool) if beyond is None else np.broadcast_to(np.asarray(beyond, bool), p_lz.shape)
+    weak = weak & ~hidden
+    converged &= ~weak
+    status = np.where(converged, "converged", "not converged" if checked else "unchecked")
+    status = np.where(weak, "beyond weak coupling", status)
+    status = np.where(unphysical, "unphysical", status)
+    status = np.where(~finite, "not finite", status)
+    return p_lz, p_es, err_lz, err_es, converged, status.astype(str)
+
+
+def make_result(*, P_LZ, P_ES, P_LZ_err, P_ES_err, tol, eps_max, t_max, engine, settings,
+                shape, beyond=None) -> Result:
+    """Assemble a :class:`Result` of batch `shape` from flat arrays; sets `converged` and `status`
+    through :func:`classify` (the trace defect is read from ``settings["trace_err"]`` if present).
+
+    `tol` None means fixed settings (status "unchecked"). `beyond`: NEQB's validity flag.
+    """
+    p_lz = np.array(P_LZ).reshape(-1)  # dtype follows the engine's precision
+    precision = "float32" if p_lz.dtype in (np.float32, np.complex64) else "float64"
+    err_lz, err_es = (np.array(np.broadcast_to(a, p_lz.shape), dtype=float) for a in (P_LZ_err, P_ES_err))
+    converged = None if tol is None else (err_lz <= tol) & (err_es <= tol)
+    trace = settings.get("trace_err")
+    p_lz, p_es, err_lz, err_es, converged, status = classify(
+        p_lz, P_ES, err_lz, err_es, converged, trace_err=trace, beyond=beyond, precision=precision)
     reshape = lambda a: np.asarray(a).reshape(shape)  # noqa: E731
     return Result(
         P_LZ=reshape(p_lz), P_ES=reshape(p_es), P_LZ_err=reshape(err_lz), P_ES_err=reshape(err_es),
         converged=reshape(converged), eps_max=reshape(np.broadcast_to(eps_max, p_lz.shape)),
-        t_max=reshape(np.broadcast_to(t_max, p_lz.shape)), status=reshape(status.astype(str)),
+        t_max=reshape(np.broadcast_to(t_max, p_lz.shape)), status=reshape(status),
         engine=engine, settings={k: reshape(np.broadcast_to(v, p_lz.shape)) for k, v in settings.items()},
     )

@@ -82,7 +82,7 @@ def sweep_header(engine: str, coords: dict, options: dict, chunk_size: int, n_po
 
 def _jsonable(values: np.ndarray) -> list:
     values = np.asarray(values).reshape(-1)
-    if values.dtype == bool or values.dtype.kind in "iu":
+    if values.dtype == bool or values.dtype.kind in "iuUS":
         return values.tolist()
     return [float(x) if np.isfinite(x) else None for x in values.astype(float)]
 
@@ -94,6 +94,8 @@ def _checksum(data: dict) -> str:
 
 
 def _decode(vals: list) -> np.ndarray:
+    if all(isinstance(x, str) for x in vals):
+        return np.array(vals, dtype=str)
     if all(isinstance(x, bool) for x in vals):
         return np.array(vals, dtype=bool)
     if all(isinstance(x, int) and not isinstance(x, bool) for x in vals):
@@ -101,8 +103,21 @@ def _decode(vals: list) -> np.ndarray:
     return np.array([np.nan if x is None else x for x in vals], dtype=float)
 
 
+def _with_status(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A chunk written before results carried a status (same lzjax version): its status and
+    checked values from :func:`lzjax.results.classify`, as the engine would give them now."""
+    from .results import classify
+
+    checked = not np.all(np.isnan(data["P_LZ_err"]))
+    p_lz, p_es, err_lz, err_es, converged, status = classify(
+        data["P_LZ"], data["P_ES"], data["P_LZ_err"], data["P_ES_err"],
+        data["converged"] if checked else None, trace_err=data.get("trace_err"))
+    return {**data, "P_LZ": p_lz, "P_ES": p_es, "P_LZ_err": err_lz, "P_ES_err": err_es,
+            "converged": converged, "status": status}
+
+
 def _is_value(x) -> bool:
-    return x is None or isinstance(x, (bool, int, float))
+    return x is None or isinstance(x, (bool, int, float, str))
 
 
 class SweepStore:
@@ -260,7 +275,10 @@ class SweepStore:
             return
         index = record["chunk"]
         if index not in self.done:  # the first valid line of a chunk wins
-            self.done[index] = {n: _decode(record["data"][n]) for n in self.names}
+            data = {n: _decode(vals) for n, vals in record["data"].items()}
+            if "status" in self.names and "status" not in data:
+                data = _with_status(data)
+            self.done[index] = {n: data[n] for n in self.names}
 
     def _invalid(self, record) -> str | None:
         if not isinstance(record, dict):
@@ -270,7 +288,8 @@ class SweepStore:
         index, n, data = record.get("chunk"), record.get("n"), record.get("data")
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self.counts):
             return "with a chunk index outside this sweep"
-        if n != self.counts[index] or not isinstance(data, dict) or set(data) != set(self.names):
+        if n != self.counts[index] or not isinstance(data, dict) or set(data) not in (
+                set(self.names), set(self.names) - {"status"}):
             return "with the wrong shape"
         for vals in data.values():
             if not isinstance(vals, list) or len(vals) != n or not all(_is_value(x) for x in vals):

@@ -96,6 +96,8 @@ class SweepResult:
                 x = a[i]
                 if a.dtype == bool:
                     rec[n] = bool(x)
+                elif a.dtype.kind in "US":
+                    rec[n] = str(x)
                 elif a.dtype.kind in "iu":
                     rec[n] = int(x)
                 else:  # a value that was not computed (e.g. no error bar) is null, never NaN
@@ -199,7 +201,7 @@ def _engine_call(engine: str, options: dict, progress: bool):
     if engine == "neqb":
         from .neqb import solve_neqb as solve
 
-        names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "eps_max", "t_max", "n_steps", "converged")
+        names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "eps_max", "t_max", "n_steps", "kappa", "converged")
     else:
         from .quapi import converge_quapi, solve_quapi
 
@@ -218,6 +220,8 @@ def _engine_call(engine: str, options: dict, progress: bool):
         if method == "pt":
             names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "dt", "t_max", "converged") + _PT_NAMES
     call_options = {("engine" if k == "method" else k): x for k, x in options.items()}
+
+    names = (*names, "status")
 
     def run(problem):
         result = solve(problem, progress=progress, **call_options)

@@ -160,7 +160,8 @@ def test_not_converged_warning_names_the_points(capsys, monkeypatch):
                     "delta": np.array([1.0])},
             data={"P_LZ": np.full((2, 1, 1, 1, 1, 1, 1), 0.5), "P_ES": np.full((2, 1, 1, 1, 1, 1, 1), 0.5),
                   "P_LZ_err": np.full((2, 1, 1, 1, 1, 1, 1), 1e-3),
-                  "converged": np.array([False, True]).reshape(2, 1, 1, 1, 1, 1, 1)},
+                  "converged": np.array([False, True]).reshape(2, 1, 1, 1, 1, 1, 1),
+                  "status": np.array(["not converged", "converged"]).reshape(2, 1, 1, 1, 1, 1, 1)},
             attrs={"engine": "neqb"})
         return res
 
