@@ -122,11 +122,13 @@ def classify(P_LZ, P_ES, P_LZ_err, P_ES_err, converged, *, trace_err=None, beyon
 
 
 def make_result(*, P_LZ, P_ES, P_LZ_err, P_ES_err, tol, eps_max, t_max, engine, settings,
-                shape, beyond=None) -> Result:
+                shape, beyond=None, clip: bool = False) -> Result:
     """Assemble a :class:`Result` of batch `shape` from flat arrays; sets `converged` and `status`
     through :func:`classify` (the trace defect is read from ``settings["trace_err"]`` if present).
 
     `tol` None means fixed settings (status "unchecked"). `beyond`: NEQB's validity flag.
+    `clip`: values that pass the check (outside [0, 1] by less than their error) are reported
+    clipped to [0, 1] (extrapolated values; the error bar keeps the full correction).
     """
     p_lz = np.array(P_LZ).reshape(-1)  # dtype follows the engine's precision
     precision = "float32" if p_lz.dtype in (np.float32, np.complex64) else "float64"
@@ -135,6 +137,8 @@ def make_result(*, P_LZ, P_ES, P_LZ_err, P_ES_err, tol, eps_max, t_max, engine, 
     trace = settings.get("trace_err")
     p_lz, p_es, err_lz, err_es, converged, status = classify(
         p_lz, P_ES, err_lz, err_es, converged, trace_err=trace, beyond=beyond, precision=precision)
+    if clip:
+        p_lz, p_es = np.clip(p_lz, 0.0, 1.0), np.clip(p_es, 0.0, 1.0)  # NaN stays NaN
     reshape = lambda a: np.asarray(a).reshape(shape)  # noqa: E731
     return Result(
         P_LZ=reshape(p_lz), P_ES=reshape(p_es), P_LZ_err=reshape(err_lz), P_ES_err=reshape(err_es),

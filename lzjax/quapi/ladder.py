@@ -31,8 +31,9 @@ default window leaves the golden-rule tails less than tol/10 of ∫Γ1 dt, the w
 out and that share itself is the window error (the tails cannot move a population by more).
 
 Value P_R + c_mem; error |P_R − fine| + e_mem + |c_win| (each correction counted in full as its
-own uncertainty). Values are clipped to [0, 1] after extrapolation (seen: 1.0007 ± 0.0018); the
-error bar keeps the full correction.
+own uncertainty). A value outside [0, 1] by less than its error bar is clipped to [0, 1] after
+extrapolation (seen: 1.0007 ± 0.0018; the bar keeps the full correction); by more, the point is
+"unphysical" (:func:`lzjax.results.classify`).
 """
 
 from __future__ import annotations
@@ -376,7 +377,6 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     if bar is not None:
         bar.close()
     value, err = out
-    value = np.clip(value, 0.0, 1.0)  # a probability is reported inside [0, 1]; the bar keeps the correction
     settings = {"dt": record["dt"] / delta, "eps_q": record["eps_q"] * delta, "tail": record["tail"],
                 "trace_err": record["trace_err"],
                 **{k: record[k] for k in ("err_dt", "err_memory", "err_window", "err_compression")}}
@@ -386,4 +386,4 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
         settings["kmax"] = int(budget)
     return make_result(P_LZ=value[0], P_ES=value[1], P_LZ_err=err[0], P_ES_err=err[1], tol=tol,
                        eps_max=eps_max * delta, t_max=2.0 * eps_max / v / delta,
-                       engine=f"quapi-{engine.name}", settings=settings, shape=shape)
+                       engine=f"quapi-{engine.name}", settings=settings, shape=shape, clip=True)
