@@ -182,9 +182,6 @@ _ENGINE_OPTIONS = {
     "quapi": {"dt", "kmax", "tmax", "tol", "budget", "eps_q", "compensate", "method", "memory", "pt_tol",
               "chi_max"},
 }
-#: extra result columns of the process-tensor ladder (method="pt")
-_PT_NAMES = ("memory", "chi", "pt_tol", "eps_q", "tail", "trace_err", "err_dt", "err_memory", "err_window",
-             "err_compression")
 _FIXED_QUAPI = {"dt", "kmax", "tmax"}
 
 
@@ -210,17 +207,12 @@ def _engine_call(engine: str, options: dict, progress: bool):
             raise ValueError(f"quapi with fixed settings needs all of dt, kmax, tmax; got only {sorted(fixed)}")
         if fixed and "tol" in options:
             raise ValueError("quapi takes either fixed settings (dt, kmax, tmax) or tol, not both")
-        method = quapi_method(options)
-        if method not in ("adt", "pt"):
-            raise ValueError(f"method (the exact engine) must be 'adt' or 'pt', got {method!r}")
-        if fixed and method != "adt":
-            raise ValueError("quapi fixed settings (dt, kmax, tmax) run the plain ADT; method='pt' needs tol")
+        method = quapi_engine(options)
+        if fixed and not method.fixed_settings:
+            raise ValueError(f"quapi fixed settings (dt, kmax, tmax) run the plain ADT; method={method.name!r} needs tol")
         solve = solve_quapi if fixed else converge_quapi
-        names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "dt", "kmax", "t_max", "converged")
-        if method == "pt":
-            names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "dt", "t_max", "converged") + _PT_NAMES
+        names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", *method.columns)
     call_options = {("engine" if k == "method" else k): x for k, x in options.items()}
-
     names = (*names, "status")
 
     def run(problem):
@@ -230,25 +222,28 @@ def _engine_call(engine: str, options: dict, progress: bool):
     return run, names
 
 
+def quapi_engine(options: dict):
+    """The exact engine of a quapi sweep (:func:`lzjax.quapi.engines.select_engine`): `method` if
+    given, else the plain ADT for fixed settings or when its memory `budget` is given, else the
+    process tensor. A `method` that names no engine is a ValueError naming it."""
+    from .quapi.engines import ENGINES, select_engine
+
+    method = options.get("method")
+    if method is not None and method not in ENGINES:
+        raise ValueError(f"method (the exact engine) must be one of {', '.join(map(repr, ENGINES))}, got {method!r}")
+    return select_engine(method, fixed=bool(_FIXED_QUAPI & set(options)), budget=options.get("budget"))
+
+
 def quapi_method(options: dict) -> str:
-    """The exact engine of a quapi sweep: `method` if given, else the plain ADT for fixed
-    settings or when its memory `budget` is given, else the process tensor."""
-    fixed = bool(_FIXED_QUAPI & set(options)) or "budget" in options
-    return options.get("method", "adt" if fixed else "pt")
+    """The name of :func:`quapi_engine`'s engine."""
+    return quapi_engine(options).name
 
 
 def _default_chunk_size(engine: str, options: dict) -> int:
-    """Points per chunk: NEQB state is tiny (4096); QUAPI from its ADT memory estimate."""
+    """Points per chunk: NEQB state is tiny (4096); QUAPI the engine's (its memory estimate)."""
     if engine == "neqb":
         return 4096
-    from .quapi import estimate_memory_bytes
-    from .quapi.runner import available_memory_bytes
-
-    if quapi_method(options) == "pt":  # ψ per point is small; the tensor is shared
-        return 256
-    kmax = int(options.get("kmax", options.get("budget", 10)))
-    per_point = estimate_memory_bytes(kmax, 1)
-    return int(max(1, min(4096, 0.5 * available_memory_bytes() // per_point)))
+    return quapi_engine(options).chunk_points(options)
 
 
 _REAL_OPTIONS = {"tol", "eps_max", "dt", "tmax", "eps_q", "memory", "pt_tol"}

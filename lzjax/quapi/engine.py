@@ -10,7 +10,14 @@ discretised influence functional of the bath. The window protocol, the read-out,
     shared_influence: bool           False: `influence` is computed per point inside the batch
                                      (vmapped); True: it is built once per bath on the host and
                                      passed unbatched to every point of the batch
+    ladder_options: tuple[str, ...]  the settings of :func:`lzjax.quapi.converge_quapi` it takes
+    columns: tuple[str, ...]         the result columns a sweep keeps besides P and its errors
+    fixed_settings: bool             whether :func:`lzjax.quapi.solve_quapi` runs it at fixed settings
     check(memory, tol=None)          settings check in plain Python (ValueError naming the setting)
+    influence_limit(memory) -> (limit, why)
+                                     largest ln|pair factor| it can take, and why (checked
+                                     before any work, :func:`lzjax.quapi.runner.check_influence`)
+    chunk_points(options) -> int     points per sweep chunk (from its memory estimate)
     memory_bytes(memory, batch)      peak bytes of a batch (the memory guard uses it)
     head(memory) -> int              steps consumed by `start` (k_max for the ADT)
     compile_key(memory) -> hashable  what of `memory` the per-point compositions depend on (the
@@ -48,8 +55,15 @@ class Engine(Protocol):
 
     name: str
     shared_influence: bool
+    ladder_options: tuple[str, ...]
+    columns: tuple[str, ...]
+    fixed_settings: bool
 
     def check(self, memory: int, tol: float | None = None) -> None: ...
+
+    def influence_limit(self, memory: Any) -> tuple[float, str]: ...
+
+    def chunk_points(self, options: dict) -> int: ...
 
     def memory_bytes(self, memory: int, batch: int) -> int: ...
 

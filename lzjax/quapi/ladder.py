@@ -49,10 +49,10 @@ import numpy as np
 from ..checks import check_bool, check_integer, check_number
 from ..model import LZProblem, check_problem, dimensionless, flatten_problem
 from ..results import Result, make_result
-from .engines import get_engine
+from .engines import select_engine
 from .engines.adt import KMAX_RANGE
-from .runner import (check_influence, check_memory, new_bar, padded_steps, pt_log_factor_limit, run_batch,
-                     step_bucket)
+from .engines.pt import check_pt_tol
+from .runner import check_influence, check_memory, new_bar, padded_steps, run_batch, step_bucket
 from .window import bath_window, tail_weight
 
 __all__ = ["Run", "adt_plan", "pt_plan", "pt_tol_default", "richardson", "combine", "converge_quapi",
@@ -270,22 +270,22 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
     `err_window`, `err_compression` (each the larger of P_LZ's and P_ES's); `t_max` = 2 ε_max/v
     (the whole protocol, tails included).
     """
-    engine = get_engine(("adt" if budget is not None else "pt") if engine is None else engine)
+    engine = select_engine(engine, budget=budget)
     check_problem(problem)
     tol = check_number("tol", tol, 1e-6, 0.1)
     compensate = check_bool("compensate", compensate)
     shared = engine.shared_influence
     given = {"budget": budget, "dt": dt, "memory": memory, "pt_tol": pt_tol, "chi_max": chi_max}
-    wrong = [k for k, x in given.items() if x is not None and ((k == "budget") == shared)]
+    wrong = [k for k, x in given.items() if x is not None and k not in engine.ladder_options]
     if wrong:
-        raise ValueError(f"{', '.join(wrong)} do(es) not apply to engine {engine.name!r} "
-                         f"({'budget is the ADT memory' if shared else 'dt, memory, pt_tol, chi_max are process-tensor settings'})")
+        raise ValueError(f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to engine "
+                         f"{engine.name!r} (its ladder settings: {', '.join(engine.ladder_options)})")
     if eps_q is not None:
         eps_q = check_number("eps_q", eps_q, 5.0, 120.0, unit="units of delta")
     if shared:
         dt = None if dt is None else check_number("dt", dt, 1e-3, 0.2, unit="units 1/delta")
         memory = 6.4 if memory is None else check_number("memory", memory, 0.1, 100.0, unit="memory time, units 1/delta")
-        pt_tol = None if pt_tol is None else check_number("pt_tol", pt_tol, 1e-14, 1e-3)
+        pt_tol = None if pt_tol is None else check_pt_tol(pt_tol)
         chi_max = 512 if chi_max is None else check_integer("chi_max", chi_max, 4, 4096)
     else:
         budget = check_integer("budget", 10 if budget is None else budget, 3, KMAX_RANGE[1], what="largest kmax")
@@ -329,12 +329,9 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, budget: int | None 
         check_memory(engine, plan["fine"].memory, largest, None if shared else KMAX_RANGE)
     for index, plan in zip(groups, plans):
         run = max(plan.values(), key=lambda r: r.dt)  # the coarsest step: the largest factors
-        run_tol = plan["fine"].memory.tol if shared else None
-        limit = {"limit": pt_log_factor_limit(run_tol), "why": f"more than the compression at pt_tol = "
-                 f"{run_tol:g} can resolve"} if shared else {}
-        check_influence(jax.tree_util.tree_map(lambda a: a[index], dimless),
-                        np.full(len(index), run.grid(float(v[index[0]]))[1]),
-                        max(r.steps for r in plan.values()), compensate, **limit)
+        check_influence(engine, jax.tree_util.tree_map(lambda a: a[index], dimless),
+                        np.full(len(index), run.grid(float(v[index[0]]))[1]), plan["fine"].memory, compensate,
+                        steps=max(r.steps for r in plan.values()))
     eps_max = np.array(_bath_windows(dimless))  # raised below to at least 2 ε_q per point
     for index, plan in zip(groups, plans):
         eps_max[index] = np.maximum(eps_max[index], 2.0 * plan["fine"].eps_q)

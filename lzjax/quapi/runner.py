@@ -15,7 +15,6 @@ float32 fast path (the steady steps in complex64; the preparation and the read-o
 from __future__ import annotations
 
 import functools
-import math
 import os
 
 import jax
@@ -27,7 +26,7 @@ from .influence import eta_coefficients, log_factor_bound
 from .window import PROTOCOLS
 
 __all__ = ["run_batch", "step_bucket", "padded_steps", "available_memory_bytes", "check_memory", "check_influence",
-           "to_single", "LOG_FACTOR_LIMIT", "pt_log_factor_limit"]
+           "to_single"]
 
 
 def available_memory_bytes() -> int:
@@ -68,21 +67,19 @@ def check_memory(engine, memory: int, batch: int, memory_range=None, fraction: f
         f"is available: {advice}")
 
 
-#: largest accepted ln|influence factor| (e^600 ≈ 1e260 leaves room for products along a path)
-LOG_FACTOR_LIMIT = 600.0
-
-
 @functools.partial(jax.jit, static_argnums=(2, 3))
 def _log_factor_bounds(bath, dt, memory: int, compensate: bool):
     return jax.vmap(lambda b, d: log_factor_bound(eta_coefficients(b, d, memory, compensate).interior))(bath, dt)
 
 
-def check_influence(flat, dt, memory: int, compensate: bool = False, limit: float = LOG_FACTOR_LIMIT,
-                    why: str = "beyond float64") -> None:
-    """ValueError before any work when a point's pair factors exp φ reach e^`limit` at step `dt`
-    (strong coupling: float64 overflows at ~e^700 for the ADT; the process tensor's relative
-    truncation needs far less, see :func:`pt_log_factor_limit`): names the first such point."""
-    bound = np.asarray(_log_factor_bounds(flat.bath, jnp.asarray(dt), int(memory), bool(compensate)))
+def check_influence(engine, flat, dt, memory, compensate: bool = False, steps: int | None = None) -> None:
+    """ValueError before any work when a point's pair factors exp φ reach e^limit at step `dt`,
+    the limit and its reason being the engine's (`engine.influence_limit(memory)`: float64's range
+    for the ADT, what the compression resolves for the process tensor); names the first such
+    point. `steps`: the memory in steps the bound runs over (default: `memory` itself)."""
+    limit, why = engine.influence_limit(memory)
+    steps = int(memory) if steps is None else int(steps)
+    bound = np.asarray(_log_factor_bounds(flat.bath, jnp.asarray(dt), steps, bool(compensate)))
     bad = np.flatnonzero(~(bound <= limit))
     if not bad.size:
         return
@@ -94,15 +91,6 @@ def check_influence(flat, dt, memory: int, compensate: bool = False, limit: floa
         f"factors exp(phi) reach e^{pick(bound):.0f} at dt = {dt_i:.3g}/delta, {why} (limit e^{limit:.3g}; "
         f"first: gamma={pick(flat.bath.gamma):g}, s={pick(flat.bath.s):g}, omega_c={pick(flat.bath.omega_c):g}, "
         f"T={pick(flat.bath.T):g} in units of delta); it shrinks with dt: use a smaller dt or NEQB")
-
-
-def pt_log_factor_limit(pt_tol: float) -> float:
-    """Largest Σ_Δ max Re φ_Δ the process tensor accepts at relative truncation `pt_tol`:
-    ½ ln(1/pt_tol) (≈ 10 at 1e-9). Partial products of the pair factors reach e^bound while whole
-    paths stay ≤ 1, and a truncation relative to the largest keeps only pt_tol·e^bound absolutely.
-    Physical points are far inside (measured at δt = 0.05: Fig. 1 0.004, Fig. 2 0.04, γ = 5e-2
-    0.39); the strong-coupling point of issue 11 has 1145 and its tensor loses the trace."""
-    return 0.5 * math.log(1.0 / float(pt_tol))
 
 
 def to_single(tree):

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..checks import check_integer, check_number, check_precision, check_step_count
+from ..checks import check_number, check_precision, check_step_count
 from ..model import LZProblem, check_problem, dimensionless, flatten_problem
 from ..results import Result, make_result
 from .engines import get_engine
@@ -132,7 +132,7 @@ def solve_quapi(problem: LZProblem, *, dt: float, kmax: int, tmax: float,
     batch = int(np.prod(shape, dtype=int))
     check_memory(engine, kmax, batch, KMAX_RANGE)
     delta = np.asarray(flat.drive.delta)
-    check_influence(dimensionless(flat), np.full(batch, dt) * delta, kmax)
+    check_influence(engine, dimensionless(flat), np.full(batch, dt) * delta, kmax)
     bar = new_bar(padded_steps(n_steps), progress)
     p_lz, p_es, trace_err = run_batch(engine, "plain", dimensionless(flat), jnp.asarray(dt * delta), n_steps,
                            kmax, single=single, bar=bar)

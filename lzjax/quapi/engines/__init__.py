@@ -11,7 +11,7 @@ from .pt import PT as PT
 #: engine name -> engine
 ENGINES = {"adt": ADT, "pt": PT}
 
-__all__ = ["ENGINES", "ADT", "PT", "get_engine"]
+__all__ = ["ENGINES", "ADT", "PT", "get_engine", "select_engine"]
 
 
 def get_engine(name):
@@ -21,3 +21,12 @@ def get_engine(name):
     if name not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(repr(k) for k in ENGINES)}, got {name!r}")
     return ENGINES[name]
+
+
+def select_engine(engine=None, *, fixed: bool = False, budget=None):
+    """The exact engine of a call: `engine` (a name or an engine) if given; else the plain ADT for
+    fixed settings or when its memory `budget` is given; else the process tensor (the one rule of
+    every entry point: :func:`lzjax.quapi.converge_quapi`, :func:`lzjax.sweep`, the CLI)."""
+    if engine is None:
+        engine = "adt" if fixed or budget is not None else "pt"
+    return get_engine(engine)

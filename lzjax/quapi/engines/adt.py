@@ -35,10 +35,12 @@ from ...checks import check_integer
 from ..influence import Eta, eta_coefficients, influence_tensor, pair_log_factor
 
 __all__ = ["adt_start", "adt_steps", "adt_readout", "adt_propagate", "factored_influence",
-           "advance", "advance_factored", "ADT", "KMAX_RANGE"]
+           "advance", "advance_factored", "ADT", "KMAX_RANGE", "LOG_FACTOR_LIMIT"]
 
 #: accepted memory lengths k_max (steps) of the plain ADT; cost and memory ∝ 4^k_max
 KMAX_RANGE = (1, 14)
+#: largest accepted ln|influence factor| (e^600 ≈ 1e260 leaves room for products along a path)
+LOG_FACTOR_LIMIT = 600.0
 
 
 def advance(a, tensor, k, contract: bool):
@@ -144,6 +146,13 @@ class _ADTEngine:
 
     name = "adt"
     shared_influence = False  # η is computed per point (each point may have its own bath)
+    #: the ladder settings of :func:`lzjax.quapi.converge_quapi` that belong to this engine
+    ladder_options = ("budget",)
+    #: whether :func:`lzjax.quapi.solve_quapi` runs it at fixed (dt, kmax, tmax)
+    fixed_settings = True
+    #: the result columns a sweep keeps besides P_LZ, P_ES and their errors, in order (the
+    #: ladder's and the fixed settings' alike)
+    columns = ("dt", "kmax", "t_max", "converged")
 
     def check(self, memory, tol=None):
         check_integer("kmax", memory, *KMAX_RANGE)
@@ -158,6 +167,17 @@ class _ADTEngine:
 
     def head(self, memory: int) -> int:
         return int(memory)
+
+    def influence_limit(self, memory: int) -> tuple[float, str]:
+        """(limit, why) of the pair-factor check: float64's range (:data:`LOG_FACTOR_LIMIT`)."""
+        return LOG_FACTOR_LIMIT, "beyond float64"
+
+    def chunk_points(self, options: dict) -> int:
+        """Points per sweep chunk: what half the free memory holds at the run's k_max."""
+        from ..runner import available_memory_bytes
+
+        kmax = int(options.get("kmax", options.get("budget", 10)))
+        return int(max(1, min(4096, 0.5 * available_memory_bytes() // self.memory_bytes(kmax, 1))))
 
     def compile_key(self, memory):
         """kmax itself: the state has 4^kmax entries."""

@@ -34,11 +34,31 @@ from ..influence import Eta, eta_coefficients
 from ..process_tensor import (ProcessTensor, build_process_tensor, build_process_tensor_jvp, pt_readout_vectors,
                               taper_eta)
 
-__all__ = ["PT", "PTSettings", "build_cached", "differentiable_tensor", "check_tensor", "traced_chi", "CHI_BUCKET"]
+__all__ = ["PT", "PTSettings", "build_cached", "differentiable_tensor", "check_tensor", "traced_chi", "CHI_BUCKET",
+           "PT_TOL_RANGE", "check_pt_tol", "log_factor_limit"]
 
 #: the bond dimension is padded to a multiple of this (bounds the number of compiled shapes; the
 #: step costs ∝ χ², so χ = 17 padded to 24 costs 1.8× less than to 32)
 CHI_BUCKET = 8
+
+
+#: accepted user truncations `pt_tol` (relative discarded weight per truncation); a ladder's
+#: `loose` run uses 10× the chosen one (:func:`lzjax.quapi.ladder.pt_plan`)
+PT_TOL_RANGE = (1e-14, 1e-3)
+
+
+def check_pt_tol(pt_tol) -> float:
+    """`pt_tol` as a float in :data:`PT_TOL_RANGE`, or the one ValueError naming it."""
+    return check_number("pt_tol", pt_tol, *PT_TOL_RANGE)
+
+
+def log_factor_limit(pt_tol: float) -> float:
+    """Largest Σ_Δ max Re φ_Δ the process tensor accepts at relative truncation `pt_tol`:
+    ½ ln(1/pt_tol) (≈ 10 at 1e-9). Partial products of the pair factors reach e^bound while whole
+    paths stay ≤ 1, and a truncation relative to the largest keeps only pt_tol·e^bound absolutely.
+    Physical points are far inside (measured at δt = 0.05: Fig. 1 0.004, Fig. 2 0.04, γ = 5e-2
+    0.39); the strong-coupling point of issue 11 has 1145 and its tensor loses the trace."""
+    return 0.5 * math.log(1.0 / float(pt_tol))
 
 
 class PTSettings(NamedTuple):
@@ -249,7 +269,7 @@ def differentiable_tensor(bath, dt, settings: PTSettings, compensate: bool = Fal
 def check_tensor(info: dict, tol: float, bath, dt) -> None:
     """ValueError when a built tensor's |λ − 1| or trace defect exceeds max(1e-6, 1e3·tol): the
     truncation then lost what the exact functional keeps (seen only far beyond the couplings
-    that :func:`lzjax.quapi.runner.pt_log_factor_limit` admits)."""
+    that :func:`log_factor_limit` admits)."""
     limit = max(1e-6, 1e3 * float(tol))
     if not (info["eig_err"] <= limit and info["trace_defect"] <= limit):  # NaN fails too
         raise ValueError(
@@ -269,6 +289,13 @@ class _PTEngine:
 
     name = "pt"
     shared_influence = True
+    #: the ladder settings of :func:`lzjax.quapi.converge_quapi` that belong to this engine
+    ladder_options = ("dt", "memory", "pt_tol", "chi_max")
+    #: whether :func:`lzjax.quapi.solve_quapi` runs it at fixed (dt, kmax, tmax)
+    fixed_settings = False
+    #: the result columns a sweep keeps besides P_LZ, P_ES and their errors, in order
+    columns = ("dt", "t_max", "converged", "memory", "chi", "pt_tol", "eps_q", "tail", "trace_err", "err_dt", "err_memory", "err_window",
+               "err_compression")
 
     def check(self, memory, tol=None):
         if not isinstance(memory, PTSettings):
@@ -286,6 +313,14 @@ class _PTEngine:
 
     def head(self, memory) -> int:
         return 0
+
+    def influence_limit(self, memory: PTSettings) -> tuple[float, str]:
+        """(limit, why) of the pair-factor check before a run (:func:`log_factor_limit`)."""
+        return log_factor_limit(memory.tol), f"more than the compression at pt_tol = {memory.tol:g} can resolve"
+
+    def chunk_points(self, options: dict) -> int:
+        """Points per sweep chunk: ψ per point is small, the tensor is shared."""
+        return 256
 
     def compile_key(self, memory):
         """None: the per-point compositions see the settings only through the tensor's shapes."""
