@@ -69,7 +69,7 @@ def pt_section(quick: bool) -> None:
     bath = Bath(gamma=5e-4, s=3.0, omega_c=5.0, T=6.4)
     settings = PTSettings(32 if quick else 128, 1e-8, 512)  # δt = 0.05: memory 1.6 / 6.4
     t = time.perf_counter()
-    pt, info = PT.info(bath, 0.05, settings, False)
+    pt, info = PT().info(bath, 0.05, settings, False)
     print(f"  PT build (host): {time.perf_counter() - t:.2f} s, chi {info['chi']} (padded {pt.q_int.shape[-1]}), "
           f"memory {info['memory']} steps, discarded {info['discarded']:.1e}")
     chi = pt.q_int.shape[-1]
@@ -80,7 +80,7 @@ def pt_section(quick: bool) -> None:
         seq = jnp.broadcast_to(k_step, (batch, n, 4, 4))
         for name, cast in (("complex128", lambda x: x), ("complex64", to_single)):
             p, q, s = cast((psi, pt.q_int, seq))
-            step = jax.jit(jax.vmap(PT.advance, in_axes=(0, None, 0)))
+            step = jax.jit(jax.vmap(PT().advance, in_axes=(0, None, 0)))
             t = best(lambda: step(p, q, s)) / n
             print(f"  PT propagate batch {batch:6d} {name:10s}: {1e6 * t:9.2f} us/step, "
                   f"{batch / t:12.4g} point-steps/s")

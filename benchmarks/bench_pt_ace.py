@@ -175,9 +175,9 @@ def lzjax_single(repeats: int) -> dict:
         eps_max = max(float(bath_window(LZProblem(Drive(v=1.0), problem.bath, 0.0), BATH_WINDOW_TOL)), 2 * eps_q)
         t0 = time.perf_counter()
         bath = problem.bath
-        tensor, info = PT.info(bath, dt, settings, False)
+        tensor, info = PT().info(bath, dt, settings, False)
         t1 = time.perf_counter()
-        p_lz, p_es, tr = run_batch(PT, "window", flat, jnp.full(1, dt), n_steps, settings,
+        p_lz, p_es, tr = run_batch(PT(), "window", flat, jnp.full(1, dt), n_steps, settings,
                                    eps_max=jnp.full(1, eps_max), shared=tensor)
         p_lz = float(np.asarray(p_lz)[0])
         t2 = time.perf_counter()

@@ -390,7 +390,7 @@ def _pt_model(z, v, consts, spec):
     delta = float(params["delta"])  # a constant of the fit
     tensor = differentiable_tensor(dimensionless(LZProblem(Drive(1.0, params["delta"]), bath)).bath,
                                    spec.dt * delta, spec.pt)
-    return run_batch(PT, "plain", flat, jnp.full(n, spec.dt * delta), steps_for(spec.dt, spec.tmax), spec.pt,
+    return run_batch(PT(), "plain", flat, jnp.full(n, spec.dt * delta), steps_for(spec.dt, spec.tmax), spec.pt,
                      shared=tensor)[0]
 
 
@@ -491,7 +491,7 @@ def _engine_spec(engine, names, options):
     if "pt_tol" in options:  # PT.check names the bad setting and its range
         pt = PTSettings(options["kmax"], options["pt_tol"], options.get("chi_max", _PT_OPTIONS["chi_max"]),
                         options.get("taper", _PT_OPTIONS["taper"]))
-        PT.check(pt)
+        PT().check(pt)
         pt = PTSettings(int(pt.kmax), float(pt.tol), int(pt.chi_max), float(pt.taper))
     elif set(options) & set(_PT_OPTIONS):
         raise ValueError(f"engine_options {sorted(set(options) & set(_PT_OPTIONS))} need pt_tol (the process tensor)")

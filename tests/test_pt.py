@@ -177,9 +177,9 @@ def test_mixed_sweep_speeds_in_one_batch_equal_one_by_one(engine):
     bath = _PROBLEM.bath
     flat = dimensionless(flatten_problem(LZProblem(Drive(v=v), bath, theta))[0])
     shared = build_cached(bath.gamma, bath.s, bath.omega_c, bath.T, 0.1, memory, False)[0] if engine == "pt" else None
-    batch = np.array(run_batch(PT if engine == "pt" else ADT, "window", flat, jnp.full(3, 0.1), n_steps, memory,
+    batch = np.array(run_batch(PT() if engine == "pt" else ADT(), "window", flat, jnp.full(3, 0.1), n_steps, memory,
                                eps_max=jnp.full(3, 30.0), shared=shared))
-    alone = np.array([run_batch(PT if engine == "pt" else ADT, "window",
+    alone = np.array([run_batch(PT() if engine == "pt" else ADT(), "window",
                                 jax.tree_util.tree_map(lambda a: a[i:i + 1], flat), jnp.full(1, 0.1), n_steps[i],
                                 memory, eps_max=jnp.full(1, 30.0), shared=shared) for i in range(3)])[:, :, 0].T
     assert np.all((alone[:2] > 0) & (alone[:2] < 1)) and np.ptp(alone[0]) > 0.1  # three different points
@@ -207,7 +207,7 @@ def test_pt_ladder_shares_one_tensor_per_bath_and_step():
     assert build_cached.cache_info().misses == 4  # reused, not rebuilt
     np.testing.assert_allclose([both.P_LZ[1], both.P_ES[1]], [float(one.P_LZ), float(one.P_ES)],
                                rtol=0, atol=1e-12)
-    from lzjax.quapi.ladder import pt_plan  # every sweep speed keeps δt, hence the same tensors
+    from lzjax.quapi.engines.pt import pt_plan  # every sweep speed keeps δt, hence the same tensors
 
     plan = pt_plan(0.1, 0.4, 6.0, 1e-7, 512)
     assert all(run.grid(2.0)[1] == run.grid(3.0)[1] == run.dt for run in plan.values())
@@ -367,7 +367,7 @@ def test_truncation_scales_with_the_step_count_and_bad_tensors_are_refused():
     below its limit max(1e-6, 1e3·tol), while a record with a lost normalisation, or NaN, is
     refused naming the bath and the remedy."""
     from lzjax.quapi.engines.pt import PTSettings, build_cached, check_tensor
-    from lzjax.quapi.ladder import pt_tol_default
+    from lzjax.quapi.engines.pt import pt_tol_default
 
     assert pt_tol_default(1e-4, 6000) == pytest.approx(1e-10)
     assert pt_tol_default(1e-3, 10) == 1e-8 and pt_tol_default(1e-4, 10**9) == 1e-12

@@ -1,25 +1,47 @@
 """The interface every exact (path-integral) engine provides; everything else is written once.
 
-An engine propagates the reduced density matrix of the two starts (ground, excited) through the
-4×4 Liouville step propagators K_k of a protocol (:mod:`lzjax.quapi.window`) under the
-discretised influence functional of the bath. The window protocol, the read-out, batching
-(vmap), chunked scans, progress, precision and the convergence ladder
-(:mod:`lzjax.quapi.runner`, :mod:`lzjax.quapi.ladder`) take any object with these members:
+An engine is a configured object (a frozen dataclass: its ladder settings, validated once in
+its constructor, like diffrax's `solver=`): :class:`lzjax.quapi.engines.ADT`,
+:class:`lzjax.quapi.engines.PT`. It propagates the reduced density matrix of the two starts
+(ground, excited) through the 4×4 Liouville step propagators K_k of a protocol
+(:mod:`lzjax.quapi.window`) under the discretised influence functional of the bath. The window
+protocol, the read-out, batching (vmap), chunked scans, progress, precision, the convergence
+ladder, sweeps and trajectories (:mod:`lzjax.quapi.runner`, :mod:`lzjax.quapi.ladder`,
+:mod:`lzjax.sweep`, :mod:`lzjax.quapi.trajectory`) take any object with these members and never
+test an engine's name:
 
     name: str                        short name ("adt", ...), recorded in results
-    shared_influence: bool           False: `influence` is computed per point inside the batch
-                                     (vmapped); True: it is built once per bath on the host and
-                                     passed unbatched to every point of the batch
+    kernel                           the configuration-free instance the compiled programs are
+                                     cached for (the ladder settings never reach them)
+    configured(**settings)           a copy with ladder settings replaced (validated)
     ladder_options: tuple[str, ...]  the settings of :func:`lzjax.quapi.converge_quapi` it takes
     columns: tuple[str, ...]         the result columns a sweep keeps besides P and its errors
     fixed_settings: bool             whether :func:`lzjax.quapi.solve_quapi` runs it at fixed settings
-    check(memory, tol=None)          settings check in plain Python (ValueError naming the setting)
+    memory_range                     (lo, hi) of run memories for the memory guard's advice, or None
+    shared_influence: bool           False: `influence` is computed per point inside the batch
+                                     (vmapped); True: it is built once per bath on the host and
+                                     passed unbatched to every point of the batch
+
+  the convergence ladder (plain Python, on the host):
+    group_keys(dimless) -> (n, k)    points with equal rows share a plan
+    ladder_plans(dimless, groups, tol) -> (plans, merge keys)
+                                     per group a dict of named :class:`lzjax.quapi.plan.Run` (the
+                                     rule of :func:`lzjax.quapi.ladder.combine` reads "fine",
+                                     "coarse", a memory partner, window runs); groups with equal
+                                     plans (and merge keys) run as one batch
+    run_influence(bath, run, compensate) -> (shared influence or None, record)
+    run_settings(plan, record) -> dict   per-batch settings of the result (PT: memory, χ, pt_tol)
+    ladder_settings(record) -> dict      the engine's result settings (dtypes final)
+    chunk_points(options) -> int     points per sweep chunk (from its memory estimate)
+
+  the propagation (per point, pure; no Python control flow on values):
+    check(memory, tol=None)          run-settings check in plain Python (ValueError naming it)
+    memory_bytes(memory, batch)      peak bytes of a batch (the memory guard uses it)
     influence_limit(memory) -> (limit, why)
                                      largest ln|pair factor| it can take, and why (checked
                                      before any work, :func:`lzjax.quapi.runner.check_influence`)
-    chunk_points(options) -> int     points per sweep chunk (from its memory estimate)
-    memory_bytes(memory, batch)      peak bytes of a batch (the memory guard uses it)
     head(memory) -> int              steps consumed by `start` (k_max for the ADT)
+    head_trace(k_head, rho0, influence, memory) -> (state, ρ at t_1 … t_head)   for trajectories
     compile_key(memory) -> hashable  what of `memory` the per-point compositions depend on (the
                                      static argument they are compiled for: k_max for the ADT,
                                      None for the process tensor, whose settings reach the
@@ -36,11 +58,11 @@ discretised influence functional of the bath. The window protocol, the read-out,
     readout(state, k_last, influence) -> rho (2, 4)
                                      ρ at the end point, the last step's propagator k_last
 
-All array functions are per point and pure (no Python control flow on values); `memory` is a
-static setting (steps, or the engine's settings tuple); `head`, `start` and `influence` inside
-the compiled compositions receive `compile_key(memory)`. The runner vmaps them and jits each composition once per
-(engine, protocol), caching by the static arguments. The plain augmented density tensor
-(:data:`lzjax.quapi.engines.adt.ADT`) is the reference implementation.
+`memory` is a static run setting (steps, or the engine's settings tuple); `head`, `start` and
+`influence` inside the compiled compositions receive `compile_key(memory)`. The runner vmaps
+the propagation and jits each composition once per (engine kernel, protocol), caching by the
+static arguments. A third engine: one module in :mod:`lzjax.quapi.engines` and one line in
+:data:`lzjax.quapi.engines.ENGINES`.
 """
 
 from __future__ import annotations
@@ -58,6 +80,24 @@ class Engine(Protocol):
     ladder_options: tuple[str, ...]
     columns: tuple[str, ...]
     fixed_settings: bool
+    memory_range: tuple[int, int] | None
+
+    @property
+    def kernel(self) -> Engine: ...
+
+    def configured(self, **settings) -> Engine: ...
+
+    def group_keys(self, dimless) -> Any: ...
+
+    def ladder_plans(self, dimless, groups, tol: float) -> tuple[list[dict], list | None]: ...
+
+    def run_influence(self, bath, run, compensate: bool) -> tuple[Any, dict]: ...
+
+    def run_settings(self, plan: dict, info: dict) -> dict: ...
+
+    def ladder_settings(self, record: dict) -> dict: ...
+
+    def head_trace(self, k_head, rho0, influence, memory) -> Any: ...
 
     def check(self, memory: int, tol: float | None = None) -> None: ...
 

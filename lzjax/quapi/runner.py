@@ -186,6 +186,7 @@ def run_batch(engine, protocol: str, flat, dt, n_steps, memory, *, eps_max=None,
     step count (:func:`padded_steps`) over `n_chunks` chunks; without one the steady steps run in
     as few scans as the chunk lengths allow.
     """
+    engine = engine.kernel  # the compiled compositions do not depend on the engine's ladder settings
     vprepare, vsteps, vadvance, vfinish = _compiled(engine, protocol)
     size = jnp.shape(dt)[0]
     n = np.broadcast_to(np.asarray(n_steps, dtype=np.int64), (size,))

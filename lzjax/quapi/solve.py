@@ -19,7 +19,7 @@ from ..checks import check_number, check_precision, check_step_count
 from ..model import LZProblem, check_problem, dimensionless, flatten_problem
 from ..results import Result, make_result
 from .engines import get_engine
-from .engines.adt import ADT, KMAX_RANGE
+from .engines.adt import ADT
 from .runner import check_influence, check_memory, new_bar, padded_steps, run_batch
 from .window import PROTOCOLS
 
@@ -37,6 +37,7 @@ def _point(engine, protocol: str, problem: LZProblem, dt, n_steps: int, memory: 
     """(P_LZ, P_ES) of one dimensionless problem through `engine` and `protocol`, no checks.
     Compiled once per static settings (called eagerly, it runs as one program, not op by op);
     a shared-influence engine's host build (and its tangent) happens before, outside the jit."""
+    engine = engine.kernel  # compiled once per engine, whatever its ladder settings
     shared = engine.influence(problem.bath, dt, memory, compensate) if engine.shared_influence else None
     return _point_compiled(engine, protocol, problem, dt, shared, eps_max, n_steps, memory, compensate)
 
@@ -96,7 +97,7 @@ def quapi_probabilities(problem: LZProblem, *, dt: float, kmax: int, tmax: float
 def estimate_memory_bytes(kmax: int, batch: int, dtype=jnp.complex128) -> int:
     """Peak bytes of the plain ADT for `batch` points: 7·4^kmax elements of `dtype` per point
     (:meth:`lzjax.quapi.engines.adt.ADT.memory_bytes`)."""
-    return ADT.memory_bytes(kmax, batch, jnp.dtype(dtype).itemsize)
+    return ADT().memory_bytes(kmax, batch, jnp.dtype(dtype).itemsize)
 
 
 def solve_quapi(problem: LZProblem, *, dt: float, kmax: int, tmax: float,
@@ -130,7 +131,7 @@ def solve_quapi(problem: LZProblem, *, dt: float, kmax: int, tmax: float,
     single = check_precision(precision) == np.float32
     flat, shape = flatten_problem(problem)
     batch = int(np.prod(shape, dtype=int))
-    check_memory(engine, kmax, batch, KMAX_RANGE)
+    check_memory(engine, kmax, batch, engine.memory_range)
     delta = np.asarray(flat.drive.delta)
     check_influence(engine, dimensionless(flat), np.full(batch, dt) * delta, kmax)
     bar = new_bar(padded_steps(n_steps), progress)

@@ -13,8 +13,8 @@ equal to span/N per point), from the bare instantaneous ground and excited state
   twice the cost of a plain run), stored only into the m record slots.
 
 ρ at the first `engine.head(memory)` steps comes from the engine's head trace
-(:data:`HEAD_TRACES`; the ADT's `adt_start(trace=True)`); an engine without one returns NaN
-there. A second engine plugs in by name through :func:`lzjax.quapi.engines.get_engine`.
+(`engine.head_trace`; the ADT's `adt_start(trace=True)`). Any engine of
+:data:`lzjax.quapi.engines.ENGINES` (a name, or a configured engine) runs here.
 """
 
 from __future__ import annotations
@@ -30,24 +30,10 @@ from ..checks import check_bool, check_integer, check_number
 from ..dynamics import HashableAxes, observables, prepare_system, trajectory_dataset
 from ..model import Drive
 from .engines import get_engine
-from .engines.adt import adt_start
 from .propagator import adiabatic_projectors, liouville, magnus4_propagators
 from .runner import check_memory
 
-__all__ = ["exact_trajectory", "exact_rho_path", "HEAD_TRACES"]
-
-#: engine name -> head trace (k_head, rho0, influence, memory) -> (state, ρ at t_1 … t_head)
-HEAD_TRACES = {"adt": lambda k_head, rho0, influence, memory: adt_start(k_head, rho0, influence[1], memory,
-                                                                        trace=True)}
-
-
-def _head(engine, k_head, rho0, influence, memory):
-    trace = HEAD_TRACES.get(engine.name)
-    if trace is None:
-        state = engine.start(k_head, rho0, influence, memory)
-        return state, jnp.full((engine.head(memory),) + rho0.shape, jnp.nan, dtype=rho0.dtype)
-    return trace(k_head, rho0, influence, memory)
-
+__all__ = ["exact_trajectory", "exact_rho_path"]
 
 def exact_rho_path(engine, system, t_grid, dt, rho0, memory: int, *, every: int | None = None, record=None,
                    compensate: bool = False, delta=1.0, shared=None):
@@ -67,7 +53,7 @@ def exact_rho_path(engine, system, t_grid, dt, rho0, memory: int, *, every: int 
     k_steps = liouville(magnus4_propagators(system.drive, t_grid, system.theta, delta))  # (N, 4, 4)
     influence = shared if engine.shared_influence else engine.influence(system.bath, dt, memory, compensate)
     steady = engine.steady(influence)
-    state, head_rho = _head(engine, k_steps[:h], rho0, influence, memory)
+    state, head_rho = engine.head_trace(k_steps[:h], rho0, influence, memory)
     full_head = jnp.concatenate([rho0[None], head_rho])  # (h + 1, B, 4): ρ at j = 0 … h
     if every is not None:
         j0 = every * (h // every + 1)  # first record after the head
@@ -178,7 +164,7 @@ def exact_trajectory(drive, bath, theta=0.0, *, dt: float, kmax: int, times=None
                              "and protocols of equal duration (equal dt) per call")
         scalar = jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(-1)[0], system.bath)
         shared = engine.influence(scalar, float(steps[0]), kmax, compensate)
-    fn = _batch_fn(engine, kmax, n, every, compensate, HashableAxes(in_axes))
+    fn = _batch_fn(engine.kernel, kmax, n, every, compensate, HashableAxes(in_axes))
     obs, t, eps = fn(system, jnp.asarray(t0), jnp.asarray(steps), jnp.asarray(record), shared)
     obs = {k: jnp.swapaxes(a, 1, 2) for k, a in obs.items()}  # (P, m, 2) -> (P, 2, m)
     return trajectory_dataset(obs, t, eps, params, shape, engine=f"quapi-{engine.name}",

@@ -28,14 +28,20 @@ Trace is preserved exactly: every factor is 1 when the newer point is diagonal (
 
 from __future__ import annotations
 
+import dataclasses
+import math
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from ...checks import check_integer
+from ...checks import check_integer, check_number
 from ..influence import Eta, eta_coefficients, influence_tensor, pair_log_factor
+from ..plan import Run
 
 __all__ = ["adt_start", "adt_steps", "adt_readout", "adt_propagate", "factored_influence",
-           "advance", "advance_factored", "ADT", "KMAX_RANGE", "LOG_FACTOR_LIMIT"]
+           "advance", "advance_factored", "ADT", "adt_plan", "KMAX_RANGE", "LOG_FACTOR_LIMIT"]
 
 #: accepted memory lengths k_max (steps) of the plain ADT; cost and memory ∝ 4^k_max
 KMAX_RANGE = (1, 14)
@@ -137,23 +143,85 @@ def adt_propagate(k_steps, rho0, eta: Eta, kmax: int, *, trace: bool = False):
     return jnp.concatenate([head, middle, final[None]])
 
 
-class _ADTEngine:
-    """The plain augmented density tensor as an engine of :mod:`lzjax.quapi.engine`.
+def adt_plan(budget: int, dt: float, eps_q: float) -> dict[str, Run]:
+    """The five runs of the plain-ADT ladder (:mod:`lzjax.quapi.ladder`) for K = `budget`:
+    fine (δt, K), coarse (δt' = δt K/(K − 2), K − 2: the same memory time), short (δt, K − 2),
+    and the window pair wide / wide_coarse at 4ε_q/3."""
+    big, small = budget, budget - 2
+    coarse_dt, wide = dt * big / small, 4.0 * eps_q / 3.0
+    return {"fine": Run(dt, big, eps_q), "coarse": Run(coarse_dt, small, eps_q),
+            "short": Run(dt, small, eps_q), "wide": Run(dt, small, wide),
+            "wide_coarse": Run(coarse_dt, small, wide)}
 
-    Settings: `memory` = k_max (steps, static). Influence per point: η (:class:`Eta`) and the
+
+@dataclasses.dataclass(frozen=True)
+class ADT:
+    """The plain augmented density tensor as an engine of :mod:`lzjax.quapi.engine`, configured.
+
+    **Settings** (validated here, once):
+    - `budget`: k_max of the ladder's finest run (accepted: integer in [3, 14]; cost and memory
+      ∝ 4^budget per step, :meth:`memory_bytes`).
+    - `eps_q`: half-width of the exact window (units of Δ; accepted: [5, 40]).
+
+    Run settings: `memory` = k_max (steps, static). Influence per point: η (:class:`Eta`) and the
     factored steady tensor; the state is the ADT A (2,)+(4,)*k_max for the two starts.
     """
 
-    name = "adt"
-    shared_influence = False  # η is computed per point (each point may have its own bath)
+    budget: int = 10
+    eps_q: float = 15.0
+
+    name: ClassVar[str] = "adt"
+    shared_influence: ClassVar[bool] = False  # η is computed per point (each point may have its own bath)
     #: the ladder settings of :func:`lzjax.quapi.converge_quapi` that belong to this engine
-    ladder_options = ("budget",)
+    ladder_options: ClassVar[tuple[str, ...]] = ("budget", "eps_q")
     #: whether :func:`lzjax.quapi.solve_quapi` runs it at fixed (dt, kmax, tmax)
-    fixed_settings = True
+    fixed_settings: ClassVar[bool] = True
     #: the result columns a sweep keeps besides P_LZ, P_ES and their errors, in order (the
     #: ladder's and the fixed settings' alike)
-    columns = ("dt", "kmax", "t_max", "converged")
+    columns: ClassVar[tuple[str, ...]] = ("dt", "kmax", "t_max", "converged")
+    #: accepted run memories (k_max), for the memory guard's advice
+    memory_range: ClassVar[tuple[int, int]] = KMAX_RANGE
 
+    def __post_init__(self):
+        budget = check_integer("budget", self.budget, 3, KMAX_RANGE[1], what="largest kmax")
+        object.__setattr__(self, "budget", budget)
+        object.__setattr__(self, "eps_q", check_number("eps_q", self.eps_q, 5.0, 40.0, unit="units of delta"))
+
+    @property
+    def kernel(self) -> ADT:
+        """The configuration-free engine the compiled propagation is cached for."""
+        return _KERNEL
+
+    def configured(self, **settings) -> ADT:
+        """A copy with ladder `settings` (names of :attr:`ladder_options`) replaced, validated."""
+        return dataclasses.replace(self, **settings)
+
+    # -- the convergence ladder ----------------------------------------------------------------
+    def group_keys(self, dimless) -> np.ndarray:
+        """Points sharing a plan: equal (v, ω_c) (η is computed per point, so baths may mix)."""
+        return np.stack([np.asarray(dimless.drive.v), np.asarray(dimless.bath.omega_c)], axis=1)
+
+    def ladder_plans(self, dimless, groups, tol: float):
+        """(plans, merge keys): :func:`adt_plan` per group at δt = min(0.1, 0.5/ω_c, 1.5/E(ε_q))."""
+        plans = []
+        for index in groups:
+            wc = float(np.asarray(dimless.bath.omega_c)[index[0]])
+            plans.append(adt_plan(self.budget, min(0.1, 0.5 / wc, 1.5 / math.sqrt(1.0 + self.eps_q**2)), self.eps_q))
+        return plans, None
+
+    def run_influence(self, bath, run: Run, compensate: bool):
+        """(shared influence, record) of one ladder run: none (η is per point)."""
+        return None, {}
+
+    def run_settings(self, plan: dict[str, Run], info: dict) -> dict[str, float]:
+        """Per-batch settings its ladder records (besides dt, ε_q, tails, trace and error parts)."""
+        return {}
+
+    def ladder_settings(self, record: dict[str, np.ndarray]) -> dict:
+        """The engine's result settings of a ladder from the recorded per-point values."""
+        return {"kmax": int(self.budget)}
+
+    # -- the propagation (per point, pure; see :mod:`lzjax.quapi.engine`) ----------------------
     def check(self, memory, tol=None):
         check_integer("kmax", memory, *KMAX_RANGE)
         if tol is not None:
@@ -167,6 +235,10 @@ class _ADTEngine:
 
     def head(self, memory: int) -> int:
         return int(memory)
+
+    def head_trace(self, k_head, rho0, influence, memory: int):
+        """(state, ρ at t_1 … t_head) of :meth:`start`, for trajectories."""
+        return adt_start(k_head, rho0, influence[1], memory, trace=True)
 
     def influence_limit(self, memory: int) -> tuple[float, str]:
         """(limit, why) of the pair-factor check: float64's range (:data:`LOG_FACTOR_LIMIT`)."""
@@ -199,9 +271,6 @@ class _ADTEngine:
     def readout(self, a, k_last, influence):
         return adt_readout(a, k_last, influence[1].edge)  # (2, 4): ground / excited start
 
-    def __repr__(self):
-        return "ADT"
 
-
-#: the plain-ADT engine (a singleton: jitted compositions are cached per engine)
-ADT = _ADTEngine()
+#: the default configuration, on which every compiled propagation is cached
+_KERNEL = ADT()

@@ -19,9 +19,10 @@ and reverse mode). Eagerly the values are used directly; under jit/vmap the buil
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,11 +32,13 @@ from jax.custom_derivatives import SymbolicZero
 from ...checks import check_integer, check_number
 from ...model import Bath
 from ..influence import Eta, eta_coefficients
+from ..plan import Run, tail_weights
 from ..process_tensor import (ProcessTensor, build_process_tensor, build_process_tensor_jvp, pt_readout_vectors,
                               taper_eta)
 
 __all__ = ["PT", "PTSettings", "build_cached", "differentiable_tensor", "check_tensor", "traced_chi", "CHI_BUCKET",
-           "PT_TOL_RANGE", "check_pt_tol", "log_factor_limit"]
+           "PT_TOL_RANGE", "check_pt_tol", "log_factor_limit", "pt_plan", "pt_tol_default", "window_for",
+           "PT_WINDOWS", "PT_DT_RATIO", "PT_TAPER"]
 
 #: the bond dimension is padded to a multiple of this (bounds the number of compiled shapes; the
 #: step costs ∝ χ², so χ = 17 padded to 24 costs 1.8× less than to 32)
@@ -43,7 +46,7 @@ CHI_BUCKET = 8
 
 
 #: accepted user truncations `pt_tol` (relative discarded weight per truncation); a ladder's
-#: `loose` run uses 10× the chosen one (:func:`lzjax.quapi.ladder.pt_plan`)
+#: `loose` run uses 10× the chosen one (:func:`pt_plan`)
 PT_TOL_RANGE = (1e-14, 1e-3)
 
 
@@ -284,19 +287,169 @@ def _mix(psi, k):
     return jnp.einsum("na,bai->bni", k, psi)
 
 
-class _PTEngine:
-    """Process-tensor engine (see the module docstring)."""
+#: δt'/δt of the process-tensor ladder's Richardson partner
+PT_DT_RATIO = 1.25
+#: fraction of the memory over which the process-tensor ladder rolls the lag couplings off
+PT_TAPER = 0.5
 
-    name = "pt"
-    shared_influence = True
+
+def pt_plan(dt: float, memory_time: float, eps_q: float, tol: float, chi_max: int,
+            window_runs: bool = True) -> dict[str, Run]:
+    """The six runs of the process-tensor ladder: memory τ = `memory_time` (1/Δ) at both steps,
+    K = round(τ/δt); `long` doubles the memory; `loose` repeats `fine` at 10× the truncation
+    `tol` (the compression error); δt' = 1.25 δt; one tensor per (bath, δt, settings). Without
+    `window_runs` (the tails carry less than the error bar) the two window runs are left out and
+    the tails' share of ∫Γ1 dt is the window error (:func:`combine`).
+
+    The lag couplings roll off over the last half of the memory (`PT_TAPER`,
+    :func:`lzjax.quapi.process_tensor.taper_eta`): a hard cut where they are not yet negligible
+    at the truncation tolerance makes the compression count the lag (χ ~ K, minutes per build).
+    The memory partner is longer, not shorter (as the ADT's): lags beyond the kernel's reach leave
+    χ unchanged and cost ~0.2 ms each, so the partner costs one cheap build."""
+    coarse = dt * PT_DT_RATIO
+    k_fine, k_coarse = max(2, round(memory_time / dt)), max(2, round(memory_time / coarse))
+    fine, coarse_m = (PTSettings(k, tol, chi_max, PT_TAPER) for k in (k_fine, k_coarse))
+    wide = 4.0 * eps_q / 3.0
+    plan = {"fine": Run(dt, fine, eps_q, True), "coarse": Run(coarse, coarse_m, eps_q, True),
+            "long": Run(dt, fine._replace(kmax=2 * k_fine), eps_q, True),
+            "loose": Run(dt, fine._replace(tol=10.0 * tol), eps_q, True)}
+    if window_runs:
+        plan.update(wide=Run(dt, fine, wide, True), wide_coarse=Run(coarse, coarse_m, wide, True))
+    return plan
+
+
+#: candidate exact-window half-widths of the process-tensor ladder (units Δ)
+PT_WINDOWS = (15.0, 20.0, 30.0, 40.0, 60.0, 80.0, 100.0)
+
+
+def pt_tol_default(tol: float, n_steps: int = 6000) -> float:
+    """The process-tensor truncation for a target error `tol` over `n_steps` propagation steps:
+    6e-3·tol/n_steps, clipped to [1e-12, 1e-8] (1e-10 at tol = 1e-4 and the Fig. 1 point's 6,000).
+
+    The compression error is a drift linear in the step number (module doc of
+    :mod:`lzjax.quapi.process_tensor`), so the truncation scales with 1/N. Measured: at the Fig. 1
+    point the compression part of the bar is ~2e-4 / 7e-5 / ≲1e-6 at 1e-8 / 1e-9 / 1e-10; at
+    Θ = π/2, γ = 5e-5, v = 0.01 (1.7·10⁶ steps) 1e-8 gave 2.3e-2."""
+    return float(min(1e-8, max(1e-12, 6e-3 * float(tol) / max(int(n_steps), 1))))
+
+
+def window_for(dimless, index, tail_tol: float) -> float:
+    """The smallest ε_q of :data:`PT_WINDOWS` whose golden-rule tails carry less than `tail_tol`
+    of ∫Γ1 dt at every point of the group (the largest if none does)."""
+    group = jax.tree_util.tree_map(lambda a: a[index], dimless)
+    for eq in PT_WINDOWS:
+        if float(np.max(np.asarray(tail_weights(group, eq)))) < tail_tol:
+            return eq
+    return PT_WINDOWS[-1]
+
+
+
+
+@dataclasses.dataclass(frozen=True)
+class PT:
+    """The uniform process tensor as an engine of :mod:`lzjax.quapi.engine`, configured.
+
+    **Settings** (validated here, once; None: the ladder chooses per bath):
+    - `memory_time`: memory τ of the ladder (units 1/Δ; accepted: [0.1, 100], default 6.4):
+      K = round(τ/δt) steps, the lag couplings rolled off over the second half
+      (:data:`PT_TAPER`); the error bar holds the change at 2τ.
+    - `pt_tol`: relative truncation of the compression (accepted: :data:`PT_TOL_RANGE`;
+      default :func:`pt_tol_default`, 6e-3·tol/N for the bath's longest run of N steps).
+    - `chi_max`: bond-dimension cap (accepted: integer in [4, 4096], default 512).
+    - `dt`: Trotter step of the finest run (units 1/Δ; accepted: [1e-3, 0.2]; default
+      min(0.05, 0.25/ω_c, 1.2/E(ε_q)), so that the coarse run keeps E δt' ≤ 1.5).
+    - `eps_q`: half-width of the exact window (units of Δ; accepted: [5, 120]; default the
+      smallest of :data:`PT_WINDOWS` whose golden-rule tails carry < tol/10 of ∫Γ1 dt).
+
+    Run settings (static, hashable): :class:`PTSettings`. See the module docstring.
+    """
+
+    memory_time: float = 6.4
+    pt_tol: float | None = None
+    chi_max: int = 512
+    dt: float | None = None
+    eps_q: float | None = None
+
+    name: ClassVar[str] = "pt"
+    shared_influence: ClassVar[bool] = True
     #: the ladder settings of :func:`lzjax.quapi.converge_quapi` that belong to this engine
-    ladder_options = ("dt", "memory", "pt_tol", "chi_max")
+    #: (`memory` there is `memory_time` here)
+    ladder_options: ClassVar[tuple[str, ...]] = ("dt", "memory", "pt_tol", "chi_max", "eps_q")
     #: whether :func:`lzjax.quapi.solve_quapi` runs it at fixed (dt, kmax, tmax)
-    fixed_settings = False
+    fixed_settings: ClassVar[bool] = False
     #: the result columns a sweep keeps besides P_LZ, P_ES and their errors, in order
-    columns = ("dt", "t_max", "converged", "memory", "chi", "pt_tol", "eps_q", "tail", "trace_err", "err_dt", "err_memory", "err_window",
-               "err_compression")
+    columns: ClassVar[tuple[str, ...]] = ("dt", "t_max", "converged", "memory", "chi", "pt_tol", "eps_q", "tail",
+                                          "trace_err", "err_dt", "err_memory", "err_window", "err_compression")
+    #: accepted run memories for the memory guard's advice (none: the memory is not the cost)
+    memory_range: ClassVar[None] = None
 
+    def __post_init__(self):
+        check = lambda name, value, f: object.__setattr__(self, name, None if value is None else f(value))  # noqa: E731
+        check("memory_time", self.memory_time,
+              lambda x: check_number("memory", x, 0.1, 100.0, unit="memory time, units 1/delta"))
+        check("pt_tol", self.pt_tol, check_pt_tol)
+        check("chi_max", self.chi_max, lambda x: check_integer("chi_max", x, 4, 4096))
+        check("dt", self.dt, lambda x: check_number("dt", x, 1e-3, 0.2, unit="units 1/delta"))
+        check("eps_q", self.eps_q, lambda x: check_number("eps_q", x, 5.0, 120.0, unit="units of delta"))
+        if self.memory_time is None:
+            raise ValueError("memory (memory time, units 1/delta) must be a number in [0.1, 100], got None")
+
+    @property
+    def kernel(self) -> PT:
+        """The configuration-free engine the compiled propagation is cached for."""
+        return _KERNEL
+
+    def configured(self, **settings) -> PT:
+        """A copy with ladder `settings` (names of :attr:`ladder_options`) replaced, validated."""
+        if "memory" in settings:
+            settings["memory_time"] = settings.pop("memory")
+        return dataclasses.replace(self, **settings)
+
+    # -- the convergence ladder ----------------------------------------------------------------
+    def group_keys(self, dimless) -> np.ndarray:
+        """Points sharing a plan: equal (v, bath) — one tensor per bath serves every v and Θ."""
+        b = dimless.bath
+        return np.stack([np.asarray(dimless.drive.v), np.asarray(b.omega_c), np.asarray(b.gamma),
+                         np.asarray(b.s), np.asarray(b.T)], axis=1)
+
+    def ladder_plans(self, dimless, groups, tol: float):
+        """(plans, merge keys) of the groups: the exact window (:func:`window_for` unless given),
+        one δt per bath (the smallest its sweep speeds need), one truncation per bath for its
+        slowest sweep (the most steps), :func:`pt_plan`; the merge key is the bath."""
+        b = dimless.bath
+        v = np.asarray(dimless.drive.v)
+        keys = self.group_keys(dimless)
+        windows = [self.eps_q if self.eps_q is not None else window_for(dimless, index, 0.1 * tol) for index in groups]
+        small_tail = [float(np.max(np.asarray(tail_weights(jax.tree_util.tree_map(lambda a: a[index], dimless),
+                                                           eq)))) < 0.1 * tol for index, eq in zip(groups, windows)]
+        # Nyquist margin: E(ε_q) δt' ≤ 1.5 on the coarse run (E δt < π aliases, DESIGN §3); one δt
+        # per bath (the smallest its sweep speeds need), so that every v shares its tensors
+        steps = [self.dt if self.dt is not None else min(0.05, 0.25 / float(np.asarray(b.omega_c)[index[0]]),
+                                                         1.5 / (PT_DT_RATIO * math.sqrt(1.0 + eq**2)))
+                 for index, eq in zip(groups, windows)]
+        bath_of = [tuple(keys[index[0], 1:]) for index in groups]
+        finest = {key: min(st for k, st in zip(bath_of, steps) if k == key) for key in bath_of}
+        # one truncation per bath, for its slowest sweep (the most steps)
+        longest = {key: max(math.ceil(2.0 * eq / (float(v[index[0]]) * finest[key]))
+                            for k, eq, index in zip(bath_of, windows, groups) if k == key) for key in finest}
+        tols = {key: self.pt_tol if self.pt_tol is not None else pt_tol_default(tol, n) for key, n in longest.items()}
+        plans = [pt_plan(finest[key], self.memory_time, eq, tols[key], self.chi_max, not small)
+                 for key, eq, small in zip(bath_of, windows, small_tail)]
+        return plans, bath_of
+
+    def run_influence(self, bath, run, compensate: bool):
+        """(tensor, record) of one ladder run for a bath with scalar leaves (:meth:`info`)."""
+        return self.info(bath, run.dt, run.memory, compensate)
+
+    def run_settings(self, plan: dict, info: dict) -> dict[str, float]:
+        """Per-batch settings its ladder records: memory K, χ and the truncation of the fine run."""
+        return {"memory": plan["fine"].steps, "chi": info["chi"], "pt_tol": plan["fine"].memory.tol}
+
+    def ladder_settings(self, record: dict[str, np.ndarray]) -> dict:
+        """The engine's result settings of a ladder from the recorded per-point values."""
+        return {"memory": record["memory"].astype(int), "chi": record["chi"].astype(int), "pt_tol": record["pt_tol"]}
+
+    # -- the propagation (per point, pure; see :mod:`lzjax.quapi.engine`) ----------------------
     def check(self, memory, tol=None):
         if not isinstance(memory, PTSettings):
             raise ValueError(f"process-tensor settings must be PTSettings(kmax, tol, chi_max, taper), got {memory!r}")
@@ -313,6 +466,10 @@ class _PTEngine:
 
     def head(self, memory) -> int:
         return 0
+
+    def head_trace(self, k_head, rho0, influence, memory):
+        """(state, ρ at t_1 … t_head): no head steps."""
+        return self.start(k_head, rho0, influence, memory), jnp.zeros((0,) + rho0.shape, dtype=rho0.dtype)
 
     def influence_limit(self, memory: PTSettings) -> tuple[float, str]:
         """(limit, why) of the pair-factor check before a run (:func:`log_factor_limit`)."""
@@ -356,9 +513,6 @@ class _PTEngine:
     def readout(self, psi, k_last, pt):
         return jnp.einsum("bni,ni->bn", _mix(psi, k_last), pt_readout_vectors(pt))  # (2, 4)
 
-    def __repr__(self):
-        return "PT"
 
-
-#: the process-tensor engine (a singleton: jitted compositions are cached per engine)
-PT = _PTEngine()
+#: the default configuration, on which every compiled propagation is cached
+_KERNEL = PT()
