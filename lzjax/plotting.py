@@ -1,4 +1,4 @@
-"""Matplotlib figures of sweep results and fits (needs the `plot` extra)."""
+"""Matplotlib figures of sweep results, fits and trajectories (needs the `plot` extra)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ import os
 
 import numpy as np
 
-__all__ = ["plot_probabilities", "plot_fit"]
+__all__ = ["plot_probabilities", "plot_fit", "plot_trajectory"]
 
 _LABELS = {"v": "v / Δ²", "T": "T / Δ", "theta": "Θ", "omega_c": "ω_c / Δ", "gamma": "γ", "s": "s", "delta": "Δ"}
 
 
-def _figure(path, ax=None):
-    """(pyplot, figure, axes): a new 6.4×4.4 figure (Agg backend when writing a file), or `ax`'s."""
+def _figure(path, ax=None, figsize=(6.4, 4.4)):
+    """(pyplot, figure, axes): a new `figsize` figure (Agg backend when writing a file), or `ax`'s."""
     import matplotlib
 
     if path is not None and ax is None:
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig = ax.figure if ax is not None else plt.figure(figsize=(6.4, 4.4))
+    fig = ax.figure if ax is not None else plt.figure(figsize=figsize)
     return plt, fig, (ax if ax is not None else fig.add_subplot())
 
 
@@ -102,4 +102,38 @@ def plot_fit(result, v, P, sigma=None, path=None, *, n_curve: int = 96):
     ax.legend(fontsize=8)
     fixed = ", ".join(_label(k, x) for k, x in result.params.items() if k not in result.names)
     ax.set_title(f"{result.engine}  {fixed}  χ²/dof = {result.chi2_dof:.3g}", fontsize=9)
+    return _finish(fig, path)
+
+
+def plot_trajectory(ds, start: str = "ground", window=None, path=None):
+    """Populations P_ground (solid) and P_up (dashed) against t per point (at most 8 drawn) of a
+    trajectory dataset (:func:`lzjax.dynamics.neqb_trajectory`,
+    :func:`lzjax.quapi.trajectory.exact_trajectory`); the crossing window [ε₋, ε₊]/v shaded
+    when `window` (a :func:`lzjax.dynamics.crossing_window` dataset) is given. Returns the
+    Figure, written to `path` when given."""
+    from .writers import point_params
+
+    plt, fig, ax = _figure(path, figsize=(7.0, 4.4))
+    sel = ds.sel(start=start)
+    names = [k for k in point_params(ds) if np.unique(ds[k].values).size > 1]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for p in range(min(ds.sizes["point"], 8)):
+        c = colours[p % len(colours)]
+        label = ", ".join(f"{k}={float(ds[k].values[p]):g}" for k in names) or None
+        ax.plot(ds.t.values[p], sel.P_ground.values[p], "-", color=c, label=label)
+        ax.plot(ds.t.values[p], sel.P_up.values[p], "--", color=c, lw=0.9)
+        if window is not None:
+            v = float(ds.v.values[p])
+            ax.axvspan(float(window.eps_minus.values[p]) / v, float(window.eps_plus.values[p]) / v,
+                       color=c, alpha=0.12, lw=0)
+    ax.set_xlabel("t [1/Δ]")
+    ax.set_ylabel("P_ground (solid), P_up (dashed)")
+    title = f"{ds.attrs.get('engine', '')}, start {start}"
+    if window is not None:
+        title += f"; shaded: crossing window, δ = {window.attrs['tol']:g}"
+    ax.set_title(title, fontsize=9)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.25, lw=0.5)
+    if names:
+        ax.legend(fontsize=7)
     return _finish(fig, path)

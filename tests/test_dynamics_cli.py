@@ -91,12 +91,12 @@ def test_bad_flags_and_paths_fail_fast_and_write_nothing(argv, fragment, tmp_pat
 
 
 def test_a_failing_plot_leaves_no_records_file(tmp_path, capsys, monkeypatch):
-    cli_dynamics = importlib.import_module("lzjax.cli_dynamics")
+    plotting = importlib.import_module("lzjax.plotting")
 
     def broken(*a, **k):
         raise ValueError("plot failed")
 
-    monkeypatch.setattr(cli_dynamics, "plot_trajectory", broken)
+    monkeypatch.setattr(plotting, "plot_trajectory", broken)
     argv = LIN + ["--eps-start", "-4", "--eps-end", "4", "--every", "32", "--n-steps", "64",
                   "--out", str(tmp_path / "r.csv"), "--plot", str(tmp_path / "p.png")]
     assert main(argv) == 2

@@ -18,13 +18,24 @@ succeeded.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 import numpy as np
 
-from .cli import (add_physics_flags, check_distinct, check_output_path, OneLineError, Outputs, size_check, parse_values)
+from .common import (
+    InputError,
+    Outputs,
+    add_physics_flags,
+    check_distinct,
+    check_output_path,
+    parse_values,
+    require_matplotlib,
+    require_netcdf,
+    save_figure,
+    user_input,
+)
+from .size import size_check
 
 __all__ = ["add_trajectory_parser", "add_window_parser", "run_trajectory", "run_window"]
 
@@ -37,8 +48,6 @@ _DRIVE_ACCEPTS = {"linear": (), "tanh": ("amplitude", "tau", "t_start", "t_end",
                   "periodic": ("eps0", "amplitude", "omega", "t_start", "t_end")}
 #: bath and angle flags (dest -> flag), in record order
 _BATH_FLAGS = {"T": "--T", "gamma": "--gamma", "s": "--s", "omega_c": "--omega-c", "theta": "--theta"}
-#: recorded observables, in column order
-OBSERVABLES = ("P_ground", "P_excited", "P_up", "r_x", "r_y", "r_z")
 
 
 def _add_bath_flags(p) -> None:
@@ -89,13 +98,26 @@ def add_window_parser(sub) -> None:
 
 def _refuse(names: list[str], why: str) -> None:
     if names:
-        raise OneLineError(f"{', '.join(names)} {'does' if len(names) == 1 else 'do'} not apply {why}")
+        raise InputError(f"{', '.join(names)} {'does' if len(names) == 1 else 'do'} not apply {why}")
 
 
 def _check_delta(args) -> None:
     delta = parse_values("--delta", args.delta)
     if np.any(delta != 1.0):
-        raise OneLineError("--delta must be 1 here (give energies in units of Δ and times in 1/Δ)")
+        raise InputError("--delta must be 1 here (give energies in units of Δ and times in 1/Δ)")
+
+
+#: δ of the crossing window that lzjax.dynamics.crossing_window accepts. A copy, kept because the
+#: window of `lzjax trajectory --window-tol` is computed after the trajectory and `lzjax window`
+#: must refuse a bad --tol in the CLI's words before any work; crossing_window has no separate
+#: validator to call yet (it checks tol as it starts).
+WINDOW_TOL_RANGE = (1e-8, 0.1)
+
+
+def _check_window_tol(flag: str, tol: float) -> None:
+    lo, hi = WINDOW_TOL_RANGE
+    if not (lo <= tol <= hi):
+        raise InputError(f"{flag} must be in [{lo:g}, {hi:g}], got {tol!r}")
 
 
 def _mesh(lists: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
@@ -116,19 +138,16 @@ def _bath_lists(args, with_v: bool) -> dict[str, np.ndarray]:
 
 def _plan_trajectory(args) -> dict:
     """Everything checked and built (protocol, bath, options); raises before any work."""
-    from .model import Bath, Drive
-    from .protocols import PeriodicDrive, TanhSweep
+    from ..dynamics import prepare_system
+    from ..model import Bath, Drive
+    from ..neqb import check_neqb_validity
+    from ..protocols import LinearSweep, PeriodicDrive, TanhSweep
 
     check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
     check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
     check_distinct(**{"--out": args.out, "--plot": args.plot})
-    if args.out and args.out.lower().endswith(".nc"):
-        _netcdf_engine()
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise OneLineError("--plot needs matplotlib (pip install 'lzjax[plot]')") from None
+    require_netcdf(args.out)
+    require_matplotlib(args.plot)
     _check_delta(args)
     drive, engine = args.drive, args.engine
     # flags that do not apply to the drive
@@ -139,23 +158,23 @@ def _plan_trajectory(args) -> dict:
                  if x is not None], f"to --drive {drive} (linear drive only)")
         missing = [_DRIVE_FLAGS[d] for d in _DRIVE_NEEDS[drive] if getattr(args, d) is None]
         if missing:
-            raise OneLineError(f"--drive {drive} needs {', '.join(missing)}")
+            raise InputError(f"--drive {drive} needs {', '.join(missing)}")
         if args.window_tol is not None:
-            raise OneLineError("--window-tol applies to --drive linear only (the window of the linear sweep)")
+            raise InputError("--window-tol applies to --drive linear only (the window of the linear sweep)")
     else:
         if args.v is None:
-            raise OneLineError("--drive linear needs --v")
+            raise InputError("--drive linear needs --v")
         if (args.eps_start is None) != (args.eps_end is None):
-            raise OneLineError("--eps-start and --eps-end go together (a finite linear sweep)")
+            raise InputError("--eps-start and --eps-end go together (a finite linear sweep)")
     finite = drive != "linear" or args.eps_start is not None
     # flags that do not apply to the engine
     if engine == "quapi":
         _refuse(["--n-steps"] if args.n_steps is not None else [], "to --engine quapi (neqb, linear drive)")
         missing = [f for f, x in (("--dt", args.dt), ("--kmax", args.kmax)) if x is None]
         if missing:
-            raise OneLineError(f"--engine quapi needs {' and '.join(missing)} (fixed settings)")
+            raise InputError(f"--engine quapi needs {' and '.join(missing)} (fixed settings)")
         if not finite:
-            raise OneLineError("--engine quapi needs a finite window: --eps-start and --eps-end "
+            raise InputError("--engine quapi needs a finite window: --eps-start and --eps-end "
                                 "(the infinite sweep's tails are NEQB's)")
     else:
         _refuse(["--kmax"] if args.kmax is not None else [], "to --engine neqb (quapi only)")
@@ -165,17 +184,17 @@ def _plan_trajectory(args) -> dict:
             _refuse(["--n-steps"] if args.n_steps is not None else [],
                     f"to --drive {drive} with --engine neqb (use --dt)")
     if (args.times is None) == (args.every is None):
-        raise OneLineError("give one of --times t1,t2,... (1/Δ) or --every N")
+        raise InputError("give one of --times t1,t2,... (1/Δ) or --every N")
     times = None
     if args.times is not None:
         times = parse_values("--times", args.times)
         if np.any(np.diff(times) < 0):
-            raise OneLineError(f"--times must be non-decreasing, got {args.times!r}")
+            raise InputError(f"--times must be non-decreasing, got {args.times!r}")
     elif args.every < 1:
-        raise OneLineError(f"--every must be a positive integer, got {args.every}")
-    if args.window_tol is not None and not (1e-8 <= args.window_tol <= 0.1):
-        raise OneLineError(f"--window-tol must be in [1e-8, 0.1], got {args.window_tol!r}")
-    # values: the Cartesian product of all lists, built and validated eagerly
+        raise InputError(f"--every must be a positive integer, got {args.every}")
+    if args.window_tol is not None:
+        _check_window_tol("--window-tol", args.window_tol)
+    # values: the Cartesian product of all lists, built and validated eagerly by the library
     lists = _bath_lists(args, with_v=drive == "linear")
     if drive == "linear" and finite:
         lists["eps_start"] = parse_values("--eps-start", args.eps_start)
@@ -184,44 +203,44 @@ def _plan_trajectory(args) -> dict:
         if getattr(args, d) is not None:
             lists[d] = parse_values(_DRIVE_FLAGS[d], getattr(args, d))
     flat, shape = _mesh(lists)
-    bath = Bath(gamma=flat["gamma"], s=flat["s"], omega_c=flat["omega_c"], T=flat["T"])
-    if drive == "linear":
-        protocol = Drive(v=flat["v"])
-    elif drive == "tanh":
-        protocol = TanhSweep(amplitude=flat["amplitude"], tau=flat["tau"], t_start=flat["t_start"],
-                             t_end=flat["t_end"], eps0=flat.get("eps0", 0.0))
-    else:
-        protocol = PeriodicDrive(eps0=flat["eps0"], amplitude=flat["amplitude"], omega=flat["omega"],
-                                 t_start=flat["t_start"], t_end=flat["t_end"])
     kwargs = {"times": times, "every": args.every}
     if drive == "linear" and finite:
         kwargs.update(eps_start=flat["eps_start"], eps_end=flat["eps_end"])
-        from .protocols import LinearSweep
-
-        LinearSweep(v=flat["v"], eps_start=flat["eps_start"], eps_end=flat["eps_end"])  # eager check
+    with user_input():
+        bath = Bath(gamma=flat["gamma"], s=flat["s"], omega_c=flat["omega_c"], T=flat["T"])
+        if drive == "linear":
+            protocol = Drive(v=flat["v"])
+            if finite:
+                LinearSweep(v=flat["v"], eps_start=flat["eps_start"], eps_end=flat["eps_end"])
+        elif drive == "tanh":
+            protocol = TanhSweep(amplitude=flat["amplitude"], tau=flat["tau"], t_start=flat["t_start"],
+                                 t_end=flat["t_end"], eps0=flat.get("eps0", 0.0))
+        else:
+            protocol = PeriodicDrive(eps0=flat["eps0"], amplitude=flat["amplitude"], omega=flat["omega"],
+                                     t_start=flat["t_start"], t_end=flat["t_end"])
+        system = prepare_system(protocol, bath, flat["theta"], eps_start=kwargs.get("eps_start"),
+                                eps_end=kwargs.get("eps_end"))[0]  # drive, bath and Θ together
+        if engine == "neqb":
+            check_neqb_validity(system)
     if times is not None and finite:  # requested times inside every window, before any work
         if drive == "linear":
             t0, t1 = flat["eps_start"] / flat["v"], flat["eps_end"] / flat["v"]
         else:
             t0, t1 = flat["t_start"], flat["t_end"]
         if np.any(times[:, None] < t0[None] - 1e-12) or np.any(times[:, None] > t1[None] + 1e-12):
-            raise OneLineError(f"--times must lie inside the protocol window of every point "
-                                f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (1/Δ)")
+            raise InputError(f"--times must lie inside the protocol window of every point "
+                             f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (1/Δ)")
+    # dt and n_steps are the engines' to check (first thing, before any work: see run_trajectory)
     if engine == "quapi":
         kwargs.update(dt=args.dt, kmax=args.kmax)
-        from .quapi.engines import get_engine
+        from ..quapi.engines import get_engine
 
-        get_engine("adt").check(args.kmax)
-        if not (0 < args.dt <= 1):
-            raise OneLineError(f"--dt must be in (0, 1] (1/Δ), got {args.dt!r}")
+        with user_input():  # before the size estimate, which grows like 4^kmax
+            get_engine("adt").check(args.kmax)
     elif drive == "linear":
         if args.n_steps is not None:
-            if args.n_steps < 16:
-                raise OneLineError(f"--n-steps must be an integer >= 16, got {args.n_steps}")
             kwargs["n_steps"] = args.n_steps
     elif args.dt is not None:
-        if not (1e-5 <= args.dt <= 1):
-            raise OneLineError(f"--dt must be in [1e-5, 1] (1/Δ), got {args.dt!r}")
         kwargs["dt"] = args.dt
     n = int(np.prod(shape))
     if engine == "quapi":
@@ -234,124 +253,25 @@ def _plan_trajectory(args) -> dict:
             "engine": engine, "kind": drive, "finite": finite}
 
 
-def _netcdf_engine() -> str:
-    for name, module in (("netcdf4", "netCDF4"), ("h5netcdf", "h5netcdf"), ("scipy", "scipy.io")):
-        try:
-            __import__(module)
-            return name
-        except ImportError:
-            continue
-    raise OneLineError("--out .nc needs netCDF4, h5netcdf or scipy installed")
-
-
-# ---- records and outputs -----------------------------------------------------------------------
-
-def _point_params(ds) -> list[str]:
-    return [k for k, c in ds.coords.items() if c.dims == ("point",)]
-
-
-def trajectory_records(ds, start: str = "ground") -> list[dict]:
-    """One dict per (point, record): the point's parameters, `start`, t, epsilon and the
-    observables (floats), for the infinite sweep also its P_LZ, P_ES; point-major order."""
-    sel = ds.sel(start=start)
-    names = _point_params(ds)
-    out = []
-    t, eps = ds.t.values, ds.epsilon.values
-    values = {k: sel[k].values for k in OBSERVABLES}
-    ends = [k for k in ("P_LZ", "P_ES") if k in ds]  # the infinite sweep's asymptotic read-out
-    for p in range(ds.sizes["point"]):
-        base = {k: float(ds[k].values[p]) for k in names}
-        for j in range(ds.sizes["time"]):
-            rec = dict(base, start=start, t=float(t[p, j]), epsilon=float(eps[p, j]))
-            rec.update({k: float(values[k][p, j]) for k in OBSERVABLES})
-            rec.update({k: float(ds[k].values[p]) for k in ends})
-            out.append(rec)
-    return out
-
-
-def _write_records(path: str, target: str, records: list[dict], dataset=None) -> None:
-    """Write `records` (or, for a .nc `target`, `dataset`) to `path` in the format of `target`."""
-    ext = os.path.splitext(target)[1].lower()
-    if ext == ".json":
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(records, f, indent=1)
-    elif ext == ".csv":
-        import csv
-
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(records[0]))
-            writer.writeheader()
-            for rec in records:
-                writer.writerow({k: repr(x) if isinstance(x, float) else x for k, x in rec.items()})
-    else:
-        dataset.to_netcdf(path, engine=_netcdf_engine())
-
-
-def _netcdf_ready(ds):
-    """Attributes netCDF can hold (numbers, strings, number lists)."""
-    out = ds.copy()
-    out.attrs = {k: (json.dumps(v) if isinstance(v, (list, dict, bool)) and not (
-        isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)) else v)
-        for k, v in ds.attrs.items()}
-    out.attrs = {k: (int(v) if isinstance(v, bool) else v) for k, v in out.attrs.items()}
-    return out
-
-
-def plot_trajectory(ds, start: str = "ground", window=None):
-    """Populations P_ground (solid) and P_up (dashed) against t per point (at most 8 drawn);
-    the crossing window [ε₋, ε₊]/v shaded when `window` (a crossing_window dataset) is given."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.0, 4.4))
-    sel = ds.sel(start=start)
-    names = [k for k in _point_params(ds) if np.unique(ds[k].values).size > 1]
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for p in range(min(ds.sizes["point"], 8)):
-        c = colours[p % len(colours)]
-        label = ", ".join(f"{k}={float(ds[k].values[p]):g}" for k in names) or None
-        ax.plot(ds.t.values[p], sel.P_ground.values[p], "-", color=c, label=label)
-        ax.plot(ds.t.values[p], sel.P_up.values[p], "--", color=c, lw=0.9)
-        if window is not None:
-            v = float(ds.v.values[p])
-            ax.axvspan(float(window.eps_minus.values[p]) / v, float(window.eps_plus.values[p]) / v,
-                       color=c, alpha=0.12, lw=0)
-    ax.set_xlabel("t [1/Δ]")
-    ax.set_ylabel("P_ground (solid), P_up (dashed)")
-    title = f"{ds.attrs.get('engine', '')}, start {start}"
-    if window is not None:
-        title += f"; shaded: crossing window, δ = {window.attrs['tol']:g}"
-    ax.set_title(title, fontsize=9)
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.25, lw=0.5)
-    if names:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def _save_plot(fig, tmp: str, path: str) -> None:
-    fig.savefig(tmp, dpi=120, format=os.path.splitext(path)[1].lower()[1:])
-
-
 def run_trajectory(args) -> int:
-    from . import dynamics
-    from .quapi import trajectory as quapi_trajectory
+    from .. import dynamics, plotting
+    from ..quapi import trajectory as quapi_trajectory
+    from ..writers import OBSERVABLES, point_params, trajectory_records, write_records
 
     plan = _plan_trajectory(args)
-    if plan["engine"] == "quapi":
-        ds = quapi_trajectory.exact_trajectory(plan["drive"], plan["bath"], plan["theta"], **plan["kwargs"])
-    else:
-        ds = dynamics.neqb_trajectory(plan["drive"], plan["bath"], plan["theta"], **plan["kwargs"])
+    engine = quapi_trajectory.exact_trajectory if plan["engine"] == "quapi" else dynamics.neqb_trajectory
+    # The engines check dt, kmax, n_steps and the step count first thing, before any work, and
+    # expose no separate validator yet: a ValueError out of these calls is such a check.
+    with user_input():
+        ds = engine(plan["drive"], plan["bath"], plan["theta"], **plan["kwargs"])
     window = None
     if args.window_tol is not None:
-        window = dynamics.crossing_window(plan["drive"], plan["bath"], plan["theta"], tol=args.window_tol)
+        with user_input():
+            window = dynamics.crossing_window(plan["drive"], plan["bath"], plan["theta"], tol=args.window_tol)
     sel = ds.sel(start=args.start)
     bad = ~np.all(np.isfinite(np.stack([sel[k].values for k in OBSERVABLES])), axis=(0, 2))
     if np.any(bad):
-        raise OneLineError(f"{int(bad.sum())} point(s) gave non-finite populations; nothing written")
+        raise InputError(f"{int(bad.sum())} point(s) gave non-finite populations; nothing written")
     records = trajectory_records(ds, args.start)
     if window is not None:
         m = ds.sizes["time"]
@@ -365,15 +285,15 @@ def run_trajectory(args) -> int:
             if window is not None:
                 out_ds = out_ds.assign(eps_minus=("point", window.eps_minus.values),
                                        eps_plus=("point", window.eps_plus.values))
-            _write_records(outputs.temporary(args.out), args.out, records, _netcdf_ready(out_ds))
+            write_records(outputs.temporary(args.out), records, os.path.splitext(args.out)[1], dataset=out_ds)
         if args.plot:
-            _save_plot(plot_trajectory(ds, args.start, window), outputs.temporary(args.plot), args.plot)
+            save_figure(lambda: plotting.plot_trajectory(ds, args.start, window), outputs, args.plot)
         outputs.commit()
     finally:
         outputs.discard()
     if not args.out:
         extra = [k for k in ("P_LZ", "P_ES", "eps_minus", "eps_plus") if k in records[0]]
-        _print_rows(records, ["t", "epsilon", *OBSERVABLES, *extra], per_point=_point_params(ds))
+        _print_rows(records, ["t", "epsilon", *OBSERVABLES, *extra], per_point=point_params(ds))
     return 0
 
 
@@ -390,44 +310,32 @@ def _print_rows(records, columns, per_point=()) -> None:
 
 # ---- lzjax window --------------------------------------------------------------------------------
 
-#: per-point results of `lzjax window`, in column order
-WINDOW_COLUMNS = ("eps_minus", "eps_minus_err", "eps_plus", "eps_plus_err", "rate_eps_minus", "rate_eps_plus",
-                  "Xi_total", "P_LZ", "P_ES", "P_LZ_window", "P_ES_window", "window_dev")
-
-
-def window_records(ds) -> list[dict]:
-    names = _point_params(ds)
-    return [{**{k: float(ds[k].values[p]) for k in names}, "tol": float(ds.attrs["tol"]),
-             **{k: float(ds[k].values[p]) for k in WINDOW_COLUMNS}} for p in range(ds.sizes["point"])]
-
-
 def run_window(args) -> int:
-    from . import dynamics
-    from .model import Bath, Drive
+    from .. import dynamics
+    from ..model import Bath, Drive
+    from ..writers import window_records, write_records
 
     check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
-    if args.out and args.out.lower().endswith(".nc"):
-        _netcdf_engine()
+    require_netcdf(args.out)
     _check_delta(args)
     if args.v is None:
-        raise OneLineError("window needs --v (the crossing window of the linear sweep)")
-    if not (1e-8 <= args.tol <= 0.1):
-        raise OneLineError(f"--tol must be in [1e-8, 0.1], got {args.tol!r}")
-    if args.n_seg < 16:
-        raise OneLineError(f"--n-seg must be an integer >= 16, got {args.n_seg}")
-    if not (1 <= args.iterations <= 60):
-        raise OneLineError(f"--iterations must be in [1, 60], got {args.iterations}")
+        raise InputError("window needs --v (the crossing window of the linear sweep)")
+    _check_window_tol("--tol", args.tol)
     flat, shape = _mesh(_bath_lists(args, with_v=True))
-    bath = Bath(gamma=flat["gamma"], s=flat["s"], omega_c=flat["omega_c"], T=flat["T"])
-    drive = Drive(v=flat["v"])
+    with user_input():
+        bath = Bath(gamma=flat["gamma"], s=flat["s"], omega_c=flat["omega_c"], T=flat["T"])
+        drive = Drive(v=flat["v"])
     size_check("neqb", int(np.prod(shape)) * args.iterations, {}, args.yes)
-    ds = dynamics.crossing_window(drive, bath, flat["theta"], tol=args.tol, n_seg=args.n_seg,
-                                  iterations=args.iterations)
+    # crossing_window checks n_seg, iterations, Θ and NEQB's validity first thing, before any
+    # work, and exposes no separate validator yet: a ValueError out of it is such a check.
+    with user_input():
+        ds = dynamics.crossing_window(drive, bath, flat["theta"], tol=args.tol, n_seg=args.n_seg,
+                                      iterations=args.iterations)
     records = window_records(ds)
     outputs = Outputs()
     try:
         if args.out:
-            _write_records(outputs.temporary(args.out), args.out, records, _netcdf_ready(ds))
+            write_records(outputs.temporary(args.out), records, os.path.splitext(args.out)[1], dataset=ds)
         outputs.commit()
     finally:
         outputs.discard()

@@ -1,0 +1,133 @@
+"""The `lzjax` command line.
+
+    lzjax neqb --v 0.1,0.3,1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 --theta 0 [--delta 1]
+               [--tol 1e-6] [--out FILE.json|FILE.csv] [--plot FILE.png] [--store FILE.jsonl]
+    lzjax quapi (same parameter flags) --dt 0.1 --kmax 6 --tmax 60 | --tol 1e-3 [--budget 8]
+    lzjax trajectory (parameter flags) (--times t1,t2,... | --every N) [--drive linear|tanh|periodic]
+               [--engine neqb|quapi] [--out FILE.csv|.json|.nc] [--plot FILE.png]   (see cli.dynamics)
+    lzjax window (parameter flags) --tol 1e-4 [--out FILE.csv|.json|.nc]
+    lzjax demo [--outdir DIR]
+    lzjax --version
+
+Each parameter flag takes one value or a comma-separated list; the run covers their Cartesian
+product. `--theta` is in radians and accepts multiples of π (`0.022pi`, `-pi/2`, `pi/4`).
+Without `--out` a table is printed. Bad input exits with status 2 and one line on stderr;
+every flag and output path is checked before any work, and results are written (atomically)
+only when everything, the plot included, has succeeded. Ctrl-C exits with status 130 and one
+line. `--store` keeps finished chunks and resumes like :func:`lzjax.sweep`.
+
+One module per command family: :mod:`.sweeps` (neqb, quapi), :mod:`.fit`, :mod:`.dynamics`
+(trajectory, window), :mod:`.demo`; :mod:`.common` (input errors, values, paths, outputs) and
+:mod:`.size` (the size estimate) are shared. :data:`COMMANDS` maps each subcommand to the
+function adding its parser and the function running it; `main` dispatches through it.
+
+Compiled programs are kept between calls in JAX's persistent compilation cache, in
+``$XDG_CACHE_HOME/lzjax/jax`` (default ``~/.cache/lzjax/jax``); ``LZJAX_NO_CACHE=1`` turns it off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import demo, dynamics, fit, sweeps
+from .common import InputError, Parser, parse_angle, parse_values
+
+__all__ = ["main", "COMMANDS", "InputError", "parse_values", "parse_angle"]
+
+#: subcommand -> (function adding its parser to the subparsers, function running it on the args)
+COMMANDS = {
+    "neqb": (sweeps.add_neqb_parser, sweeps.run_neqb),
+    "quapi": (sweeps.add_quapi_parser, sweeps.run_quapi),
+    "fit": (fit.add_fit_parser, fit.run_fit),
+    "trajectory": (dynamics.add_trajectory_parser, dynamics.run_trajectory),
+    "window": (dynamics.add_window_parser, dynamics.run_window),
+    "demo": (demo.add_demo_parser, demo.run_demo),
+}
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _build_parser() -> Parser:
+    parser = Parser(prog="lzjax", description="Dissipative Landau-Zener dynamics (NEQB, QUAPI).")
+    parser.add_argument("--version", action="version", version=f"lzjax {_version()}")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    for add_parser, _ in COMMANDS.values():
+        add_parser(sub)
+    return parser
+
+
+def _runner(command: str):
+    """The function running `command`; an internal error (not the user's) if there is none."""
+    try:
+        return COMMANDS[command][1]
+    except KeyError:
+        raise RuntimeError(f"lzjax internal error: subcommand {command!r} was parsed but has no runner") from None
+
+
+_VALUE_FLAGS = {"--v", "--T", "--gamma", "--s", "--omega-c", "--theta", "--delta", "--times", "--eps-start",
+                "--eps-end", "--eps0", "--t-start", "--t-end", "--amplitude"}
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """`--theta -pi/2` → `--theta=-pi/2`: argparse would take '-pi/2' for a flag."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in _VALUE_FLAGS and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def _enable_compilation_cache() -> str | None:
+    """JAX's persistent compilation cache in a user cache folder (opt out: LZJAX_NO_CACHE=1)."""
+    if os.environ.get("LZJAX_NO_CACHE", "").strip().lower() not in ("", "0", "false", "no"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "lzjax", "jax")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None  # no cache rather than no run
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.05)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    try:
+        parser = _build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help, --version
+            return int(done.code or 0)
+        if args.command is None:
+            raise InputError(f"choose a command: {', '.join(COMMANDS)} (see lzjax --help)")
+        run = _runner(args.command)
+        _enable_compilation_cache()
+        return run(args)
+    except InputError as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"lzjax: error: {message}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader went away (`lzjax ... | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt as interrupt:
+        from ..store import SweepInterrupted
+
+        print(f"lzjax: {interrupt}" if isinstance(interrupt, SweepInterrupted) else "lzjax: interrupted",
+              file=sys.stderr)
+        return 130

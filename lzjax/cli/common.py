@@ -1,0 +1,188 @@
+"""What every `lzjax` subcommand shares: the input-error class, reading values and angles, the
+physics flags, output-path checks and the atomic writer of outputs.
+
+Nothing here computes; the heavy modules (jax, the engines, matplotlib) are imported lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import re
+
+import numpy as np
+
+__all__ = ["InputError", "user_input", "parse_angle", "parse_values", "single", "Parser", "add_physics_flags",
+           "check_output_path", "check_distinct", "writable_folder", "require_matplotlib", "Outputs", "save_figure"]
+
+
+class InputError(Exception):
+    """Bad user input: `main` prints its first line as ``lzjax: error: ...`` and exits with 2."""
+
+
+@contextlib.contextmanager
+def user_input(prefix: str = ""):
+    """Turn a library validator's ValueError into an :class:`InputError` (its message names the
+    parameter and its range). Wrap only calls whose ValueError means bad input, never the work."""
+    try:
+        yield
+    except ValueError as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(prefix + message) from error
+
+
+_PI_FORM = re.compile(r"^([+-]?)([0-9.eE+-]*)\*?pi(?:/([0-9.eE+-]+))?$")
+
+
+def parse_angle(text: str) -> float:
+    """'0.3' → 0.3; '0.022pi', '-pi/2', 'pi', '2*pi/3' → multiples of π (radians)."""
+    t = text.strip().lower().replace(" ", "").replace("π", "pi")
+    match = _PI_FORM.match(t)
+    if match:
+        sign, factor, divisor = match.groups()
+        try:
+            value = (float(factor) if factor else 1.0) * math.pi / (float(divisor) if divisor else 1.0)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            raise InputError(f"cannot read angle {text!r} (use radians or e.g. 0.022pi, -pi/2)") from None
+        return -value if sign == "-" else value
+    try:
+        return float(t)
+    except ValueError:
+        raise InputError(f"cannot read angle {text!r} (use radians or e.g. 0.022pi, -pi/2)") from None
+
+
+def parse_values(flag: str, text: str, angle: bool = False) -> np.ndarray:
+    """A comma-separated list of numbers (or angles) for `flag`."""
+    if not isinstance(text, str):  # argparse hands over [] for a bare `--` after the flag
+        raise InputError(f"{flag} needs a number or a comma-separated list of numbers, got {text!r}")
+    items = [x for x in text.split(",")]
+    if not items or any(not x.strip() for x in items):
+        raise InputError(f"{flag} needs a number or a comma-separated list of numbers, got {text!r}")
+    values = []
+    for x in items:
+        if angle:
+            values.append(parse_angle(x))
+        else:
+            try:
+                values.append(float(x))
+            except ValueError:
+                raise InputError(f"{flag}: cannot read {x.strip()!r} as a number") from None
+    return np.asarray(values, dtype=float)
+
+
+def single(flag: str, text: str, angle: bool = False) -> float:
+    """One value for `flag` (a fit takes no lists)."""
+    values = parse_values(flag, text, angle=angle)
+    if values.size != 1:
+        raise InputError(f"{flag} takes one value for a fit, got {text!r}")
+    return float(values[0])
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit status 2
+        raise InputError(message)
+
+
+def add_physics_flags(p: argparse.ArgumentParser, *, required: bool = True, v_required: bool | None = None,
+                      v_help: str = "sweep speed(s) v in Δ² (list: 0.1,0.3,1)",
+                      delta_help: str = "tunnel splitting Δ (sets the unit; default 1)") -> None:
+    """The drive and bath flags every physics command shares (each one value or a list)."""
+    p.add_argument("--v", required=required if v_required is None else v_required, help=v_help)
+    p.add_argument("--T", required=required, help="temperature(s) k_B T in Δ (0 allowed)")
+    p.add_argument("--gamma", required=required, help="coupling strength(s) γ")
+    p.add_argument("--s", required=required, help="spectral exponent(s) s")
+    p.add_argument("--omega-c", dest="omega_c", required=required, help="cutoff frequency ω_c in Δ")
+    p.add_argument("--theta", default="0", help="coupling angle(s) Θ in radians; 0.022pi, -pi/2 accepted")
+    p.add_argument("--delta", default="1", help=delta_help)
+
+
+# -- output paths: checked before any work, written atomically after all of it ------------------
+def writable_folder(folder: str, flag: str) -> None:
+    import tempfile
+
+    try:
+        handle = tempfile.TemporaryFile(dir=folder)
+    except OSError as error:
+        raise InputError(f"{flag}: cannot write into folder {folder!r} ({error.strerror or error})") from None
+    handle.close()
+
+
+def check_output_path(path: str | None, allowed: tuple[str, ...] | None, flag: str) -> None:
+    if path is None:
+        return
+    ext = os.path.splitext(path)[1].lower()
+    if allowed is not None and ext not in allowed:
+        raise InputError(f"{flag} must end in {' or '.join(allowed)}, got {path!r}")
+    if os.path.isdir(path):
+        raise InputError(f"{flag}: {path!r} is a folder, not a file")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise InputError(f"{flag}: {path!r} exists and is not writable")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"{flag}: folder {folder!r} does not exist")
+    writable_folder(folder, flag)
+
+
+def check_distinct(**paths) -> None:
+    seen = {}
+    for flag, path in paths.items():
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise InputError(f"{seen[key]} and {flag} name the same file {path!r}")
+        seen[key] = flag
+
+
+def require_matplotlib(plot: str | None) -> None:
+    if plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise InputError("--plot needs matplotlib (pip install 'lzjax[plot]')") from None
+
+
+def require_netcdf(out: str | None) -> None:
+    if out and out.lower().endswith(".nc"):
+        from ..writers import netcdf_engine
+
+        if netcdf_engine() is None:
+            raise InputError("--out .nc needs netCDF4, h5netcdf or scipy installed")
+
+
+class Outputs:
+    """Files written to temporary names beside their targets, renamed only by `commit()`;
+    anything not committed is removed (no `.tmp` left behind)."""
+
+    def __init__(self):
+        self.pending: list[tuple[str, str]] = []
+
+    def temporary(self, path: str) -> str:
+        from ..sweep import temporary_beside
+
+        tmp = temporary_beside(path)
+        self.pending.append((tmp, path))
+        return tmp
+
+    def commit(self) -> None:
+        for tmp, path in self.pending:
+            os.replace(tmp, path)
+        self.pending.clear()
+
+    def discard(self) -> None:
+        from ..sweep import remove_quietly
+
+        for tmp, _ in self.pending:
+            remove_quietly(tmp)
+        self.pending.clear()
+
+
+def save_figure(draw, outputs: Outputs, path: str) -> None:
+    """Draw with `draw()` (a function returning a matplotlib Figure) and save it to a temporary
+    beside `path`. A plot that fails (ValueError) is reported as one line naming --plot, and as
+    it comes before `outputs.commit()`, nothing at all is written."""
+    with user_input("--plot: "):
+        figure = draw()
+    figure.savefig(outputs.temporary(path), dpi=120, format=os.path.splitext(path)[1].lower()[1:])

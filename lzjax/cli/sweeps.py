@@ -1,0 +1,226 @@
+"""`lzjax neqb` and `lzjax quapi`: an engine over the Cartesian grid of the parameter flags
+(:func:`lzjax.sweep`), printed as a table or written as records, with an optional plot."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from .common import (
+    InputError,
+    Outputs,
+    add_physics_flags,
+    check_distinct,
+    check_output_path,
+    parse_values,
+    require_matplotlib,
+    save_figure,
+    user_input,
+)
+from .size import n_points, size_check
+
+__all__ = ["add_neqb_parser", "add_quapi_parser", "run_neqb", "run_quapi", "emit"]
+
+
+def _add_parameter_flags(p: argparse.ArgumentParser) -> None:
+    add_physics_flags(p)
+    p.add_argument("--out", help="write results: .json (list of records) or .csv")
+    p.add_argument("--plot", help="draw P_LZ (solid) and P_ES (dashed) against v to this PNG/PDF/SVG")
+    p.add_argument("--store", help="keep finished chunks in this JSON-lines file; rerun to resume")
+    p.add_argument("--chunk-size", dest="chunk_size", type=int, help="points per engine call (default: automatic)")
+    p.add_argument("--yes", action="store_true", help="run even when the size estimate is above the hard limit")
+
+
+def add_neqb_parser(sub) -> None:
+    p = sub.add_parser("neqb", help="nonequilibrium Bloch equations over a parameter grid")
+    _add_parameter_flags(p)
+    p.add_argument("--tol", type=float, default=1e-6, help="absolute accuracy target (default 1e-6)")
+
+
+def add_quapi_parser(sub) -> None:
+    p = sub.add_parser("quapi", help="QUAPI path integral over a parameter grid")
+    _add_parameter_flags(p)
+    p.add_argument("--dt", type=float, help="fixed Trotter step δt in 1/Δ (with --kmax, --tmax)")
+    p.add_argument("--kmax", type=int, help="fixed memory length in steps (with --dt, --tmax)")
+    p.add_argument("--tmax", type=float, help="fixed protocol duration in 1/Δ (with --dt, --kmax)")
+    p.add_argument("--tol", type=float, help="convergence mode: target error (ladder in δt, k_max, t_max)")
+    p.add_argument("--budget", type=int, help="convergence mode, --engine adt: largest k_max (default 10)")
+    p.add_argument("--engine", dest="quapi_engine", default=None, choices=["adt", "pt"],
+                   help="convergence mode: exact engine, pt (process tensor: compressed memory, wide "
+                        "window; the default) or adt (plain augmented density tensor; the default with --budget)")
+    p.add_argument("--memory", type=float, help="convergence mode, --engine pt: memory time in 1/Δ (default 6.4)")
+    p.add_argument("--pt-tol", dest="pt_tol", type=float,
+                   help="convergence mode, --engine pt: relative truncation of the compression "
+                        "(default 6e-3·tol/steps within [1e-12, 1e-8])")
+    p.add_argument("--eps-q", dest="eps_q", type=float,
+                   help="convergence mode: half-width of the exact QUAPI window in Δ (pt: 5-120, default "
+                        "the smallest of 15…100 whose golden-rule tails carry < tol/10 of the relaxation; "
+                        "adt: 5-40, default 15)")
+    p.add_argument("--compensate", action="store_true",
+                   help="convergence mode: η from G(ω)/sinc²(ωδt/2), golden-rule-exact discrete rates"
+                        " at O(γ) (smaller δt corrections where relaxation at large E dominates)")
+
+
+def _grid_from_args(args) -> dict[str, np.ndarray]:
+    return {
+        "v": parse_values("--v", args.v),
+        "T": parse_values("--T", args.T),
+        "gamma": parse_values("--gamma", args.gamma),
+        "s": parse_values("--s", args.s),
+        "omega_c": parse_values("--omega-c", args.omega_c),
+        "theta": parse_values("--theta", args.theta, angle=True),
+        "delta": parse_values("--delta", args.delta),
+    }
+
+
+def _check_sweep_paths(args) -> None:
+    check_output_path(args.out, (".json", ".csv"), "--out")
+    check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    check_output_path(args.store, None, "--store")
+    check_distinct(**{"--out": args.out, "--plot": args.plot, "--store": args.store})
+    require_matplotlib(args.plot)
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise InputError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
+
+
+def _run_sweep(engine: str, args, options: dict) -> int:
+    from ..sweep import (  # looked up at call time (tests replace sweep)
+        grid_problem,
+        sweep,
+    )
+
+    grid = _grid_from_args(args)
+    size_check(engine, n_points(grid), options, args.yes, grid["v"])
+    with user_input():  # the whole grid, eagerly: the model's constructors name the parameter and its range
+        grid_problem(**grid)
+    # The engines check their own options (neqb's tol, quapi's eps_q, budget, memory, ...) first
+    # thing, before any computation, and lzjax exposes no separate validator for them yet: a
+    # ValueError out of this call is such a check; the catch goes once they expose them.
+    with user_input():
+        result = sweep(engine, progress=engine == "quapi", store=args.store, chunk_size=args.chunk_size,
+                       **options, **grid)
+    emit(result, args.out, args.plot)
+    return 0
+
+
+def run_neqb(args) -> int:
+    _check_sweep_paths(args)
+    return _run_sweep("neqb", args, {"tol": args.tol})  # solve_neqb checks tol
+
+
+def _quapi_options(args) -> dict:
+    """The engine options of `lzjax quapi`: fixed settings or one of the two ladders."""
+    fixed = {"--dt": args.dt, "--kmax": args.kmax, "--tmax": args.tmax}
+    ladder = {"--tol": args.tol, "--budget": args.budget, "--eps-q": args.eps_q,
+              "--compensate": args.compensate or None, "--engine": args.quapi_engine,
+              "--memory": args.memory, "--pt-tol": args.pt_tol}
+    given_fixed = [k for k, x in fixed.items() if x is not None]
+    given_ladder = [k for k, x in ladder.items() if x is not None]
+    if given_fixed and given_ladder:
+        raise InputError(f"{', '.join(given_ladder)} belong to convergence mode (--tol), not to fixed "
+                         f"settings {', '.join(given_fixed)}; give one mode")
+    if given_fixed:
+        if len(given_fixed) < 3:
+            missing = [k for k in fixed if fixed[k] is None]
+            raise InputError(f"fixed settings need --dt, --kmax and --tmax together; missing {', '.join(missing)}")
+        options = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
+        from ..fit import check_engine_options
+
+        with user_input():  # the ADT's fixed settings (dt, tmax > 0, kmax, steps), before the size estimate
+            check_engine_options("quapi", options)
+        return options
+    if args.tol is not None and (args.quapi_engine or ("adt" if args.budget is not None else "pt")) == "pt":
+        wrong = [k for k, x in (("--budget", args.budget),) if x is not None]
+        if wrong:
+            raise InputError(f"{', '.join(wrong)} belong(s) to --engine adt, not to --engine pt")
+        options = {"tol": args.tol, "method": "pt"}
+        for key, value in (("eps_q", args.eps_q), ("memory", args.memory), ("pt_tol", args.pt_tol)):
+            if value is not None:
+                options[key] = value
+        if args.compensate:
+            options["compensate"] = True
+        return options
+    if args.tol is not None:
+        wrong = [k for k, x in (("--memory", args.memory), ("--pt-tol", args.pt_tol)) if x is not None]
+        if wrong:
+            raise InputError(f"{', '.join(wrong)} belong(s) to --engine pt, not to --engine adt")
+        options = {"tol": args.tol, "budget": 10 if args.budget is None else args.budget,
+                   "eps_q": 15.0 if args.eps_q is None else args.eps_q}
+        if args.compensate:
+            options["compensate"] = True
+        return options
+    if given_ladder:
+        raise InputError(f"{', '.join(given_ladder)} need --tol (convergence mode)")
+    raise InputError("quapi needs --dt, --kmax and --tmax together, or --tol")
+
+
+def run_quapi(args) -> int:
+    _check_sweep_paths(args)
+    return _run_sweep("quapi", args, _quapi_options(args))
+
+
+# -- results: table or records, plot, warnings -------------------------------------------------
+def _print_table(records: list[dict]) -> None:
+    columns = ["v", "T", "gamma", "s", "omega_c", "theta", "delta", "P_LZ", "P_ES", "P_LZ_err", "P_ES_err",
+               "dt", "kmax", "memory", "chi", "eps_q", "trace_err", "kappa", "converged", "status"]
+    columns = [c for c in columns if c in records[0]]
+    print("  ".join(f"{c:>11}" for c in columns))
+    for rec in records:
+        print("  ".join(f"{rec[c]:>11.6g}" if isinstance(rec[c], float) else f"{rec[c]!s:>11}" for c in columns))
+
+
+def _describe(rec: dict) -> str:
+    return "(" + ", ".join(f"{k}={rec[k]:g}" for k in ("v", "T", "gamma", "s", "omega_c", "theta")) + ")"
+
+
+def _points(records: list[dict], index: np.ndarray) -> str:
+    shown = ", ".join(_describe(records[i]) for i in index[:3])
+    return f"{shown}{', ...' if index.size > 3 else ''}"
+
+
+def emit(result, out: str | None, plot: str | None) -> None:
+    """Write `result` (a SweepResult) to `out` and its plot to `plot`, both or neither; else
+    print the table; then one warning line per kind of doubtful point."""
+    from ..writers import write_records
+
+    status = np.asarray(result["status"]).ravel()
+    records = result.records()
+    broken = np.flatnonzero(status == "not finite")
+    if broken.size:
+        raise InputError(
+            f"{broken.size} point(s) gave non-finite probabilities (first: {_describe(records[int(broken[0])])[1:-1]}; "
+            "the rates overflow float64); nothing written"
+        )
+    outputs = Outputs()
+    try:
+        if out:
+            write_records(outputs.temporary(out), records, os.path.splitext(out)[1])
+        if plot:
+            save_figure(result.plot, outputs, plot)
+        outputs.commit()  # only now, with everything (the plot included) done
+    finally:
+        outputs.discard()
+    if not out:
+        _print_table(records)
+    unphysical = np.flatnonzero(status == "unphysical")
+    if unphysical.size:
+        print(f"lzjax: warning: {unphysical.size} point(s) unphysical (a probability outside [0, 1] or a trace "
+              f"defect beyond the error): values null, status 'unphysical'; refine the settings or use --tol: "
+              f"{_points(records, unphysical)}", file=sys.stderr)
+    beyond = np.flatnonzero(status == "beyond weak coupling")
+    if beyond.size:
+        from ..neqb import KAPPA_MAX
+
+        kappa = np.asarray(result["kappa"]).ravel()[beyond]
+        print(f"lzjax: warning: {beyond.size} point(s) beyond NEQB's weak coupling (kappa = 1 - Delta_eff/Delta up "
+              f"to {kappa.max():.3g} > {KAPPA_MAX:g}; NEQB's model error grows like kappa): use lzjax quapi: "
+              f"{_points(records, beyond)}", file=sys.stderr)
+    bad = np.flatnonzero(status == "not converged")
+    if bad.size:
+        print(f"lzjax: warning: {bad.size} point(s) did not reach the requested tolerance (see *_err): "
+              f"{_points(records, bad)}", file=sys.stderr)
+    if np.any(status == "unchecked"):
+        print("lzjax: note: fixed settings, convergence not checked (P_*_err null); use --tol", file=sys.stderr)
