@@ -223,20 +223,18 @@ def _engine_call(engine: str, options: dict, progress: bool):
 
 
 def quapi_engine(options: dict):
-    """The exact engine of a quapi sweep (:func:`lzjax.quapi.engines.select_engine`): `method` if
-    given, else the plain ADT for fixed settings or when its memory `budget` is given, else the
-    process tensor. A `method` that names no engine is a ValueError naming it."""
+    """The exact engine of a quapi sweep (:func:`lzjax.quapi.engines.select_engine`), configured
+    with the ladder settings among `options`: `method` if given, else the plain ADT for fixed
+    settings or when its memory `budget` is given, else the process tensor. A `method` that
+    names no engine is a ValueError naming it."""
     from .quapi.engines import ENGINES, select_engine
 
     method = options.get("method")
     if method is not None and method not in ENGINES:
         raise ValueError(f"method (the exact engine) must be one of {', '.join(map(repr, ENGINES))}, got {method!r}")
-    return select_engine(method, fixed=bool(_FIXED_QUAPI & set(options)), budget=options.get("budget"))
-
-
-def quapi_method(options: dict) -> str:
-    """The name of :func:`quapi_engine`'s engine."""
-    return quapi_engine(options).name
+    engine = select_engine(method, fixed=bool(_FIXED_QUAPI & set(options)), budget=options.get("budget"))
+    settings = {k: options[k] for k in engine.ladder_options if options.get(k) is not None}
+    return engine.configured(**settings) if settings else engine
 
 
 def _default_chunk_size(engine: str, options: dict) -> int:

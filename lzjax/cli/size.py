@@ -29,20 +29,6 @@ def _format_bytes(b: float) -> str:
     return f"{b:.0f} B"
 
 
-#: seconds per point-step of the process tensor (χ ≲ 32) on the 2-core CPU, rough
-_PT_POINT_STEP_S = 2e-5
-
-
-def _adt_step_seconds(kmax: int) -> float:
-    """Seconds per step of the plain ADT on the 2-core CPU, rough: 12 ms at k_max 10, ×4 per unit."""
-    return 12e-3 * 4.0 ** (kmax - 10)
-
-
-def _pt_bytes(chi_max: int, batch: int) -> float:
-    """Bytes of a process tensor at `chi_max` and the states of `batch` points (complex128)."""
-    return 16 * (16 * chi_max**2 + batch * 24 * chi_max)
-
-
 def _steps(options: dict) -> float:
     """t_max/δt; 0 for a δt that is not > 0 (no estimate: the engine refuses it, naming dt)."""
     dt = options["dt"]
@@ -63,34 +49,27 @@ def _estimate(kind: str, n: int, options: dict, v=None) -> tuple[float, float]:
         engine = options.get("engine", "neqb")
         if engine == "neqb":
             return 20.0 + 3e-3 * n * iterations / 100, 25 * 2**10 * n
-        from ..quapi import estimate_memory_bytes
+        from ..quapi.engines import ADT, PT
+        from ..quapi.engines.pt import PTSettings
 
         kmax, p = int(options["kmax"]), int(options.get("n_params", 1))
         steps = _steps(options)
-        per_step = _PT_POINT_STEP_S if engine == "quapi" else _adt_step_seconds(kmax)
+        exact = PT() if engine == "quapi" else ADT()
+        per_step = exact.step_seconds(kmax)
         build = 2e-3 * kmax * (1 + p) if engine == "quapi" else 0.0
         per_eval = n * steps * per_step * (1 + p) + build
-        memory = (_pt_bytes(options.get("chi_max", 512), n) if engine == "quapi"
-                  else estimate_memory_bytes(kmax, n))
+        memory = (exact.memory_bytes(PTSettings(kmax, 1e-9, options.get("chi_max", 512)), n) if engine == "quapi"
+                  else exact.memory_bytes(kmax, n))
         return 20.0 + (8 + min(iterations, 30)) * per_eval, memory
-    from ..quapi import estimate_memory_bytes
-    from ..sweep import quapi_method
+    from ..sweep import quapi_engine
 
-    if quapi_method(options) == "pt":  # ~20 µs per point-step (χ ≲ 32), six runs, ε_q ~ 60, δt 0.02
-        v_typ = float(np.median(v)) if v is not None else 1.0
-        steps = 2 * options.get("eps_q", 60.0) / v_typ / 0.02
-        return 20.0 + n * 6 * steps * _PT_POINT_STEP_S, _pt_bytes(512, min(n, 256))
-    kmax = int(options.get("kmax") or options.get("budget") or 10)
-    per_step = _adt_step_seconds(kmax)
-    if "dt" in options:
-        steps = _steps(options)
-        rungs = 1
-    else:  # the ladder: about four rungs over the exact window 2 eps_q / v at dt ~ 0.1
-        v_typ = float(np.median(v)) if v is not None else 1.0
-        steps = 2 * options.get("eps_q", 15.0) / v_typ / 0.1
-        rungs = 4
-    seconds = 20.0 + n * rungs * steps * per_step
-    return seconds, estimate_memory_bytes(kmax, min(n, 4096))
+    engine = quapi_engine(options)
+    v_typ = float(np.median(v)) if v is not None else 1.0
+    if "dt" in options:  # fixed settings: one run of t_max/dt steps
+        kmax = int(options["kmax"])
+        return 20.0 + n * _steps(options) * engine.step_seconds(kmax), engine.memory_bytes(kmax, min(n, 4096))
+    seconds, memory = engine.ladder_cost(n, v_typ)
+    return 20.0 + seconds, memory
 
 
 def size_check(kind: str, n: int, options: dict, yes: bool, v=None) -> None:

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 
+from ..quapi.engines import ENGINES
 from .common import (
     InputError,
     Outputs,
@@ -48,7 +49,7 @@ def add_quapi_parser(sub) -> None:
     p.add_argument("--tmax", type=float, help="fixed protocol duration in 1/Δ (with --dt, --kmax)")
     p.add_argument("--tol", type=float, help="convergence mode: target error (ladder in δt, k_max, t_max)")
     p.add_argument("--budget", type=int, help="convergence mode, --engine adt: largest k_max (default 10)")
-    p.add_argument("--engine", dest="quapi_engine", default=None, choices=["adt", "pt"],
+    p.add_argument("--engine", dest="quapi_engine", default=None, choices=list(ENGINES),
                    help="convergence mode: exact engine, pt (process tensor: compressed memory, wide "
                         "window; the default) or adt (plain augmented density tensor; the default with --budget)")
     p.add_argument("--memory", type=float, help="convergence mode, --engine pt: memory time in 1/Δ (default 6.4)")
@@ -132,29 +133,28 @@ def _quapi_options(args) -> dict:
         with user_input():  # the ADT's fixed settings (dt, tmax > 0, kmax, steps), before the size estimate
             check_engine_options("quapi", options)
         return options
-    if args.tol is not None and (args.quapi_engine or ("adt" if args.budget is not None else "pt")) == "pt":
-        wrong = [k for k, x in (("--budget", args.budget),) if x is not None]
-        if wrong:
-            raise InputError(f"{', '.join(wrong)} belong(s) to --engine adt, not to --engine pt")
-        options = {"tol": args.tol, "method": "pt"}
-        for key, value in (("eps_q", args.eps_q), ("memory", args.memory), ("pt_tol", args.pt_tol)):
-            if value is not None:
-                options[key] = value
-        if args.compensate:
-            options["compensate"] = True
-        return options
     if args.tol is not None:
-        wrong = [k for k, x in (("--memory", args.memory), ("--pt-tol", args.pt_tol)) if x is not None]
+        from ..quapi.engines import select_engine
+
+        engine = select_engine(args.quapi_engine, budget=args.budget)
+        settings = {key: getattr(args, key) for key in _LADDER_FLAGS.values() if getattr(args, key) is not None}
+        wrong = [flag for flag, key in _LADDER_FLAGS.items() if key in settings and key not in engine.ladder_options]
         if wrong:
-            raise InputError(f"{', '.join(wrong)} belong(s) to --engine pt, not to --engine adt")
-        options = {"tol": args.tol, "budget": 10 if args.budget is None else args.budget,
-                   "eps_q": 15.0 if args.eps_q is None else args.eps_q}
+            raise InputError(f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --engine "
+                             f"{engine.name} (its settings: {', '.join(engine.ladder_options)})")
+        with user_input():  # the engine's own ranges, before the size estimate
+            engine.configured(**settings)
+        options = {"tol": args.tol, "method": engine.name, **settings}
         if args.compensate:
             options["compensate"] = True
         return options
     if given_ladder:
         raise InputError(f"{', '.join(given_ladder)} need --tol (convergence mode)")
     raise InputError("quapi needs --dt, --kmax and --tmax together, or --tol")
+
+
+#: convergence-mode flags of `lzjax quapi` and the ladder settings they give (each engine takes its own)
+_LADDER_FLAGS = {"--budget": "budget", "--eps-q": "eps_q", "--memory": "memory", "--pt-tol": "pt_tol"}
 
 
 def run_quapi(args) -> int:

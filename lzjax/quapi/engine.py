@@ -33,6 +33,8 @@ test an engine's name:
     run_settings(plan, record) -> dict   per-batch settings of the result (PT: memory, χ, pt_tol)
     ladder_settings(record) -> dict      the engine's result settings (dtypes final)
     chunk_points(options) -> int     points per sweep chunk (from its memory estimate)
+    ladder_cost(n_points, v) -> (seconds, bytes)   rough, for size estimates before any work
+    step_seconds(memory) -> float    rough seconds per point-step of a run (size estimates)
 
   the propagation (per point, pure; no Python control flow on values):
     check(memory, tol=None)          run-settings check in plain Python (ValueError naming it)
@@ -98,6 +100,10 @@ class Engine(Protocol):
     def ladder_settings(self, record: dict) -> dict: ...
 
     def head_trace(self, k_head, rho0, influence, memory) -> Any: ...
+
+    def ladder_cost(self, n_points: int, v_typical: float) -> tuple[float, float]: ...
+
+    def step_seconds(self, memory: Any) -> float: ...
 
     def check(self, memory: int, tol: float | None = None) -> None: ...
 

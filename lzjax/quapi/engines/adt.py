@@ -244,6 +244,17 @@ class ADT:
         """(limit, why) of the pair-factor check: float64's range (:data:`LOG_FACTOR_LIMIT`)."""
         return LOG_FACTOR_LIMIT, "beyond float64"
 
+    @staticmethod
+    def step_seconds(kmax: int) -> float:
+        """Seconds per step of one point on the 2-core CPU, rough: 12 ms at k_max 10, ×4 per unit."""
+        return 12e-3 * 4.0 ** (int(kmax) - 10)
+
+    def ladder_cost(self, n_points: int, v_typical: float) -> tuple[float, float]:
+        """(seconds, bytes) of a ladder over `n_points`, rough: about four rungs over the exact
+        window 2ε_q/v at δt ~ 0.1, each step :meth:`step_seconds` (size estimates)."""
+        steps = 2 * self.eps_q / v_typical / 0.1
+        return n_points * 4 * steps * self.step_seconds(self.budget), self.memory_bytes(self.budget, min(n_points, 4096))
+
     def chunk_points(self, options: dict) -> int:
         """Points per sweep chunk: what half the free memory holds at the run's k_max."""
         from ..runner import available_memory_bytes

@@ -475,6 +475,18 @@ class PT:
         """(limit, why) of the pair-factor check before a run (:func:`log_factor_limit`)."""
         return log_factor_limit(memory.tol), f"more than the compression at pt_tol = {memory.tol:g} can resolve"
 
+    @staticmethod
+    def step_seconds(memory=None) -> float:
+        """Seconds per point-step on the 2-core CPU (χ ≲ 32), rough."""
+        return 2e-5
+
+    def ladder_cost(self, n_points: int, v_typical: float) -> tuple[float, float]:
+        """(seconds, bytes) of a ladder over `n_points`, rough: six runs over 2ε_q/v (ε_q ~ 60)
+        at δt ~ 0.02, each point-step :meth:`step_seconds`; a tensor at `chi_max` (size estimates)."""
+        steps = 2 * (60.0 if self.eps_q is None else self.eps_q) / v_typical / 0.02
+        memory = self.memory_bytes(PTSettings(1, 1e-9, self.chi_max), min(n_points, 256))
+        return n_points * 6 * steps * self.step_seconds(), memory
+
     def chunk_points(self, options: dict) -> int:
         """Points per sweep chunk: ψ per point is small, the tensor is shared."""
         return 256
