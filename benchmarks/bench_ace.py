@@ -215,6 +215,7 @@ def _problem(**bath_overrides):
 def checks(python: str, cpu: int, tmax: float, quick: bool) -> dict:
     """ACE pure dephasing vs ½e^(−Γ(t)), and the bath-free sweep vs lzjax (γ = 0)."""
     import jax.numpy as jnp
+
     from lzjax.bath import spectral_density
     from lzjax.model import Bath
     from lzjax.quapi import solve_quapi

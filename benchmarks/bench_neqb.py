@@ -45,7 +45,6 @@ import lzjax  # noqa: E402  (enables float64)
 from lzjax import Bath, Drive, LZProblem, solve_neqb  # noqa: E402
 from reference import neqb_reference  # noqa: E402  (tests/reference.py, scipy)
 
-
 # ----------------------------------------------------------------------------------------------
 # grid
 
@@ -214,7 +213,7 @@ def main(argv=None):
             break
     calib = np.array(calib)
     point = lambda i: (v[i], gamma, s, omega_c, T[i], theta[i], eps[i])  # noqa: E731
-    print(f"\ncalibration points (v, T, Θ/π, ε_max): "
+    print("\ncalibration points (v, T, Θ/π, ε_max): "
           + "; ".join(f"({v[i]:.3g}, {T[i]:g}, {theta[i] / math.pi:.3f}, {eps[i]:.1f})" for i in calib))
     tight = {i: neqb_reference(*point(i), rtol=1e-12, atol=1e-13) for i in calib}
     candidates = [1e-6, 1e-7, 1e-8, 1e-9, 1e-10]

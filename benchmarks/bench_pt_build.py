@@ -12,7 +12,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from lzjax.model import Bath, Drive, LZProblem
 from lzjax.quapi.influence import eta_coefficients

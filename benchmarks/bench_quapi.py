@@ -118,6 +118,7 @@ def dephasing_check(python: str, tend: float = 3.0) -> dict:
 def lzjax_runs(settings, tmax, repeats=1):
     """solve_quapi at each (dt, kmax): value, first-call time, warm time (min of `repeats`)."""
     import jax
+
     from lzjax.model import Bath, Drive, LZProblem
     from lzjax.quapi import solve_quapi
     p = LZProblem(Drive(v=POINT["v"]), Bath(gamma=POINT["gamma"], s=POINT["s"],

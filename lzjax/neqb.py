@@ -28,8 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .adiabatic import (CF4_WEIGHTS, GAUSS_NODES, affine_exp, asymptotic_rx, dressed_state, level,
-                        relax_step, sinh_times)
+from .adiabatic import CF4_WEIGHTS, GAUSS_NODES, affine_exp, asymptotic_rx, dressed_state, level, relax_step, sinh_times
 from .bath import coth_half, polaron_reduction, rates, relaxation_window_energy
 from .checks import check_integer, check_number, check_precision
 from .model import LZProblem, check_problem, dimensionless, flatten_problem

@@ -190,7 +190,7 @@ class TabulatedDrive:
     BATCHED = ()
 
     @classmethod
-    def from_samples(cls, times, values, kind: str = "cubic") -> "TabulatedDrive":
+    def from_samples(cls, times, values, kind: str = "cubic") -> TabulatedDrive:
         """Validated samples: times strictly increasing and finite, values finite, ≥ 2 samples."""
         t = real_values("times", times)
         y = real_values("values", values)
