@@ -26,7 +26,9 @@ from benchtools import COMPILE_COUNTER, finish
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-CHILD = COMPILE_COUNTER + r"""
+CHILD = (
+    COMPILE_COUNTER
+    + r"""
 from lzjax import Bath, Drive, LZProblem
 from lzjax.quapi import converge_quapi
 bath = Bath(gamma=5e-3, s=3, omega_c=5, T=6.4)
@@ -41,12 +43,12 @@ for name, call in calls.items():
                  "P_LZ": np.asarray(r.P_LZ).tolist()}
 print(json.dumps(out))
 """
+)
 
 
 def run(tree: str) -> dict:
     env = dict(os.environ, PYTHONPATH=tree)
-    proc = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=tree, capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=tree, capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -67,8 +69,11 @@ def main() -> None:
         print(f"{name}:")
         for call, x in r.items():
             print(f"  {call:>20}: {x['wall']:6.2f} s, {x['n_compiles']:3d} compiles taking {x['compile']:5.2f} s")
-    same = max(abs(a - b) for call in results["this"] for a, b in
-               zip(results["this"][call]["P_LZ"], results["baseline"][call]["P_LZ"]))
+    same = max(
+        abs(a - b)
+        for call in results["this"]
+        for a, b in zip(results["this"][call]["P_LZ"], results["baseline"][call]["P_LZ"])
+    )
     print(f"max |P_LZ(this) - P_LZ(baseline)| over all calls: {same:.2g}")
     finish({"results": results, "load_start": load, "baseline": args.baseline_rev}, args.json)
 

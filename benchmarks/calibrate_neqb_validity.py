@@ -32,7 +32,9 @@ def wubs() -> None:
             res = lzjax.sweep("neqb", v=v, T=0.0, gamma=gamma, s=s, omega_c=omega_c, theta=0.0)
             err = float(np.max(np.abs(np.ravel(res["P_LZ"]) - exact)))
             kappa = float(polaron_reduction(Bath(gamma=gamma, s=s, omega_c=omega_c, T=0.0)))
-            print(f"  s={s:<3} ω_c={omega_c:<4} γ={gamma:<6g} κ={kappa:.4f}  error={err:.4f}  error/κ={err / kappa:.2f}")
+            print(
+                f"  s={s:<3} ω_c={omega_c:<4} γ={gamma:<6g} κ={kappa:.4f}  error={err:.4f}  error/κ={err / kappa:.2f}"
+            )
 
 
 def stored(name: str) -> None:

@@ -23,8 +23,7 @@ import numpy as np
 
 from .checks import check_range, is_traced, real_values
 
-__all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem", "check_problem",
-           "pytree_dataclass"]
+__all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem", "check_problem", "pytree_dataclass"]
 
 
 def _check_scale(name: str, ratio: str, x: Any, unit: Any, power: int, *, zero_ok: bool) -> None:
@@ -40,8 +39,7 @@ def _check_scale(name: str, ratio: str, x: Any, unit: Any, power: int, *, zero_o
         i = np.flatnonzero(np.broadcast_to(bad, scaled.shape).ravel())[0]
         xv, uv = (float(np.broadcast_to(a, scaled.shape).ravel()[i]) for a in (xs, us))
         raise ValueError(
-            f"{ratio} over- or underflows float64 ({name} = {xv:g}, delta = {uv:g}): "
-            "choose units with delta nearer 1"
+            f"{ratio} over- or underflows float64 ({name} = {xv:g}, delta = {uv:g}): choose units with delta nearer 1"
         )
 
 
@@ -63,7 +61,8 @@ def _pytree_dataclass(cls):
         return obj
 
     jax.tree_util.register_pytree_with_keys(
-        cls, flatten_with_keys, unflatten, flatten_func=lambda obj: ([getattr(obj, n) for n in names], None))
+        cls, flatten_with_keys, unflatten, flatten_func=lambda obj: ([getattr(obj, n) for n in names], None)
+    )
     return cls
 
 
@@ -137,7 +136,11 @@ class LZProblem:
 
     def __post_init__(self):
         check_range(
-            "theta", self.theta, lower=-math.pi / 2, upper=math.pi / 2, lower_open=True,
+            "theta",
+            self.theta,
+            lower=-math.pi / 2,
+            upper=math.pi / 2,
+            lower_open=True,
             meaning="coupling angle in radians",
         )
         if not isinstance(self.drive, Drive):
@@ -152,8 +155,9 @@ class LZProblem:
 def check_problem(problem, name: str = "problem") -> None:
     """A ValueError unless `problem` is an :class:`LZProblem` (e.g. a Bath passed by mistake)."""
     if not isinstance(problem, LZProblem):
-        raise ValueError(f"{name} must be an LZProblem(drive=Drive(...), bath=Bath(...), theta=...), "
-                         f"got {type(problem).__name__}")
+        raise ValueError(
+            f"{name} must be an LZProblem(drive=Drive(...), bath=Bath(...), theta=...), got {type(problem).__name__}"
+        )
 
 
 def dimensionless(problem: LZProblem) -> LZProblem:

@@ -35,8 +35,15 @@ from .model import LZProblem, check_problem, dimensionless, flatten_problem
 from .results import Result, make_result
 from .sharding import gather, padded_size, shard_batch
 
-__all__ = ["solve_neqb", "neqb_probabilities", "bloch_coefficients", "window_eps_max", "cf4_step",
-           "KAPPA_MAX", "weak_coupling_measure"]
+__all__ = [
+    "solve_neqb",
+    "neqb_probabilities",
+    "bloch_coefficients",
+    "window_eps_max",
+    "cf4_step",
+    "KAPPA_MAX",
+    "weak_coupling_measure",
+]
 
 #: NEQB's validity limit on κ = 1 − Δ_eff/Δ (:func:`lzjax.bath.polaron_reduction`). NEQB is
 #: second order in the coupling; its model error grows like κ. Calibrated against Wubs' exact
@@ -53,8 +60,15 @@ _ALPHA1, _ALPHA2 = CF4_WEIGHTS
 # Yoshida's 4th-order composition of the two exact sub-flows (relax, rotate, relax, ...).
 _W1 = 1.0 / (2.0 - 2.0 ** (1.0 / 3.0))
 _W0 = 1.0 - 2.0 * _W1
-_YOSHIDA = (("relax", 0.5 * _W1), ("rotate", _W1), ("relax", 0.5 * (_W0 + _W1)), ("rotate", _W0),
-            ("relax", 0.5 * (_W0 + _W1)), ("rotate", _W1), ("relax", 0.5 * _W1))
+_YOSHIDA = (
+    ("relax", 0.5 * _W1),
+    ("rotate", _W1),
+    ("relax", 0.5 * (_W0 + _W1)),
+    ("rotate", _W0),
+    ("relax", 0.5 * (_W0 + _W1)),
+    ("rotate", _W1),
+    ("relax", 0.5 * _W1),
+)
 
 
 def bloch_coefficients(t, problem: LZProblem):
@@ -67,8 +81,10 @@ def bloch_coefficients(t, problem: LZProblem):
 def weak_coupling_measure(bath) -> np.ndarray:
     """κ of every point of a flat, dimensionless `bath` (numpy arrays; computed once per distinct
     bath, so a sweep over v costs one quadrature per bath)."""
-    leaves = [np.broadcast_to(np.asarray(getattr(bath, k), float), np.shape(bath.gamma))
-              for k in ("gamma", "s", "omega_c", "T")]
+    leaves = [
+        np.broadcast_to(np.asarray(getattr(bath, k), float), np.shape(bath.gamma))
+        for k in ("gamma", "s", "omega_c", "T")
+    ]
     rows = np.stack([np.ravel(a) for a in np.broadcast_arrays(*leaves)], axis=1)
     unique, inverse = np.unique(rows, axis=0, return_inverse=True)
     kappa = np.asarray(polaron_reduction(type(bath)(*unique.T)))
@@ -106,11 +122,13 @@ def _rotate_part(state, c, tau):
     cos, sin = jnp.cos(omega * tau), jnp.sin(omega * tau)
     x, y, z = state
     along = (nx * x + ny * y) * (1.0 - cos)
-    return jnp.stack([
-        x * cos + ny * z * sin + nx * along,
-        y * cos - nx * z * sin + ny * along,
-        z * cos + (nx * y - ny * x) * sin,
-    ])
+    return jnp.stack(
+        [
+            x * cos + ny * z * sin + nx * along,
+            y * cos - nx * z * sin + ny * along,
+            z * cos + (nx * y - ny * x) * sin,
+        ]
+    )
 
 
 def _frozen_flow(state, c, h):
@@ -288,6 +306,16 @@ def solve_neqb(
     kappa = weak_coupling_measure(jax.tree_util.tree_map(np.asarray, flat.bath))
     v = np.broadcast_to(np.asarray(problem.drive.v, float), shape).reshape(-1)
     # a point whose result is not finite (e.g. rates overflowing float64) is flagged, never silent
-    return make_result(P_LZ=p_lz, P_ES=p_es, P_LZ_err=err_lz, P_ES_err=err_es, tol=tol,
-                       eps_max=eps_phys, t_max=2.0 * eps_phys / v, engine="neqb",
-                       settings={"n_steps": steps, "kappa": kappa}, shape=shape, beyond=kappa > KAPPA_MAX)
+    return make_result(
+        P_LZ=p_lz,
+        P_ES=p_es,
+        P_LZ_err=err_lz,
+        P_ES_err=err_es,
+        tol=tol,
+        eps_max=eps_phys,
+        t_max=2.0 * eps_phys / v,
+        engine="neqb",
+        settings={"n_steps": steps, "kappa": kappa},
+        shape=shape,
+        beyond=kappa > KAPPA_MAX,
+    )

@@ -35,8 +35,16 @@ import numpy as np
 
 from ..bath import coth_half, spectral_density
 
-__all__ = ["Eta", "eta_coefficients", "eta_pair", "eta_self", "box_compensation", "pair_log_factor",
-           "influence_tensor", "log_factor_bound"]
+__all__ = [
+    "Eta",
+    "eta_coefficients",
+    "eta_pair",
+    "eta_self",
+    "box_compensation",
+    "pair_log_factor",
+    "influence_tensor",
+    "log_factor_bound",
+]
 
 # DE nodes in x, ω = ω_c exp(x − e^{−x}); dω/dx = ω (1 + e^{−x}). Module constants (numpy).
 _N_NODES = 6001

@@ -72,8 +72,14 @@ import numpy as np
 
 from .influence import Eta, pair_log_factor
 
-__all__ = ["ProcessTensor", "build_process_tensor", "build_process_tensor_jvp", "pt_propagate", "pt_readout_vectors",
-           "taper_eta"]
+__all__ = [
+    "ProcessTensor",
+    "build_process_tensor",
+    "build_process_tensor_jvp",
+    "pt_propagate",
+    "pt_readout_vectors",
+    "taper_eta",
+]
 
 # New classes: 0 trivial, 1/2 interior δ = +1/−1, 3/4 end δ = +1/−1.  Pair α = 2 i+ + i−:
 # α = 1 is (x+, x−) = (+1, −1) (δ = +1), α = 2 is (−1, +1) (δ = −1), α = 0, 3 diagonal.
@@ -183,8 +189,9 @@ def _gate(eta: Eta, lag: int) -> np.ndarray:
     return _gates(eta)[lag]
 
 
-def _truncation_rank(s: np.ndarray, tol: float, chi_max: int, rule: str = "weight",
-                     total: float | None = None) -> tuple[int, float]:
+def _truncation_rank(
+    s: np.ndarray, tol: float, chi_max: int, rule: str = "weight", total: float | None = None
+) -> tuple[int, float]:
     """Rank kept of the singular values `s` (descending), and the relative discarded 2-norm.
 
     rule "weight": smallest rank with relative discarded 2-norm ≤ tol; "relative" (Link et al.):
@@ -205,12 +212,15 @@ def _truncation_rank(s: np.ndarray, tol: float, chi_max: int, rule: str = "weigh
         raise ValueError(f"rule must be 'weight' or 'relative', got {rule!r}")
     rank = min(rank, int(np.sum(s > _EPS_FLOOR * s[0])), chi_max)
     rank = max(rank, 1)
-    discarded = float(np.sqrt(max(tail[rank], 0.0) / total)) if rank < s.size else float(np.sqrt(max(rest, 0.0) / total))
+    discarded = (
+        float(np.sqrt(max(tail[rank], 0.0) / total)) if rank < s.size else float(np.sqrt(max(rest, 0.0) / total))
+    )
     return rank, discarded
 
 
-def _svd_truncated(m: np.ndarray, tol: float, chi_max: int, rule: str, guess: int, randomized: bool,
-                   complete: bool = False):
+def _svd_truncated(
+    m: np.ndarray, tol: float, chi_max: int, rule: str, guess: int, randomized: bool, complete: bool = False
+):
     """Truncated SVD of m: (u, s, vh, discarded). Randomised (Halko-Martinsson-Tropp range finder,
     two power iterations, re-orthonormalised) with a sketch of ~1.5·guess + 16 columns, doubled
     until the truncation point lies inside the sketch; full LAPACK gesdd when the sketch would
@@ -310,9 +320,15 @@ def _update(a, s_m, b, s_r, gate, tol, chi_max, rule="weight", randomized=False,
     spec = "a,aib,b,bjc,c,ij->ajic"
     theta = _two_site(s_r, a, s_m, b, gate)
     chi_r, d_old, d_new = s_r.size, b.shape[1], a.shape[1]
-    u, s, vh, discarded, *complete = _svd_truncated(theta.reshape(chi_r * d_old, d_new * chi_r), tol,
-                                                    chi_max, rule, max(s_m.size, s_r.size), randomized,
-                                                    complete=tangent is not None)
+    u, s, vh, discarded, *complete = _svd_truncated(
+        theta.reshape(chi_r * d_old, d_new * chi_r),
+        tol,
+        chi_max,
+        rule,
+        max(s_m.size, s_r.size),
+        randomized,
+        complete=tangent is not None,
+    )
     rank = s.size
     a_new = u.reshape(chi_r, d_old, rank) / s_r[:, None, None]
     b_new = vh.reshape(rank, d_new, chi_r) / s_r[None, None, :]
@@ -344,8 +360,9 @@ def _fixed_point(apply, chi: int):
     else:
         from scipy.sparse.linalg import LinearOperator, eigs
 
-        op = LinearOperator((chi * chi, chi * chi), dtype=np.complex128,
-                            matvec=lambda v: apply(v.reshape(chi, chi)).ravel())
+        op = LinearOperator(
+            (chi * chi, chi * chi), dtype=np.complex128, matvec=lambda v: apply(v.reshape(chi, chi)).ravel()
+        )
         _, v = eigs(op, k=1, which="LM", v0=np.eye(chi, dtype=np.complex128).ravel(), tol=1e-10)
         x = v[:, 0].reshape(chi, chi)
     x = 0.5 * (x + x.conj().T)
@@ -404,9 +421,16 @@ def _dominant_tangent(m, lam, left, right, dm):
     return dlam, dleft, dright
 
 
-def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
-                         enforce_trace: bool = True, canonical: bool = False, rule: str = "weight",
-                         svd: str = "auto") -> ProcessTensor:
+def build_process_tensor(
+    eta: Eta,
+    *,
+    tol: float = 1e-10,
+    chi_max: int = 512,
+    enforce_trace: bool = True,
+    canonical: bool = False,
+    rule: str = "weight",
+    svd: str = "auto",
+) -> ProcessTensor:
     """Uniform process tensor for the η coefficients `eta` (memory K = len(eta.interior) − 1).
 
     **Arguments:**
@@ -434,9 +458,16 @@ def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
     return _build(eta, None, tol, chi_max, enforce_trace, canonical, rule, svd)[0]
 
 
-def build_process_tensor_jvp(eta: Eta, deta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
-                             enforce_trace: bool = True, rule: str = "weight",
-                             svd: str = "auto") -> tuple[ProcessTensor, ProcessTensor]:
+def build_process_tensor_jvp(
+    eta: Eta,
+    deta: Eta,
+    *,
+    tol: float = 1e-10,
+    chi_max: int = 512,
+    enforce_trace: bool = True,
+    rule: str = "weight",
+    svd: str = "auto",
+) -> tuple[ProcessTensor, ProcessTensor]:
     """The process tensor of `eta` and its first-order change along p tangent directions.
 
     **Arguments:** `eta` and the settings as :func:`build_process_tensor` (`canonical` is not
@@ -455,10 +486,13 @@ def build_process_tensor_jvp(eta: Eta, deta: Eta, *, tol: float = 1e-10, chi_max
     """
     _check_build(tol, chi_max, rule, svd)
     deta = Eta(*(np.asarray(e, dtype=np.complex128) for e in deta))
-    if not all(e.ndim == 2 and e.shape == deta.interior.shape for e in deta) or \
-            deta.interior.shape[1] != np.asarray(eta.interior).shape[0]:
-        raise ValueError(f"deta leaves must be (p, K + 1) = (p, {np.asarray(eta.interior).shape[0]}), "
-                         f"got {[e.shape for e in deta]}")
+    if (
+        not all(e.ndim == 2 and e.shape == deta.interior.shape for e in deta)
+        or deta.interior.shape[1] != np.asarray(eta.interior).shape[0]
+    ):
+        raise ValueError(
+            f"deta leaves must be (p, K + 1) = (p, {np.asarray(eta.interior).shape[0]}), got {[e.shape for e in deta]}"
+        )
     return _build(eta, deta, tol, chi_max, enforce_trace, False, rule, svd)
 
 
@@ -505,14 +539,22 @@ def _build(eta, deta, tol, chi_max, enforce_trace, canonical, rule, svd):
         d_old = np.zeros((p, _N_OLD), dtype=np.complex128)
         d_old[:, _OLD_START] = self_half * diag(deta.edge)
         dgates = _gates_tangent(gates, deta)  # (p, K + 1, 5, 9)
-        tangent = (d_new.reshape(p, 1, _N_NEW, 1), np.zeros((p, 1)), d_old.reshape(p, 1, _N_OLD, 1),
-                   np.zeros((p, 1)))
+        tangent = (d_new.reshape(p, 1, _N_NEW, 1), np.zeros((p, 1)), d_old.reshape(p, 1, _N_OLD, 1), np.zeros((p, 1)))
     for lag in range(memory, 0, -1):
         small = min(s_r.size * _N_OLD, s_r.size * _N_NEW)
         randomized = svd == "randomized" or (svd == "auto" and small > 384)
         a_new, s_new, b_new, s_r, discarded, tangent = _update(
-            a, s_m, b, s_r, gates[lag], tol, int(chi_max), rule, randomized,
-            None if tangent is None else tangent + (dgates[:, lag],))
+            a,
+            s_m,
+            b,
+            s_r,
+            gates[lag],
+            tol,
+            int(chi_max),
+            rule,
+            randomized,
+            None if tangent is None else tangent + (dgates[:, lag],),
+        )
         worst = max(worst, discarded)
         # next stage acts on the other link: the new leg (now on b_new) is left of the old leg
         # (a_new) of the next cell.
@@ -529,9 +571,12 @@ def _build(eta, deta, tol, chi_max, enforce_trace, canonical, rule, svd):
 
     def letters(cell):
         """(q_int, q_start, q_end, q_absent) of a cell (…, χ, 5, 9, χ)."""
-        return (np.moveaxis(cell[..., :, _NEW_INTERIOR, _OLD_INTERIOR, :], -2, -3),
-                np.moveaxis(cell[..., :, _NEW_START, _OLD_START, :], -2, -3),
-                np.moveaxis(cell[..., :, _NEW_END, _OLD_END, :], -2, -3), cell[..., :, 0, 0, :])
+        return (
+            np.moveaxis(cell[..., :, _NEW_INTERIOR, _OLD_INTERIOR, :], -2, -3),
+            np.moveaxis(cell[..., :, _NEW_START, _OLD_START, :], -2, -3),
+            np.moveaxis(cell[..., :, _NEW_END, _OLD_END, :], -2, -3),
+            cell[..., :, 0, 0, :],
+        )
 
     q_int, q_start, q_end, q_absent = letters(cell)
 
@@ -543,8 +588,10 @@ def _build(eta, deta, tol, chi_max, enforce_trace, canonical, rule, svd):
         dlam, dleft, dright = _dominant_tangent(q_absent, lam, left, right, dq[3])
     q_int, q_start, q_end, q_absent = (q / lam for q in (q_int, q_start, q_end, q_absent))
     if tangent is not None:  # d(q/λ) = (dq − (q/λ) dλ)/λ
-        dq = [(d - q[None] * dlam.reshape((-1,) + (1,) * q.ndim)) / lam
-              for d, q in zip(dq, (q_int, q_start, q_end, q_absent))]
+        dq = [
+            (d - q[None] * dlam.reshape((-1,) + (1,) * q.ndim)) / lam
+            for d, q in zip(dq, (q_int, q_start, q_end, q_absent))
+        ]
     defect = 0.0
     for k, q in enumerate((q_int, q_start, q_end)):
         for alpha in _DIAGONAL:
@@ -556,18 +603,34 @@ def _build(eta, deta, tol, chi_max, enforce_trace, canonical, rule, svd):
                     dq[k][:, alpha] += dmiss[:, :, None] * left[None, None, :] + miss[None, :, None] * dleft[:, None, :]
                 q[alpha] += np.outer(miss, left)
     pt = ProcessTensor(
-        q_start=jnp.asarray(q_start), q_int=jnp.asarray(q_int), q_end=jnp.asarray(q_end),
-        q_absent=jnp.asarray(q_absent), left=jnp.asarray(left), right=jnp.asarray(right),
-        memory=jnp.asarray(memory), discarded=jnp.asarray(worst),
-        eig_err=jnp.asarray(float(abs(lam - 1.0))), trace_defect=jnp.asarray(defect),
-        build_s=jnp.asarray(time.perf_counter() - start_time))
+        q_start=jnp.asarray(q_start),
+        q_int=jnp.asarray(q_int),
+        q_end=jnp.asarray(q_end),
+        q_absent=jnp.asarray(q_absent),
+        left=jnp.asarray(left),
+        right=jnp.asarray(right),
+        memory=jnp.asarray(memory),
+        discarded=jnp.asarray(worst),
+        eig_err=jnp.asarray(float(abs(lam - 1.0))),
+        trace_defect=jnp.asarray(defect),
+        build_s=jnp.asarray(time.perf_counter() - start_time),
+    )
     if tangent is None:
         return pt, None
     zero = jnp.zeros(())
     dpt = ProcessTensor(
-        q_start=jnp.asarray(dq[1]), q_int=jnp.asarray(dq[0]), q_end=jnp.asarray(dq[2]),
-        q_absent=jnp.asarray(dq[3]), left=jnp.asarray(dleft), right=jnp.asarray(dright),
-        memory=jnp.asarray(memory), discarded=zero, eig_err=zero, trace_defect=zero, build_s=zero)
+        q_start=jnp.asarray(dq[1]),
+        q_int=jnp.asarray(dq[0]),
+        q_end=jnp.asarray(dq[2]),
+        q_absent=jnp.asarray(dq[3]),
+        left=jnp.asarray(dleft),
+        right=jnp.asarray(dright),
+        memory=jnp.asarray(memory),
+        discarded=zero,
+        eig_err=zero,
+        trace_defect=zero,
+        build_s=zero,
+    )
     return pt, dpt
 
 
