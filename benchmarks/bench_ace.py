@@ -245,7 +245,7 @@ def checks(python: str, cpu: int, tmax: float, quick: bool) -> dict:
         },
     )
     d = out["dephasing"]
-    dev = [abs(c - 0.5 * math.exp(-gamma_exact(t))) for t, c in zip(d["t"], d["coh"])]
+    dev = [abs(c - 0.5 * math.exp(-gamma_exact(t))) for t, c in zip(d["t"], d["coh"], strict=True)]
     res = {
         "dephasing_max_abs_dev": max(dev),
         "dephasing_points": len(dev),

@@ -53,7 +53,8 @@ def main() -> None:
     kwargs = dict(s=S, omega_c=OMEGA_C, T=T, theta=THETA)
 
     print(
-        f"# lzjax fit benchmark: {args.points} points, jax {jax.__version__}, {platform.processor() or platform.machine()}, "
+        f"# lzjax fit benchmark: {args.points} points, jax {jax.__version__}, "
+        f"{platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, devices {jax.devices()}"
     )
     t0 = time.perf_counter()

@@ -59,7 +59,7 @@ def adt_section(quick: bool, bw: float) -> None:
         points, n = 4, 16
         a = jnp.ones((points, 2) + (4,) * kmax, dtype=jnp.complex128) / 4**kmax
         seq = jnp.broadcast_to(k_step, (n, 4, 4))
-        t = best(lambda: run(a, factors, seq)) / n
+        t = best(lambda: run(a, factors, seq)) / n  # noqa: B023  (called at once, inside this iteration)
         floor = points * 80 * 4**kmax / bw
         print(
             f"  ADT k_max={kmax:2d}: {1e3 * t:8.3f} ms/step for {points} points; bytes/bandwidth "
@@ -85,7 +85,7 @@ def pt_section(quick: bool) -> None:
         for name, cast in (("complex128", lambda x: x), ("complex64", to_single)):
             p, q, s = cast((psi, pt.q_int, seq))
             step = jax.jit(jax.vmap(PT.advance, in_axes=(0, None, 0)))
-            t = best(lambda: step(p, q, s)) / n
+            t = best(lambda: step(p, q, s)) / n  # noqa: B023  (called at once, inside this iteration)
             print(
                 f"  PT propagate batch {batch:6d} {name:10s}: {1e6 * t:9.2f} us/step, {batch / t:12.4g} point-steps/s"
             )

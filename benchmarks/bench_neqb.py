@@ -245,7 +245,9 @@ def main(argv=None):
     rtol_sp = candidates[-1]
     for rtol in candidates:
         err = max(
-            max(abs(a - b) for a, b in zip(neqb_reference(*point(i), rtol=rtol, atol=0.1 * rtol), tight[i]))
+            max(
+                abs(a - b) for a, b in zip(neqb_reference(*point(i), rtol=rtol, atol=0.1 * rtol), tight[i], strict=True)
+            )
             for i in calib
         )
         print(f"  scipy DOP853 rtol={rtol:.0e} (atol=rtol/10): max |ΔP| vs rtol=1e-12: {err:.2e}")
@@ -285,7 +287,7 @@ def main(argv=None):
     t_sp_full = t_sp_point * n
     d_sp = np.maximum(np.abs(sp[:, 0] - p_lz[subset]), np.abs(sp[:, 1] - p_es[subset]))
     print(
-        f"\nscipy per-point loop ({m} points{', stratified subset, seed %d' % args.seed if extrap else ''}): "
+        f"\nscipy per-point loop ({m} points{f', stratified subset, seed {args.seed:d}' if extrap else ''}): "
         f"{t_sp:.1f} s = {t_sp_point:.2f} s/point -> {1 / t_sp_point:.3f} points/s"
         + (f"; extrapolated to {n} points: {t_sp_full:.0f} s" if extrap else "")
     )
@@ -327,19 +329,18 @@ def main(argv=None):
 
     # ---------------------------------------------------------------- summary
     tag = " (extrapolated)" if extrap else ""
-    print(
-        f"\nsummary, {n} points ({'subset of %d timed for the baselines, per-point mean × %d' % (m, n) if extrap else 'all timed'}):"
-    )
-    print(f"  {'method':<34}{'time for %d pts [s]' % n:>22}{'points/s':>12}{'accuracy':>24}")
-    print(f"  {'lzjax warm (median)':<34}{t_warm:>22.2f}{n / t_warm:>12.1f}{'tol %.0e (est.)' % args.tol:>24}")
+    scope = f"subset of {m:d} timed for the baselines, per-point mean × {n:d}" if extrap else "all timed"
+    print(f"\nsummary, {n} points ({scope}):")
+    print(f"  {'method':<34}{f'time for {n:d} pts [s]':>22}{'points/s':>12}{'accuracy':>24}")
+    print(f"  {'lzjax warm (median)':<34}{t_warm:>22.2f}{n / t_warm:>12.1f}{f'tol {args.tol:.0e} (est.)':>24}")
     print(f"  {'lzjax first call (compile+run)':<34}{t_first:>22.2f}{n / t_first:>12.1f}{'':>24}")
     print(
         f"  {'scipy DOP853 loop' + tag:<34}{t_sp_full:>22.1f}{n / t_sp_full:>12.3f}"
-        f"{'rtol %.0e, |Δ| %.1e' % (rtol_sp, d_sp.max()):>24}"
+        f"{f'rtol {rtol_sp:.0e}, |Δ| {d_sp.max():.1e}':>24}"
     )
     print(
         f"  {'diffrax Dopri8 vmap' + tag:<34}{t_dx_full:>22.1f}{n / t_dx_full:>12.3f}"
-        f"{'rtol %.0e, |Δ| %.1e' % (rtol_dx, d_dx.max()):>24}"
+        f"{f'rtol {rtol_dx:.0e}, |Δ| {d_dx.max():.1e}':>24}"
     )
     print(f"  ratio scipy / lzjax warm: {t_sp_full / t_warm:.1f}×   (vs first call: {t_sp_full / t_first:.1f}×)")
     print(f"  ratio diffrax / lzjax warm: {t_dx_full / t_warm:.1f}×   (vs first call: {t_dx_full / t_first:.1f}×)")

@@ -149,8 +149,8 @@ def ace_sweep(python: str, points, cpu: int) -> dict:
     groups = [
         [
             dt,
-            max(2 * r[2] / r[0] for r, d in zip(rows, need) if d == dt) + 1.0,
-            [r for r, d in zip(rows, need) if d == dt],
+            max(2 * r[2] / r[0] for r, d in zip(rows, need, strict=True) if d == dt) + 1.0,
+            [r for r, d in zip(rows, need, strict=True) if d == dt],
         ]
         for dt in sorted(set(need), reverse=True)
     ]
@@ -424,13 +424,17 @@ def main(argv=None):
     ace_time = ace["build"] + sum(p["prop"] for p in ace["points"])
     by_point = {(p["v"], p["theta"]): p for p in ace["points"]}  # ACE runs them grouped by δt
     ace["points"] = [by_point[(float(v), float(t))] for v, t in points]
-    dev = max(max(abs(p["P_LZ"] - a), abs(p["P_ES"] - b)) for p, a, b in zip(ace["points"], lz["P_LZ"], lz["P_ES"]))
+    dev = max(
+        max(abs(p["P_LZ"] - a), abs(p["P_ES"] - b))
+        for p, a, b in zip(ace["points"], lz["P_LZ"], lz["P_ES"], strict=True)
+    )
     result["sweep"] = {"lzjax": lz, "ace": ace, "points": points}
     print(
         f"sweep {len(points)} points (v {vs[0]:g}..{vs[-1]:g} x theta 0..pi/2), tol 1e-3: lzjax "
         f"{lz['wall']:.1f} s ({lz['builds']} tensor builds, max error bar "
         f"{max(lz['P_LZ_err'] + lz['P_ES_err']):.1e}, all converged {lz['converged']}); ACE infinite "
-        f"thr 1e-8, dt {sorted({p['dt'] for p in ace['points']})}: build {ace['build']:.1f} s + {len(points)} propagations "
+        f"thr 1e-8, dt {sorted({p['dt'] for p in ace['points']})}: build {ace['build']:.1f} s + "
+        f"{len(points)} propagations "
         f"{ace_time - ace['build']:.1f} s = {ace_time:.1f} s (max |ACE - lzjax| {dev:.1e}); "
         f"throughput ratio {ace_time / lz['wall']:.1f}x",
         flush=True,

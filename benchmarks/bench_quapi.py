@@ -106,11 +106,13 @@ def dephasing_check(python: str, tend: float = 3.0) -> dict:
     g, s, wc, temp = POINT["gamma"], POINT["s"], POINT["omega_c"], POINT["T"]
 
     def big_gamma(t):
-        f = lambda w: g / np.pi * w**s * np.exp(-w / wc) / np.tanh(w / (2 * temp)) * (1 - np.cos(w * t)) / w**2
+        def f(w):
+            return g / np.pi * w**s * np.exp(-w / wc) / np.tanh(w / (2 * temp)) * (1 - np.cos(w * t)) / w**2
+
         return quad(f, 0, np.inf, limit=500, epsabs=1e-14, epsrel=1e-12)[0]
 
     r = out["runs"][0]
-    dev = max(abs(c - 0.5 * np.exp(-big_gamma(t))) for t, c in zip(r["t"], r["coh"]))
+    dev = max(abs(c - 0.5 * np.exp(-big_gamma(t))) for t, c in zip(r["t"], r["coh"], strict=True))
     return {"max_abs_dev": dev, "Gamma_tend": big_gamma(tend), "tend": tend, "alpha": out["alpha"]}
 
 
@@ -223,7 +225,7 @@ def main(argv=None):
             first=first,
             warm=warm,
         )
-        print("converge_quapi(tol=1e-2, budget=%d):" % budget, result["converge_quapi"], flush=True)
+        print(f"converge_quapi(tol=1e-2, budget={budget:d}):", result["converge_quapi"], flush=True)
     return finish(result, args.json)
 
 

@@ -32,9 +32,13 @@ CHILD = (
 from lzjax import Bath, Drive, LZProblem
 from lzjax.quapi import converge_quapi
 bath = Bath(gamma=5e-3, s=3, omega_c=5, T=6.4)
-calls = {"adt ladder, 2 v": lambda: converge_quapi(LZProblem(Drive(v=np.array([0.3, 1.0])), bath), tol=0.1, budget=4),
-         "pt ladder, 3 v": lambda: converge_quapi(LZProblem(Drive(v=np.array([0.5, 1.0, 2.0])), bath, 0.3), tol=1e-2),
-         "pt ladder, 3 new v": lambda: converge_quapi(LZProblem(Drive(v=np.array([0.505, 1.01, 2.02])), bath, 0.3), tol=1e-2)}
+calls = {
+    "adt ladder, 2 v": lambda: converge_quapi(LZProblem(Drive(v=np.array([0.3, 1.0])), bath), tol=0.1, budget=4),
+    "pt ladder, 3 v": lambda: converge_quapi(LZProblem(Drive(v=np.array([0.5, 1.0, 2.0])), bath, 0.3), tol=1e-2),
+    "pt ladder, 3 new v": lambda: converge_quapi(
+        LZProblem(Drive(v=np.array([0.505, 1.01, 2.02])), bath, 0.3), tol=1e-2
+    ),
+}
 out = {}
 for name, call in calls.items():
     c0, n0 = compile_s
@@ -72,7 +76,7 @@ def main() -> None:
     same = max(
         abs(a - b)
         for call in results["this"]
-        for a, b in zip(results["this"][call]["P_LZ"], results["baseline"][call]["P_LZ"])
+        for a, b in zip(results["this"][call]["P_LZ"], results["baseline"][call]["P_LZ"], strict=True)
     )
     print(f"max |P_LZ(this) - P_LZ(baseline)| over all calls: {same:.2g}")
     finish({"results": results, "load_start": load, "baseline": args.baseline_rev}, args.json)

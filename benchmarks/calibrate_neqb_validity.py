@@ -50,7 +50,9 @@ def stored(name: str) -> None:
     exact = np.array([np.nan if x is None else x for x in values["P_LZ"]])
     bar = np.array([np.nan if x is None else x for x in values["P_LZ_err"]])
     neqb = np.ravel(lzjax.sweep("neqb", **{k: np.array(c) for k, c in coords.items()})["P_LZ"])
-    mesh = dict(zip(coords, (m.ravel() for m in np.meshgrid(*map(np.array, coords.values()), indexing="ij"))))
+    mesh = dict(
+        zip(coords, (m.ravel() for m in np.meshgrid(*map(np.array, coords.values()), indexing="ij")), strict=True)
+    )
     kappa = np.asarray(polaron_reduction(Bath(gamma=mesh["gamma"], s=mesh["s"], omega_c=mesh["omega_c"], T=mesh["T"])))
     print(f"{name} (γ = {coords['gamma']}, Θ = {coords['theta']}):")
     for k in np.unique(np.round(kappa, 6)):

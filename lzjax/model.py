@@ -56,7 +56,7 @@ def _pytree_dataclass(cls):
 
     def unflatten(_, children):
         obj = object.__new__(cls)
-        for n, child in zip(names, children):
+        for n, child in zip(names, children, strict=True):
             object.__setattr__(obj, n, child)
         return obj
 

@@ -403,9 +403,9 @@ def _dominant(m: np.ndarray):
     i = int(np.argmax(np.abs(w)))
     wl, vl = np.linalg.eig(m.T)
     j = int(np.argmin(np.abs(wl - w[i])))
-    r, l = vr[:, i], vl[:, j]
+    r, left = vr[:, i], vl[:, j]
     r = r / np.linalg.norm(r)
-    return w[i], l / (l @ r), r
+    return w[i], left / (left @ r), r
 
 
 def _dominant_tangent(m, lam, left, right, dm):
@@ -590,7 +590,7 @@ def _build(eta, deta, tol, chi_max, enforce_trace, canonical, rule, svd):
     if tangent is not None:  # d(q/λ) = (dq − (q/λ) dλ)/λ
         dq = [
             (d - q[None] * dlam.reshape((-1,) + (1,) * q.ndim)) / lam
-            for d, q in zip(dq, (q_int, q_start, q_end, q_absent))
+            for d, q in zip(dq, (q_int, q_start, q_end, q_absent), strict=True)
         ]
     defect = 0.0
     for k, q in enumerate((q_int, q_start, q_end)):
