@@ -16,12 +16,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
 
 from .checks import check_range, is_traced, real_values
+
+if TYPE_CHECKING:  # tells type checkers that @pytree_dataclass builds (frozen) dataclasses
+    from typing_extensions import dataclass_transform
+else:  # at run time a no-op: no dependency on typing_extensions (typing has it only from 3.11)
+
+    def dataclass_transform(**_kwargs):
+        return lambda f: f
+
 
 __all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem", "check_problem", "pytree_dataclass"]
 
@@ -43,7 +51,8 @@ def _check_scale(name: str, ratio: str, x: Any, unit: Any, power: int, *, zero_o
         )
 
 
-def _pytree_dataclass(cls):
+@dataclass_transform(frozen_default=True)
+def pytree_dataclass(cls):
     """A frozen dataclass whose fields are all pytree leaves. Unflattening (inside jit, vmap,
     grad, tree_map) rebuilds the object without `__init__`, so the checks in `__post_init__`
     run only when a user builds one — JAX may put any placeholder (None, object(), specs)
@@ -66,11 +75,7 @@ def _pytree_dataclass(cls):
     return cls
 
 
-#: public name of the decorator, for the drive protocols of :mod:`lzjax.protocols`
-pytree_dataclass = _pytree_dataclass
-
-
-@_pytree_dataclass
+@pytree_dataclass
 class Drive:
     """Linear Landau-Zener drive ε(t) = v·t through an avoided crossing of splitting Δ.
 
@@ -96,7 +101,7 @@ class Drive:
         return self.v + 0.0 * t
 
 
-@_pytree_dataclass
+@pytree_dataclass
 class Bath:
     """Bosonic bath with spectral function G(ω) = γ Δ^(1−s)/π ω^s exp(−ω/ω_c).
 
@@ -119,7 +124,7 @@ class Bath:
         check_range("T", self.T, lower=0.0, meaning="temperature")
 
 
-@_pytree_dataclass
+@pytree_dataclass
 class LZProblem:
     """A driven two-level system coupled to a bath through cosΘ σz + sinΘ σx.
 

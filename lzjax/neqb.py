@@ -150,8 +150,12 @@ def _frozen_flow(state, c, h):
     return jnp.where(stiff, strang, yoshida)
 
 
-def _cf4_step(state, t_pair, problem):
-    """One commutator-free Magnus-4 step of the Bloch vectors `state` (3, 2)."""
+def cf4_step(state, t_pair, problem):
+    """One commutator-free Magnus-4 NEQB step, (state (3, B), (t0, t1), problem) -> (state, None).
+
+    `state`: the Bloch vectors (3, B); `problem`: any problem-like pytree with `.drive` (epsilon,
+    depsilon), `.bath`, `.theta` (used by :mod:`lzjax.dynamics`).
+    """
     t0, t1 = t_pair
     h = t1 - t0
     c1 = bloch_coefficients(t0 + _C1 * h, problem)
@@ -159,11 +163,6 @@ def _cf4_step(state, t_pair, problem):
     state = _frozen_flow(state, _ALPHA1 * c1 + _ALPHA2 * c2, h)
     state = _frozen_flow(state, _ALPHA2 * c1 + _ALPHA1 * c2, h)
     return state, None
-
-
-#: public name of one Magnus-4 NEQB step, (state (3, B), (t0, t1), problem) -> (state, None); any
-#: problem-like pytree with `.drive` (epsilon, depsilon), `.bath`, `.theta` (used by lzjax.dynamics)
-cf4_step = _cf4_step
 
 
 @partial(jax.jit, static_argnames=("n_steps", "n_outer"))
@@ -177,7 +176,7 @@ def _propagate(problem: LZProblem, eps_coh, eps_max, n_steps: int, n_outer: int 
     r_x, _ = jax.lax.scan(lambda c, tp: relax_step(c, tp, problem), r_x, (t_in[:-1], t_in[1:]))
     t = sinh_times(-x_coh, x_coh, n_steps, v)
     state = dressed_state(t[0], r_x, problem)  # (3, 2): (r_x, r_y, r_z) × (ground, excited)
-    state, _ = jax.lax.scan(lambda c, tp: _cf4_step(c, tp, problem), state, (t[:-1], t[1:]))
+    state, _ = jax.lax.scan(lambda c, tp: cf4_step(c, tp, problem), state, (t[:-1], t[1:]))
     r_x = asymptotic_rx(state, t[-1], problem)  # (2,)
     t_out = sinh_times(x_coh, x_max, n_outer, v)
     r_x, _ = jax.lax.scan(lambda c, tp: relax_step(c, tp, problem), r_x, (t_out[:-1], t_out[1:]))
