@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import jax
+import jax.core  # explicit submodule import for type checkers (jax imports it itself)
 import numpy as np
 
 __all__ = [

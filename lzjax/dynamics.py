@@ -145,7 +145,7 @@ def record_grid(span_lo, span_hi, *, times=None, every=None, step=None):
         n_sub = max(1, int(np.ceil(np.max(np.diff(bounds, axis=1)) / step - 1e-9)))
         return bounds, n_sub
     n_total = int(np.ceil(np.max(span) / step - 1e-9))
-    n_rec = max(1, -(-n_total // every))
+    n_rec = max(1, -(-n_total // every))  # pyright: ignore[reportOperatorIssue]  # every is given when times is None
     frac = np.linspace(0.0, 1.0, n_rec + 1)
     return span_lo[:, None] + span[:, None] * frac[None, :], every
 
@@ -252,7 +252,9 @@ def trajectory_dataset(obs, t, epsilon, params, shape, *, engine, extra=None, at
     (P, m), the parameters per point; `extra` (P,)- or (P, 2)-shaped variables."""
     import xarray as xr
 
-    data = {k: (("point", "start", "time"), np.asarray(v)) for k, v in obs.items()}
+    data: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
+        k: (("point", "start", "time"), np.asarray(v)) for k, v in obs.items()
+    }
     for k, v in (extra or {}).items():
         v = np.asarray(v)
         data[k] = (("point", "start")[: v.ndim], v)
@@ -332,7 +334,7 @@ def neqb_trajectory(
     else:
         t0, t1 = _window_of(system)
     if grid == "asinh":
-        lo, hi = np.arcsinh(v * t0), np.arcsinh(v * t1)
+        lo, hi = np.arcsinh(v * t0), np.arcsinh(v * t1)  # pyright: ignore[reportOptionalOperand]  # asinh: linear, v set
         u_times = None if times is None else np.arcsinh(np.outer(v, times))
         step = np.max(hi - lo) / n_steps
         if u_times is not None:  # per-point record values in u
@@ -356,7 +358,7 @@ def neqb_trajectory(
     r = jnp.swapaxes(states, 2, 3)  # (P, m+1, 3, 2) -> (P, m+1, 2, 3)
     obs = observables(r, jnp.broadcast_to(eps[:, :, None], r.shape[:-1]))
     obs = {k: jnp.moveaxis(a, 2, 1) for k, a in obs.items()}  # (P, 2, m+1)
-    attrs.update({"grid": grid, "steps_per_record": int(n_sub)})
+    attrs.update({"grid": grid, "steps_per_record": int(n_sub)})  # pyright: ignore[reportArgumentType]  # never None
     return trajectory_dataset(obs, t, eps, params, shape, engine="neqb", extra=extra, attrs=attrs)
 
 

@@ -23,6 +23,7 @@ oscillates with amplitude ~ vΔ/E³ about its limit) and the bath one (∫Γ1 dt
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -34,6 +35,11 @@ from .checks import check_integer, check_number, check_precision
 from .model import LZProblem, check_problem, dimensionless, flatten_problem
 from .results import Result, make_result
 from .sharding import gather, padded_size, shard_batch
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
+    from .protocols import DrivenSystem
 
 __all__ = [
     "solve_neqb",
@@ -91,7 +97,7 @@ def weak_coupling_measure(bath) -> np.ndarray:
     return kappa[np.ravel(inverse)]
 
 
-def window_eps_max(problem: LZProblem, tol):
+def window_eps_max(problem: LZProblem | DrivenSystem, tol):
     """Half-widths (ε_coh, ε_max) of the protocol window (units Δ = 1) for accuracy `tol`.
 
     ε_coh bounds the coherent region, where the full Bloch equations are integrated: after the
@@ -186,7 +192,11 @@ def _propagate(problem: LZProblem, eps_coh, eps_max, n_steps: int, n_outer: int 
 _windows = jax.jit(jax.vmap(window_eps_max, in_axes=(0, None)))  # (ε_coh, ε_max) per point
 
 _propagate_batch = jax.jit(
-    jax.vmap(_propagate.__wrapped__, in_axes=(0, 0, 0, None, None)), static_argnames=("n_steps", "n_outer")
+    jax.vmap(
+        _propagate.__wrapped__,  # pyright: ignore[reportAttributeAccessIssue]  # jit keeps the Python function
+        in_axes=(0, 0, 0, None, None),
+    ),
+    static_argnames=("n_steps", "n_outer"),
 )
 
 
@@ -202,7 +212,7 @@ def neqb_probabilities(problem: LZProblem, eps_max, n_steps: int = 2048):
     return _propagate(dimless, eps, eps, n_steps)
 
 
-def check_neqb_validity(problem: LZProblem) -> None:
+def check_neqb_validity(problem: LZProblem | DrivenSystem) -> None:
     """NEQB needs s ≥ 1 at T > 0 (the Markovian dephasing rate diverges for sub-Ohmic baths)."""
     s = np.asarray(problem.bath.s, dtype=float)
     T = np.asarray(problem.bath.T, dtype=float)
@@ -214,7 +224,7 @@ def check_neqb_validity(problem: LZProblem) -> None:
         )
 
 
-def _run_subset(flat, eps_coh, eps_max, index, n_steps, n_outer, dtype=np.float64):
+def _run_subset(flat, eps_coh, eps_max, index, n_steps, n_outer, dtype: DTypeLike = np.float64):
     """Evaluate the points `index`, padded (power of two, multiple of the device count, to bound
     recompilation) and sharded over all devices along the batch axis, in `dtype`."""
     size = padded_size(len(index))

@@ -171,7 +171,7 @@ class SweepStore:
         return False
 
     def _lock(self, byte: int, blocking: bool) -> bool:
-        if self._lock_fd is None:
+        if self._lock_fd is None or fcntl is None:  # (the file is opened only where fcntl exists)
             return True
         flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
         try:
@@ -183,7 +183,7 @@ class SweepStore:
         return True
 
     def _unlock(self, byte: int) -> None:
-        if self._lock_fd is not None:
+        if self._lock_fd is not None and fcntl is not None:
             fcntl.lockf(self._lock_fd, fcntl.LOCK_UN, 1, byte, os.SEEK_SET)
 
     def claim(self, index: int) -> bool:
@@ -295,9 +295,9 @@ class SweepStore:
                 else f"{why} (chunk {record['chunk']})"
             )
             return
-        index = record["chunk"]
+        index = record["chunk"]  # pyright: ignore[reportOptionalSubscript]  # why is None: record parsed
         if index not in self.done:  # the first valid line of a chunk wins
-            data = {n: _decode(vals) for n, vals in record["data"].items()}
+            data = {n: _decode(vals) for n, vals in record["data"].items()}  # pyright: ignore[reportOptionalSubscript]
             if "status" in self.names and "status" not in data:
                 data = _with_status(data)
             self.done[index] = {n: data[n] for n in self.names}
@@ -408,7 +408,7 @@ def migrate(path, names: Iterable[str] | None = None) -> int:
         names = list(next(iter(chunks.values())))
     out = [json.dumps(header)]
     for index in sorted(chunks):
-        values = {n: chunks[index][n] for n in names}
+        values = {n: chunks[index][n] for n in names}  # pyright: ignore[reportOptionalIterable]  # set once chunks exist
         out.append(
             json.dumps(
                 {

@@ -176,12 +176,14 @@ def _class_table(phi_i, phi_e, phi_se, fill) -> np.ndarray:
 
 def _gates(eta: Eta) -> np.ndarray:
     """Lag-Δ factors for Δ = 0 … K as (K + 1, 5 new classes, 9 old classes) complex (Δ = 0 unused)."""
-    return _class_table(*(_pair_factor_offdiag(e) for e in (eta.interior, eta.edge, eta.start_end)), 1.0)
+    return _class_table(
+        _pair_factor_offdiag(eta.interior), _pair_factor_offdiag(eta.edge), _pair_factor_offdiag(eta.start_end), 1.0
+    )
 
 
 def _gates_tangent(gates: np.ndarray, deta: Eta) -> np.ndarray:
     """d gates for η tangents `deta` (leaves (p, K + 1)): gate · dφ, (p, K + 1, 5, 9)."""
-    return gates * _class_table(*(_log_offdiag(e) for e in (deta.interior, deta.edge, deta.start_end)), 0.0)
+    return gates * _class_table(_log_offdiag(deta.interior), _log_offdiag(deta.edge), _log_offdiag(deta.start_end), 0.0)
 
 
 def _gate(eta: Eta, lag: int) -> np.ndarray:
@@ -338,7 +340,9 @@ def _update(a, s_m, b, s_r, gate, tol, chi_max, rule="weight", randomized=False,
     dnorm = (ds_r @ s_r0) / norm  # (p,)
     ds_m = ds_m * norm + s_m0[None] * dnorm[:, None]
     ds_r = ds_r / norm - s_r[None] * (dnorm / norm)[:, None]
-    dtheta = _product_tangent(spec, (s_r, a, s_m, b, s_r, gate), (ds_r, da, ds_m, db, ds_r, dgate))
+    dtheta: np.ndarray = _product_tangent(  # pyright: ignore[reportAssignmentType]  # tangents given: not None
+        spec, (s_r, a, s_m, b, s_r, gate), (ds_r, da, ds_m, db, ds_r, dgate)
+    )
     p = dtheta.shape[0]
     du, ds, dvh = _svd_tangent(u, s, vh, dtheta.reshape(p, chi_r * d_old, d_new * chi_r), complete[0])
     rel = ds_r / s_r[None]  # d ln s_r, (p, χ_r)
@@ -360,10 +364,10 @@ def _fixed_point(apply, chi: int):
     else:
         from scipy.sparse.linalg import LinearOperator, eigs
 
-        op = LinearOperator(
-            (chi * chi, chi * chi), dtype=np.complex128, matvec=lambda v: apply(v.reshape(chi, chi)).ravel()
-        )
-        _, v = eigs(op, k=1, which="LM", v0=np.eye(chi, dtype=np.complex128).ravel(), tol=1e-10)
+        # scipy's annotations miss LinearOperator(shape, matvec=...) (dispatched in __new__) and a float tol
+        n = chi * chi
+        op = LinearOperator((n, n), dtype=np.complex128, matvec=lambda v: apply(v.reshape(chi, chi)).ravel())  # pyright: ignore[reportCallIssue]
+        _, v = eigs(op, k=1, which="LM", v0=np.eye(chi, dtype=np.complex128).ravel(), tol=1e-10)  # pyright: ignore[reportAssignmentType, reportArgumentType]
         x = v[:, 0].reshape(chi, chi)
     x = 0.5 * (x + x.conj().T)
     x = x * np.sign(np.trace(x).real or 1.0)
@@ -493,7 +497,7 @@ def build_process_tensor_jvp(
         raise ValueError(
             f"deta leaves must be (p, K + 1) = (p, {np.asarray(eta.interior).shape[0]}), got {[e.shape for e in deta]}"
         )
-    return _build(eta, deta, tol, chi_max, enforce_trace, False, rule, svd)
+    return _build(eta, deta, tol, chi_max, enforce_trace, False, rule, svd)  # pyright: ignore[reportReturnType]  # deta given
 
 
 def _check_build(tol, chi_max, rule, svd) -> None:

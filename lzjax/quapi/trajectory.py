@@ -79,7 +79,8 @@ def exact_rho_path(
     influence = shared if engine.shared_influence else engine.influence(system.bath, dt, memory, compensate)
     steady = engine.steady(influence)
     state, head_rho = _head(engine, k_steps[:h], rho0, influence, memory)
-    full_head = jnp.concatenate([rho0[None], head_rho])  # (h + 1, B, 4): ρ at j = 0 … h
+    # (h + 1, B, 4): ρ at j = 0 … h (HEAD_TRACES run with trace=True: head_rho is never None)
+    full_head = jnp.concatenate([rho0[None], head_rho])  # pyright: ignore[reportArgumentType]
     if every is not None:
         j0 = every * (h // every + 1)  # first record after the head
         early = full_head[::every]  # j = 0, every, … ≤ h
