@@ -8,8 +8,8 @@ numpy; the propagation is pure jnp (`lax.scan`, jit-able, vmap-able, differentia
 (pair α = 2 i+ + i−, a full slice), a start point (α, half slice), an end point (α, half
 slice) or *absent* (a point that does not exist: every factor touching it is 1). The
 influence functional of the letter sequence ``absent…, start, interior…, end, absent…`` is
-the QUAPI one of :func:`lzjax.quapi.adt.adt_propagate` with memory K (pairs further than K
-apart dropped), exactly, because the factors are
+the QUAPI one of :func:`lzjax.quapi.engines.adt.adt_propagate` with memory K (pairs further
+than K apart dropped), exactly, because the factors are
 
     b_Δ(new, old) = exp φ_Δ[new, old],  φ from :func:`pair_log_factor` of
     η_interior[Δ] (interior, interior), η_edge[Δ] (interior, old start) and (new end, interior),
@@ -646,7 +646,7 @@ def pt_readout_vectors(pt: ProcessTensor):
 def pt_propagate(pt: ProcessTensor, k_steps, rho0, *, trace: bool = False):
     """Reduced density matrix after N = k_steps.shape[0] ≥ 1 steps through the process tensor.
 
-    Same meaning as :func:`lzjax.quapi.adt.adt_propagate`: k_steps (N, 4, 4) Liouville step
+    Same meaning as :func:`lzjax.quapi.engines.adt.adt_propagate`: k_steps (N, 4, 4) Liouville step
     propagators [new, old] in the X basis, rho0 (B, 4) vec(ρ) at t_0. Returns ρ_N (B, 4), or
     with `trace` the density matrices at t_1 … t_N, shape (N, B, 4). Memory is the tensor's
     K (pairs further apart dropped) and N may be any length. Pure jnp: jit with `pt` traced,
