@@ -77,7 +77,7 @@ POINT = dict(gamma=5e-4, s=3.0, omega_c=5.0, T=6.4, v=0.3, delta=1.0)
 LADDER_K = (4, 6, 8, 10)  # --memory-ladder: k_max at dt = 2 dt
 LADDER_LONG = 20  # --memory-ladder: ACE lags 0..19 at dt (OQuPy's dkmax 20 in RESULTS.md)
 
-ACE_DRIVER = textwrap.dedent(r'''
+ACE_DRIVER = textwrap.dedent(r"""
     import json, os, sys, time
     import numpy as np
     cfg = json.loads(sys.argv[1])
@@ -175,7 +175,7 @@ ACE_DRIVER = textwrap.dedent(r'''
             print(json.dumps(res), file=sys.stderr, flush=True)
     with open(sys.argv[2], "w") as fh:
         json.dump(out, fh)
-''')
+""")
 
 
 def run_ace(python: str, cfg: dict) -> dict:
@@ -183,13 +183,17 @@ def run_ace(python: str, cfg: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "ace.json")
         t0 = time.perf_counter()
-        proc = subprocess.run([python, "-c", ACE_DRIVER, json.dumps(cfg), path], cwd=tmp,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              check=False)
+        proc = subprocess.run(
+            [python, "-c", ACE_DRIVER, json.dumps(cfg), path],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
         wall = time.perf_counter() - t0
         if proc.returncode != 0 or not os.path.exists(path):
-            raise RuntimeError(f"ACE subprocess failed (rc {proc.returncode}):\n"
-                               f"{proc.stderr[-3000:]}")
+            raise RuntimeError(f"ACE subprocess failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
         with open(path) as fh:
             out = json.load(fh)
     out["subprocess_wall"] = wall
@@ -199,14 +203,15 @@ def run_ace(python: str, cfg: dict) -> dict:
 def gamma_exact(t: float) -> float:
     """Γ(t) = ∫G coth(ω/2T)(1 − cos ωt)/ω² dω with lzjax's G = γ/π ω^s e^(−ω/ω_c) (Δ = 1)."""
     from scipy.integrate import quad
+
     g, s, wc, temp = POINT["gamma"], POINT["s"], POINT["omega_c"], POINT["T"]
-    f = lambda w: g / np.pi * w**s * np.exp(-w / wc) / np.tanh(w / (2 * temp)) \
-        * (1 - np.cos(w * t)) / w**2  # noqa: E731
+    f = lambda w: g / np.pi * w**s * np.exp(-w / wc) / np.tanh(w / (2 * temp)) * (1 - np.cos(w * t)) / w**2  # noqa: E731
     return quad(f, 0, np.inf, limit=500, epsabs=1e-14, epsrel=1e-12)[0]
 
 
 def _problem(**bath_overrides):
     from lzjax.model import Bath, Drive, LZProblem
+
     b = dict(gamma=POINT["gamma"], s=POINT["s"], omega_c=POINT["omega_c"], T=POINT["T"])
     b.update(bath_overrides)
     return LZProblem(Drive(v=POINT["v"]), Bath(**b), theta=0.0)
@@ -215,28 +220,49 @@ def _problem(**bath_overrides):
 def checks(python: str, cpu: int, tmax: float, quick: bool) -> dict:
     """ACE pure dephasing vs ½e^(−Γ(t)), and the bath-free sweep vs lzjax (γ = 0)."""
     import jax.numpy as jnp
+
     from lzjax.bath import spectral_density
     from lzjax.model import Bath
     from lzjax.quapi import solve_quapi
+
     # the quad integrand above is lzjax's G: check at a few frequencies
     bath = Bath(gamma=POINT["gamma"], s=POINT["s"], omega_c=POINT["omega_c"], T=POINT["T"])
     w = np.array([0.3, 1.0, 5.0, 20.0])
-    mine = POINT["gamma"] / np.pi * w**POINT["s"] * np.exp(-w / POINT["omega_c"])
+    mine = POINT["gamma"] / np.pi * w ** POINT["s"] * np.exp(-w / POINT["omega_c"])
     assert np.allclose(np.asarray(spectral_density(jnp.asarray(w), bath)), mine, rtol=1e-13)
 
     deph = dict(dt=0.05, tend=1.0 if quick else 3.0, thr=1e-10)
-    out = run_ace(python, {**POINT, "mode": "checks", "cpu": cpu, "tmax": tmax, "omega_max": 200.0,
-                           "dephasing": deph, "coherent_dt": 0.1})
+    out = run_ace(
+        python,
+        {
+            **POINT,
+            "mode": "checks",
+            "cpu": cpu,
+            "tmax": tmax,
+            "omega_max": 200.0,
+            "dephasing": deph,
+            "coherent_dt": 0.1,
+        },
+    )
     d = out["dephasing"]
-    dev = [abs(c - 0.5 * math.exp(-gamma_exact(t))) for t, c in zip(d["t"], d["coh"])]
-    res = {"dephasing_max_abs_dev": max(dev), "dephasing_points": len(dev),
-           "Gamma_tend": gamma_exact(d["tend"]), **deph, "ace_wall": d["wall"]}
+    dev = [abs(c - 0.5 * math.exp(-gamma_exact(t))) for t, c in zip(d["t"], d["coh"], strict=True)]
+    res = {
+        "dephasing_max_abs_dev": max(dev),
+        "dephasing_points": len(dev),
+        "Gamma_tend": gamma_exact(d["tend"]),
+        **deph,
+        "ace_wall": d["wall"],
+    }
     lz0 = solve_quapi(_problem(gamma=0.0), dt=0.1, kmax=1, tmax=tmax)
     c = out["coherent"]
-    res.update(coherent_ace_P_LZ=c["P_LZ"], coherent_lzjax_P_LZ=float(lz0.P_LZ),
-               coherent_diff_P_LZ=c["P_LZ"] - float(lz0.P_LZ),
-               coherent_diff_P_ES=c["P_ES"] - float(lz0.P_ES),
-               ace=out["ace"], ace_affinity=out["affinity"])
+    res.update(
+        coherent_ace_P_LZ=c["P_LZ"],
+        coherent_lzjax_P_LZ=float(lz0.P_LZ),
+        coherent_diff_P_LZ=c["P_LZ"] - float(lz0.P_LZ),
+        coherent_diff_P_ES=c["P_ES"] - float(lz0.P_ES),
+        ace=out["ace"],
+        ace_affinity=out["affinity"],
+    )
     return res
 
 
@@ -255,6 +281,7 @@ def _timed(call, repeats: int):
 
 def lzjax_single(kmax: int, dt: float, tmax: float, repeats: int) -> dict:
     from lzjax.quapi import solve_quapi
+
     p = _problem()
     r, first, warm = _timed(lambda: solve_quapi(p, dt=dt, kmax=kmax, tmax=tmax), repeats)
     return dict(kmax=kmax, dt=dt, P_LZ=float(r.P_LZ), P_ES=float(r.P_ES), first=first, warm=warm)
@@ -262,44 +289,66 @@ def lzjax_single(kmax: int, dt: float, tmax: float, repeats: int) -> dict:
 
 def lzjax_batch(kmax: int, dt: float, tmax: float, temps, repeats: int) -> dict:
     from lzjax.quapi import solve_quapi
+
     p = _problem(T=np.asarray(temps, dtype=float))
     r, first, warm = _timed(lambda: solve_quapi(p, dt=dt, kmax=kmax, tmax=tmax), max(repeats, 1))
     n = len(temps)
-    return dict(kmax=kmax, dt=dt, n=n, P_LZ=[float(x) for x in r.P_LZ],
-                P_ES=[float(x) for x in r.P_ES], first=first, warm=warm, per_point=warm / n)
+    return dict(
+        kmax=kmax,
+        dt=dt,
+        n=n,
+        P_LZ=[float(x) for x in r.P_LZ],
+        P_ES=[float(x) for x in r.P_ES],
+        first=first,
+        warm=warm,
+        per_point=warm / n,
+    )
 
 
 def ace_memory_run(dt: float, kmax: int, tmax: float, thr: float) -> dict:
     """ACE run with the same memory lags 0 … k_max as lzjax's k_max."""
     n_mem = kmax + 1
     power2 = (n_mem & (n_mem - 1)) == 0 and 2 * n_mem <= round(tmax / dt)
-    return dict(dt=dt, te=tmax, thr=thr, tmem=round(n_mem * dt, 12),
-                method="use_Gaussian_repeat" if power2 else "use_Gaussian")
+    return dict(
+        dt=dt, te=tmax, thr=thr, tmem=round(n_mem * dt, 12), method="use_Gaussian_repeat" if power2 else "use_Gaussian"
+    )
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="k_max 3, 4 temperatures, no ladder")
-    ap.add_argument("--ace-python", default=os.environ.get("ACE_PYTHON",
-                                                           "/work/venv-ace/bin/python"))
+    ap.add_argument("--ace-python", default=os.environ.get("ACE_PYTHON", "/work/venv-ace/bin/python"))
     ap.add_argument("--ace-cpu", type=int, default=0, help="core to pin ACE to (-1: no pinning)")
     ap.add_argument("--tmax", type=float, default=60.0)
     ap.add_argument("--dt", type=float, default=0.1, help="time step of the matched runs")
-    ap.add_argument("--kmax", type=int, default=None,
-                    help="lzjax memory (ACE t_mem = (kmax + 1) dt); default 7, quick 3")
-    ap.add_argument("--kmax-long", type=int, default=None,
-                    help="extra lzjax single point at this k_max (default 10, quick: none)")
+    ap.add_argument(
+        "--kmax", type=int, default=None, help="lzjax memory (ACE t_mem = (kmax + 1) dt); default 7, quick 3"
+    )
+    ap.add_argument(
+        "--kmax-long", type=int, default=None, help="extra lzjax single point at this k_max (default 10, quick: none)"
+    )
     ap.add_argument("--ace-threshold", type=float, default=1e-8)
-    ap.add_argument("--ace-ndiscr", type=int, default=65536,
-                    help="FFT grid of ACE's influence coefficients for the tuned rows "
-                         "(ACE's default 1e6 in the others; 2^16 changes P_LZ by < 1e-7)")
+    ap.add_argument(
+        "--ace-ndiscr",
+        type=int,
+        default=65536,
+        help="FFT grid of ACE's influence coefficients for the tuned rows "
+        "(ACE's default 1e6 in the others; 2^16 changes P_LZ by < 1e-7)",
+    )
     ap.add_argument("--repeats", type=int, default=None, help="timing repeats (default 3, quick 1)")
-    ap.add_argument("--lzjax-cpu", type=int, default=-1,
-                    help="pin this process (lzjax, before jax starts) to one core (-1: no pinning)")
+    ap.add_argument(
+        "--lzjax-cpu",
+        type=int,
+        default=-1,
+        help="pin this process (lzjax, before jax starts) to one core (-1: no pinning)",
+    )
     ap.add_argument("--no-checks", action="store_true", help="skip the mapping checks")
-    ap.add_argument("--memory-ladder", action="store_true",
-                    help="also ACE and lzjax at equal lags 0..k, k = 4 … 10, at dt = 2 dt, and ACE "
-                         "at dt with 20 lags (~3 min more)")
+    ap.add_argument(
+        "--memory-ladder",
+        action="store_true",
+        help="also ACE and lzjax at equal lags 0..k, k = 4 … 10, at dt = 2 dt, and ACE "
+        "at dt with 20 lags (~3 min more)",
+    )
     ap.add_argument("--json", default=None, help="write all numbers to this file")
     args = ap.parse_args(argv)
     q = args.quick
@@ -312,84 +361,109 @@ def main(argv=None):
     if args.lzjax_cpu >= 0:  # before jax creates its CPU thread pool
         os.sched_setaffinity(0, {args.lzjax_cpu})
     import jax
+
     jax.config.update("jax_enable_x64", True)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, lzjax process affinity "
-          f"{sorted(os.sched_getaffinity(0))}; load {os.getloadavg()}", flush=True)
-    result = {"point": POINT, "tmax": tmax, "dt": dt, "kmax": k, "jax": jax.__version__,
-              "load_start": os.getloadavg()}
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, lzjax process affinity "
+        f"{sorted(os.sched_getaffinity(0))}; load {os.getloadavg()}",
+        flush=True,
+    )
+    result = {"point": POINT, "tmax": tmax, "dt": dt, "kmax": k, "jax": jax.__version__, "load_start": os.getloadavg()}
 
     if not args.no_checks:
         c = checks(args.ace_python, args.ace_cpu, tmax, q)
         result["checks"] = c
-        print(f"check, pure dephasing (ACE dt {c['dt']}, threshold {c['thr']:g}, full memory, "
-              f"t <= {c['tend']}): max |ACE - 1/2 exp(-Gamma)| = {c['dephasing_max_abs_dev']:.1e} "
-              f"over {c['dephasing_points']} times (Gamma({c['tend']}) = {c['Gamma_tend']:.5f})",
-              flush=True)
-        print(f"check, no bath (dt 0.1): ACE P_LZ {c['coherent_ace_P_LZ']:.8f}, lzjax "
-              f"{c['coherent_lzjax_P_LZ']:.8f}: diff {c['coherent_diff_P_LZ']:+.1e} "
-              f"(P_ES {c['coherent_diff_P_ES']:+.1e}); {c['ace']}", flush=True)
+        print(
+            f"check, pure dephasing (ACE dt {c['dt']}, threshold {c['thr']:g}, full memory, "
+            f"t <= {c['tend']}): max |ACE - 1/2 exp(-Gamma)| = {c['dephasing_max_abs_dev']:.1e} "
+            f"over {c['dephasing_points']} times (Gamma({c['tend']}) = {c['Gamma_tend']:.5f})",
+            flush=True,
+        )
+        print(
+            f"check, no bath (dt 0.1): ACE P_LZ {c['coherent_ace_P_LZ']:.8f}, lzjax "
+            f"{c['coherent_lzjax_P_LZ']:.8f}: diff {c['coherent_diff_P_LZ']:+.1e} "
+            f"(P_ES {c['coherent_diff_P_ES']:+.1e}); {c['ace']}",
+            flush=True,
+        )
 
     # ---- ACE: matched memory (timed), convergence ladder, 16 temperatures ----------------------
     nd = args.ace_ndiscr
     matched = {**ace_memory_run(dt, k, tmax, thr), "repeats": reps, "tag": "matched"}
-    conv = dict(dt=dt, te=tmax, thr=thr, tmem=6.4, method="use_Gaussian_repeat", repeats=reps,
-                tag="converged")
-    temp_run = {**ace_memory_run(dt, k, tmax, thr), "repeats": 1, "tag": "temperatures",
-                "temperatures": [float(x) for x in temps]}
-    runs = [matched, dict(matched, ndiscr=nd, tag="matched N"), conv,
-            dict(conv, ndiscr=nd, tag="converged N")]
+    conv = dict(dt=dt, te=tmax, thr=thr, tmem=6.4, method="use_Gaussian_repeat", repeats=reps, tag="converged")
+    temp_run = {
+        **ace_memory_run(dt, k, tmax, thr),
+        "repeats": 1,
+        "tag": "temperatures",
+        "temperatures": [float(x) for x in temps],
+    }
+    runs = [matched, dict(matched, ndiscr=nd, tag="matched N"), conv, dict(conv, ndiscr=nd, tag="converged N")]
     if not q:
-        runs += [dict(conv, thr=1e-7, repeats=1, tag="thr 1e-7"),
-                 dict(conv, thr=1e-9, repeats=1, tag="thr 1e-9"),
-                 dict(conv, tmem=12.8, repeats=1, tag="t_mem 12.8"),
-                 dict(conv, dt=dt / 2, thr=1e-9, repeats=1, ndiscr=nd, tag="dt/2"),
-                 dict(conv, dt=dt / 4, thr=1e-9, repeats=1, ndiscr=nd, tag="dt/4")]
+        runs += [
+            dict(conv, thr=1e-7, repeats=1, tag="thr 1e-7"),
+            dict(conv, thr=1e-9, repeats=1, tag="thr 1e-9"),
+            dict(conv, tmem=12.8, repeats=1, tag="t_mem 12.8"),
+            dict(conv, dt=dt / 2, thr=1e-9, repeats=1, ndiscr=nd, tag="dt/2"),
+            dict(conv, dt=dt / 4, thr=1e-9, repeats=1, ndiscr=nd, tag="dt/4"),
+        ]
     runs += [temp_run, dict(temp_run, ndiscr=nd, tag="temperatures N")]
     ladder = [(2 * dt, kk) for kk in LADDER_K] if args.memory_ladder else []
     for dtl, kk in ladder:  # memory ladder: lags 0..kk at dt = 2 dt, plus memory-converged ACE
         runs.append({**ace_memory_run(dtl, kk, tmax, thr), "ndiscr": nd, "tag": f"ladder {kk}"})
     if ladder:
-        runs += [dict(conv, dt=2 * dt, ndiscr=nd, repeats=1, tag="ladder conv"),
-                 {**ace_memory_run(dt, LADDER_LONG - 1, tmax, thr), "ndiscr": nd,
-                  "tag": "ladder long"}]
+        runs += [
+            dict(conv, dt=2 * dt, ndiscr=nd, repeats=1, tag="ladder conv"),
+            {**ace_memory_run(dt, LADDER_LONG - 1, tmax, thr), "ndiscr": nd, "tag": "ladder long"},
+        ]
     print(f"ACE (subprocess, pinned to core {args.ace_cpu}): {len(runs)} runs", flush=True)
-    ace = run_ace(args.ace_python, {**POINT, "mode": "lz", "cpu": args.ace_cpu, "tmax": tmax,
-                                    "omega_max": 200.0, "runs": runs})
+    ace = run_ace(
+        args.ace_python, {**POINT, "mode": "lz", "cpu": args.ace_cpu, "tmax": tmax, "omega_max": 200.0, "runs": runs}
+    )
     result["ace"] = ace
     by_tag = {r["tag"]: r for r in ace["runs"]}
-    print(f"  {ace['ace']}, affinity {ace['affinity']}, subprocess wall "
-          f"{ace['subprocess_wall']:.1f} s", flush=True)
-    print("  | run | dt | t_mem (steps) | threshold | Ndiscr | method | P_LZ | P_ES | PT build s | "
-          "propagate s (both states) |")
+    print(f"  {ace['ace']}, affinity {ace['affinity']}, subprocess wall {ace['subprocess_wall']:.1f} s", flush=True)
+    print(
+        "  | run | dt | t_mem (steps) | threshold | Ndiscr | method | P_LZ | P_ES | PT build s | "
+        "propagate s (both states) |"
+    )
     for r in ace["runs"]:
         if "temperatures" in r:
             continue
-        print(f"  | {r['tag']} | {r['dt']:g} | {r['tmem']:g} ({round(r['tmem'] / r['dt'])}) | "
-              f"{r['thr']:g} | {r.get('ndiscr') or 'default'} | {r['method']} | {r['P_LZ']:.7f} | "
-              f"{r['P_ES']:.7f} | {r['build']:.3f} | {r['prop']:.3f} |", flush=True)
+        print(
+            f"  | {r['tag']} | {r['dt']:g} | {r['tmem']:g} ({round(r['tmem'] / r['dt'])}) | "
+            f"{r['thr']:g} | {r.get('ndiscr') or 'default'} | {r['method']} | {r['P_LZ']:.7f} | "
+            f"{r['P_ES']:.7f} | {r['build']:.3f} | {r['prop']:.3f} |",
+            flush=True,
+        )
     ace_conv = by_tag["converged"]
     if "dt/4" in by_tag:
         p2, p4 = by_tag["dt/2"]["P_LZ"], by_tag["dt/4"]["P_LZ"]
         result["ace_dt0_extrapolated"] = p4 + (p4 - p2) / 3.0  # Richardson in dt²
-        print(f"  ACE P_LZ at dt -> 0 (Richardson dt², dt/2 and dt/4): "
-              f"{result['ace_dt0_extrapolated']:.6f}", flush=True)
+        print(
+            f"  ACE P_LZ at dt -> 0 (Richardson dt², dt/2 and dt/4): {result['ace_dt0_extrapolated']:.6f}", flush=True
+        )
 
     # ---- lzjax ---------------------------------------------------------------------------------
-    print(f"lzjax: solve_quapi(dt={dt}, kmax={k}, tmax={tmax}), first call + min of {reps} warm",
-          flush=True)
+    print(f"lzjax: solve_quapi(dt={dt}, kmax={k}, tmax={tmax}), first call + min of {reps} warm", flush=True)
     lz = lzjax_single(k, dt, tmax, reps)
-    print(f"  P_LZ {lz['P_LZ']:.6f} P_ES {lz['P_ES']:.6f} first {lz['first']:.2f} s warm "
-          f"{lz['warm']:.3f} s", flush=True)
+    print(
+        f"  P_LZ {lz['P_LZ']:.6f} P_ES {lz['P_ES']:.6f} first {lz['first']:.2f} s warm {lz['warm']:.3f} s", flush=True
+    )
     result["lzjax"] = lz
     if k_long:
         lzl = lzjax_single(k_long, dt, tmax, max(1, min(reps, 2)))
         result["lzjax_long"] = lzl
-        print(f"  kmax={k_long}: P_LZ {lzl['P_LZ']:.6f} P_ES {lzl['P_ES']:.6f} first "
-              f"{lzl['first']:.2f} s warm {lzl['warm']:.2f} s", flush=True)
+        print(
+            f"  kmax={k_long}: P_LZ {lzl['P_LZ']:.6f} P_ES {lzl['P_ES']:.6f} first "
+            f"{lzl['first']:.2f} s warm {lzl['warm']:.2f} s",
+            flush=True,
+        )
     lzb = lzjax_batch(k, dt, tmax, temps, max(1, min(reps, 2)))
     result["lzjax_batch"] = lzb
-    print(f"  batch of {lzb['n']} temperatures, kmax={k}: first {lzb['first']:.2f} s, warm "
-          f"{lzb['warm']:.3f} s = {lzb['per_point']:.4f} s per point", flush=True)
+    print(
+        f"  batch of {lzb['n']} temperatures, kmax={k}: first {lzb['first']:.2f} s, warm "
+        f"{lzb['warm']:.3f} s = {lzb['per_point']:.4f} s per point",
+        flush=True,
+    )
 
     # ---- agreement and ratios ------------------------------------------------------------------
     m = by_tag["matched"]
@@ -397,41 +471,70 @@ def main(argv=None):
     diff = lz["P_LZ"] - m["P_LZ"]
     diff_es = lz["P_ES"] - m["P_ES"]
     diff_t = np.max(np.abs(np.asarray(lzb["P_LZ"]) - np.asarray(at["P_LZ"])))
-    result.update(diff=diff, diff_es=diff_es, diff_temperatures_max=float(diff_t),
-                  lzjax_minus_ace_converged=lz["P_LZ"] - ace_conv["P_LZ"])
+    result.update(
+        diff=diff,
+        diff_es=diff_es,
+        diff_temperatures_max=float(diff_t),
+        lzjax_minus_ace_converged=lz["P_LZ"] - ace_conv["P_LZ"],
+    )
 
     def point(tag):  # ACE seconds per point: PT build + propagation (both states)
         r = by_tag[tag]
         if "temperatures" in r:
             return (np.sum(r["build"]) + np.sum(r["prop"])) / len(r["build"])
         return r["build"] + r["prop"]
-    print(f"agreement at matched dt = {dt} and memory (lags 0..{k}; ACE t_mem {m['tmem']:g}, "
-          f"{m['method']}): lzjax - ACE = {diff:+.1e} (P_LZ), {diff_es:+.1e} (P_ES); "
-          f"over {len(temps)} temperatures max |diff P_LZ| = {diff_t:.1e}", flush=True)
-    print(f"memory: ACE converged (t_mem 6.4, thr {thr:g}) P_LZ = {ace_conv['P_LZ']:.6f}; "
-          f"lzjax kmax={k} - that = {lz['P_LZ'] - ace_conv['P_LZ']:+.1e}"
-          + (f", kmax={k_long}: {result['lzjax_long']['P_LZ'] - ace_conv['P_LZ']:+.1e}"
-             if k_long else ""), flush=True)
-    rows = [(f"k={k} warm vs ACE matched memory, new bath (PT build + propagation)", lz["warm"],
-             point("matched"), point("matched N")),
-            (f"k={k} warm vs ACE matched memory, PT reused (v sweep): propagation only",
-             lz["warm"], m["prop"], by_tag["matched N"]["prop"]),
-            (f"batch of {len(temps)} temperatures, k={k}, per point (ACE: one PT each)",
-             lzb["per_point"], point("temperatures"), point("temperatures N")),
-            (f"k={k} first call (compile) vs ACE matched, new bath", lz["first"],
-             point("matched"), point("matched N")),
-            (f"k={k} warm vs ACE converged (t_mem 6.4)", lz["warm"], point("converged"),
-             point("converged N"))]
+
+    print(
+        f"agreement at matched dt = {dt} and memory (lags 0..{k}; ACE t_mem {m['tmem']:g}, "
+        f"{m['method']}): lzjax - ACE = {diff:+.1e} (P_LZ), {diff_es:+.1e} (P_ES); "
+        f"over {len(temps)} temperatures max |diff P_LZ| = {diff_t:.1e}",
+        flush=True,
+    )
+    print(
+        f"memory: ACE converged (t_mem 6.4, thr {thr:g}) P_LZ = {ace_conv['P_LZ']:.6f}; "
+        f"lzjax kmax={k} - that = {lz['P_LZ'] - ace_conv['P_LZ']:+.1e}"
+        + (f", kmax={k_long}: {result['lzjax_long']['P_LZ'] - ace_conv['P_LZ']:+.1e}" if k_long else ""),
+        flush=True,
+    )
+    rows = [
+        (
+            f"k={k} warm vs ACE matched memory, new bath (PT build + propagation)",
+            lz["warm"],
+            point("matched"),
+            point("matched N"),
+        ),
+        (
+            f"k={k} warm vs ACE matched memory, PT reused (v sweep): propagation only",
+            lz["warm"],
+            m["prop"],
+            by_tag["matched N"]["prop"],
+        ),
+        (
+            f"batch of {len(temps)} temperatures, k={k}, per point (ACE: one PT each)",
+            lzb["per_point"],
+            point("temperatures"),
+            point("temperatures N"),
+        ),
+        (f"k={k} first call (compile) vs ACE matched, new bath", lz["first"], point("matched"), point("matched N")),
+        (f"k={k} warm vs ACE converged (t_mem 6.4)", lz["warm"], point("converged"), point("converged N")),
+    ]
     if k_long:
-        rows.append((f"k={k_long} warm vs ACE converged (t_mem 6.4)",
-                     result["lzjax_long"]["warm"], point("converged"), point("converged N")))
-    print(f"| comparison | lzjax s/point | ACE s/point (Ndiscr 1e6, default) | lzjax/ACE | "
-          f"ACE s/point (Ndiscr {nd}) | lzjax/ACE |")
+        rows.append(
+            (
+                f"k={k_long} warm vs ACE converged (t_mem 6.4)",
+                result["lzjax_long"]["warm"],
+                point("converged"),
+                point("converged N"),
+            )
+        )
+    print(
+        f"| comparison | lzjax s/point | ACE s/point (Ndiscr 1e6, default) | lzjax/ACE | "
+        f"ACE s/point (Ndiscr {nd}) | lzjax/ACE |"
+    )
     result["ratios"] = []
     for name, a, b, c in rows:
         print(f"| {name} | {a:.4g} | {b:.4g} | {a / b:.3g} | {c:.4g} | {a / c:.3g} |", flush=True)
-        result["ratios"].append(dict(name=name, lzjax=a, ace=b, ratio=a / b, ace_ndiscr=c,
-                                     ratio_ndiscr=a / c))
+        result["ratios"].append(dict(name=name, lzjax=a, ace=b, ratio=a / b, ace_ndiscr=c, ratio_ndiscr=a / c))
     if ladder:
         print(f"memory ladder (ACE and lzjax at equal lags, dt = {2 * dt:g}):")
         print("| lags 0..k | ACE P_LZ | lzjax P_LZ | lzjax - ACE |")
@@ -443,8 +546,11 @@ def main(argv=None):
             print(f"| {kk} | {a:.7f} | {b:.7f} | {b - a:+.1e} |", flush=True)
         print(f"| ACE t_mem 6.4 | {by_tag['ladder conv']['P_LZ']:.7f} | | |")
         r = by_tag["ladder long"]
-        print(f"ACE at dt = {dt:g}, lags 0..{LADDER_LONG - 1} (t_mem {r['tmem']:g}, {r['method']}): "
-              f"P_LZ {r['P_LZ']:.7f} (PT build {r['build']:.1f} s)", flush=True)
+        print(
+            f"ACE at dt = {dt:g}, lags 0..{LADDER_LONG - 1} (t_mem {r['tmem']:g}, {r['method']}): "
+            f"P_LZ {r['P_LZ']:.7f} (PT build {r['build']:.1f} s)",
+            flush=True,
+        )
     return finish(result, args.json)
 
 

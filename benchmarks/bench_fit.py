@@ -52,8 +52,11 @@ def main() -> None:
     P = truth + sigma * np.random.default_rng(0).standard_normal(v.size)
     kwargs = dict(s=S, omega_c=OMEGA_C, T=T, theta=THETA)
 
-    print(f"# lzjax fit benchmark: {args.points} points, jax {jax.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, devices {jax.devices()}")
+    print(
+        f"# lzjax fit benchmark: {args.points} points, jax {jax.__version__}, "
+        f"{platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, devices {jax.devices()}"
+    )
     t0 = time.perf_counter()
     res = fitmod.fit_curve(v, P, sigma, check_model=False, **kwargs)
     first = time.perf_counter() - t0
@@ -91,18 +94,24 @@ def main() -> None:
     t_rev = best_of(lambda: reverse(z, data, spec))
 
     g, e = res.params["gamma"], res.errors["gamma"]
-    print(f"truth gamma = {GAMMA:g}; fit gamma = {g:.6g} ± {e:.3g} ({(g / GAMMA - 1) * 100:+.2f} %, "
-          f"{(g - GAMMA) / e:+.2f} se); chi2/dof = {res.chi2_dof:.3f}; iterations = {res.iterations}; "
-          f"converged = {res.converged}; eps_max = {res.engine_options['eps_max']:.1f}; "
-          f"model_error = {res_checked.model_error:.2g}")
+    print(
+        f"truth gamma = {GAMMA:g}; fit gamma = {g:.6g} ± {e:.3g} ({(g / GAMMA - 1) * 100:+.2f} %, "
+        f"{(g - GAMMA) / e:+.2f} se); chi2/dof = {res.chi2_dof:.3f}; iterations = {res.iterations}; "
+        f"converged = {res.converged}; eps_max = {res.engine_options['eps_max']:.1f}; "
+        f"model_error = {res_checked.model_error:.2g}"
+    )
     print(f"loss history: {', '.join(f'{x:.6g}' for x in res.loss_history)}")
     print(f"first call (compile + run), check_model off: {first:.2f} s")
     print(f"warm, check_model off: median {statistics.median(warm):.3f} s, min {min(warm):.3f} s")
-    print(f"check_model on: first {first_checked:.2f} s; warm median {statistics.median(warm_checked):.3f} s, "
-          f"min {min(warm_checked):.3f} s")
-    print(f"pieces (warm, min of 3): start grid (16 gamma x {args.points} v) {t_grid:.3f} s; "
-          f"one chi2 + gradient + Jacobian (forward mode, as used) {t_vg:.3f} s; "
-          f"the same chi2 + gradient by reverse mode (jax.value_and_grad, for comparison) {t_rev:.3f} s")
+    print(
+        f"check_model on: first {first_checked:.2f} s; warm median {statistics.median(warm_checked):.3f} s, "
+        f"min {min(warm_checked):.3f} s"
+    )
+    print(
+        f"pieces (warm, min of 3): start grid (16 gamma x {args.points} v) {t_grid:.3f} s; "
+        f"one chi2 + gradient + Jacobian (forward mode, as used) {t_vg:.3f} s; "
+        f"the same chi2 + gradient by reverse mode (jax.value_and_grad, for comparison) {t_rev:.3f} s"
+    )
 
 
 if __name__ == "__main__":

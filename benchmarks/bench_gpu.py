@@ -53,16 +53,18 @@ def adt_section(quick: bool, bw: float) -> None:
     bath = Bath(gamma=5e-3, s=3.0, omega_c=5.0, T=6.4)
     k_step = jnp.asarray(np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))[0], dtype=jnp.complex128)
     run = jax.jit(jax.vmap(lambda a, f, k: adt_steps(a, f, k)[0], in_axes=(0, None, None)))
-    for kmax in ((6, 8) if quick else (8, 10, 12)):
+    for kmax in (6, 8) if quick else (8, 10, 12):
         eta = eta_coefficients(bath, 0.1, kmax)
         factors = factored_influence(eta.interior)
         points, n = 4, 16
         a = jnp.ones((points, 2) + (4,) * kmax, dtype=jnp.complex128) / 4**kmax
         seq = jnp.broadcast_to(k_step, (n, 4, 4))
-        t = best(lambda: run(a, factors, seq)) / n
+        t = best(lambda: run(a, factors, seq)) / n  # noqa: B023  (called at once, inside this iteration)
         floor = points * 80 * 4**kmax / bw
-        print(f"  ADT k_max={kmax:2d}: {1e3 * t:8.3f} ms/step for {points} points; bytes/bandwidth "
-              f"{1e3 * floor:8.3f} ms -> {100 * floor / t:5.1f} % of the bandwidth floor")
+        print(
+            f"  ADT k_max={kmax:2d}: {1e3 * t:8.3f} ms/step for {points} points; bytes/bandwidth "
+            f"{1e3 * floor:8.3f} ms -> {100 * floor / t:5.1f} % of the bandwidth floor"
+        )
 
 
 def pt_section(quick: bool) -> None:
@@ -70,26 +72,31 @@ def pt_section(quick: bool) -> None:
     settings = PTSettings(32 if quick else 128, 1e-8, 512)  # δt = 0.05: memory 1.6 / 6.4
     t = time.perf_counter()
     pt, info = PT().info(bath, 0.05, settings, False)
-    print(f"  PT build (host): {time.perf_counter() - t:.2f} s, chi {info['chi']} (padded {pt.q_int.shape[-1]}), "
-          f"memory {info['memory']} steps, discarded {info['discarded']:.1e}")
+    print(
+        f"  PT build (host): {time.perf_counter() - t:.2f} s, chi {info['chi']} (padded {pt.q_int.shape[-1]}), "
+        f"memory {info['memory']} steps, discarded {info['discarded']:.1e}"
+    )
     chi = pt.q_int.shape[-1]
     k_step = jnp.asarray(np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))[0], dtype=jnp.complex128)
     n = 256
-    for batch in ((16, 256) if quick else (16, 256, 4096, 65536)):
+    for batch in (16, 256) if quick else (16, 256, 4096, 65536):
         psi = jnp.ones((batch, 2, 4, chi), dtype=jnp.complex128)
         seq = jnp.broadcast_to(k_step, (batch, n, 4, 4))
         for name, cast in (("complex128", lambda x: x), ("complex64", to_single)):
             p, q, s = cast((psi, pt.q_int, seq))
             step = jax.jit(jax.vmap(PT().advance, in_axes=(0, None, 0)))
-            t = best(lambda: step(p, q, s)) / n
-            print(f"  PT propagate batch {batch:6d} {name:10s}: {1e6 * t:9.2f} us/step, "
-                  f"{batch / t:12.4g} point-steps/s")
+            t = best(lambda: step(p, q, s)) / n  # noqa: B023  (called at once, inside this iteration)
+            print(
+                f"  PT propagate batch {batch:6d} {name:10s}: {1e6 * t:9.2f} us/step, {batch / t:12.4g} point-steps/s"
+            )
     a = jnp.ones((4, 2 * 4096, chi), dtype=jnp.complex128)
     mm = jax.jit(lambda x, y: jnp.einsum("nbi,nij->nbj", x, y))
     t = best(lambda: mm(a, pt.q_int))
     flops = 8 * 4 * 2 * 4096 * chi * chi
-    print(f"  batched matmul (4 × (8192 × {chi}) @ ({chi} × {chi}), complex128): {flops / t / 1e9:.1f} GFLOP/s "
-          f"(the PT step is this product plus the 4×4 mix)")
+    print(
+        f"  batched matmul (4 × (8192 × {chi}) @ ({chi} × {chi}), complex128): {flops / t / 1e9:.1f} GFLOP/s "
+        f"(the PT step is this product plus the 4×4 mix)"
+    )
 
 
 def neqb_section(quick: bool) -> None:
@@ -102,8 +109,10 @@ def neqb_section(quick: bool) -> None:
     t = time.perf_counter()
     r = solve_neqb(problem, tol=1e-6)
     warm = time.perf_counter() - t
-    print(f"  NEQB {n} points: first {first:.1f} s, warm {warm:.2f} s ({n / warm:.4g} points/s), "
-          f"{int(np.sum(r.converged))} converged")
+    print(
+        f"  NEQB {n} points: first {first:.1f} s, warm {warm:.2f} s ({n / warm:.4g} points/s), "
+        f"{int(np.sum(r.converged))} converged"
+    )
 
 
 def sweep_section(quick: bool) -> None:
@@ -115,8 +124,10 @@ def sweep_section(quick: bool) -> None:
     vs = np.geomspace(0.5, 4.0, 2 if quick else 8)
     thetas = np.linspace(0.0, np.pi / 2, 2 if quick else 8)
     r = lzjax_sweep([(float(v), float(t)) for v in vs for t in thetas])
-    print(f"  {vs.size * thetas.size} points, tol 1e-3: {r['wall']:.2f} s ({r['builds']} tensor builds), max error "
-          f"bar {max(r['P_LZ_err'] + r['P_ES_err']):.1e}")
+    print(
+        f"  {vs.size * thetas.size} points, tol 1e-3: {r['wall']:.2f} s ({r['builds']} tensor builds), max error "
+        f"bar {max(r['P_LZ_err'] + r['P_ES_err']):.1e}"
+    )
 
 
 def main() -> None:

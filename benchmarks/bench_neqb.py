@@ -45,9 +45,9 @@ import lzjax  # noqa: E402  (enables float64)
 from lzjax import Bath, Drive, LZProblem, solve_neqb  # noqa: E402
 from reference import neqb_reference  # noqa: E402  (tests/reference.py, scipy)
 
-
 # ----------------------------------------------------------------------------------------------
 # grid
+
 
 def make_grid(args):
     """Flat arrays (v, T, theta) of the sweep plus the shared bath constants."""
@@ -74,6 +74,7 @@ def stratified_subset(v, n_subset, seed):
 # ----------------------------------------------------------------------------------------------
 # diffrax baseline: the reference's equations in jnp
 
+
 def _rates_jnp(epsilon, v, gamma, s, omega_c, T, theta):
     energy = jnp.sqrt(1.0 + epsilon * epsilon)
     u, w = 1.0 / energy, epsilon / energy
@@ -95,11 +96,13 @@ def _diffrax_point(v, gamma, s, omega_c, T, theta, eps_max, rtol, atol):
     def rhs(t, y, _):
         energy, phi_dot, g1, g2, r_st = _rates_jnp(v * t, *params)
         rx, ry, rz = y[0], y[1], y[2]  # each (2,): ground and excited start
-        return jnp.stack([
-            phi_dot * rz - g1 * (rx - r_st),
-            -g2 * ry - energy * rz,
-            energy * ry - g2 * rz - phi_dot * rx,
-        ])
+        return jnp.stack(
+            [
+                phi_dot * rz - g1 * (rx - r_st),
+                -g2 * ry - energy * rz,
+                energy * ry - g2 * rz - phi_dot * rx,
+            ]
+        )
 
     def coherence(t):
         energy, phi_dot, _, g2, _ = _rates_jnp(v * t, *params)
@@ -112,10 +115,17 @@ def _diffrax_point(v, gamma, s, omega_c, T, theta, eps_max, rtol, atol):
     c0 = rx0 * (-phi_dot * response + kappa2)
     y0 = jnp.stack([rx0, c0.imag, c0.real])  # (3, 2)
     sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(rhs), diffrax.Dopri8(), t0, t1, None, y0,
+        diffrax.ODETerm(rhs),
+        diffrax.Dopri8(),
+        t0,
+        t1,
+        None,
+        y0,
         stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-        saveat=diffrax.SaveAt(t1=True), max_steps=2**21,
-        adjoint=diffrax.ForwardMode(), throw=False,
+        saveat=diffrax.SaveAt(t1=True),
+        max_steps=2**21,
+        adjoint=diffrax.ForwardMode(),
+        throw=False,
     )
     y = sol.ys[0]
     phi_dot, response, kappa2 = coherence(t1)
@@ -137,6 +147,7 @@ def run_diffrax(pts, rtol):
 
 
 # ----------------------------------------------------------------------------------------------
+
 
 def timed(fn):
     t0 = time.perf_counter()
@@ -165,11 +176,13 @@ def main(argv=None):
     ap.add_argument("--s", type=float, default=3.0)
     ap.add_argument("--omega-c", type=float, default=5.0)
     ap.add_argument("--tol", type=float, default=1e-7, help="lzjax solve_neqb tol")
-    ap.add_argument("--target", type=float, default=1e-6,
-                    help="absolute accuracy the baselines are calibrated to reach")
+    ap.add_argument(
+        "--target", type=float, default=1e-6, help="absolute accuracy the baselines are calibrated to reach"
+    )
     ap.add_argument("--repeats", type=int, default=3, help="warm lzjax calls (median, min)")
-    ap.add_argument("--n-subset", type=int, default=32,
-                    help="scipy/diffrax points timed (stratified over v); 0 = all points")
+    ap.add_argument(
+        "--n-subset", type=int, default=32, help="scipy/diffrax points timed (stratified over v); 0 = all points"
+    )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     if args.quick:
@@ -179,11 +192,15 @@ def main(argv=None):
     v, T, theta, shape = make_grid(args)
     n = v.size
     gamma, s, omega_c = args.gamma, args.s, args.omega_c
-    print(f"lzjax {lzjax.__version__}, jax {jax.__version__}, backend {jax.default_backend()}, "
-          f"{os.cpu_count()} CPU cores ({cpu_model()})")
-    print(f"grid: {shape[0]} v log-spaced in [{v.min():g}, {v.max():g}] Δ² × T {[float(x) for x in sorted(set(T))]} "
-          f"× Θ/π {[round(float(x) / math.pi, 4) for x in sorted(set(theta))]} = {n} points; "
-          f"γ = {gamma:g}, s = {s:g}, ω_c = {omega_c:g}")
+    print(
+        f"lzjax {lzjax.__version__}, jax {jax.__version__}, backend {jax.default_backend()}, "
+        f"{os.cpu_count()} CPU cores ({cpu_model()})"
+    )
+    print(
+        f"grid: {shape[0]} v log-spaced in [{v.min():g}, {v.max():g}] Δ² × T {[float(x) for x in sorted(set(T))]} "
+        f"× Θ/π {[round(float(x) / math.pi, 4) for x in sorted(set(theta))]} = {n} points; "
+        f"γ = {gamma:g}, s = {s:g}, ω_c = {omega_c:g}"
+    )
 
     # ---------------------------------------------------------------- lzjax
     problem = LZProblem(Drive(v), Bath(gamma, s, omega_c, T), theta)
@@ -195,14 +212,18 @@ def main(argv=None):
     t_warm = statistics.median(warm)
     p_lz, p_es, eps = np.asarray(res.P_LZ), np.asarray(res.P_ES), np.asarray(res.eps_max)
     n_conv = int(np.sum(res.converged))
-    print(f"\nlzjax solve_neqb(tol={args.tol:g}): first call {t_first:.2f} s (compile + run); "
-          f"warm median {t_warm:.2f} s, min {min(warm):.2f} s over {args.repeats} "
-          f"-> {n / t_warm:.1f} points/s")
-    print(f"  compile-time estimate (first − warm median): {t_first - t_warm:.2f} s; "
-          f"converged {n_conv}/{n}; max err estimate "
-          f"{max(np.max(res.P_LZ_err), np.max(res.P_ES_err)):.2e}; "
-          f"n_steps {int(np.min(res.n_steps))}–{int(np.max(res.n_steps))}; "
-          f"ε_max {eps.min():.1f}–{eps.max():.1f}")
+    print(
+        f"\nlzjax solve_neqb(tol={args.tol:g}): first call {t_first:.2f} s (compile + run); "
+        f"warm median {t_warm:.2f} s, min {min(warm):.2f} s over {args.repeats} "
+        f"-> {n / t_warm:.1f} points/s"
+    )
+    print(
+        f"  compile-time estimate (first − warm median): {t_first - t_warm:.2f} s; "
+        f"converged {n_conv}/{n}; max err estimate "
+        f"{max(np.max(res.P_LZ_err), np.max(res.P_ES_err)):.2e}; "
+        f"n_steps {int(np.min(res.n_steps))}–{int(np.max(res.n_steps))}; "
+        f"ε_max {eps.min():.1f}–{eps.max():.1f}"
+    )
 
     # ---------------------------------------------------------------- calibration points
     # cheap points (large v), different T and Θ
@@ -214,15 +235,21 @@ def main(argv=None):
             break
     calib = np.array(calib)
     point = lambda i: (v[i], gamma, s, omega_c, T[i], theta[i], eps[i])  # noqa: E731
-    print(f"\ncalibration points (v, T, Θ/π, ε_max): "
-          + "; ".join(f"({v[i]:.3g}, {T[i]:g}, {theta[i] / math.pi:.3f}, {eps[i]:.1f})" for i in calib))
+    print(
+        "\ncalibration points (v, T, Θ/π, ε_max): "
+        + "; ".join(f"({v[i]:.3g}, {T[i]:g}, {theta[i] / math.pi:.3f}, {eps[i]:.1f})" for i in calib)
+    )
     tight = {i: neqb_reference(*point(i), rtol=1e-12, atol=1e-13) for i in calib}
     candidates = [1e-6, 1e-7, 1e-8, 1e-9, 1e-10]
 
     rtol_sp = candidates[-1]
     for rtol in candidates:
-        err = max(max(abs(a - b) for a, b in zip(neqb_reference(*point(i), rtol=rtol, atol=0.1 * rtol),
-                                                 tight[i])) for i in calib)
+        err = max(
+            max(
+                abs(a - b) for a, b in zip(neqb_reference(*point(i), rtol=rtol, atol=0.1 * rtol), tight[i], strict=True)
+            )
+            for i in calib
+        )
         print(f"  scipy DOP853 rtol={rtol:.0e} (atol=rtol/10): max |ΔP| vs rtol=1e-12: {err:.2e}")
         if err <= args.target:
             rtol_sp = rtol
@@ -233,10 +260,10 @@ def main(argv=None):
     rtol_dx = candidates[-1]
     for rtol in candidates:
         out = run_diffrax(calib_pts, rtol)
-        err = max(max(abs(float(out[0][j]) - tight[i][0]), abs(float(out[1][j]) - tight[i][1]))
-                  for j, i in enumerate(calib))
-        print(f"  diffrax Dopri8 rtol={rtol:.0e} (atol=rtol/10): max |ΔP| vs scipy rtol=1e-12: "
-              f"{err:.2e}")
+        err = max(
+            max(abs(float(out[0][j]) - tight[i][0]), abs(float(out[1][j]) - tight[i][1])) for j, i in enumerate(calib)
+        )
+        print(f"  diffrax Dopri8 rtol={rtol:.0e} (atol=rtol/10): max |ΔP| vs scipy rtol=1e-12: {err:.2e}")
         if err <= args.target:
             rtol_dx = rtol
             break
@@ -259,9 +286,11 @@ def main(argv=None):
     t_sp_point = t_sp / m
     t_sp_full = t_sp_point * n
     d_sp = np.maximum(np.abs(sp[:, 0] - p_lz[subset]), np.abs(sp[:, 1] - p_es[subset]))
-    print(f"\nscipy per-point loop ({m} points{', stratified subset, seed %d' % args.seed if extrap else ''}): "
-          f"{t_sp:.1f} s = {t_sp_point:.2f} s/point -> {1 / t_sp_point:.3f} points/s"
-          + (f"; extrapolated to {n} points: {t_sp_full:.0f} s" if extrap else ""))
+    print(
+        f"\nscipy per-point loop ({m} points{f', stratified subset, seed {args.seed:d}' if extrap else ''}): "
+        f"{t_sp:.1f} s = {t_sp_point:.2f} s/point -> {1 / t_sp_point:.3f} points/s"
+        + (f"; extrapolated to {n} points: {t_sp_full:.0f} s" if extrap else "")
+    )
     print(f"  max |P_lzjax − P_scipy| over these points: {d_sp.max():.2e}")
 
     # diffrax vmapped over the subset
@@ -273,13 +302,17 @@ def main(argv=None):
     dx = np.stack([np.asarray(out[0]), np.asarray(out[1])], axis=1)
     d_dx = np.maximum(np.abs(dx[:, 0] - p_lz[subset]), np.abs(dx[:, 1] - p_es[subset]))
     d_dx_sp = np.max(np.abs(dx - sp))
-    print(f"\ndiffrax Dopri8 vmapped over the same {m} points: first call {t_dx_first:.2f} s "
-          f"(compile + run; compile alone on the calibration batch {t_dx_compile_first:.2f} s), "
-          f"warm median {t_dx:.2f} s over {len(dx_warm)} -> {m / t_dx:.2f} points/s"
-          + (f"; extrapolated to {n} points: {t_dx_full:.0f} s" if extrap else ""))
-    print(f"  steps per point {int(np.min(out[2]))}–{int(np.max(out[2]))}, all successful: "
-          f"{bool(np.all(out[3]))}; max |P_lzjax − P_diffrax| {d_dx.max():.2e}; "
-          f"max |P_diffrax − P_scipy| {d_dx_sp:.2e}")
+    print(
+        f"\ndiffrax Dopri8 vmapped over the same {m} points: first call {t_dx_first:.2f} s "
+        f"(compile + run; compile alone on the calibration batch {t_dx_compile_first:.2f} s), "
+        f"warm median {t_dx:.2f} s over {len(dx_warm)} -> {m / t_dx:.2f} points/s"
+        + (f"; extrapolated to {n} points: {t_dx_full:.0f} s" if extrap else "")
+    )
+    print(
+        f"  steps per point {int(np.min(out[2]))}–{int(np.max(out[2]))}, all successful: "
+        f"{bool(np.all(out[3]))}; max |P_lzjax − P_diffrax| {d_dx.max():.2e}; "
+        f"max |P_diffrax − P_scipy| {d_dx_sp:.2e}"
+    )
 
     # ---------------------------------------------------------------- disagreements
     bad = np.flatnonzero(d_sp > args.target)
@@ -287,21 +320,28 @@ def main(argv=None):
         print(f"\npoints where |P_lzjax − P_scipy| > {args.target:g}:")
         for j in bad:
             i = subset[j]
-            print(f"  v={v[i]:.4g} T={T[i]:g} Θ/π={theta[i] / math.pi:.3f} ε_max={eps[i]:.1f}: "
-                  f"lzjax ({p_lz[i]:.9f}, {p_es[i]:.9f}) scipy ({sp[j, 0]:.9f}, {sp[j, 1]:.9f}) "
-                  f"diffrax ({dx[j, 0]:.9f}, {dx[j, 1]:.9f}) lzjax err est "
-                  f"({res.P_LZ_err.ravel()[i]:.1e}, {res.P_ES_err.ravel()[i]:.1e})")
+            print(
+                f"  v={v[i]:.4g} T={T[i]:g} Θ/π={theta[i] / math.pi:.3f} ε_max={eps[i]:.1f}: "
+                f"lzjax ({p_lz[i]:.9f}, {p_es[i]:.9f}) scipy ({sp[j, 0]:.9f}, {sp[j, 1]:.9f}) "
+                f"diffrax ({dx[j, 0]:.9f}, {dx[j, 1]:.9f}) lzjax err est "
+                f"({res.P_LZ_err.ravel()[i]:.1e}, {res.P_ES_err.ravel()[i]:.1e})"
+            )
 
     # ---------------------------------------------------------------- summary
     tag = " (extrapolated)" if extrap else ""
-    print(f"\nsummary, {n} points ({'subset of %d timed for the baselines, per-point mean × %d' % (m, n) if extrap else 'all timed'}):")
-    print(f"  {'method':<34}{'time for %d pts [s]' % n:>22}{'points/s':>12}{'accuracy':>24}")
-    print(f"  {'lzjax warm (median)':<34}{t_warm:>22.2f}{n / t_warm:>12.1f}{'tol %.0e (est.)' % args.tol:>24}")
+    scope = f"subset of {m:d} timed for the baselines, per-point mean × {n:d}" if extrap else "all timed"
+    print(f"\nsummary, {n} points ({scope}):")
+    print(f"  {'method':<34}{f'time for {n:d} pts [s]':>22}{'points/s':>12}{'accuracy':>24}")
+    print(f"  {'lzjax warm (median)':<34}{t_warm:>22.2f}{n / t_warm:>12.1f}{f'tol {args.tol:.0e} (est.)':>24}")
     print(f"  {'lzjax first call (compile+run)':<34}{t_first:>22.2f}{n / t_first:>12.1f}{'':>24}")
-    print(f"  {'scipy DOP853 loop' + tag:<34}{t_sp_full:>22.1f}{n / t_sp_full:>12.3f}"
-          f"{'rtol %.0e, |Δ| %.1e' % (rtol_sp, d_sp.max()):>24}")
-    print(f"  {'diffrax Dopri8 vmap' + tag:<34}{t_dx_full:>22.1f}{n / t_dx_full:>12.3f}"
-          f"{'rtol %.0e, |Δ| %.1e' % (rtol_dx, d_dx.max()):>24}")
+    print(
+        f"  {'scipy DOP853 loop' + tag:<34}{t_sp_full:>22.1f}{n / t_sp_full:>12.3f}"
+        f"{f'rtol {rtol_sp:.0e}, |Δ| {d_sp.max():.1e}':>24}"
+    )
+    print(
+        f"  {'diffrax Dopri8 vmap' + tag:<34}{t_dx_full:>22.1f}{n / t_dx_full:>12.3f}"
+        f"{f'rtol {rtol_dx:.0e}, |Δ| {d_dx.max():.1e}':>24}"
+    )
     print(f"  ratio scipy / lzjax warm: {t_sp_full / t_warm:.1f}×   (vs first call: {t_sp_full / t_first:.1f}×)")
     print(f"  ratio diffrax / lzjax warm: {t_dx_full / t_warm:.1f}×   (vs first call: {t_dx_full / t_first:.1f}×)")
     print("  GPU: not measured by this run" if jax.default_backend() == "cpu" else "")

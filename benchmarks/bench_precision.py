@@ -20,8 +20,9 @@ def quapi():
     δt = 0.1, t_max = 40, k_max 6 and 8; median of 3 warm runs."""
     from lzjax.quapi import solve_quapi
 
-    problem = LZProblem(Drive(np.array([0.3, 1.0, 3.0, 1.0])),
-                        Bath(np.array([5e-4, 5e-4, 5e-4, 5e-3]), 3.0, 5.0, 6.4), 0.0)
+    problem = LZProblem(
+        Drive(np.array([0.3, 1.0, 3.0, 1.0])), Bath(np.array([5e-4, 5e-4, 5e-4, 5e-3]), 3.0, 5.0, 6.4), 0.0
+    )
     for kmax in (6, 8):
         out = {}
         for precision in ("float64", "float32"):
@@ -32,11 +33,15 @@ def quapi():
                 result = solve_quapi(problem, dt=0.1, kmax=kmax, tmax=40.0, precision=precision)
                 runs.append(time.perf_counter() - start)
             out[precision] = (result, float(np.median(runs)))
-        err = max(np.abs(out["float32"][0].P_LZ - out["float64"][0].P_LZ).max(),
-                  np.abs(out["float32"][0].P_ES - out["float64"][0].P_ES).max())
+        err = max(
+            np.abs(out["float32"][0].P_LZ - out["float64"][0].P_LZ).max(),
+            np.abs(out["float32"][0].P_ES - out["float64"][0].P_ES).max(),
+        )
         t64, t32 = out["float64"][1], out["float32"][1]
-        print(f"QUAPI k_max {kmax}: float64 {t64:.3f} s, float32 {t32:.3f} s, speed-up {t64 / t32:.2f}x, "
-              f"max |P_float32 − P_float64| {err:.2e}")
+        print(
+            f"QUAPI k_max {kmax}: float64 {t64:.3f} s, float32 {t32:.3f} s, speed-up {t64 / t32:.2f}x, "
+            f"max |P_float32 − P_float64| {err:.2e}"
+        )
 
 
 def main():
@@ -46,8 +51,9 @@ def main():
     args = parser.parse_args()
     if args.quapi:
         return quapi()
-    problem = LZProblem(Drive(np.geomspace(0.01, 10, args.n_v)),
-                        Bath(5e-4, 3.0, 5.0, np.array([[0.0], [1.0], [6.4], [25.6]])), 0.0)
+    problem = LZProblem(
+        Drive(np.geomspace(0.01, 10, args.n_v)), Bath(5e-4, 3.0, 5.0, np.array([[0.0], [1.0], [6.4], [25.6]])), 0.0
+    )
     results, times = {}, {}
     for precision in ("float64", "float32"):
         solve_neqb(problem, precision=precision, tol=1e-3)  # compile
@@ -58,11 +64,15 @@ def main():
             runs.append(time.perf_counter() - start)
         times[precision] = float(np.median(runs))
         steps = results[precision].n_steps
-        print(f"{precision}: median {times[precision]:.3f} s for {steps.size} points, steps {steps.min()}–{steps.max()}")
+        print(
+            f"{precision}: median {times[precision]:.3f} s for {steps.size} points, steps {steps.min()}–{steps.max()}"
+        )
     err_lz = np.abs(results["float32"].P_LZ - results["float64"].P_LZ).max()
     err_es = np.abs(results["float32"].P_ES - results["float64"].P_ES).max()
-    print(f"speed-up float32/float64: {times['float64'] / times['float32']:.2f}x; "
-          f"max |P_float32 − P_float64|: P_LZ {err_lz:.2e}, P_ES {err_es:.2e}")
+    print(
+        f"speed-up float32/float64: {times['float64'] / times['float32']:.2f}x; "
+        f"max |P_float32 − P_float64|: P_LZ {err_lz:.2e}, P_ES {err_es:.2e}"
+    )
 
 
 if __name__ == "__main__":

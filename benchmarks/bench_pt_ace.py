@@ -57,7 +57,7 @@ POINT = dict(gamma=5e-4, s=3.0, omega_c=5.0, T=6.4, v=1.0, delta=1.0)
 CONVERGED = 0.784870  # issue 11 (± 1e-5)
 
 # ACE, several (v, Θ) propagations through one PT built once (rotated frame, see docstring).
-ACE_SWEEP = textwrap.dedent(r'''
+ACE_SWEEP = textwrap.dedent(r"""
     import json, os, sys, time
     import numpy as np
     cfg = json.loads(sys.argv[1])
@@ -105,13 +105,19 @@ ACE_SWEEP = textwrap.dedent(r'''
           out["points"].append(res)
     with open(sys.argv[2], "w") as fh:
         json.dump(out, fh)
-''')
+""")
 
 
 def ace_single(python: str, method: str, dt: float, thr: float, cpu: int, repeats: int) -> dict:
     """ACE on the point (bench_ace's driver): min build and propagation over `repeats` builds."""
-    cfg = dict(POINT, tmax=120.0 / POINT["v"], omega_max=200.0, cpu=cpu, mode="runs",
-               runs=[dict(dt=dt, te=120.0 / POINT["v"], thr=thr, tmem=6.4, method=method, repeats=repeats)])
+    cfg = dict(
+        POINT,
+        tmax=120.0 / POINT["v"],
+        omega_max=200.0,
+        cpu=cpu,
+        mode="runs",
+        runs=[dict(dt=dt, te=120.0 / POINT["v"], thr=thr, tmem=6.4, method=method, repeats=repeats)],
+    )
     return run_ace(python, cfg)["runs"][0]
 
 
@@ -136,16 +142,30 @@ def ace_sweep(python: str, points, cpu: int) -> dict:
     rows = [[float(v), float(t), ace_window(v, t)] for v, t in points]
     # the Nyquist rule lzjax uses, E(ε_A) δt ≤ 1.5, on ACE's grid 0.05/2^k (one PT per δt)
     # (Θ = 0: X commutes with the sweep term, ACE's dt 0.05 is within 1e-5 there, issue 11)
-    need = [0.05 if theta == 0.0 else 0.05 / 2 ** max(0, math.ceil(math.log2(0.05 * math.hypot(1.0, eps) / 1.5) - 1e-3))
-            for _, theta, eps in rows]
-    groups = [[dt, max(2 * r[2] / r[0] for r, d in zip(rows, need) if d == dt) + 1.0,
-               [r for r, d in zip(rows, need) if d == dt]] for dt in sorted(set(need), reverse=True)]
+    need = [
+        0.05 if theta == 0.0 else 0.05 / 2 ** max(0, math.ceil(math.log2(0.05 * math.hypot(1.0, eps) / 1.5) - 1e-3))
+        for _, theta, eps in rows
+    ]
+    groups = [
+        [
+            dt,
+            max(2 * r[2] / r[0] for r, d in zip(rows, need, strict=True) if d == dt) + 1.0,
+            [r for r, d in zip(rows, need, strict=True) if d == dt],
+        ]
+        for dt in sorted(set(need), reverse=True)
+    ]
     cfg = dict(POINT, thr=1e-8, tmem=6.4, method="use_Gaussian_infinite", cpu=cpu, groups=groups)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "sweep.json")
         t0 = time.perf_counter()
-        proc = subprocess.run([python, "-c", ACE_SWEEP, json.dumps(cfg), path], cwd=tmp,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+        proc = subprocess.run(
+            [python, "-c", ACE_SWEEP, json.dumps(cfg), path],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"ACE sweep failed:\n{proc.stderr[-3000:]}")
         with open(path) as fh:
@@ -177,12 +197,20 @@ def lzjax_single(repeats: int) -> dict:
         bath = problem.bath
         tensor, info = PT().info(bath, dt, settings, False)
         t1 = time.perf_counter()
-        p_lz, p_es, tr = run_batch(PT(), "window", flat, jnp.full(1, dt), n_steps, settings,
-                                   eps_max=jnp.full(1, eps_max), shared=tensor)
+        p_lz, p_es, tr = run_batch(
+            PT(), "window", flat, jnp.full(1, dt), n_steps, settings, eps_max=jnp.full(1, eps_max), shared=tensor
+        )
         p_lz = float(np.asarray(p_lz)[0])
         t2 = time.perf_counter()
-        return dict(P_LZ=p_lz, P_ES=float(np.asarray(p_es)[0]), trace_err=float(np.asarray(tr)[0]),
-                    build=t1 - t0, prop=t2 - t1, chi=info["chi"], build_tensor_only=info["build_s"])
+        return dict(
+            P_LZ=p_lz,
+            P_ES=float(np.asarray(p_es)[0]),
+            trace_err=float(np.asarray(tr)[0]),
+            build=t1 - t0,
+            prop=t2 - t1,
+            chi=info["chi"],
+            build_tensor_only=info["build_s"],
+        )
 
     first = one(POINT["gamma"])  # compiles
     runs = [one(POINT["gamma"] * (1.0 + 1e-9 * (k + 1))) for k in range(repeats)]
@@ -198,9 +226,15 @@ def lzjax_ladder(repeats: int, tol: float = 1e-4) -> dict:
         problem = LZProblem(Drive(v=POINT["v"]), Bath(gamma=gamma, s=3.0, omega_c=5.0, T=6.4), 0.0)
         t0 = time.perf_counter()
         r = converge_quapi(problem, tol=tol)
-        return dict(wall=time.perf_counter() - t0, P_LZ=float(r.P_LZ), P_LZ_err=float(r.P_LZ_err),
-                    P_ES=float(r.P_ES), P_ES_err=float(r.P_ES_err), converged=bool(r.converged),
-                    chi=float(r.settings["chi"]))
+        return dict(
+            wall=time.perf_counter() - t0,
+            P_LZ=float(r.P_LZ),
+            P_LZ_err=float(r.P_LZ_err),
+            P_ES=float(r.P_ES),
+            P_ES_err=float(r.P_ES_err),
+            converged=bool(r.converged),
+            chi=float(r.settings["chi"]),
+        )
 
     first = one(POINT["gamma"])
     runs = [one(POINT["gamma"] * (1.0 + 1e-9 * (k + 1))) for k in range(repeats)]
@@ -213,7 +247,8 @@ def lzjax_sweep(points) -> dict:
     from lzjax.quapi import converge_quapi
     from lzjax.quapi.engines.pt import build_cached
 
-    v = np.array([p[0] for p in points]); theta = np.array([p[1] for p in points])
+    v = np.array([p[0] for p in points])
+    theta = np.array([p[1] for p in points])
     bath = Bath(gamma=POINT["gamma"], s=3.0, omega_c=5.0, T=6.4)
     # compile (warm), then time a call that builds every tensor again (a new bath, same shapes)
     converge_quapi(LZProblem(Drive(v=v), bath, theta), tol=1e-3)
@@ -221,9 +256,15 @@ def lzjax_sweep(points) -> dict:
     t0 = time.perf_counter()
     r = converge_quapi(LZProblem(Drive(v=v), bath, theta), tol=1e-3)
     wall = time.perf_counter() - t0
-    return dict(wall=wall, P_LZ=np.asarray(r.P_LZ).tolist(), P_ES=np.asarray(r.P_ES).tolist(),
-                P_LZ_err=np.asarray(r.P_LZ_err).tolist(), P_ES_err=np.asarray(r.P_ES_err).tolist(),
-                converged=bool(np.all(r.converged)), builds=build_cached.cache_info().misses)
+    return dict(
+        wall=wall,
+        P_LZ=np.asarray(r.P_LZ).tolist(),
+        P_ES=np.asarray(r.P_ES).tolist(),
+        P_LZ_err=np.asarray(r.P_LZ_err).tolist(),
+        P_ES_err=np.asarray(r.P_ES_err).tolist(),
+        converged=bool(np.all(r.converged)),
+        builds=build_cached.cache_info().misses,
+    )
 
 
 def strong_point() -> dict:
@@ -244,21 +285,38 @@ def strong_point() -> dict:
             t0 = time.perf_counter()
             pt = build_process_tensor(taper_eta(eta, taper), tol=tol, chi_max=1024)
             rows.append(dict(tol=tol, taper=taper, chi=pt.chi, build=time.perf_counter() - t0))
-            print(f"  gamma 5e-3, dt 0.05, K 128, {'tapered' if taper else 'hard cut'}, tol {tol:g}: chi {pt.chi}, "
-                  f"build {rows[-1]['build']:.2f} s", flush=True)
+            print(
+                f"  gamma 5e-3, dt 0.05, K 128, {'tapered' if taper else 'hard cut'}, tol {tol:g}: chi {pt.chi}, "
+                f"build {rows[-1]['build']:.2f} s",
+                flush=True,
+            )
     ladders = []
     for tol in (1e-3, 1e-4):
         for label in ("cold", "warm"):
             t0 = time.perf_counter()
             r = converge_quapi(LZProblem(Drive(v=3.0), bath, 0.0), tol=tol)
-            ladders.append(dict(tol=tol, call=label, wall=time.perf_counter() - t0, P_LZ=float(r.P_LZ),
-                                P_LZ_err=float(r.P_LZ_err), P_ES=float(r.P_ES), P_ES_err=float(r.P_ES_err),
-                                converged=bool(r.converged), chi=int(r.settings["chi"]),
-                                dt=float(r.settings["dt"]), eps_q=float(r.settings["eps_q"])))
+            ladders.append(
+                dict(
+                    tol=tol,
+                    call=label,
+                    wall=time.perf_counter() - t0,
+                    P_LZ=float(r.P_LZ),
+                    P_LZ_err=float(r.P_LZ_err),
+                    P_ES=float(r.P_ES),
+                    P_ES_err=float(r.P_ES_err),
+                    converged=bool(r.converged),
+                    chi=int(r.settings["chi"]),
+                    dt=float(r.settings["dt"]),
+                    eps_q=float(r.settings["eps_q"]),
+                )
+            )
             x = ladders[-1]
-            print(f"  lzjax ladder tol {tol:g} ({label}): P_LZ {x['P_LZ']:.6f} ± {x['P_LZ_err']:.1e}, P_ES "
-                  f"{x['P_ES']:.6f} ± {x['P_ES_err']:.1e}, converged {x['converged']}, chi {x['chi']}, dt "
-                  f"{x['dt']:.4f}, |eps| <= {x['eps_q']:.0f}: {x['wall']:.1f} s", flush=True)
+            print(
+                f"  lzjax ladder tol {tol:g} ({label}): P_LZ {x['P_LZ']:.6f} ± {x['P_LZ_err']:.1e}, P_ES "
+                f"{x['P_ES']:.6f} ± {x['P_ES_err']:.1e}, converged {x['converged']}, chi {x['chi']}, dt "
+                f"{x['dt']:.4f}, |eps| <= {x['eps_q']:.0f}: {x['wall']:.1f} s",
+                flush=True,
+            )
     return {"builds": rows, "ladders": ladders}
 
 
@@ -278,6 +336,7 @@ def matmul_fraction(batch: int, chi: int, n_steps: int = 2000) -> dict:
     def step_scan(psi, k):
         def body(p, kk):
             return jnp.einsum("bni,nij->bnj", jnp.einsum("na,bai->bni", kk, p), q), None
+
         return jax.lax.scan(body, psi, k)[0]
 
     peak = jax.jit(lambda a: jnp.matmul(a, q))
@@ -286,16 +345,24 @@ def matmul_fraction(batch: int, chi: int, n_steps: int = 2000) -> dict:
         f(*a).block_until_ready()
         times = []
         for _ in range(5):
-            t0 = time.perf_counter(); f(*a).block_until_ready(); times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            f(*a).block_until_ready()
+            times.append(time.perf_counter() - t0)
         return min(times)
 
     flops_step = 8.0 * 4 * batch * chi * chi  # a complex multiply-add is 8 real flops
     t_step = best(step_scan, psi, k) / n_steps
     rate_peak = 8.0 * 4 * 4096 * chi * chi / best(peak, rows)
     rate_step = flops_step / t_step
-    return {"batch": batch, "chi": chi, "step_us": 1e6 * t_step, "step_gflops": rate_step / 1e9,
-            "peak_gflops": rate_peak / 1e9, "fraction": rate_step / rate_peak,
-            "point_steps_per_s": batch / 2 / t_step}
+    return {
+        "batch": batch,
+        "chi": chi,
+        "step_us": 1e6 * t_step,
+        "step_gflops": rate_step / 1e9,
+        "peak_gflops": rate_peak / 1e9,
+        "fraction": rate_step / rate_peak,
+        "point_steps_per_s": batch / 2 / t_step,
+    }
 
 
 def main(argv=None):
@@ -318,23 +385,35 @@ def main(argv=None):
     for method in ("use_Gaussian_repeat", "use_Gaussian_infinite"):
         a = ace_single(args.ace_python, method, 0.025, 1e-9, args.ace_cpu, reps)
         result[method] = a
-        print(f"ACE {method:22s} dt 0.025 thr 1e-9: P_LZ {a['P_LZ']:.6f} ({a['P_LZ'] - CONVERGED:+.1e}) "
-              f"P_ES {a['P_ES']:.6f}; build {a['build']:.2f} s + propagation {a['prop']:.2f} s = "
-              f"{a['build'] + a['prop']:.2f} s", flush=True)
+        print(
+            f"ACE {method:22s} dt 0.025 thr 1e-9: P_LZ {a['P_LZ']:.6f} ({a['P_LZ'] - CONVERGED:+.1e}) "
+            f"P_ES {a['P_ES']:.6f}; build {a['build']:.2f} s + propagation {a['prop']:.2f} s = "
+            f"{a['build'] + a['prop']:.2f} s",
+            flush=True,
+        )
     s = lzjax_single(reps)
     result["lzjax_single"] = s
-    print(f"lzjax PT one run     dt 0.025 tol 1e-9: P_LZ {s['P_LZ']:.6f} ({s['P_LZ'] - CONVERGED:+.1e}) "
-          f"P_ES {s['P_ES']:.6f}, chi {s['chi']}, |Tr-1| {s['trace_err']:.0e}; build {s['build']:.3f} s "
-          f"(tensor {s['build_tensor_only']:.3f}) + propagation {s['prop']:.3f} s = {s['build'] + s['prop']:.3f} s "
-          f"(first call {s['first_call']:.1f} s)", flush=True)
+    print(
+        f"lzjax PT one run     dt 0.025 tol 1e-9: P_LZ {s['P_LZ']:.6f} ({s['P_LZ'] - CONVERGED:+.1e}) "
+        f"P_ES {s['P_ES']:.6f}, chi {s['chi']}, |Tr-1| {s['trace_err']:.0e}; build {s['build']:.3f} s "
+        f"(tensor {s['build_tensor_only']:.3f}) + propagation {s['prop']:.3f} s = {s['build'] + s['prop']:.3f} s "
+        f"(first call {s['first_call']:.1f} s)",
+        flush=True,
+    )
     lad = lzjax_ladder(reps)
     result["lzjax_ladder"] = lad
-    print(f"lzjax PT ladder tol 1e-4: P_LZ {lad['P_LZ']:.6f} ± {lad['P_LZ_err']:.1e}, P_ES {lad['P_ES']:.6f} ± "
-          f"{lad['P_ES_err']:.1e}, converged {lad['converged']}; {lad['wall']:.2f} s per new bath "
-          f"(first call {lad['first_call']:.1f} s)", flush=True)
+    print(
+        f"lzjax PT ladder tol 1e-4: P_LZ {lad['P_LZ']:.6f} ± {lad['P_LZ_err']:.1e}, P_ES {lad['P_ES']:.6f} ± "
+        f"{lad['P_ES_err']:.1e}, converged {lad['converged']}; {lad['wall']:.2f} s per new bath "
+        f"(first call {lad['first_call']:.1f} s)",
+        flush=True,
+    )
     fastest = min(result[m]["build"] + result[m]["prop"] for m in ("use_Gaussian_repeat", "use_Gaussian_infinite"))
-    print(f"ratio ACE fastest / lzjax one run: {fastest / (s['build'] + s['prop']):.1f}x; "
-          f"/ lzjax ladder: {fastest / lad['wall']:.2f}x", flush=True)
+    print(
+        f"ratio ACE fastest / lzjax one run: {fastest / (s['build'] + s['prop']):.1f}x; "
+        f"/ lzjax ladder: {fastest / lad['wall']:.2f}x",
+        flush=True,
+    )
 
     # 2. v x theta sweep
     vs = np.geomspace(0.5, 4.0, 2 if args.quick else 8)
@@ -345,22 +424,32 @@ def main(argv=None):
     ace_time = ace["build"] + sum(p["prop"] for p in ace["points"])
     by_point = {(p["v"], p["theta"]): p for p in ace["points"]}  # ACE runs them grouped by δt
     ace["points"] = [by_point[(float(v), float(t))] for v, t in points]
-    dev = max(max(abs(p["P_LZ"] - a), abs(p["P_ES"] - b)) for p, a, b in zip(ace["points"], lz["P_LZ"], lz["P_ES"]))
+    dev = max(
+        max(abs(p["P_LZ"] - a), abs(p["P_ES"] - b))
+        for p, a, b in zip(ace["points"], lz["P_LZ"], lz["P_ES"], strict=True)
+    )
     result["sweep"] = {"lzjax": lz, "ace": ace, "points": points}
-    print(f"sweep {len(points)} points (v {vs[0]:g}..{vs[-1]:g} x theta 0..pi/2), tol 1e-3: lzjax "
-          f"{lz['wall']:.1f} s ({lz['builds']} tensor builds, max error bar "
-          f"{max(lz['P_LZ_err'] + lz['P_ES_err']):.1e}, all converged {lz['converged']}); ACE infinite "
-          f"thr 1e-8, dt {sorted({p['dt'] for p in ace['points']})}: build {ace['build']:.1f} s + {len(points)} propagations "
-          f"{ace_time - ace['build']:.1f} s = {ace_time:.1f} s (max |ACE - lzjax| {dev:.1e}); "
-          f"throughput ratio {ace_time / lz['wall']:.1f}x", flush=True)
+    print(
+        f"sweep {len(points)} points (v {vs[0]:g}..{vs[-1]:g} x theta 0..pi/2), tol 1e-3: lzjax "
+        f"{lz['wall']:.1f} s ({lz['builds']} tensor builds, max error bar "
+        f"{max(lz['P_LZ_err'] + lz['P_ES_err']):.1e}, all converged {lz['converged']}); ACE infinite "
+        f"thr 1e-8, dt {sorted({p['dt'] for p in ace['points']})}: build {ace['build']:.1f} s + "
+        f"{len(points)} propagations "
+        f"{ace_time - ace['build']:.1f} s = {ace_time:.1f} s (max |ACE - lzjax| {dev:.1e}); "
+        f"throughput ratio {ace_time / lz['wall']:.1f}x",
+        flush=True,
+    )
 
     # 3. matmul fraction
     for batch, chi in ((2, 32), (16, 32), (128, 32), (128, 64)):
         m = matmul_fraction(batch, chi)
         result.setdefault("matmul", []).append(m)
-        print(f"PT step B={batch} (= {batch // 2} points x 2 starts) chi={chi}: {m['step_us']:.1f} us/step, "
-              f"{m['step_gflops']:.2f} GFLOP/s = {m['fraction']:.2f} of the batched matmul rate "
-              f"{m['peak_gflops']:.2f} GFLOP/s at this chi ({m['point_steps_per_s']:.3g} point-steps/s)", flush=True)
+        print(
+            f"PT step B={batch} (= {batch // 2} points x 2 starts) chi={chi}: {m['step_us']:.1f} us/step, "
+            f"{m['step_gflops']:.2f} GFLOP/s = {m['fraction']:.2f} of the batched matmul rate "
+            f"{m['peak_gflops']:.2f} GFLOP/s at this chi ({m['point_steps_per_s']:.3g} point-steps/s)",
+            flush=True,
+        )
     if args.strong:  # 4. where ACE's infinite mode did not finish
         print("strong point (gamma 5e-3, v 3, Theta 0): bond dimension, hard cut vs tapered", flush=True)
         result["strong"] = strong_point()

@@ -12,7 +12,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from lzjax.model import Bath, Drive, LZProblem
 from lzjax.quapi.influence import eta_coefficients
@@ -26,9 +25,12 @@ def build_row(gamma, dt, tol, chi_max=1024):
     t0 = time.perf_counter()
     pt = build_process_tensor(eta, tol=tol, chi_max=chi_max)
     build = time.perf_counter() - t0
-    print(f"gamma={gamma:g} dt={dt:g} K={memory} tol={tol:g}: chi={pt.chi} build={build:.1f}s "
-          f"discarded={float(pt.discarded):.1e} |lam-1|={float(pt.eig_err):.1e} "
-          f"trace_defect={float(pt.trace_defect):.1e}", flush=True)
+    print(
+        f"gamma={gamma:g} dt={dt:g} K={memory} tol={tol:g}: chi={pt.chi} build={build:.1f}s "
+        f"discarded={float(pt.discarded):.1e} |lam-1|={float(pt.eig_err):.1e} "
+        f"trace_defect={float(pt.trace_defect):.1e}",
+        flush=True,
+    )
     return pt
 
 
@@ -38,8 +40,10 @@ def step_time(pt, dt, batch, n_steps=400):
     rho0 = jnp.tile(rho0, (batch // 2, 1))
     run = jax.jit(pt_propagate)
     run(pt, k_steps, rho0).block_until_ready()
-    best = min((lambda t0: (run(pt, k_steps, rho0).block_until_ready(), time.perf_counter() - t0)[1])(
-        time.perf_counter()) for _ in range(3))
+    best = min(
+        (lambda t0: (run(pt, k_steps, rho0).block_until_ready(), time.perf_counter() - t0)[1])(time.perf_counter())
+        for _ in range(3)
+    )
     print(f"  propagate chi={pt.chi} batch={batch}: {1e6 * best / n_steps:.1f} us/step", flush=True)
 
 

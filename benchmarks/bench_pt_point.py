@@ -24,5 +24,7 @@ for pt_tol in (3e-8, 1e-9):
     converge_quapi(problem, tol=1e-4, engine="pt", pt_tol=pt_tol)
     warm = time.perf_counter() - t
     parts = {k: float(np.asarray(v)) for k, v in r.settings.items()}
-    print(f"pt_tol {pt_tol:g}: first {cold:.1f} s, warm {warm:.2f} s; P_LZ {float(r.P_LZ):.6f} ± "
-          f"{float(r.P_LZ_err):.2g}, P_ES {float(r.P_ES):.6f} ± {float(r.P_ES_err):.2g}; {parts}; {r.status}")
+    print(
+        f"pt_tol {pt_tol:g}: first {cold:.1f} s, warm {warm:.2f} s; P_LZ {float(r.P_LZ):.6f} ± "
+        f"{float(r.P_LZ_err):.2g}, P_ES {float(r.P_ES):.6f} ± {float(r.P_ES_err):.2g}; {parts}; {r.status}"
+    )

@@ -40,7 +40,7 @@ from benchtools import finish
 
 POINT = dict(gamma=5e-4, s=3.0, omega_c=5.0, T=6.4, v=0.3, delta=1.0)
 
-OQUPY_DRIVER = textwrap.dedent(r'''
+OQUPY_DRIVER = textwrap.dedent(r"""
     import json, sys, time
     import numpy as np
     import oqupy
@@ -83,13 +83,12 @@ OQUPY_DRIVER = textwrap.dedent(r'''
             out["runs"].append(res)
             print(json.dumps(res), file=sys.stderr, flush=True)
     print(json.dumps(out))
-''')
+""")
 
 
 def run_oqupy(python: str, cfg: dict) -> dict:
     t0 = time.perf_counter()
-    proc = subprocess.run([python, "-c", OQUPY_DRIVER, json.dumps(cfg)], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run([python, "-c", OQUPY_DRIVER, json.dumps(cfg)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"OQuPy subprocess failed:\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -100,28 +99,33 @@ def run_oqupy(python: str, cfg: dict) -> dict:
 def dephasing_check(python: str, tend: float = 3.0) -> dict:
     """OQuPy at Δ = 0 against |ρ↑↓(t)| = ½ exp(−Γ(t)), Γ = ∫G coth(ω/2T)(1 − cos ωt)/ω² (quad)."""
     from scipy.integrate import quad
-    out = run_oqupy(python, {**POINT, "mode": "dephasing", "tend": tend,
-                             "runs": [{"dt": 0.05, "dkmax": 60, "epsrel": 1e-7}]})
+
+    out = run_oqupy(
+        python, {**POINT, "mode": "dephasing", "tend": tend, "runs": [{"dt": 0.05, "dkmax": 60, "epsrel": 1e-7}]}
+    )
     g, s, wc, temp = POINT["gamma"], POINT["s"], POINT["omega_c"], POINT["T"]
 
     def big_gamma(t):
-        f = lambda w: g / np.pi * w**s * np.exp(-w / wc) / np.tanh(w / (2 * temp)) \
-            * (1 - np.cos(w * t)) / w**2
+        def f(w):
+            return g / np.pi * w**s * np.exp(-w / wc) / np.tanh(w / (2 * temp)) * (1 - np.cos(w * t)) / w**2
+
         return quad(f, 0, np.inf, limit=500, epsabs=1e-14, epsrel=1e-12)[0]
 
     r = out["runs"][0]
-    dev = max(abs(c - 0.5 * np.exp(-big_gamma(t))) for t, c in zip(r["t"], r["coh"]))
-    return {"max_abs_dev": dev, "Gamma_tend": big_gamma(tend), "tend": tend,
-            "alpha": out["alpha"]}
+    dev = max(abs(c - 0.5 * np.exp(-big_gamma(t))) for t, c in zip(r["t"], r["coh"], strict=True))
+    return {"max_abs_dev": dev, "Gamma_tend": big_gamma(tend), "tend": tend, "alpha": out["alpha"]}
 
 
 def lzjax_runs(settings, tmax, repeats=1):
     """solve_quapi at each (dt, kmax): value, first-call time, warm time (min of `repeats`)."""
     import jax
+
     from lzjax.model import Bath, Drive, LZProblem
     from lzjax.quapi import solve_quapi
-    p = LZProblem(Drive(v=POINT["v"]), Bath(gamma=POINT["gamma"], s=POINT["s"],
-                                             omega_c=POINT["omega_c"], T=POINT["T"]), theta=0.0)
+
+    p = LZProblem(
+        Drive(v=POINT["v"]), Bath(gamma=POINT["gamma"], s=POINT["s"], omega_c=POINT["omega_c"], T=POINT["T"]), theta=0.0
+    )
     rows = []
     for dt, k in settings:
         t0 = time.perf_counter()
@@ -132,26 +136,29 @@ def lzjax_runs(settings, tmax, repeats=1):
             t0 = time.perf_counter()
             r = solve_quapi(p, dt=dt, kmax=k, tmax=tmax)
             warm.append(time.perf_counter() - t0)
-        rows.append(dict(dt=dt, kmax=k, P_LZ=float(r.P_LZ), P_ES=float(r.P_ES), first=first,
-                         warm=min(warm)))
-        print(f"  lzjax dt={dt} kmax={k}: P_LZ={float(r.P_LZ):.6f} P_ES={float(r.P_ES):.6f} "
-              f"first {first:.2f} s, warm {min(warm):.2f} s", flush=True)
+        rows.append(dict(dt=dt, kmax=k, P_LZ=float(r.P_LZ), P_ES=float(r.P_ES), first=first, warm=min(warm)))
+        print(
+            f"  lzjax dt={dt} kmax={k}: P_LZ={float(r.P_LZ):.6f} P_ES={float(r.P_ES):.6f} "
+            f"first {first:.2f} s, warm {min(warm):.2f} s",
+            flush=True,
+        )
     return rows, p, jax.__version__
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="coarse settings (smoke test)")
-    ap.add_argument("--oqupy-python", default=os.environ.get("OQUPY_PYTHON",
-                                                             "/work/venv-oqupy/bin/python"))
+    ap.add_argument("--oqupy-python", default=os.environ.get("OQUPY_PYTHON", "/work/venv-oqupy/bin/python"))
     ap.add_argument("--tmax", type=float, default=60.0)
     ap.add_argument("--dt", type=float, default=0.1, help="time step, both codes")
-    ap.add_argument("--kmax", type=int, default=None,
-                    help="memory in steps, both codes (lzjax kmax = OQuPy dkmax); default 10")
+    ap.add_argument(
+        "--kmax", type=int, default=None, help="memory in steps, both codes (lzjax kmax = OQuPy dkmax); default 10"
+    )
     ap.add_argument("--oqupy-epsrel", type=float, default=1e-6)
     ap.add_argument("--no-converge", action="store_true", help="skip converge_quapi timing")
-    ap.add_argument("--check-dephasing", action="store_true",
-                    help="verify the OQuPy mapping on pure dephasing first (~20 s)")
+    ap.add_argument(
+        "--check-dephasing", action="store_true", help="verify the OQuPy mapping on pure dephasing first (~20 s)"
+    )
     ap.add_argument("--json", default=None, help="write all numbers to this file")
     args = ap.parse_args(argv)
     q = args.quick
@@ -159,50 +166,66 @@ def main(argv=None):
     budget = 6 if q else 10
 
     import jax
+
     jax.config.update("jax_enable_x64", True)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; load {os.getloadavg()}",
-          flush=True)
-    result = {"point": POINT, "tmax": args.tmax, "dt": args.dt, "kmax": k,
-              "load_start": os.getloadavg()}
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; load {os.getloadavg()}", flush=True)
+    result = {"point": POINT, "tmax": args.tmax, "dt": args.dt, "kmax": k, "load_start": os.getloadavg()}
     if args.check_dephasing:
         result["dephasing"] = dephasing_check(args.oqupy_python)
         print("dephasing check:", result["dephasing"], flush=True)
 
     print(f"OQuPy (subprocess): dt={args.dt} dkmax={k} epsrel={args.oqupy_epsrel}", flush=True)
-    oq = run_oqupy(args.oqupy_python, {**POINT, "tmax": args.tmax, "runs": [
-        {"dt": args.dt, "dkmax": k, "epsrel": args.oqupy_epsrel}]})
+    oq = run_oqupy(
+        args.oqupy_python,
+        {**POINT, "tmax": args.tmax, "runs": [{"dt": args.dt, "dkmax": k, "epsrel": args.oqupy_epsrel}]},
+    )
     oqr = oq["runs"][0]
-    print(f"  OQuPy P_LZ={oqr['P_LZ']:.6f} wall {oqr['wall_P_LZ']:.2f} s "
-          f"(subprocess {oq['subprocess_wall']:.2f} s), oqupy {oq['oqupy']}, numpy {oq['numpy']}",
-          flush=True)
+    print(
+        f"  OQuPy P_LZ={oqr['P_LZ']:.6f} wall {oqr['wall_P_LZ']:.2f} s "
+        f"(subprocess {oq['subprocess_wall']:.2f} s), oqupy {oq['oqupy']}, numpy {oq['numpy']}",
+        flush=True,
+    )
     result["oqupy"] = oq
 
-    rows, problem, jax_version = lzjax_runs([(args.dt, k - 2), (args.dt, k)], args.tmax,
-                                            repeats=2)
+    rows, problem, jax_version = lzjax_runs([(args.dt, k - 2), (args.dt, k)], args.tmax, repeats=2)
     lz = rows[-1]
     diff = lz["P_LZ"] - oqr["P_LZ"]
     ratio = oqr["wall_P_LZ"] / lz["warm"]
-    print(f"agreement (dt={args.dt}, kmax={k}): lzjax - OQuPy = {diff:+.2e}; memory k-2 -> k "
-          f"changes lzjax by {lz['P_LZ'] - rows[0]['P_LZ']:+.1e}", flush=True)
-    print(f"speed: OQuPy {oqr['wall_P_LZ']:.2f} s (P_LZ only) / lzjax warm {lz['warm']:.2f} s "
-          f"(P_LZ and P_ES) = {ratio:.1f}x; lzjax first call {lz['first']:.2f} s "
-          f"(compile ~{lz['first'] - lz['warm']:.2f} s)", flush=True)
+    print(
+        f"agreement (dt={args.dt}, kmax={k}): lzjax - OQuPy = {diff:+.2e}; memory k-2 -> k "
+        f"changes lzjax by {lz['P_LZ'] - rows[0]['P_LZ']:+.1e}",
+        flush=True,
+    )
+    print(
+        f"speed: OQuPy {oqr['wall_P_LZ']:.2f} s (P_LZ only) / lzjax warm {lz['warm']:.2f} s "
+        f"(P_LZ and P_ES) = {ratio:.1f}x; lzjax first call {lz['first']:.2f} s "
+        f"(compile ~{lz['first'] - lz['warm']:.2f} s)",
+        flush=True,
+    )
     result.update(lzjax_rows=rows, jax=jax_version, diff=diff, ratio=ratio)
 
     if not args.no_converge:
         from lzjax.quapi import converge_quapi
+
         t0 = time.perf_counter()
         c = converge_quapi(problem, tol=1e-2, budget=budget)
         first = time.perf_counter() - t0
         t0 = time.perf_counter()
         c = converge_quapi(problem, tol=1e-2, budget=budget)
         warm = time.perf_counter() - t0
-        result["converge_quapi"] = dict(P_LZ=float(c.P_LZ), P_LZ_err=float(c.P_LZ_err),
-                                        P_ES=float(c.P_ES), P_ES_err=float(c.P_ES_err),
-                                        dt=float(c.dt), kmax=int(c.kmax), tmax=float(c.tmax),
-                                        converged=bool(c.converged), first=first, warm=warm)
-        print("converge_quapi(tol=1e-2, budget=%d):" % budget, result["converge_quapi"],
-              flush=True)
+        result["converge_quapi"] = dict(
+            P_LZ=float(c.P_LZ),
+            P_LZ_err=float(c.P_LZ_err),
+            P_ES=float(c.P_ES),
+            P_ES_err=float(c.P_ES_err),
+            dt=float(c.dt),
+            kmax=int(c.kmax),
+            tmax=float(c.tmax),
+            converged=bool(c.converged),
+            first=first,
+            warm=warm,
+        )
+        print(f"converge_quapi(tol=1e-2, budget={budget:d}):", result["converge_quapi"], flush=True)
     return finish(result, args.json)
 
 

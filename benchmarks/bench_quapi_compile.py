@@ -26,13 +26,19 @@ from benchtools import COMPILE_COUNTER, finish
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-CHILD = COMPILE_COUNTER + r"""
+CHILD = (
+    COMPILE_COUNTER
+    + r"""
 from lzjax import Bath, Drive, LZProblem
 from lzjax.quapi import converge_quapi
 bath = Bath(gamma=5e-3, s=3, omega_c=5, T=6.4)
-calls = {"adt ladder, 2 v": lambda: converge_quapi(LZProblem(Drive(v=np.array([0.3, 1.0])), bath), tol=0.1, budget=4),
-         "pt ladder, 3 v": lambda: converge_quapi(LZProblem(Drive(v=np.array([0.5, 1.0, 2.0])), bath, 0.3), tol=1e-2),
-         "pt ladder, 3 new v": lambda: converge_quapi(LZProblem(Drive(v=np.array([0.505, 1.01, 2.02])), bath, 0.3), tol=1e-2)}
+calls = {
+    "adt ladder, 2 v": lambda: converge_quapi(LZProblem(Drive(v=np.array([0.3, 1.0])), bath), tol=0.1, budget=4),
+    "pt ladder, 3 v": lambda: converge_quapi(LZProblem(Drive(v=np.array([0.5, 1.0, 2.0])), bath, 0.3), tol=1e-2),
+    "pt ladder, 3 new v": lambda: converge_quapi(
+        LZProblem(Drive(v=np.array([0.505, 1.01, 2.02])), bath, 0.3), tol=1e-2
+    ),
+}
 out = {}
 for name, call in calls.items():
     c0, n0 = compile_s
@@ -41,12 +47,12 @@ for name, call in calls.items():
                  "P_LZ": np.asarray(r.P_LZ).tolist()}
 print(json.dumps(out))
 """
+)
 
 
 def run(tree: str) -> dict:
     env = dict(os.environ, PYTHONPATH=tree)
-    proc = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=tree, capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=tree, capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -67,8 +73,11 @@ def main() -> None:
         print(f"{name}:")
         for call, x in r.items():
             print(f"  {call:>20}: {x['wall']:6.2f} s, {x['n_compiles']:3d} compiles taking {x['compile']:5.2f} s")
-    same = max(abs(a - b) for call in results["this"] for a, b in
-               zip(results["this"][call]["P_LZ"], results["baseline"][call]["P_LZ"]))
+    same = max(
+        abs(a - b)
+        for call in results["this"]
+        for a, b in zip(results["this"][call]["P_LZ"], results["baseline"][call]["P_LZ"], strict=True)
+    )
     print(f"max |P_LZ(this) - P_LZ(baseline)| over all calls: {same:.2g}")
     finish({"results": results, "load_start": load, "baseline": args.baseline_rev}, args.json)
 

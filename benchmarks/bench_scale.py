@@ -28,8 +28,9 @@ print(json.dumps({"devices": jax.device_count(), "points": n, "first": first, "w
 
 def run_child(n_points, chunk, devices):
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-    out = subprocess.run([sys.executable, "-c", CHILD, str(n_points), str(chunk)], env=env,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(n_points), str(chunk)], env=env, capture_output=True, text=True, check=True
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -44,8 +45,10 @@ def main():
     for d in [int(x) for x in args.devices.split(",")]:
         r = run_child(args.points, args.points, d)
         base = base or r["warm"]
-        print(f"  devices {r['devices']}: warm {r['warm']:.2f} s = {r['points'] / r['warm']:.0f} points/s "
-              f"(speed-up vs 1: {base / r['warm']:.2f}x), first call {r['first']:.1f} s")
+        print(
+            f"  devices {r['devices']}: warm {r['warm']:.2f} s = {r['points'] / r['warm']:.0f} points/s "
+            f"(speed-up vs 1: {base / r['warm']:.2f}x), first call {r['first']:.1f} s"
+        )
     print("peak memory (max RSS of the child process, chunk_size 256, 1 device):")
     for n in [int(x) for x in args.grids.split(",")]:
         r = run_child(n, 256, 1)

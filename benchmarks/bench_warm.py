@@ -23,7 +23,9 @@ from benchtools import COMPILE_COUNTER
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-CHILD = COMPILE_COUNTER + r"""
+CHILD = (
+    COMPILE_COUNTER
+    + r"""
 import lzjax
 from lzjax import Bath, Drive, LZProblem, solve_neqb
 n_v, repeats = int(sys.argv[1]), int(sys.argv[2])
@@ -39,12 +41,19 @@ for _ in range(repeats):
     warm.append({"wall": wall, "compile": compile_s[0] - c0, "n_compiles": compile_s[1] - n0})
 print(json.dumps({"first": first, "warm": warm, "points": int(np.size(r.P_LZ))}))
 """
+)
 
 
 def run(tree: str, n_v: int, repeats: int) -> dict:
     env = dict(os.environ, PYTHONPATH=tree)
-    out = subprocess.run([sys.executable, "-c", CHILD, str(n_v), str(repeats)], env=env, cwd=tree,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(n_v), str(repeats)],
+        env=env,
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -67,8 +76,10 @@ def main() -> None:
         walls = sorted(w["wall"] for w in r["warm"])
         comp = sum(w["compile"] for w in r["warm"]) / sum(w["wall"] for w in r["warm"])
         n = [w["n_compiles"] for w in r["warm"]]
-        print(f"{name:>15}: first {r['first']:.2f} s; warm median {walls[len(walls) // 2]:.3f} s, "
-              f"min {walls[0]:.3f} s; compiles per warm call {n}; compile share of warm time {100 * comp:.0f} %")
+        print(
+            f"{name:>15}: first {r['first']:.2f} s; warm median {walls[len(walls) // 2]:.3f} s, "
+            f"min {walls[0]:.3f} s; compiles per warm call {n}; compile share of warm time {100 * comp:.0f} %"
+        )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ def wubs() -> None:
             res = lzjax.sweep("neqb", v=v, T=0.0, gamma=gamma, s=s, omega_c=omega_c, theta=0.0)
             err = float(np.max(np.abs(np.ravel(res["P_LZ"]) - exact)))
             kappa = float(polaron_reduction(Bath(gamma=gamma, s=s, omega_c=omega_c, T=0.0)))
-            print(f"  s={s:<3} ω_c={omega_c:<4} γ={gamma:<6g} κ={kappa:.4f}  error={err:.4f}  error/κ={err / kappa:.2f}")
+            print(
+                f"  s={s:<3} ω_c={omega_c:<4} γ={gamma:<6g} κ={kappa:.4f}  error={err:.4f}  error/κ={err / kappa:.2f}"
+            )
 
 
 def stored(name: str) -> None:
@@ -48,7 +50,9 @@ def stored(name: str) -> None:
     exact = np.array([np.nan if x is None else x for x in values["P_LZ"]])
     bar = np.array([np.nan if x is None else x for x in values["P_LZ_err"]])
     neqb = np.ravel(lzjax.sweep("neqb", **{k: np.array(c) for k, c in coords.items()})["P_LZ"])
-    mesh = dict(zip(coords, (m.ravel() for m in np.meshgrid(*map(np.array, coords.values()), indexing="ij"))))
+    mesh = dict(
+        zip(coords, (m.ravel() for m in np.meshgrid(*map(np.array, coords.values()), indexing="ij")), strict=True)
+    )
     kappa = np.asarray(polaron_reduction(Bath(gamma=mesh["gamma"], s=mesh["s"], omega_c=mesh["omega_c"], T=mesh["T"])))
     print(f"{name} (γ = {coords['gamma']}, Θ = {coords['theta']}):")
     for k in np.unique(np.round(kappa, 6)):

@@ -8,18 +8,29 @@ import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)
 
-from .model import Bath, Drive, LZProblem, dimensionless  # noqa: E402
-from .results import Result  # noqa: E402
-from .neqb import neqb_probabilities, solve_neqb  # noqa: E402
-from . import bath  # noqa: E402
-from .sweep import SweepResult, sweep  # noqa: E402  (the function shadows the module name)
-from . import quapi  # noqa: E402
-from .fit import FitResult, fit_curve, load_curve_csv  # noqa: E402
+# Every import below must follow the float64 switch (E402 is ignored for this file in pyproject.toml).
+from . import bath, quapi
+from .fit import FitResult, fit_curve, load_curve_csv
+from .model import Bath, Drive, LZProblem, dimensionless
+from .neqb import neqb_probabilities, solve_neqb
+from .results import Result
+from .sweep import SweepResult, sweep  # last: the function shadows the module name
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Bath", "Drive", "LZProblem", "dimensionless",
-    "Result", "neqb_probabilities", "solve_neqb", "bath",
-    "SweepResult", "sweep", "quapi", "FitResult", "fit_curve", "load_curve_csv",
+    "Bath",
+    "Drive",
+    "LZProblem",
+    "dimensionless",
+    "Result",
+    "neqb_probabilities",
+    "solve_neqb",
+    "bath",
+    "SweepResult",
+    "sweep",
+    "quapi",
+    "FitResult",
+    "fit_curve",
+    "load_curve_csv",
 ]

@@ -29,9 +29,23 @@ import jax.numpy as jnp
 
 from .bath import coth_half, rates
 
-__all__ = ["PAULI", "coupling_rotation", "level", "frame", "rho_from_bloch", "bloch_from_rho",
-           "dressed_state", "asymptotic_rx", "relaxation_coefficients", "affine_exp", "relax_step",
-           "relax_tail", "sinh_times", "GAUSS_NODES", "CF4_WEIGHTS"]
+__all__ = [
+    "PAULI",
+    "coupling_rotation",
+    "level",
+    "frame",
+    "rho_from_bloch",
+    "bloch_from_rho",
+    "dressed_state",
+    "asymptotic_rx",
+    "relaxation_coefficients",
+    "affine_exp",
+    "relax_step",
+    "relax_tail",
+    "sinh_times",
+    "GAUSS_NODES",
+    "CF4_WEIGHTS",
+]
 
 #: Pauli matrices σx, σy, σz (3, 2, 2), complex128.
 PAULI = jnp.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=jnp.complex128)
@@ -61,8 +75,7 @@ def frame(epsilon):
     energy = jnp.sqrt(1.0 + epsilon**2)
     c, s = 1.0 / energy, epsilon / energy
     zero, one = jnp.zeros_like(c), jnp.ones_like(c)
-    return jnp.stack([jnp.stack([c, zero, s]), jnp.stack([zero, one, zero]),
-                      jnp.stack([-s, zero, c])])
+    return jnp.stack([jnp.stack([c, zero, s]), jnp.stack([zero, one, zero]), jnp.stack([-s, zero, c])])
 
 
 def rho_from_bloch(r, epsilon, theta):

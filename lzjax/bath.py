@@ -198,8 +198,9 @@ def crossing_integral(s, theta, omega_c, T=0.0, *, convention: str = "design", n
 
 
 #: Gauss-Legendre nodes and weights on [0, 1] of :func:`polaron_reduction`
-_LEGENDRE_X, _LEGENDRE_W = (0.5 * (a + 1.0) if i == 0 else 0.5 * a
-                            for i, a in enumerate(np.polynomial.legendre.leggauss(128)))
+_LEGENDRE_X, _LEGENDRE_W = (
+    0.5 * (a + 1.0) if i == 0 else 0.5 * a for i, a in enumerate(np.polynomial.legendre.leggauss(128))
+)
 
 
 def polaron_reduction(bath):
@@ -222,6 +223,10 @@ def polaron_reduction(bath):
     omega = jnp.exp(y)
     # G(ω)/ω² dω = γ/π ω^(s−1) e^{−ω/ω_c} dy
     integrand = jnp.exp((s - 1.0) * y - omega / omega_c) * coth_half(omega, T)
-    phi = jnp.asarray(bath.gamma, dtype=float) / jnp.pi * y_max[..., 0] * jnp.sum(
-        jnp.asarray(_LEGENDRE_W) * integrand, axis=-1)
+    phi = (
+        jnp.asarray(bath.gamma, dtype=float)
+        / jnp.pi
+        * y_max[..., 0]
+        * jnp.sum(jnp.asarray(_LEGENDRE_W) * integrand, axis=-1)
+    )
     return -jnp.expm1(-0.5 * phi)

@@ -11,10 +11,22 @@ import math
 from typing import Any
 
 import jax
+import jax.core  # explicit submodule import for type checkers (jax imports it itself)
 import numpy as np
 
-__all__ = ["MAX_STEPS", "PRECISIONS", "is_traced", "real_values", "check_range", "check_integer", "check_number",
-           "check_choice", "check_bool", "check_precision", "check_step_count"]
+__all__ = [
+    "MAX_STEPS",
+    "PRECISIONS",
+    "is_traced",
+    "real_values",
+    "check_range",
+    "check_integer",
+    "check_number",
+    "check_choice",
+    "check_bool",
+    "check_precision",
+    "check_step_count",
+]
 
 #: largest number of time steps of one fixed-step run (QUAPI protocols, fits through QUAPI)
 MAX_STEPS = 2_000_000
@@ -50,8 +62,16 @@ def real_values(name: str, x: Any) -> np.ndarray:
     return arr.astype(np.float64)
 
 
-def check_range(name: str, x: Any, *, lower: float | None = None, upper: float | None = None,
-                lower_open: bool = False, upper_open: bool = False, meaning: str = "") -> None:
+def check_range(
+    name: str,
+    x: Any,
+    *,
+    lower: float | None = None,
+    upper: float | None = None,
+    lower_open: bool = False,
+    upper_open: bool = False,
+    meaning: str = "",
+) -> None:
     """Raise a ValueError naming `name` and its accepted range if `x` is not real (see
     :func:`real_values`) or any element is outside (or not finite). Skipped for traced values."""
     if is_traced(x):
@@ -82,18 +102,35 @@ def check_integer(name: str, value: Any, lower: int, upper: int | None = None, *
         return int(value)
     rng = f"[{lower}, {upper}]" if upper is not None else f">= {lower}"
     label = f"{name} ({what})" if what else name
-    raise ValueError(f"{label} must be an integer in {rng}, got {value!r}" if upper is not None
-                     else f"{label} must be an integer {rng}, got {value!r}")
+    raise ValueError(
+        f"{label} must be an integer in {rng}, got {value!r}"
+        if upper is not None
+        else f"{label} must be an integer {rng}, got {value!r}"
+    )
 
 
-def check_number(name: str, value: Any, lower: float | None = None, upper: float | None = None, *,
-                 lower_open: bool = False, unit: str = "") -> float:
+def check_number(
+    name: str,
+    value: Any,
+    lower: float | None = None,
+    upper: float | None = None,
+    *,
+    lower_open: bool = False,
+    unit: str = "",
+) -> float:
     """A finite real Python/numpy scalar (not bool, str, complex or an array) in the given range."""
-    if isinstance(value, (np.ndarray, jax.Array)) and not isinstance(value, jax.core.Tracer) and \
-            value.ndim == 0 and value.dtype.kind in "iuf":
+    if (
+        isinstance(value, (np.ndarray, jax.Array))
+        and not isinstance(value, jax.core.Tracer)
+        and value.ndim == 0
+        and value.dtype.kind in "iuf"
+    ):
         value = value.item()  # a 0-d real array is a number
-    ok = (not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating))
-          and math.isfinite(float(value)))
+    ok = (
+        not isinstance(value, (bool, np.bool_))
+        and isinstance(value, (int, float, np.integer, np.floating))
+        and math.isfinite(float(value))
+    )
     if ok:
         x = float(value)
         ok = (lower is None or (x > lower if lower_open else x >= lower)) and (upper is None or x <= upper)
@@ -137,5 +174,6 @@ def check_step_count(dt: float, tmax: float, lowest: int) -> int:
     if not lowest <= n_steps <= MAX_STEPS:
         raise ValueError(
             f"tmax/dt must give a step count in [kmax + 1, {MAX_STEPS}] = [{lowest}, {MAX_STEPS}]; "
-            f"got tmax={tmax!r}, dt={dt!r} -> {n_steps} steps")
+            f"got tmax={tmax!r}, dt={dt!r} -> {n_steps} steps"
+        )
     return n_steps

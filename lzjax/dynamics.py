@@ -36,9 +36,20 @@ from .model import Bath, Drive
 from .neqb import cf4_step, check_neqb_validity, window_eps_max
 from .protocols import DrivenSystem, LinearSweep, is_protocol
 
-__all__ = ["neqb_trajectory", "neqb_path", "crossing_window", "windowed_probabilities", "windowed_point",
-           "rate_window", "prepare_system", "record_grid", "observables",
-           "trajectory_dataset", "HashableAxes", "GRIDS"]
+__all__ = [
+    "neqb_trajectory",
+    "neqb_path",
+    "crossing_window",
+    "windowed_probabilities",
+    "windowed_point",
+    "rate_window",
+    "prepare_system",
+    "record_grid",
+    "observables",
+    "trajectory_dataset",
+    "HashableAxes",
+    "GRIDS",
+]
 
 #: time grids: uniform in t, or uniform in u = asinh(ε) (linear drives only)
 GRIDS = ("uniform", "asinh")
@@ -47,6 +58,7 @@ N_OUTER = 256
 
 
 # ---- batch preparation (plain Python, before tracing) ----------------------------------------
+
 
 def _batched_names(drive):
     return tuple(drive.BATCHED) if is_protocol(drive) else ("v", "delta")
@@ -120,21 +132,26 @@ def record_grid(span_lo, span_hi, *, times=None, every=None, step=None):
     span = span_hi - span_lo
     if times is not None:
         inner = np.asarray(times, float)[None, :]
-        if np.any(inner < span_lo[:, None] - 1e-12 * np.abs(span_lo[:, None])) or \
-                np.any(inner > span_hi[:, None] + 1e-12 * np.abs(span_hi[:, None])):
-            raise ValueError(f"times must lie inside the protocol window of every point "
-                             f"[{float(np.max(span_lo)):g}, {float(np.min(span_hi)):g}] (units 1/delta)")
-        bounds = np.concatenate([span_lo[:, None], np.broadcast_to(inner, (len(span), inner.shape[1])),
-                                 span_hi[:, None]], axis=1)
+        if np.any(inner < span_lo[:, None] - 1e-12 * np.abs(span_lo[:, None])) or np.any(
+            inner > span_hi[:, None] + 1e-12 * np.abs(span_hi[:, None])
+        ):
+            raise ValueError(
+                f"times must lie inside the protocol window of every point "
+                f"[{float(np.max(span_lo)):g}, {float(np.min(span_hi)):g}] (units 1/delta)"
+            )
+        bounds = np.concatenate(
+            [span_lo[:, None], np.broadcast_to(inner, (len(span), inner.shape[1])), span_hi[:, None]], axis=1
+        )
         n_sub = max(1, int(np.ceil(np.max(np.diff(bounds, axis=1)) / step - 1e-9)))
         return bounds, n_sub
     n_total = int(np.ceil(np.max(span) / step - 1e-9))
-    n_rec = max(1, -(-n_total // every))
+    n_rec = max(1, -(-n_total // every))  # pyright: ignore[reportOperatorIssue]  # every is given when times is None
     frac = np.linspace(0.0, 1.0, n_rec + 1)
     return span_lo[:, None] + span[:, None] * frac[None, :], every
 
 
 # ---- the per-point core -----------------------------------------------------------------------
+
 
 def _to_time(u, drive, grid: str):
     return jnp.sinh(u) / drive.v if grid == "asinh" else u
@@ -184,8 +201,9 @@ def _finite_batch(system, bounds, *, in_axes, n_sub, grid):
 
 @partial(jax.jit, static_argnames=("in_axes", "n_sub", "grid", "n_outer"))
 def _infinite_batch(system, bounds, eps_max, *, in_axes, n_sub, grid, n_outer):
-    return jax.vmap(lambda s, b, e: _infinite_point(s, b, e, n_sub, grid, n_outer),
-                    in_axes=(in_axes.tree, 0, 0))(system, bounds, eps_max)
+    return jax.vmap(lambda s, b, e: _infinite_point(s, b, e, n_sub, grid, n_outer), in_axes=(in_axes.tree, 0, 0))(
+        system, bounds, eps_max
+    )
 
 
 class HashableAxes:
@@ -193,8 +211,9 @@ class HashableAxes:
 
     def __init__(self, tree):
         self.tree = tree
-        self.key = str(jax.tree_util.tree_structure(tree, is_leaf=lambda x: x is None)) + \
-            str(jax.tree_util.tree_leaves(tree, is_leaf=lambda x: x is None))
+        self.key = str(jax.tree_util.tree_structure(tree, is_leaf=lambda x: x is None)) + str(
+            jax.tree_util.tree_leaves(tree, is_leaf=lambda x: x is None)
+        )
 
     def __hash__(self):
         return hash(self.key)
@@ -210,15 +229,22 @@ def _run(kind, system, axes, *args, **static):
 
 # ---- observables and the dataset ----------------------------------------------------------------
 
+
 def observables(r, epsilon, trace=None):
     """dict of P_ground, P_excited, P_up, r_x, r_y, r_z, trace from adiabatic Bloch vectors r
     (..., 3) at biases ε (...) (Δ = 1); `trace` Tr ρ (default 1)."""
     tr = jnp.ones_like(r[..., 0]) if trace is None else trace
     f = frame(epsilon)  # (3, 3, ...): rows e_x, e_y, e_z; lab s = −Σ_i r_i e_i
     s_z = -(r[..., 0] * f[0, 2] + r[..., 1] * f[1, 2] + r[..., 2] * f[2, 2])
-    return {"P_ground": 0.5 * (tr + r[..., 0]), "P_excited": 0.5 * (tr - r[..., 0]),
-            "P_up": 0.5 * (tr + s_z), "r_x": r[..., 0], "r_y": r[..., 1], "r_z": r[..., 2],
-            "trace": tr}
+    return {
+        "P_ground": 0.5 * (tr + r[..., 0]),
+        "P_excited": 0.5 * (tr - r[..., 0]),
+        "P_up": 0.5 * (tr + s_z),
+        "r_x": r[..., 0],
+        "r_y": r[..., 1],
+        "r_z": r[..., 2],
+        "trace": tr,
+    }
 
 
 def trajectory_dataset(obs, t, epsilon, params, shape, *, engine, extra=None, attrs=None):
@@ -226,12 +252,17 @@ def trajectory_dataset(obs, t, epsilon, params, shape, *, engine, extra=None, at
     (P, m), the parameters per point; `extra` (P,)- or (P, 2)-shaped variables."""
     import xarray as xr
 
-    data = {k: (("point", "start", "time"), np.asarray(v)) for k, v in obs.items()}
+    data: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
+        k: (("point", "start", "time"), np.asarray(v)) for k, v in obs.items()
+    }
     for k, v in (extra or {}).items():
         v = np.asarray(v)
         data[k] = (("point", "start")[: v.ndim], v)
-    coords = {"t": (("point", "time"), np.asarray(t)), "epsilon": (("point", "time"), np.asarray(epsilon)),
-              "start": ["ground", "excited"]}
+    coords = {
+        "t": (("point", "time"), np.asarray(t)),
+        "epsilon": (("point", "time"), np.asarray(epsilon)),
+        "start": ["ground", "excited"],
+    }
     coords.update({k: ("point", np.asarray(v)) for k, v in params.items()})
     out = xr.Dataset(data, coords=coords)
     out.attrs.update({"engine": engine, "batch_shape": list(shape), "units": "delta = hbar = 1"})
@@ -250,9 +281,21 @@ def _check_records(times, every):
     return t, None
 
 
-def neqb_trajectory(drive, bath, theta=0.0, *, times=None, every=None, eps_start=None, eps_end=None,
-                    dt: float = 0.01, n_steps: int = 4096, grid: str | None = None, tol: float = 1e-6,
-                    n_outer: int = N_OUTER):
+def neqb_trajectory(
+    drive,
+    bath,
+    theta=0.0,
+    *,
+    times=None,
+    every=None,
+    eps_start=None,
+    eps_end=None,
+    dt: float = 0.01,
+    n_steps: int = 4096,
+    grid: str | None = None,
+    tol: float = 1e-6,
+    n_outer: int = N_OUTER,
+):
     """NEQB density matrix along a protocol, recorded at `times` or every `every` steps.
 
     **Arguments:**
@@ -291,7 +334,7 @@ def neqb_trajectory(drive, bath, theta=0.0, *, times=None, every=None, eps_start
     else:
         t0, t1 = _window_of(system)
     if grid == "asinh":
-        lo, hi = np.arcsinh(v * t0), np.arcsinh(v * t1)
+        lo, hi = np.arcsinh(v * t0), np.arcsinh(v * t1)  # pyright: ignore[reportOptionalOperand]  # asinh: linear, v set
         u_times = None if times is None else np.arcsinh(np.outer(v, times))
         step = np.max(hi - lo) / n_steps
         if u_times is not None:  # per-point record values in u
@@ -305,8 +348,9 @@ def neqb_trajectory(drive, bath, theta=0.0, *, times=None, every=None, eps_start
         bounds, n_sub = record_grid(t0, t1, times=times, every=every, step=dt)
     axes = HashableAxes(in_axes)
     if infinite:
-        states, t, p_end = _run("infinite", system, axes, jnp.asarray(bounds), jnp.asarray(wide),
-                                n_sub=n_sub, grid=grid, n_outer=n_outer)
+        states, t, p_end = _run(
+            "infinite", system, axes, jnp.asarray(bounds), jnp.asarray(wide), n_sub=n_sub, grid=grid, n_outer=n_outer
+        )
         extra = {"P_LZ": np.asarray(p_end)[:, 0], "P_ES": np.asarray(p_end)[:, 1]}
     else:
         states, t, _ = _run("finite", system, axes, jnp.asarray(bounds), n_sub=n_sub, grid=grid)
@@ -314,16 +358,18 @@ def neqb_trajectory(drive, bath, theta=0.0, *, times=None, every=None, eps_start
     r = jnp.swapaxes(states, 2, 3)  # (P, m+1, 3, 2) -> (P, m+1, 2, 3)
     obs = observables(r, jnp.broadcast_to(eps[:, :, None], r.shape[:-1]))
     obs = {k: jnp.moveaxis(a, 2, 1) for k, a in obs.items()}  # (P, 2, m+1)
-    attrs.update({"grid": grid, "steps_per_record": int(n_sub)})
+    attrs.update({"grid": grid, "steps_per_record": int(n_sub)})  # pyright: ignore[reportArgumentType]  # never None
     return trajectory_dataset(obs, t, eps, params, shape, engine="neqb", extra=extra, attrs=attrs)
 
 
 # ---- the crossing window -----------------------------------------------------------------------
 
+
 def _bath_off(system):
     b = system.bath
-    return DrivenSystem(drive=system.drive, bath=Bath(gamma=0.0 * b.gamma, s=b.s, omega_c=b.omega_c, T=b.T),
-                        theta=system.theta)
+    return DrivenSystem(
+        drive=system.drive, bath=Bath(gamma=0.0 * b.gamma, s=b.s, omega_c=b.omega_c, T=b.T), theta=system.theta
+    )
 
 
 def _segment(system, state, x0, x1, n_seg: int):
@@ -338,8 +384,9 @@ def windowed_point(system, eps_coh, eps_max, eps_lo, eps_hi, n_seg: int = 1024, 
     ε_coh < |ε| ≤ ε_max restricted to the window. Pure (vmap over points and windows)."""
     on, off = system, _bath_off(system)
     lo, hi = jnp.minimum(eps_lo, eps_hi), jnp.maximum(eps_lo, eps_hi)
-    r_x = relax_tail(jnp.array([1.0, -1.0]), on, jnp.clip(lo, -eps_max, -eps_coh),
-                     jnp.clip(hi, -eps_max, -eps_coh), n_outer)
+    r_x = relax_tail(
+        jnp.array([1.0, -1.0]), on, jnp.clip(lo, -eps_max, -eps_coh), jnp.clip(hi, -eps_max, -eps_coh), n_outer
+    )
     t_in, t_out = -eps_coh / system.drive.v, eps_coh / system.drive.v
     state = jnp.where(lo <= -eps_coh, dressed_state(t_in, r_x, on), dressed_state(t_in, r_x, off))
     x = jnp.arcsinh(jnp.stack([-eps_coh, jnp.clip(lo, -eps_coh, eps_coh), jnp.clip(hi, -eps_coh, eps_coh), eps_coh]))
@@ -373,14 +420,16 @@ def _window_search(system, eps_coh, eps_max, full, tol, n_seg: int, iterations: 
 
 @partial(jax.jit, static_argnames=("in_axes", "n_seg", "iterations"))
 def _window_batch(system, eps_coh, eps_max, full, tol, *, in_axes, n_seg, iterations):
-    return jax.vmap(lambda s, c, m, f: _window_search(s, c, m, f, tol, n_seg, iterations),
-                    in_axes=(in_axes.tree, 0, 0, 0))(system, eps_coh, eps_max, full)
+    return jax.vmap(
+        lambda s, c, m, f: _window_search(s, c, m, f, tol, n_seg, iterations), in_axes=(in_axes.tree, 0, 0, 0)
+    )(system, eps_coh, eps_max, full)
 
 
 @partial(jax.jit, static_argnames=("in_axes", "n_seg"))
 def _windowed_batch(system, eps_coh, eps_max, lo, hi, *, in_axes, n_seg):
-    return jax.vmap(lambda s, c, m, a, b: windowed_point(s, c, m, a, b, n_seg),
-                    in_axes=(in_axes.tree, 0, 0, 0, 0))(system, eps_coh, eps_max, lo, hi)
+    return jax.vmap(lambda s, c, m, a, b: windowed_point(s, c, m, a, b, n_seg), in_axes=(in_axes.tree, 0, 0, 0, 0))(
+        system, eps_coh, eps_max, lo, hi
+    )
 
 
 def rate_window(system, tol, n_nodes: int = 20001):
@@ -424,10 +473,27 @@ def windowed_probabilities(drive, bath, theta=0.0, *, eps_minus, eps_plus, n_seg
     n_seg = check_integer("n_seg", n_seg, 16)
     system, in_axes, shape, _, coh, wide = _infinite_setup(drive, bath, theta, _WINDOW_TOL)
     n = coh.size
-    lo = np.broadcast_to(np.asarray(eps_minus, float), shape).reshape(-1) if np.ndim(eps_minus) else np.full(n, float(eps_minus))
-    hi = np.broadcast_to(np.asarray(eps_plus, float), shape).reshape(-1) if np.ndim(eps_plus) else np.full(n, float(eps_plus))
-    p = np.asarray(_windowed_batch(system, jnp.asarray(coh), jnp.asarray(wide), jnp.asarray(lo), jnp.asarray(hi),
-                                   in_axes=HashableAxes(in_axes), n_seg=n_seg))
+    lo = (
+        np.broadcast_to(np.asarray(eps_minus, float), shape).reshape(-1)
+        if np.ndim(eps_minus)
+        else np.full(n, float(eps_minus))
+    )
+    hi = (
+        np.broadcast_to(np.asarray(eps_plus, float), shape).reshape(-1)
+        if np.ndim(eps_plus)
+        else np.full(n, float(eps_plus))
+    )
+    p = np.asarray(
+        _windowed_batch(
+            system,
+            jnp.asarray(coh),
+            jnp.asarray(wide),
+            jnp.asarray(lo),
+            jnp.asarray(hi),
+            in_axes=HashableAxes(in_axes),
+            n_seg=n_seg,
+        )
+    )
     return p[:, 0], p[:, 1]
 
 
@@ -453,23 +519,45 @@ def crossing_window(drive, bath, theta=0.0, *, tol: float = 1e-4, n_seg: int = 1
     coh_j, wide_j = jnp.asarray(coh), jnp.asarray(wide)
 
     def probabilities(lo, hi):
-        return np.asarray(_windowed_batch(system, coh_j, wide_j, jnp.asarray(lo), jnp.asarray(hi),
-                                          in_axes=axes, n_seg=n_seg))
+        return np.asarray(
+            _windowed_batch(system, coh_j, wide_j, jnp.asarray(lo), jnp.asarray(hi), in_axes=axes, n_seg=n_seg)
+        )
 
     full = probabilities(-wide, wide)
-    found = _window_batch(system, coh_j, wide_j, jnp.asarray(full), tol, in_axes=axes, n_seg=n_seg,
-                          iterations=iterations)
+    found = _window_batch(
+        system, coh_j, wide_j, jnp.asarray(full), tol, in_axes=axes, n_seg=n_seg, iterations=iterations
+    )
     (minus, plus), (minus_err, plus_err) = (np.asarray(a).T for a in found)
     window = probabilities(minus, plus)
     none = probabilities(0.0 * wide, 0.0 * wide)
     r_minus, r_plus, xi = rate_window(system, tol)
-    data = {"eps_minus": minus, "eps_plus": plus, "eps_minus_err": minus_err, "eps_plus_err": plus_err,
-            "rate_eps_minus": r_minus, "rate_eps_plus": r_plus, "Xi_total": xi,
-            "P_LZ": full[:, 0], "P_ES": full[:, 1], "P_LZ_window": window[:, 0], "P_ES_window": window[:, 1],
-            "P_LZ_coherent": none[:, 0], "P_ES_coherent": none[:, 1],
-            "window_dev": np.max(np.abs(window - full), axis=1)}
-    ds = xr.Dataset({k: ("point", np.asarray(v)) for k, v in data.items()},
-                    coords={k: ("point", np.asarray(v)) for k, v in params.items()})
-    ds.attrs.update({"tol": tol, "batch_shape": list(shape), "units": "delta = hbar = 1",
-                     "eps_coh": coh.tolist(), "eps_max": wide.tolist()})
+    data = {
+        "eps_minus": minus,
+        "eps_plus": plus,
+        "eps_minus_err": minus_err,
+        "eps_plus_err": plus_err,
+        "rate_eps_minus": r_minus,
+        "rate_eps_plus": r_plus,
+        "Xi_total": xi,
+        "P_LZ": full[:, 0],
+        "P_ES": full[:, 1],
+        "P_LZ_window": window[:, 0],
+        "P_ES_window": window[:, 1],
+        "P_LZ_coherent": none[:, 0],
+        "P_ES_coherent": none[:, 1],
+        "window_dev": np.max(np.abs(window - full), axis=1),
+    }
+    ds = xr.Dataset(
+        {k: ("point", np.asarray(v)) for k, v in data.items()},
+        coords={k: ("point", np.asarray(v)) for k, v in params.items()},
+    )
+    ds.attrs.update(
+        {
+            "tol": tol,
+            "batch_shape": list(shape),
+            "units": "delta = hbar = 1",
+            "eps_coh": coh.tolist(),
+            "eps_max": wide.tolist(),
+        }
+    )
     return ds

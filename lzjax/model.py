@@ -16,15 +16,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
 
 from .checks import check_range, is_traced, real_values
 
-__all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem", "check_problem",
-           "pytree_dataclass"]
+if TYPE_CHECKING:  # tells type checkers that @pytree_dataclass builds (frozen) dataclasses
+    from typing_extensions import dataclass_transform
+else:  # at run time a no-op: no dependency on typing_extensions (typing has it only from 3.11)
+
+    def dataclass_transform(**_kwargs):
+        return lambda f: f
+
+
+__all__ = ["Drive", "Bath", "LZProblem", "dimensionless", "flatten_problem", "check_problem", "pytree_dataclass"]
 
 
 def _check_scale(name: str, ratio: str, x: Any, unit: Any, power: int, *, zero_ok: bool) -> None:
@@ -40,12 +47,12 @@ def _check_scale(name: str, ratio: str, x: Any, unit: Any, power: int, *, zero_o
         i = np.flatnonzero(np.broadcast_to(bad, scaled.shape).ravel())[0]
         xv, uv = (float(np.broadcast_to(a, scaled.shape).ravel()[i]) for a in (xs, us))
         raise ValueError(
-            f"{ratio} over- or underflows float64 ({name} = {xv:g}, delta = {uv:g}): "
-            "choose units with delta nearer 1"
+            f"{ratio} over- or underflows float64 ({name} = {xv:g}, delta = {uv:g}): choose units with delta nearer 1"
         )
 
 
-def _pytree_dataclass(cls):
+@dataclass_transform(frozen_default=True)
+def pytree_dataclass(cls):
     """A frozen dataclass whose fields are all pytree leaves. Unflattening (inside jit, vmap,
     grad, tree_map) rebuilds the object without `__init__`, so the checks in `__post_init__`
     run only when a user builds one — JAX may put any placeholder (None, object(), specs)
@@ -58,20 +65,17 @@ def _pytree_dataclass(cls):
 
     def unflatten(_, children):
         obj = object.__new__(cls)
-        for n, child in zip(names, children):
+        for n, child in zip(names, children, strict=True):
             object.__setattr__(obj, n, child)
         return obj
 
     jax.tree_util.register_pytree_with_keys(
-        cls, flatten_with_keys, unflatten, flatten_func=lambda obj: ([getattr(obj, n) for n in names], None))
+        cls, flatten_with_keys, unflatten, flatten_func=lambda obj: ([getattr(obj, n) for n in names], None)
+    )
     return cls
 
 
-#: public name of the decorator, for the drive protocols of :mod:`lzjax.protocols`
-pytree_dataclass = _pytree_dataclass
-
-
-@_pytree_dataclass
+@pytree_dataclass
 class Drive:
     """Linear Landau-Zener drive ε(t) = v·t through an avoided crossing of splitting Δ.
 
@@ -97,7 +101,7 @@ class Drive:
         return self.v + 0.0 * t
 
 
-@_pytree_dataclass
+@pytree_dataclass
 class Bath:
     """Bosonic bath with spectral function G(ω) = γ Δ^(1−s)/π ω^s exp(−ω/ω_c).
 
@@ -120,7 +124,7 @@ class Bath:
         check_range("T", self.T, lower=0.0, meaning="temperature")
 
 
-@_pytree_dataclass
+@pytree_dataclass
 class LZProblem:
     """A driven two-level system coupled to a bath through cosΘ σz + sinΘ σx.
 
@@ -137,7 +141,11 @@ class LZProblem:
 
     def __post_init__(self):
         check_range(
-            "theta", self.theta, lower=-math.pi / 2, upper=math.pi / 2, lower_open=True,
+            "theta",
+            self.theta,
+            lower=-math.pi / 2,
+            upper=math.pi / 2,
+            lower_open=True,
             meaning="coupling angle in radians",
         )
         if not isinstance(self.drive, Drive):
@@ -152,8 +160,9 @@ class LZProblem:
 def check_problem(problem, name: str = "problem") -> None:
     """A ValueError unless `problem` is an :class:`LZProblem` (e.g. a Bath passed by mistake)."""
     if not isinstance(problem, LZProblem):
-        raise ValueError(f"{name} must be an LZProblem(drive=Drive(...), bath=Bath(...), theta=...), "
-                         f"got {type(problem).__name__}")
+        raise ValueError(
+            f"{name} must be an LZProblem(drive=Drive(...), bath=Bath(...), theta=...), got {type(problem).__name__}"
+        )
 
 
 def dimensionless(problem: LZProblem) -> LZProblem:

@@ -23,21 +23,33 @@ oscillates with amplitude ~ vΔ/E³ about its limit) and the bath one (∫Γ1 dt
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .adiabatic import (CF4_WEIGHTS, GAUSS_NODES, affine_exp, asymptotic_rx, dressed_state, level,
-                        relax_step, sinh_times)
+from .adiabatic import CF4_WEIGHTS, GAUSS_NODES, affine_exp, asymptotic_rx, dressed_state, level, relax_step, sinh_times
 from .bath import coth_half, polaron_reduction, rates, relaxation_window_energy
 from .checks import check_integer, check_number, check_precision
 from .model import LZProblem, check_problem, dimensionless, flatten_problem
 from .results import Result, make_result
 from .sharding import gather, padded_size, shard_batch
 
-__all__ = ["solve_neqb", "neqb_probabilities", "bloch_coefficients", "window_eps_max", "cf4_step",
-           "KAPPA_MAX", "weak_coupling_measure"]
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
+    from .protocols import DrivenSystem
+
+__all__ = [
+    "solve_neqb",
+    "neqb_probabilities",
+    "bloch_coefficients",
+    "window_eps_max",
+    "cf4_step",
+    "KAPPA_MAX",
+    "weak_coupling_measure",
+]
 
 #: NEQB's validity limit on κ = 1 − Δ_eff/Δ (:func:`lzjax.bath.polaron_reduction`). NEQB is
 #: second order in the coupling; its model error grows like κ. Calibrated against Wubs' exact
@@ -54,8 +66,15 @@ _ALPHA1, _ALPHA2 = CF4_WEIGHTS
 # Yoshida's 4th-order composition of the two exact sub-flows (relax, rotate, relax, ...).
 _W1 = 1.0 / (2.0 - 2.0 ** (1.0 / 3.0))
 _W0 = 1.0 - 2.0 * _W1
-_YOSHIDA = (("relax", 0.5 * _W1), ("rotate", _W1), ("relax", 0.5 * (_W0 + _W1)), ("rotate", _W0),
-            ("relax", 0.5 * (_W0 + _W1)), ("rotate", _W1), ("relax", 0.5 * _W1))
+_YOSHIDA = (
+    ("relax", 0.5 * _W1),
+    ("rotate", _W1),
+    ("relax", 0.5 * (_W0 + _W1)),
+    ("rotate", _W0),
+    ("relax", 0.5 * (_W0 + _W1)),
+    ("rotate", _W1),
+    ("relax", 0.5 * _W1),
+)
 
 
 def bloch_coefficients(t, problem: LZProblem):
@@ -68,15 +87,17 @@ def bloch_coefficients(t, problem: LZProblem):
 def weak_coupling_measure(bath) -> np.ndarray:
     """κ of every point of a flat, dimensionless `bath` (numpy arrays; computed once per distinct
     bath, so a sweep over v costs one quadrature per bath)."""
-    leaves = [np.broadcast_to(np.asarray(getattr(bath, k), float), np.shape(bath.gamma))
-              for k in ("gamma", "s", "omega_c", "T")]
+    leaves = [
+        np.broadcast_to(np.asarray(getattr(bath, k), float), np.shape(bath.gamma))
+        for k in ("gamma", "s", "omega_c", "T")
+    ]
     rows = np.stack([np.ravel(a) for a in np.broadcast_arrays(*leaves)], axis=1)
     unique, inverse = np.unique(rows, axis=0, return_inverse=True)
     kappa = np.asarray(polaron_reduction(type(bath)(*unique.T)))
     return kappa[np.ravel(inverse)]
 
 
-def window_eps_max(problem: LZProblem, tol):
+def window_eps_max(problem: LZProblem | DrivenSystem, tol):
     """Half-widths (ε_coh, ε_max) of the protocol window (units Δ = 1) for accuracy `tol`.
 
     ε_coh bounds the coherent region, where the full Bloch equations are integrated: after the
@@ -107,11 +128,13 @@ def _rotate_part(state, c, tau):
     cos, sin = jnp.cos(omega * tau), jnp.sin(omega * tau)
     x, y, z = state
     along = (nx * x + ny * y) * (1.0 - cos)
-    return jnp.stack([
-        x * cos + ny * z * sin + nx * along,
-        y * cos - nx * z * sin + ny * along,
-        z * cos + (nx * y - ny * x) * sin,
-    ])
+    return jnp.stack(
+        [
+            x * cos + ny * z * sin + nx * along,
+            y * cos - nx * z * sin + ny * along,
+            z * cos + (nx * y - ny * x) * sin,
+        ]
+    )
 
 
 def _frozen_flow(state, c, h):
@@ -133,8 +156,12 @@ def _frozen_flow(state, c, h):
     return jnp.where(stiff, strang, yoshida)
 
 
-def _cf4_step(state, t_pair, problem):
-    """One commutator-free Magnus-4 step of the Bloch vectors `state` (3, 2)."""
+def cf4_step(state, t_pair, problem):
+    """One commutator-free Magnus-4 NEQB step, (state (3, B), (t0, t1), problem) -> (state, None).
+
+    `state`: the Bloch vectors (3, B); `problem`: any problem-like pytree with `.drive` (epsilon,
+    depsilon), `.bath`, `.theta` (used by :mod:`lzjax.dynamics`).
+    """
     t0, t1 = t_pair
     h = t1 - t0
     c1 = bloch_coefficients(t0 + _C1 * h, problem)
@@ -142,11 +169,6 @@ def _cf4_step(state, t_pair, problem):
     state = _frozen_flow(state, _ALPHA1 * c1 + _ALPHA2 * c2, h)
     state = _frozen_flow(state, _ALPHA2 * c1 + _ALPHA1 * c2, h)
     return state, None
-
-
-#: public name of one Magnus-4 NEQB step, (state (3, B), (t0, t1), problem) -> (state, None); any
-#: problem-like pytree with `.drive` (epsilon, depsilon), `.bath`, `.theta` (used by lzjax.dynamics)
-cf4_step = _cf4_step
 
 
 @partial(jax.jit, static_argnames=("n_steps", "n_outer"))
@@ -160,7 +182,7 @@ def _propagate(problem: LZProblem, eps_coh, eps_max, n_steps: int, n_outer: int 
     r_x, _ = jax.lax.scan(lambda c, tp: relax_step(c, tp, problem), r_x, (t_in[:-1], t_in[1:]))
     t = sinh_times(-x_coh, x_coh, n_steps, v)
     state = dressed_state(t[0], r_x, problem)  # (3, 2): (r_x, r_y, r_z) × (ground, excited)
-    state, _ = jax.lax.scan(lambda c, tp: _cf4_step(c, tp, problem), state, (t[:-1], t[1:]))
+    state, _ = jax.lax.scan(lambda c, tp: cf4_step(c, tp, problem), state, (t[:-1], t[1:]))
     r_x = asymptotic_rx(state, t[-1], problem)  # (2,)
     t_out = sinh_times(x_coh, x_max, n_outer, v)
     r_x, _ = jax.lax.scan(lambda c, tp: relax_step(c, tp, problem), r_x, (t_out[:-1], t_out[1:]))
@@ -170,7 +192,11 @@ def _propagate(problem: LZProblem, eps_coh, eps_max, n_steps: int, n_outer: int 
 _windows = jax.jit(jax.vmap(window_eps_max, in_axes=(0, None)))  # (ε_coh, ε_max) per point
 
 _propagate_batch = jax.jit(
-    jax.vmap(_propagate.__wrapped__, in_axes=(0, 0, 0, None, None)), static_argnames=("n_steps", "n_outer")
+    jax.vmap(
+        _propagate.__wrapped__,  # pyright: ignore[reportAttributeAccessIssue]  # jit keeps the Python function
+        in_axes=(0, 0, 0, None, None),
+    ),
+    static_argnames=("n_steps", "n_outer"),
 )
 
 
@@ -186,7 +212,7 @@ def neqb_probabilities(problem: LZProblem, eps_max, n_steps: int = 2048):
     return _propagate(dimless, eps, eps, n_steps)
 
 
-def check_neqb_validity(problem: LZProblem) -> None:
+def check_neqb_validity(problem: LZProblem | DrivenSystem) -> None:
     """NEQB needs s ≥ 1 at T > 0 (the Markovian dephasing rate diverges for sub-Ohmic baths)."""
     s = np.asarray(problem.bath.s, dtype=float)
     T = np.asarray(problem.bath.T, dtype=float)
@@ -198,7 +224,7 @@ def check_neqb_validity(problem: LZProblem) -> None:
         )
 
 
-def _run_subset(flat, eps_coh, eps_max, index, n_steps, n_outer, dtype=np.float64):
+def _run_subset(flat, eps_coh, eps_max, index, n_steps, n_outer, dtype: DTypeLike = np.float64):
     """Evaluate the points `index`, padded (power of two, multiple of the device count, to bound
     recompilation) and sharded over all devices along the batch axis, in `dtype`."""
     size = padded_size(len(index))
@@ -289,6 +315,16 @@ def solve_neqb(
     kappa = weak_coupling_measure(jax.tree_util.tree_map(np.asarray, flat.bath))
     v = np.broadcast_to(np.asarray(problem.drive.v, float), shape).reshape(-1)
     # a point whose result is not finite (e.g. rates overflowing float64) is flagged, never silent
-    return make_result(P_LZ=p_lz, P_ES=p_es, P_LZ_err=err_lz, P_ES_err=err_es, tol=tol,
-                       eps_max=eps_phys, t_max=2.0 * eps_phys / v, engine="neqb",
-                       settings={"n_steps": steps, "kappa": kappa}, shape=shape, beyond=kappa > KAPPA_MAX)
+    return make_result(
+        P_LZ=p_lz,
+        P_ES=p_es,
+        P_LZ_err=err_lz,
+        P_ES_err=err_es,
+        tol=tol,
+        eps_max=eps_phys,
+        t_max=2.0 * eps_phys / v,
+        engine="neqb",
+        settings={"n_steps": steps, "kappa": kappa},
+        shape=shape,
+        beyond=kappa > KAPPA_MAX,
+    )

@@ -41,7 +41,7 @@ def progress_bar(total: int, enabled: bool, desc: str, unit: str = "step"):
     if not enabled:
         return _NoBar()
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # pyright: ignore[reportMissingModuleSource]  # optional: lzjax[progress]
     except ImportError:
         return _StderrBar(total, desc, unit)
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)

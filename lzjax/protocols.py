@@ -27,8 +27,7 @@ import numpy as np
 from .checks import check_range, is_traced, real_values
 from .model import Bath, Drive, pytree_dataclass
 
-__all__ = ["LinearSweep", "TanhSweep", "PeriodicDrive", "TabulatedDrive", "DrivenSystem",
-           "PROTOCOLS", "is_protocol"]
+__all__ = ["LinearSweep", "TanhSweep", "PeriodicDrive", "TabulatedDrive", "DrivenSystem", "PROTOCOLS", "is_protocol"]
 
 
 def _check_order(name_lo: str, lo, name_hi: str, hi) -> None:
@@ -37,8 +36,9 @@ def _check_order(name_lo: str, lo, name_hi: str, hi) -> None:
     a, b = np.broadcast_arrays(real_values(name_lo, lo), real_values(name_hi, hi))
     if np.any(a >= b):
         i = np.flatnonzero((a >= b).ravel())[0]
-        raise ValueError(f"{name_hi} must be > {name_lo}; got {name_lo} = {a.ravel()[i]:g}, "
-                         f"{name_hi} = {b.ravel()[i]:g}")
+        raise ValueError(
+            f"{name_hi} must be > {name_lo}; got {name_lo} = {a.ravel()[i]:g}, {name_hi} = {b.ravel()[i]:g}"
+        )
 
 
 @pytree_dataclass
@@ -190,7 +190,7 @@ class TabulatedDrive:
     BATCHED = ()
 
     @classmethod
-    def from_samples(cls, times, values, kind: str = "cubic") -> "TabulatedDrive":
+    def from_samples(cls, times, values, kind: str = "cubic") -> TabulatedDrive:
         """Validated samples: times strictly increasing and finite, values finite, ≥ 2 samples."""
         t = real_values("times", times)
         y = real_values("values", values)
@@ -202,8 +202,9 @@ class TabulatedDrive:
             raise ValueError("times must be finite (accepted: finite, strictly increasing)")
         if not np.all(np.diff(t) > 0):
             i = int(np.flatnonzero(np.diff(t) <= 0)[0])
-            raise ValueError(f"times must be strictly increasing; times[{i}] = {t[i]:g} >= "
-                             f"times[{i + 1}] = {t[i + 1]:g}")
+            raise ValueError(
+                f"times must be strictly increasing; times[{i}] = {t[i]:g} >= times[{i + 1}] = {t[i + 1]:g}"
+            )
         if not np.all(np.isfinite(y)):
             i = int(np.flatnonzero(~np.isfinite(y))[0])
             raise ValueError(f"values must be finite (the bias epsilon(t)); values[{i}] = {y[i]!r}")
@@ -240,8 +241,7 @@ class TabulatedDrive:
 
 
 #: protocol name -> class (the CLI's --drive names; "linear" is the finite LinearSweep)
-PROTOCOLS = {"linear": LinearSweep, "tanh": TanhSweep, "periodic": PeriodicDrive,
-             "tabulated": TabulatedDrive}
+PROTOCOLS = {"linear": LinearSweep, "tanh": TanhSweep, "periodic": PeriodicDrive, "tabulated": TabulatedDrive}
 
 
 def is_protocol(drive) -> bool:
@@ -265,9 +265,17 @@ class DrivenSystem:
 
     def __post_init__(self):
         if not (is_protocol(self.drive) or isinstance(self.drive, Drive)):
-            raise ValueError(f"drive must be a Drive or one of {', '.join(c.__name__ for c in PROTOCOLS.values())}, "
-                             f"got {type(self.drive).__name__}")
+            raise ValueError(
+                f"drive must be a Drive or one of {', '.join(c.__name__ for c in PROTOCOLS.values())}, "
+                f"got {type(self.drive).__name__}"
+            )
         if not isinstance(self.bath, Bath):
             raise ValueError(f"bath must be a Bath, got {type(self.bath).__name__}")
-        check_range("theta", self.theta, lower=-math.pi / 2, upper=math.pi / 2, lower_open=True,
-                    meaning="coupling angle in radians")
+        check_range(
+            "theta",
+            self.theta,
+            lower=-math.pi / 2,
+            upper=math.pi / 2,
+            lower_open=True,
+            meaning="coupling angle in radians",
+        )

@@ -67,19 +67,21 @@ class Result:
 
     def fields(self) -> dict[str, np.ndarray]:
         """Every per-point array by name (results first, then the settings)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("engine", "settings")}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("engine", "settings")}
         out.update(self.settings)
         return out
 
 
 jax.tree_util.register_dataclass(
-    Result, data_fields=["P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "converged", "eps_max", "t_max",
-                         "status", "settings"], meta_fields=["engine"])
+    Result,
+    data_fields=["P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "converged", "eps_max", "t_max", "status", "settings"],
+    meta_fields=["engine"],
+)
 
 
-def classify(P_LZ, P_ES, P_LZ_err, P_ES_err, converged, *, trace_err=None, beyond=None,
-             precision: str = "float64") -> tuple[np.ndarray, ...]:
+def classify(
+    P_LZ, P_ES, P_LZ_err, P_ES_err, converged, *, trace_err=None, beyond=None, precision: str = "float64"
+) -> tuple[np.ndarray, ...]:
     """The physical check every result passes: (P_LZ, P_ES, P_LZ_err, P_ES_err, converged, status).
 
     Flat arrays in, flat arrays out. `converged` None means fixed settings (no error estimate:
@@ -92,14 +94,17 @@ def classify(P_LZ, P_ES, P_LZ_err, P_ES_err, converged, *, trace_err=None, beyon
     p_lz, p_es = (np.array(a, copy=True).reshape(-1) for a in (P_LZ, P_ES))
     err_lz, err_es = (np.array(np.broadcast_to(a, p_lz.shape), dtype=float) for a in (P_LZ_err, P_ES_err))
     checked = converged is not None
-    converged = (np.zeros(p_lz.shape, dtype=bool) if converged is None
-                 else np.array(np.broadcast_to(converged, p_lz.shape), dtype=bool))
+    converged = (
+        np.zeros(p_lz.shape, dtype=bool)
+        if converged is None
+        else np.array(np.broadcast_to(converged, p_lz.shape), dtype=bool)
+    )
     finite = np.isfinite(p_lz) & np.isfinite(p_es)
     known = lambda err: np.where(np.isnan(err), 0.0, err)  # noqa: E731  (no estimate: none)
     slack_lz = np.maximum(known(err_lz), PROBABILITY_SLACK[precision])
     slack_es = np.maximum(known(err_es), PROBABILITY_SLACK[precision])
     with np.errstate(invalid="ignore"):
-        outside = ((p_lz < -slack_lz) | (p_lz > 1.0 + slack_lz) | (p_es < -slack_es) | (p_es > 1.0 + slack_es))
+        outside = (p_lz < -slack_lz) | (p_lz > 1.0 + slack_lz) | (p_es < -slack_es) | (p_es > 1.0 + slack_es)
         if trace_err is not None:
             trace = np.broadcast_to(np.asarray(trace_err, dtype=float), p_lz.shape)
             allowed = np.maximum(np.maximum(known(err_lz), known(err_es)), TRACE_TOL[precision])
@@ -121,8 +126,9 @@ def classify(P_LZ, P_ES, P_LZ_err, P_ES_err, converged, *, trace_err=None, beyon
     return p_lz, p_es, err_lz, err_es, converged, status.astype(str)
 
 
-def make_result(*, P_LZ, P_ES, P_LZ_err, P_ES_err, tol, eps_max, t_max, engine, settings,
-                shape, beyond=None, clip: bool = False) -> Result:
+def make_result(
+    *, P_LZ, P_ES, P_LZ_err, P_ES_err, tol, eps_max, t_max, engine, settings, shape, beyond=None, clip: bool = False
+) -> Result:
     """Assemble a :class:`Result` of batch `shape` from flat arrays; sets `converged` and `status`
     through :func:`classify` (the trace defect is read from ``settings["trace_err"]`` if present).
 
@@ -136,13 +142,20 @@ def make_result(*, P_LZ, P_ES, P_LZ_err, P_ES_err, tol, eps_max, t_max, engine, 
     converged = None if tol is None else (err_lz <= tol) & (err_es <= tol)
     trace = settings.get("trace_err")
     p_lz, p_es, err_lz, err_es, converged, status = classify(
-        p_lz, P_ES, err_lz, err_es, converged, trace_err=trace, beyond=beyond, precision=precision)
+        p_lz, P_ES, err_lz, err_es, converged, trace_err=trace, beyond=beyond, precision=precision
+    )
     if clip:
         p_lz, p_es = np.clip(p_lz, 0.0, 1.0), np.clip(p_es, 0.0, 1.0)  # NaN stays NaN
     reshape = lambda a: np.asarray(a).reshape(shape)  # noqa: E731
     return Result(
-        P_LZ=reshape(p_lz), P_ES=reshape(p_es), P_LZ_err=reshape(err_lz), P_ES_err=reshape(err_es),
-        converged=reshape(converged), eps_max=reshape(np.broadcast_to(eps_max, p_lz.shape)),
-        t_max=reshape(np.broadcast_to(t_max, p_lz.shape)), status=reshape(status),
-        engine=engine, settings={k: reshape(np.broadcast_to(v, p_lz.shape)) for k, v in settings.items()},
+        P_LZ=reshape(p_lz),
+        P_ES=reshape(p_es),
+        P_LZ_err=reshape(err_lz),
+        P_ES_err=reshape(err_es),
+        converged=reshape(converged),
+        eps_max=reshape(np.broadcast_to(eps_max, p_lz.shape)),
+        t_max=reshape(np.broadcast_to(t_max, p_lz.shape)),
+        status=reshape(status),
+        engine=engine,
+        settings={k: reshape(np.broadcast_to(v, p_lz.shape)) for k, v in settings.items()},
     )

@@ -30,7 +30,7 @@ import json
 import os
 import sys
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -63,8 +63,9 @@ def _identity(fields: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
-def sweep_header(engine: str, coords: dict, options: dict, chunk_size: int, n_points: int,
-                 version: str | None = None) -> dict:
+def sweep_header(
+    engine: str, coords: dict, options: dict, chunk_size: int, n_points: int, version: str | None = None
+) -> dict:
     """The header line of a sweep; its "identity" hashes engine, grid, options, chunk size, version."""
     version = _version() if version is None else version
     fields = {
@@ -76,8 +77,13 @@ def sweep_header(engine: str, coords: dict, options: dict, chunk_size: int, n_po
     }
     fields = json.loads(json.dumps(fields))  # exactly what a reader gets back
     n_chunks = -(-int(n_points) // int(chunk_size))
-    return {"lzjax_sweep": FORMAT, "identity": _identity(fields), **fields,
-            "n_points": int(n_points), "n_chunks": n_chunks}
+    return {
+        "lzjax_sweep": FORMAT,
+        "identity": _identity(fields),
+        **fields,
+        "n_points": int(n_points),
+        "n_chunks": n_chunks,
+    }
 
 
 def _jsonable(values: np.ndarray) -> list:
@@ -110,10 +116,22 @@ def _with_status(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
     checked = not np.all(np.isnan(data["P_LZ_err"]))
     p_lz, p_es, err_lz, err_es, converged, status = classify(
-        data["P_LZ"], data["P_ES"], data["P_LZ_err"], data["P_ES_err"],
-        data["converged"] if checked else None, trace_err=data.get("trace_err"))
-    return {**data, "P_LZ": p_lz, "P_ES": p_es, "P_LZ_err": err_lz, "P_ES_err": err_es,
-            "converged": converged, "status": status}
+        data["P_LZ"],
+        data["P_ES"],
+        data["P_LZ_err"],
+        data["P_ES_err"],
+        data["converged"] if checked else None,
+        trace_err=data.get("trace_err"),
+    )
+    return {
+        **data,
+        "P_LZ": p_lz,
+        "P_ES": p_es,
+        "P_LZ_err": err_lz,
+        "P_ES_err": err_es,
+        "converged": converged,
+        "status": status,
+    }
 
 
 def _is_value(x) -> bool:
@@ -153,7 +171,7 @@ class SweepStore:
         return False
 
     def _lock(self, byte: int, blocking: bool) -> bool:
-        if self._lock_fd is None:
+        if self._lock_fd is None or fcntl is None:  # (the file is opened only where fcntl exists)
             return True
         flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
         try:
@@ -165,7 +183,7 @@ class SweepStore:
         return True
 
     def _unlock(self, byte: int) -> None:
-        if self._lock_fd is not None:
+        if self._lock_fd is not None and fcntl is not None:
             fcntl.lockf(self._lock_fd, fcntl.LOCK_UN, 1, byte, os.SEEK_SET)
 
     def claim(self, index: int) -> bool:
@@ -237,7 +255,8 @@ class SweepStore:
         if stored.get("identity") == self.identity:
             return
         if stored.get("lzjax_version") != self.header["lzjax_version"] and all(
-                stored.get(k) == self.header[k] for k in ("engine", "coords", "options", "chunk_size")):
+            stored.get(k) == self.header[k] for k in ("engine", "coords", "options", "chunk_size")
+        ):
             raise ValueError(
                 f"store {self.path!r} was written by lzjax {stored.get('lzjax_version')}, this is "
                 f"{self.header['lzjax_version']}; refusing to mix results (delete it or choose another file)"
@@ -270,12 +289,15 @@ class SweepStore:
         if why is None:
             why = self._invalid(record)
         if why is not None:
-            self._dropped.append(why if record is None or not isinstance(record.get("chunk"), int)
-                                 else f"{why} (chunk {record['chunk']})")
+            self._dropped.append(
+                why
+                if record is None or not isinstance(record.get("chunk"), int)
+                else f"{why} (chunk {record['chunk']})"
+            )
             return
-        index = record["chunk"]
+        index = record["chunk"]  # pyright: ignore[reportOptionalSubscript]  # why is None: record parsed
         if index not in self.done:  # the first valid line of a chunk wins
-            data = {n: _decode(vals) for n, vals in record["data"].items()}
+            data = {n: _decode(vals) for n, vals in record["data"].items()}  # pyright: ignore[reportOptionalSubscript]
             if "status" in self.names and "status" not in data:
                 data = _with_status(data)
             self.done[index] = {n: data[n] for n in self.names}
@@ -288,8 +310,11 @@ class SweepStore:
         index, n, data = record.get("chunk"), record.get("n"), record.get("data")
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self.counts):
             return "with a chunk index outside this sweep"
-        if n != self.counts[index] or not isinstance(data, dict) or set(data) not in (
-                set(self.names), set(self.names) - {"status"}):
+        if (
+            n != self.counts[index]
+            or not isinstance(data, dict)
+            or set(data) not in (set(self.names), set(self.names) - {"status"})
+        ):
             return "with the wrong shape"
         for vals in data.values():
             if not isinstance(vals, list) or len(vals) != n or not all(_is_value(x) for x in vals):
@@ -301,17 +326,25 @@ class SweepStore:
     def _report_dropped(self) -> None:
         if self._dropped:
             reasons = sorted(set(self._dropped))
-            print(f"lzjax: store {self.path}: ignored {len(self._dropped)} line(s) that do not belong to "
-                  f"this sweep or are damaged: {'; '.join(reasons[:4])}{' ...' if len(reasons) > 4 else ''}; "
-                  "those chunks are recomputed", file=sys.stderr)
+            print(
+                f"lzjax: store {self.path}: ignored {len(self._dropped)} line(s) that do not belong to "
+                f"this sweep or are damaged: {'; '.join(reasons[:4])}{' ...' if len(reasons) > 4 else ''}; "
+                "those chunks are recomputed",
+                file=sys.stderr,
+            )
             self._dropped.clear()
 
     # -- writing ----------------------------------------------------------------------------
     def append(self, index: int, data: dict[str, np.ndarray]) -> None:
         """Append chunk `index` (flushed and fsynced) and release its claim."""
         values = {n: _jsonable(data[n]) for n in self.names}
-        record = {"identity": self.identity, "chunk": int(index), "n": int(self.counts[index]),
-                  "check": _checksum(values), "data": values}
+        record = {
+            "identity": self.identity,
+            "chunk": int(index),
+            "n": int(self.counts[index]),
+            "check": _checksum(values),
+            "data": values,
+        }
         line = (json.dumps(record) + "\n").encode()
         self._lock(0, blocking=True)
         try:
@@ -358,9 +391,13 @@ def migrate(path, names: Iterable[str] | None = None) -> int:
         try:
             record = json.loads(line)
             index, data = record["chunk"], record["data"]
-            ok = (isinstance(index, int) and 0 <= index < len(counts) and isinstance(data, dict)
-                  and (names is None or set(data) == set(names))
-                  and all(isinstance(v, list) and len(v) == counts[index] for v in data.values()))
+            ok = (
+                isinstance(index, int)
+                and 0 <= index < len(counts)
+                and isinstance(data, dict)
+                and (names is None or set(data) == set(names))
+                and all(isinstance(v, list) and len(v) == counts[index] for v in data.values())
+            )
         except (ValueError, KeyError, TypeError):
             ok = False
         if not ok:
@@ -371,9 +408,18 @@ def migrate(path, names: Iterable[str] | None = None) -> int:
         names = list(next(iter(chunks.values())))
     out = [json.dumps(header)]
     for index in sorted(chunks):
-        values = {n: chunks[index][n] for n in names}
-        out.append(json.dumps({"identity": header["identity"], "chunk": index, "n": counts[index],
-                               "check": _checksum(values), "data": values}))
+        values = {n: chunks[index][n] for n in names}  # pyright: ignore[reportOptionalIterable]  # set once chunks exist
+        out.append(
+            json.dumps(
+                {
+                    "identity": header["identity"],
+                    "chunk": index,
+                    "n": counts[index],
+                    "check": _checksum(values),
+                    "data": values,
+                }
+            )
+        )
     tmp = path + ".migrate.tmp"
     with open(tmp, "w") as f:
         f.write("\n".join(out) + "\n")

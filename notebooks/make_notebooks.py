@@ -28,14 +28,15 @@ import nbtools as nt
 
 print("mode:", nt.MODE, "(set LZJAX_NOTEBOOK_MODE=fast for the quick CI run)")"""
 
-MODE_NOTE = ("*Modes:* `LZJAX_NOTEBOOK_MODE=fast` (CI) uses a coarse v grid and a few rough QUAPI "
-             "points; the default full mode is what rendered `figures/{name}.png`. QUAPI points are "
-             "the convergence ladder of `lzjax.quapi.converge_quapi` (Richardson in δt, memory "
-             "extrapolation in k_max ≤ 8, window check); error bars are its error estimate.")
+MODE_NOTE = (
+    "*Modes:* `LZJAX_NOTEBOOK_MODE=fast` (CI) uses a coarse v grid and a few rough QUAPI "
+    "points; the default full mode is what rendered `figures/{name}.png`. QUAPI points are "
+    "the convergence ladder of `lzjax.quapi.converge_quapi` (Richardson in δt, memory "
+    "extrapolation in k_max ≤ 8, window check); error bars are its error estimate."
+)
 
 
-def curves_notebook(name, title, intro, params, T_list, vq, tq, vq_fast, tq_fast, extra_numbers,
-                    conclusion, v_lo=1e-3):
+def curves_notebook(name, title, intro, params, T_list, vq, tq, vq_fast, tq_fast, extra_numbers, conclusion, v_lo=1e-3):
     """Figs. 1-3: P_LZ and P_ES against v for several T (NEQB lines, QUAPI symbols)."""
     params = dict(params)
     theta_label = params.pop("theta_label")
@@ -44,15 +45,20 @@ def curves_notebook(name, title, intro, params, T_list, vq, tq, vq_fast, tq_fast
     return [
         ("md", f"# {title}\n\n{intro}\n\n{MODE_NOTE.format(name=name)}"),
         ("code", SETUP),
-        ("code", f"""\
+        (
+            "code",
+            f"""\
 par = {params}
 T_list = {T_list}
 vq = {vq} if nt.FULL else {vq_fast}          # QUAPI sweep speeds
 tq = {tq} if nt.FULL else {tq_fast}          # QUAPI temperatures
 v = np.union1d(nt.v_grid({v_lo}, 10.0), vq)   # NEQB grid (contains the QUAPI points)
 ne = nt.neqb(v=v, T=T_list, **par)
-qu = nt.quapi("{name}", v=vq, T=tq, **par)"""),
-        ("code", f"""\
+qu = nt.quapi("{name}", v=vq, T=tq, **par)""",
+        ),
+        (
+            "code",
+            f"""\
 fig, ax = plt.subplots(figsize=(8.2, 4.6))
 nt.plot_panel(ax, ne, qu, "T", T_list, lambda T: f"$T = {{T:g}}\\\\,\\\\Delta$")
 nt.style_axes(ax)
@@ -60,9 +66,12 @@ ax.set_xlim(v[0], v[-1])
 nt.add_engine_legend(ax, loc="lower left", bbox_to_anchor=(1.02, 0.0))
 ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
           title=r"$\\gamma={gamma_label}$, $\\Theta={theta_label}$," "\\n"
-          r"$s={params['s']}$, $\\omega_c={params['omega_c']:g}\\Delta$", title_fontsize=8)
-nt.save(fig, "{name}");"""),
-        ("code", f"""\
+          r"$s={params["s"]}$, $\\omega_c={params["omega_c"]:g}\\Delta$", title_fontsize=8)
+nt.save(fig, "{name}");""",
+        ),
+        (
+            "code",
+            f"""\
 print("Dip of P_LZ below Eq. (6) (deepest local minimum at v <= 2, NEQB; nan = none):")
 for T in T_list:
     vm, pm = nt.adiabatic_minimum(ne.sel(T=T))
@@ -76,7 +85,8 @@ for T in tq:
     print(f" T = {{T:g}}")
     dmax, zmax = nt.table(ne, qu, T=T)
     print(f"  max |QUAPI - NEQB| = {{dmax:.4f}}, max |QUAPI - NEQB| / error bar = {{zmax:.2f}}")
-{extra_numbers}"""),
+{extra_numbers}""",
+        ),
         ("md", conclusion),
     ]
 
@@ -110,24 +120,33 @@ for T in T_list[1:]:
 
 
 FIG4 = [
-    ("md", """# Fig. 4 — mixed coupling −π/2 < Θ ≤ π/2
+    (
+        "md",
+        """# Fig. 4 — mixed coupling −π/2 < Θ ≤ π/2
 
 P_LZ (upper) and P_ES (lower) against v for several mixing angles Θ at T = 6.4Δ, γ = 5·10⁻⁴,
 s = 3, ω_c = 5Δ (paper Fig. 4). NEQB lines (Eq. 7-10 exactly as written, `lzjax.bath` sign
 convention A_Θ = u cosΘ − w sinΘ, w = ε/E); QUAPI symbols at Θ = ±0.022π check the sign of the
 asymmetry with the numerically exact method (beyond the paper, which shows no QUAPI here).
 
-""" + MODE_NOTE.format(name="fig4_mixed_angle")),
+"""
+        + MODE_NOTE.format(name="fig4_mixed_angle"),
+    ),
     ("code", SETUP),
-    ("code", """\
+    (
+        "code",
+        """\
 par = dict(T=6.4, gamma=5e-4, s=3, omega_c=5.0)
 thetas = np.pi * np.array([-0.25, -0.1, -0.022, 0.0, 0.022, 0.1, 0.25, 0.5])
 v_check = [0.005, 0.0075, 0.02, 0.05, 0.2]              # where the asymmetry is quoted
 vq = [0.02, 0.2] if nt.FULL else []
 v = np.union1d(nt.v_grid(1e-3, 10.0), v_check + vq)
 ne = nt.neqb(v=v, theta=thetas, **par)
-qu = nt.quapi("fig4_mixed_angle", v=vq, theta=thetas[[2, 4]], **par)"""),
-    ("code", """\
+qu = nt.quapi("fig4_mixed_angle", v=vq, theta=thetas[[2, 4]], **par)""",
+    ),
+    (
+        "code",
+        """\
 fig, axes = plt.subplots(2, 1, figsize=(6.4, 8.0), sharex=True)
 palette = ["tab:blue", "tab:cyan", "tab:green", "k", "tab:red", "tab:orange", "tab:purple", "tab:brown"]
 for k, (ax, P) in enumerate(zip(axes, ("P_LZ", "P_ES"))):
@@ -150,8 +169,11 @@ axes[0].legend(fontsize=7.5, ncol=2, loc="lower left",
                title=r"NEQB lines, QUAPI symbols ($\\Theta=\\pm0.022\\pi$); $T=6.4\\Delta$, $\\gamma=5\\cdot10^{-4}$",
                title_fontsize=7.5)
 fig.tight_layout()
-nt.save(fig, "fig4_mixed_angle");"""),
-    ("code", """\
+nt.save(fig, "fig4_mixed_angle");""",
+    ),
+    (
+        "code",
+        """\
 plus, minus = ne.sel(theta=thetas[4]), ne.sel(theta=thetas[2])
 print("NEQB P(+0.022pi) - P(-0.022pi):")
 for vv in v_check:
@@ -170,26 +192,35 @@ if pq is not None and mq is not None:
     for i, vv in enumerate(pq[0]):
         a, b = plus.sel(v=vv, method="nearest"), minus.sel(v=vv, method="nearest")
         print(f"  v = {vv:<5g}: P_LZ {pq[1][i] - mq[1][i]:+.3f} ± {pq[2][i] + mq[2][i]:.3f} [{float(a.P_LZ - b.P_LZ):+.3f}]"
-              f"   P_ES {pq[3][i] - mq[3][i]:+.3f} ± {pq[4][i] + mq[4][i]:.3f} [{float(a.P_ES - b.P_ES):+.3f}]")"""),
+              f"   P_ES {pq[3][i] - mq[3][i]:+.3f} ± {pq[4][i] + mq[4][i]:.3f} [{float(a.P_ES - b.P_ES):+.3f}]")""",
+    ),
 ]
 
 FIG5 = [
-    ("md", """# Fig. 5 — time-dependent relaxation rate Γ1[s, Θ](t)
+    (
+        "md",
+        """# Fig. 5 — time-dependent relaxation rate Γ1[s, Θ](t)
 
 Γ1 of Eq. (8) in units of γΔ at T = 0, ω_c = 5Δ, for the four bath cases (s, Θ) ∈ {1, 3} × {0, π/2},
 plotted against time t at sweep speed v = 1Δ² (so t = ε/v; for other v rescale the time axis by 1/v).
 Symbols as in the paper: longitudinal Ohmic = triangles, transversal Ohmic = squares, longitudinal
-super-Ohmic = stars, transversal super-Ohmic = crosses. Computed with `lzjax.bath.relaxation_rate`."""),
+super-Ohmic = stars, transversal super-Ohmic = crosses. Computed with `lzjax.bath.relaxation_rate`.""",
+    ),
     ("code", SETUP),
-    ("code", """\
+    (
+        "code",
+        """\
 from lzjax.bath import relaxation_rate
 omega_c, v_sweep = 5.0, 1.0
 cases = {(1, 0.0): ("^", "m", "longitudinal Ohmic"), (1, np.pi / 2): ("s", "tab:blue", "transversal Ohmic"),
          (3, 0.0): ("*", "tab:green", "longitudinal super-Ohmic"), (3, np.pi / 2): ("x", "k", "transversal super-Ohmic")}
 t = np.linspace(-100, 100, 4001 if nt.FULL else 801)
 rate = {c: np.asarray(relaxation_rate(v_sweep * t, c[1], lzjax.Bath(gamma=1.0, s=c[0], omega_c=omega_c, T=0.0)))
-        for c in cases}"""),
-    ("code", """\
+        for c in cases}""",
+    ),
+    (
+        "code",
+        """\
 fig, ax = plt.subplots(figsize=(6.4, 4.6))
 every = len(t) // 80
 for (s, th), (m, colour, label) in cases.items():
@@ -205,33 +236,45 @@ ax.set_ylabel(r"$\\Gamma_1[s,\\Theta](t)\\ [\\gamma\\Delta]$")
 ax.grid(alpha=0.25, lw=0.5)
 ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
           title=r"$T=0$, $\\omega_c=5\\Delta$", title_fontsize=8)
-nt.save(fig, "fig5_relaxation_rates");"""),
-    ("code", """\
+nt.save(fig, "fig5_relaxation_rates");""",
+    ),
+    (
+        "code",
+        """\
 from lzjax.bath import crossing_integral
 print("case           peak at E/Delta   E/omega_c   Gamma1_max [gamma Delta]   Xi [gamma Delta^2/v] (Eq. 8 | paper conv.)")
 for (s, th), (m, colour, label) in cases.items():
     i = np.argmax(rate[s, th])
     E = np.sqrt(1 + (v_sweep * t[i]) ** 2)
     xi = float(crossing_integral(s, th, omega_c))
-    print(f"{label:26s} {E:6.2f}   {E / omega_c:6.2f}   {rate[s, th][i]:10.4g}   {xi:9.4g} | {2 * xi:9.4g}")"""),
+    print(f"{label:26s} {E:6.2f}   {E / omega_c:6.2f}   {rate[s, th][i]:10.4g}   {xi:9.4g} | {2 * xi:9.4g}")""",
+    ),
 ]
 
 XI = [
-    ("md", """# Sec. VI — crossing integrals Ξ[s, Θ] = ∫ Γ1[s, Θ](t) dt
+    (
+        "md",
+        """# Sec. VI — crossing integrals Ξ[s, Θ] = ∫ Γ1[s, Θ](t) dt
 
 Ξ in units of γΔ²/v at T = 0, ω_c = 5Δ, computed by quadrature of Eq. (8)
 (`lzjax.bath.crossing_integral`), beside the closed forms in modified Bessel functions
-K_n(Δ/ω_c) and the paper's table."""),
+K_n(Δ/ω_c) and the paper's table.""",
+    ),
     ("code", SETUP),
-    ("code", """\
+    (
+        "code",
+        """\
 from scipy.special import kv
 from lzjax.bath import crossing_integral
 x = 1 / 5.0  # Δ/ω_c
 cases = [(1, 0.0, "1, 0", kv(0, x), 3.5), (1, np.pi / 2, "1, π/2", kv(1, x) / x, 47.8),
          (3, 0.0, "3, 0", (kv(2, x) + kv(0, x)) / 2, 51.3), (3, np.pi / 2, "3, π/2", (kv(4, x) - kv(0, x)) / 8, 7475)]
 rows = [(lab, float(crossing_integral(s, th, 5.0)), float(crossing_integral(s, th, 5.0, convention="paper")), paper)
-        for s, th, lab, bessel, paper in cases]"""),
-    ("code", """\
+        for s, th, lab, bessel, paper in cases]""",
+    ),
+    (
+        "code",
+        """\
 fig, ax = plt.subplots(figsize=(5.6, 3.8))
 labels = [r[0] for r in rows]
 xx = np.arange(len(rows))
@@ -243,8 +286,11 @@ ax.set_xlabel(r"$[s, \\Theta]$")
 ax.set_ylabel(r"$\\Xi\\ [\\gamma\\Delta^2/v]$")
 ax.legend(fontsize=8)
 ax.set_title(r"$T = 0$, $\\omega_c = 5\\Delta$", fontsize=9)
-nt.save(fig, "xi_table");"""),
-    ("code", """\
+nt.save(fig, "xi_table");""",
+    ),
+    (
+        "code",
+        """\
 print(f"{'[s, Θ]':8s} {'Eq.(8) quad':>12s} {'Bessel form':>12s} {'x2 (paper conv.)':>17s} {'paper':>8s} {'paper/Eq.(8)':>13s}")
 for s, th, lab, bessel, paper in cases:
     design = float(crossing_integral(s, th, 5.0, convention="design"))
@@ -254,27 +300,37 @@ print("ratios to Xi[1,0] (Eq. 8):", [round(r[1] / rows[0][1], 2) for r in rows])
 print("Xi[3,pi/2]/Xi[3,0] =", round(rows[3][1] / rows[2][1], 1), "; Xi[3,0]/Xi[1,0] =", round(rows[2][1] / rows[0][1], 1))
 print("omega_c dependence, Eq. (8) convention:")
 for wc in (2.5, 5.0, 10.0, 20.0):
-    print(f"  omega_c = {wc:4g}:", "  ".join(f"{float(crossing_integral(s, th, wc)):9.4g}" for s, th, *_ in cases))"""),
+    print(f"  omega_c = {wc:4g}:", "  ".join(f"{float(crossing_integral(s, th, wc)):9.4g}" for s, th, *_ in cases))""",
+    ),
 ]
 
 FIG6 = [
-    ("md", """# Fig. 6 — dependence on the bath cut-off ω_c
+    (
+        "md",
+        """# Fig. 6 — dependence on the bath cut-off ω_c
 
 P_LZ against v for T = 6.4Δ (solid) and T = 25.6Δ (dash-dotted) and ω_c ∈ {2.5, 5, 10, 20}Δ (paper:
 "four different cut-off frequencies", values not given — our choice). Upper: longitudinal
 super-Ohmic bath, s = 3, γ = 5·10⁻⁴; lower: longitudinal Ohmic bath, s = 1, γ = 5·10⁻³. NEQB lines;
 QUAPI symbols for ω_c = 10Δ in the upper panel, as in the paper.
 
-""" + MODE_NOTE.format(name="fig6_cutoff")),
+"""
+        + MODE_NOTE.format(name="fig6_cutoff"),
+    ),
     ("code", SETUP),
-    ("code", """\
+    (
+        "code",
+        """\
 T_list, wcs = [6.4, 25.6], [2.5, 5.0, 10.0, 20.0]
 vq = [0.1, 0.3, 1.0] if nt.FULL else []
 v = np.union1d(nt.v_grid(1e-3, 10.0), vq)
 upper = nt.neqb(v=v, T=T_list, omega_c=wcs, gamma=5e-4, s=3, theta=0.0)
 lower = nt.neqb(v=v, T=T_list, omega_c=wcs, gamma=5e-3, s=1, theta=0.0)
-qu = nt.quapi("fig6_cutoff", v=vq, T=T_list, omega_c=10.0, gamma=5e-4, s=3, theta=0.0)"""),
-    ("code", """\
+qu = nt.quapi("fig6_cutoff", v=vq, T=T_list, omega_c=10.0, gamma=5e-4, s=3, theta=0.0)""",
+    ),
+    (
+        "code",
+        """\
 fig, axes = plt.subplots(2, 1, figsize=(6.4, 8.0), sharex=True)
 styles = {6.4: "-", 25.6: "-."}
 for ax, ds, title in ((axes[0], upper, r"$s=3$, $\\gamma=5\\cdot10^{-4}$"), (axes[1], lower, r"$s=1$, $\\gamma=5\\cdot10^{-3}$")):
@@ -297,8 +353,11 @@ axes[0].set_xlabel("")
 for ax in axes:
     ax.legend(fontsize=8, loc="lower left")
 fig.tight_layout()
-nt.save(fig, "fig6_cutoff");"""),
-    ("code", """\
+nt.save(fig, "fig6_cutoff");""",
+    ),
+    (
+        "code",
+        """\
 adiabatic = v <= 1.0
 for name, ds in (("s=3, gamma=5e-4", upper), ("s=1, gamma=5e-3", lower)):
     print(name)
@@ -313,11 +372,14 @@ print("QUAPI vs NEQB, s = 3, omega_c = 10:")
 for T in T_list:
     print(f" T = {T:g}")
     dmax, zmax = nt.table(upper.sel(omega_c=10.0), qu, T=T)
-    print(f"  max |QUAPI - NEQB| = {dmax:.4f}, max / error bar = {zmax:.2f}")"""),
+    print(f"  max |QUAPI - NEQB| = {dmax:.4f}, max / error bar = {zmax:.2f}")""",
+    ),
 ]
 
 BEYOND = [
-    ("md", """# Beyond the paper — exact windows that hold the relaxation, strong coupling, and the bias of an NEQB fit
+    (
+        "md",
+        """# Beyond the paper — exact windows that hold the relaxation, strong coupling, and the bias of an NEQB fit
 
 **(a, b) The transversal super-Ohmic minimum** (Θ = π/2, s = 3, ω_c = 5Δ, T = 25.6Δ). The paper's
 Fig. 3 (γ = 5·10⁻⁶) has QUAPI points only at v ≥ 0.1Δ², and at γ = 5·10⁻⁵ it gave up: the
@@ -336,10 +398,15 @@ adiabatic minimum (v ≈ 0.19Δ²) to 0.3Δ².
 ω_c = 5Δ, T = 6.4Δ for γ from 5·10⁻⁴ (Fig. 1) to 1.5·10⁻², each fitted with the NEQB model
 (`lzjax.fit.fit_curve`, weights = ladder error bars floored at 10⁻³).
 
-""" + MODE_NOTE.format(name="beyond_paper") + """ Fast mode: one rough point per panel — a
-smoke test, not a result."""),
+"""
+        + MODE_NOTE.format(name="beyond_paper")
+        + """ Fast mode: one rough point per panel — a
+smoke test, not a result.""",
+    ),
     ("code", SETUP),
-    ("code", """\
+    (
+        "code",
+        """\
 import math
 from lzjax.fit import fit_curve
 # (a, b) transversal super-Ohmic: ADT with |eps| <= 20 (gamma = 5e-6), process tensor wider
@@ -371,8 +438,11 @@ fits = {}
 for g in gammas:
     v, P, err = nt.points(qu_b, gamma=g)[:3]
     fits[g] = (v, P, np.maximum(err, 1e-3),
-               fit_curve(v, P, np.maximum(err, 1e-3), check_model=False, **par_b))"""),
-    ("code", """\
+               fit_curve(v, P, np.maximum(err, 1e-3), check_model=False, **par_b))""",
+    ),
+    (
+        "code",
+        """\
 fig, axes = plt.subplots(2, 3, figsize=(15.5, 9.4))
 for ax, g, tag in ((axes[0, 0], 5e-6, "(a)"), (axes[0, 1], 5e-5, "(b)")):
     line = ne_t.sel(gamma=g)
@@ -436,8 +506,11 @@ ax.set_xlabel(r"$v/\\Delta^2$"); ax.set_ylabel(r"$\\int\\Gamma_1 dt$ left to the
 ax.set_title("(f) tails' share outside the exact window (process tensor)", fontsize=9)
 ax.grid(alpha=0.25, which="both", lw=0.5); ax.legend(fontsize=7.5)
 fig.tight_layout()
-nt.save(fig, "beyond_paper");"""),
-    ("code", """\
+nt.save(fig, "beyond_paper");""",
+    ),
+    (
+        "code",
+        """\
 def pt_rows(ds, label):
     print(label)
     for i, v in enumerate(ds.v.values.ravel()):
@@ -463,12 +536,15 @@ for g in gammas:
     res = fits[g][3]
     gf, ge = res.params["gamma"], res.errors["gamma"]
     print(f"  gamma = {g:.1e}: fit {gf:.3e} +- {ge:.1e} ({100 * (gf / g - 1):+.1f} %, {(gf - g) / ge:+.1f} se),"
-          f" chi2/dof = {res.chi2_dof:.2f}, max QUAPI error bar {fits[g][2].max():.4f}")"""),
+          f" chi2/dof = {res.chi2_dof:.2f}, max QUAPI error bar {fits[g][2].max():.4f}")""",
+    ),
 ]
 
 
 CROSSING = [
-    ("md", """# Inside the crossing: populations, the crossing-time window, and LZS interference
+    (
+        "md",
+        """# Inside the crossing: populations, the crossing-time window, and LZS interference
 
 The paper's point is *when* the bath acts: relaxation changes P_LZ only inside a crossing-time window
 around the avoided crossing. Here that window is a computed quantity
@@ -489,9 +565,12 @@ asinh ε), compared with the rate-based estimate (∫Γ1 dt beyond each edge = �
    (s = 3, Θ = 0, γ = 5·10⁻³, ω_c = 5Δ, T = 6.4Δ).
 
 *Modes:* `LZJAX_NOTEBOOK_MODE=fast` (CI) uses coarse grids (128 steps per window segment, 7
-halvings, fewer ω_c, T, ε₀, A values and periods); full mode rendered `figures/crossing_window.png`."""),
+halvings, fewer ω_c, T, ε₀, A values and periods); full mode rendered `figures/crossing_window.png`.""",
+    ),
     ("code", SETUP),
-    ("code", """\\
+    (
+        "code",
+        """\\
 import time
 from lzjax.bath import crossing_integral
 from lzjax.dynamics import crossing_window, neqb_trajectory
@@ -541,8 +620,11 @@ lzs = neqb_trajectory(
     lzjax.Bath(gamma=np.array([0.0, g_lzs])[:, None, None], s=3.0, omega_c=omega_c, T=T), 0.0,
     every=40 if nt.FULL else 20, dt=0.01 if nt.FULL else 0.02)
 p_up = lzs.P_up.sel(start="ground").values.mean(axis=-1).reshape(2, n_e0, n_A)  # time average
-print(f"LZS map: {lzs.sizes['point']} points x {lzs.sizes['time']} records in {time.perf_counter() - t0:.1f} s")"""),
-    ("code", """\\
+print(f"LZS map: {lzs.sizes['point']} points x {lzs.sizes['time']} records in {time.perf_counter() - t0:.1f} s")""",
+    ),
+    (
+        "code",
+        """\\
 fig, axes = plt.subplots(2, 3, figsize=(15, 8.6))
 ax = axes[0, 0]
 pg = traj.P_ground.sel(start="ground").values
@@ -596,8 +678,11 @@ ax.set_title("(f) bath minus no bath", fontsize=8)
 ax.set_xlabel(r"$A\\ [\\Delta]$"); ax.set_ylabel(r"$\\epsilon_0\\ [\\Delta]$")
 fig.colorbar(im, ax=ax, label=r"$\\Delta\\overline{P_\\uparrow}$")
 fig.tight_layout()
-nt.save(fig, "crossing_window");"""),
-    ("code", """\\
+nt.save(fig, "crossing_window");""",
+    ),
+    (
+        "code",
+        """\\
 print(f"(a) populations, v = {v:g}, T = {T:g}, omega_c = {omega_c:g}: P_ground at eps = +80 (finite sweep) vs P_LZ (infinite sweep, window run)")
 for i in range(4):
     print(f"  {labels[i]:34s} gamma = {gamma[i]:.3g}: P_ground(+80) = {pg[i, -1]:.4f}, P_LZ = {float(w4.P_LZ[i]):.4f},"
@@ -623,7 +708,8 @@ print(f"(d-f) LZS map: mean P_up in [{p_up[0].min():.3f}, {p_up[0].max():.3f}] w
 for n in range(1, int(e0[-1] / omega_d) + 1):  # multiphoton resonances eps0 = n omega
     j = int(np.argmin(np.abs(e0 - n * omega_d)))
     print(f"  resonance n = {n} (eps0 = {e0[j]:.2f}): max over A of mean P_up {p_up[0][j].max():.3f} (no bath),"
-          f" {p_up[1][j].max():.3f} (bath)")"""),
+          f" {p_up[1][j].max():.3f} (bath)")""",
+    ),
 ]
 
 
@@ -633,30 +719,51 @@ def conclusion(text):
 
 NOTEBOOKS = {
     "fig1_longitudinal_weak": curves_notebook(
-        "fig1_longitudinal_weak", "Fig. 1 — longitudinal super-Ohmic bath, weak coupling",
+        "fig1_longitudinal_weak",
+        "Fig. 1 — longitudinal super-Ohmic bath, weak coupling",
         "P_LZ and P_ES against sweep speed v for T ∈ {0, 1.6, 6.4, 25.6}Δ (our choice: the doubling "
         "sequence the paper's T = 6.4Δ and 25.6Δ belong to), Θ = 0, γ = 5·10⁻⁴, s = 3, ω_c = 5Δ. "
         "NEQB (Eq. 7-10) as lines — P_LZ solid, P_ES dashed —, QUAPI as symbols (P_LZ filled, "
         "P_ES open); the dotted grey line is the bath-free Eq. (6).",
         dict(gamma=5e-4, theta=0.0, s=3, omega_c=5.0, theta_label="0"),
-        [0.0, 1.6, 6.4, 25.6], [0.03, 0.1, 0.3, 1.0, 3.0], [0.0, 1.6, 6.4, 25.6], [1.0], [6.4],
-        EXTRA_FIG1, ""),
+        [0.0, 1.6, 6.4, 25.6],
+        [0.03, 0.1, 0.3, 1.0, 3.0],
+        [0.0, 1.6, 6.4, 25.6],
+        [1.0],
+        [6.4],
+        EXTRA_FIG1,
+        "",
+    ),
     "fig2_longitudinal_strong": curves_notebook(
-        "fig2_longitudinal_strong", "Fig. 2 — longitudinal super-Ohmic bath, stronger coupling",
+        "fig2_longitudinal_strong",
+        "Fig. 2 — longitudinal super-Ohmic bath, stronger coupling",
         "As Fig. 1 with γ = 5·10⁻³ (Θ = 0, s = 3, ω_c = 5Δ, T ∈ {0, 1.6, 6.4, 25.6}Δ). The paper: "
         "QUAPI and NEQB agree in the adiabatic regime; for v ≳ Δ² and T ≳ 3Δ NEQB overestimates "
         "P_LZ and P_ES; v_min moves to larger v with γ.",
         dict(gamma=5e-3, theta=0.0, s=3, omega_c=5.0, theta_label="0"),
-        [0.0, 1.6, 6.4, 25.6], [0.03, 0.1, 0.3, 1.0, 3.0], [1.6, 6.4, 25.6], [], [],
-        EXTRA_FIG2, ""),
+        [0.0, 1.6, 6.4, 25.6],
+        [0.03, 0.1, 0.3, 1.0, 3.0],
+        [1.6, 6.4, 25.6],
+        [],
+        [],
+        EXTRA_FIG2,
+        "",
+    ),
     "fig3_transversal": curves_notebook(
-        "fig3_transversal", "Fig. 3 — transversal super-Ohmic bath",
+        "fig3_transversal",
+        "Fig. 3 — transversal super-Ohmic bath",
         "P_LZ and P_ES against v at Θ = π/2, γ = 5·10⁻⁶, s = 3, ω_c = 5Δ, T ∈ {0, 1.6, 6.4, 25.6}Δ. "
         "As in the paper, QUAPI points stay at v ≥ 0.1Δ² (the relaxation window extends to "
         "E ≈ 3ω_c, so slow sweeps need very long protocols); NEQB gives the minimum.",
         dict(gamma=5e-6, theta=float(__import__("math").pi / 2), s=3, omega_c=5.0, theta_label=r"\pi/2"),
-        [0.0, 1.6, 6.4, 25.6], [0.1, 0.3, 1.0, 3.0], [1.6, 6.4, 25.6], [], [],
-        EXTRA_FIG3, ""),
+        [0.0, 1.6, 6.4, 25.6],
+        [0.1, 0.3, 1.0, 3.0],
+        [1.6, 6.4, 25.6],
+        [],
+        [],
+        EXTRA_FIG3,
+        "",
+    ),
     "fig4_mixed_angle": FIG4 + [("md", "")],
     "fig5_relaxation_rates": FIG5 + [("md", "")],
     "fig6_cutoff": FIG6 + [("md", "")],
@@ -667,8 +774,9 @@ NOTEBOOKS = {
 
 CONCLUSIONS: dict[str, str] = {}  # filled in below from the full-mode numbers
 
-CONCLUSIONS.update({
-    "fig1_longitudinal_weak": """## What this confirms (full-mode numbers, printed by the cell above)
+CONCLUSIONS.update(
+    {
+        "fig1_longitudinal_weak": """## What this confirms (full-mode numbers, printed by the cell above)
 
 - **QUAPI and NEQB agree at γ = 5·10⁻⁴** (paper: "agree well"): the largest |QUAPI − NEQB| over
   v ∈ {0.03, 0.1, 0.3, 1, 3}Δ², P_LZ and P_ES, is 0.0013 (T = 0), 0.0028 (1.6Δ), 0.0085 (6.4Δ),
@@ -684,7 +792,7 @@ CONCLUSIONS.update({
   QUAPI–NEQB difference at v ≥ Δ² (e.g. 0.010 vs 0.0004 at T = 25.6Δ, v = 3Δ²); that difference
   grows with T (0.0013 at T = 0 to 0.010 at 25.6Δ, v = 3Δ²) — the trend the paper reports for
   the stronger coupling of Fig. 2, already visible here. The temperatures are our choice.""",
-    "fig2_longitudinal_strong": """## What this confirms (full-mode numbers, printed by the cell above)
+        "fig2_longitudinal_strong": """## What this confirms (full-mode numbers, printed by the cell above)
 
 - **Agreement in the adiabatic regime:** for v ≤ 0.3Δ², |QUAPI − NEQB| ≤ 0.017 (largest at
   T = 6.4Δ, v = 0.3Δ²: P_LZ 0.015 ± 0.007, P_ES 0.017 ± 0.052).
@@ -697,7 +805,7 @@ CONCLUSIONS.update({
   (T = 1.6Δ), 0.0122 → 0.122 (6.4Δ), 0.030 → 0.30Δ² (25.6Δ), with unchanged
   P_LZ(v_min) = 0.944, 0.740, 0.579: in the adiabatic regime NEQB depends on γ and v through
   γ/v only, so the minimum shifts by the factor 10 in γ.""",
-    "fig3_transversal": """## What this confirms (full-mode numbers, printed by the cell above)
+        "fig3_transversal": """## What this confirms (full-mode numbers, printed by the cell above)
 
 - **QUAPI and NEQB agree** for the transversal bath at γ = 5·10⁻⁶: the largest |QUAPI − NEQB| is
   0.0006, 0.0013, 0.0013 at T = 1.6, 6.4, 25.6Δ (v = 0.1–3Δ²), within 0.3–0.4 error bars.
@@ -710,7 +818,7 @@ CONCLUSIONS.update({
   0.678 vs 0.579).
 - One ladder value extrapolates to 1.0007 (T = 1.6Δ, v = 0.1Δ²), inside its error bar; it is
   reported clipped to 1.0000 ± 0.0055.""",
-    "fig4_mixed_angle": """## What this confirms, and where we differ (full-mode numbers, printed by the cell above)
+        "fig4_mixed_angle": """## What this confirms, and where we differ (full-mode numbers, printed by the cell above)
 
 - **The size of the asymmetry is confirmed, its sign is opposite.** NEQB (Eq. 7-10 as written,
   A_Θ = u cosΘ − w sinΘ) gives P_LZ(+0.022π) − P_LZ(−0.022π) = −0.286 at v = 0.005Δ², −0.269 at
@@ -725,7 +833,7 @@ CONCLUSIONS.update({
 - **P_ES differs from the paper's description:** the P_ES difference is the negative of the P_LZ
   difference at every v we print (+0.286 at 0.005Δ², +0.136 at 0.02Δ²; QUAPI +0.133 ± 0.087), not
   "slightly smaller" nor shifted to smaller v.""",
-    "fig5_relaxation_rates": """## What this confirms (full-mode numbers, printed by the cell above)
+        "fig5_relaxation_rates": """## What this confirms (full-mode numbers, printed by the cell above)
 
 - Only the **longitudinal Ohmic** rate peaks at the crossing (E = Δ, Γ1 = 0.41γΔ); both
   **transversal** rates vanish at t = 0.
@@ -737,7 +845,7 @@ CONCLUSIONS.update({
   bath cut-off energy"; with ω_c = 5Δ the computed peaks are at 5Δ and 15Δ, i.e. ω_c and 3ω_c (the
   maxima of E e^{−E/ω_c} and E³ e^{−E/ω_c}), so "times Δ" is meant. The areas are the Ξ of
   `xi_table.ipynb` (1.753, 23.88, 25.63, 3737 γΔ²/v with Eq. (8) as written).""",
-    "fig6_cutoff": """## What this confirms (full-mode numbers, printed by the cell above)
+        "fig6_cutoff": """## What this confirms (full-mode numbers, printed by the cell above)
 
 - **Strong ω_c dependence for s = 3:** from ω_c = 2.5Δ to 20Δ, v_min moves from 0.0042 to
   0.118Δ² (×28) at T = 6.4Δ and from 0.011 to 0.204Δ² (×18) at 25.6Δ, and P_LZ(v_min) rises from
@@ -752,7 +860,7 @@ CONCLUSIONS.update({
 - **QUAPI at ω_c = 10Δ** agrees with NEQB to ≤ 0.007 (T = 6.4Δ) and ≤ 0.017 (25.6Δ), the largest
   deviation at v = Δ² where NEQB is again higher. The four ω_c values are our choice (the paper
   does not list them).""",
-    "xi_table": """## What this confirms (numbers printed above)
+        "xi_table": """## What this confirms (numbers printed above)
 
 - **Our values reproduce the paper's table up to an exact factor 2.** Quadrature of Eq. (8) as
   written equals the Bessel closed forms to all printed digits: Ξ = 1.7527, 23.880, 25.633,
@@ -769,7 +877,7 @@ CONCLUSIONS.update({
 - **ω_c dependence (beyond the paper):** from ω_c = 2.5Δ to 20Δ, Ξ[1,0] grows only logarithmically
   (1.12 → 3.11), Ξ[1,π/2] and Ξ[3,0] as ω_c² (5.46 → 398, 6.58 → 401), Ξ[3,π/2] as ω_c⁴
   (231 → 9.6·10⁵) — the origin of Fig. 6.""",
-    "beyond_paper": """## What this shows (full-mode numbers, printed by the cell above)
+        "beyond_paper": """## What this shows (full-mode numbers, printed by the cell above)
 
 **(a) The transversal super-Ohmic minimum, γ = 5·10⁻⁶, T = 25.6Δ** (the paper's QUAPI points
 stop at v = 0.1Δ²):
@@ -805,8 +913,7 @@ theory fails, most at fast sweeps, where the exact P_LZ lies far *below* both NE
   γ = 1.5·10⁻² the QUAPI P_LZ(v) has no NEQB-like dip, and the best NEQB curve is that of a four
   times smaller γ. χ²/dof ≫ 1 at every γ flags the model error; the ± values are Gauss-Newton
   errors for the given weights and understate it.""",
-
-    "crossing_window": """## What this shows (full-mode numbers, printed by the cell above)
+        "crossing_window": """## What this shows (full-mode numbers, printed by the cell above)
 
 **(a) Populations through the crossing** (v = 0.05Δ², T = 6.4Δ, ω_c = 5Δ; γ = 7.31·10⁻³,
 5.37·10⁻⁴, 5.0·10⁻⁴, 3.43·10⁻⁶ give the four cases the T = 0 relaxation integral of Fig. 1):
@@ -853,13 +960,17 @@ towards ½ (n = 2: 0.570 → 0.500), the contrast (standard deviation over the m
 to 0.121, and the largest change is 0.240.
 
 Cost: 73 s in full mode, 37 s in fast mode on a shared 2-core CPU.""",
-})
+    }
+)
 
 
 def build(name, cells):
-    nb = new_notebook(metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"}})
+    nb = new_notebook(
+        metadata={
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        }
+    )
     for kind, src in cells:
         if kind == "md" and not src:
             src = CONCLUSIONS.get(name, "## What this confirms\n\n(see the numbers printed above)")

@@ -42,9 +42,10 @@ def neqb(**params):
     t0 = time.perf_counter()
     ds = lzjax.sweep("neqb", **params).to_xarray()
     bad = int((~ds.converged.values).sum())
-    print(f"NEQB: {ds.P_LZ.size} points in {time.perf_counter() - t0:.1f} s, "
-          f"max error estimate {float(ds.P_LZ_err.max()):.1e}"
-          + (f", {bad} points above tol (kept)" if bad else ""))
+    print(
+        f"NEQB: {ds.P_LZ.size} points in {time.perf_counter() - t0:.1f} s, "
+        f"max error estimate {float(ds.P_LZ_err.max()):.1e}" + (f", {bad} points above tol (kept)" if bad else "")
+    )
     return ds
 
 
@@ -73,8 +74,11 @@ def quapi(name, options=None, engine="adt", **params):
             raise
         os.remove(store)
         res = lzjax.sweep("quapi", store=store, **kwargs)
-    print(f"QUAPI: {n_points} points in {time.perf_counter() - t0:.1f} s ("
-          + ", ".join(f"{k} {x}" for k, x in settings.items()) + ")")
+    print(
+        f"QUAPI: {n_points} points in {time.perf_counter() - t0:.1f} s ("
+        + ", ".join(f"{k} {x}" for k, x in settings.items())
+        + ")"
+    )
     return res.to_xarray()
 
 
@@ -109,12 +113,16 @@ def add_engine_legend(ax, loc="lower left", quapi=True, **kwargs):
     """Second legend explaining line and symbol styles."""
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color="grey", ls="-", label=r"NEQB $P_{LZ}$"),
-               Line2D([], [], color="grey", ls="--", label=r"NEQB $P_{ES}$"),
-               Line2D([], [], color="grey", ls=":", label="no bath, Eq. (6)")]
+    handles = [
+        Line2D([], [], color="grey", ls="-", label=r"NEQB $P_{LZ}$"),
+        Line2D([], [], color="grey", ls="--", label=r"NEQB $P_{ES}$"),
+        Line2D([], [], color="grey", ls=":", label="no bath, Eq. (6)"),
+    ]
     if quapi:
-        handles += [Line2D([], [], color="grey", marker="o", ls="", label=r"QUAPI $P_{LZ}$"),
-                    Line2D([], [], color="grey", marker="o", mfc="white", ls="", label=r"QUAPI $P_{ES}$")]
+        handles += [
+            Line2D([], [], color="grey", marker="o", ls="", label=r"QUAPI $P_{LZ}$"),
+            Line2D([], [], color="grey", marker="o", mfc="white", ls="", label=r"QUAPI $P_{ES}$"),
+        ]
     extra = ax.legend(handles=handles, loc=loc, fontsize=7.5, framealpha=0.9, **kwargs)
     ax.add_artist(extra)
 
@@ -131,8 +139,8 @@ def minimum(v, p):
     """(v_min, P_min) of a sampled curve, refined by a parabola in log v through the lowest 3."""
     v, p = np.asarray(v), np.asarray(p)
     i = int(np.clip(np.argmin(p), 1, len(p) - 2))
-    x = np.log(v[i - 1:i + 2])
-    a, b, c = np.polyfit(x, p[i - 1:i + 2], 2)
+    x = np.log(v[i - 1 : i + 2])
+    a, b, c = np.polyfit(x, p[i - 1 : i + 2], 2)
     if a <= 0:
         return float(v[np.argmin(p)]), float(p.min())
     x0 = np.clip(-b / (2 * a), x[0], x[-1])
@@ -161,13 +169,13 @@ def plot_panel(ax, ne, qu, key, values, label, *, es=True):
     for i, x in enumerate(values):
         colour, marker = COLOURS[i % len(COLOURS)], MARKERS[i % len(MARKERS)]
         line = ne.sel({key: x})
-        plot_curves(ax, line.v.values, line.P_LZ.values, line.P_ES.values if es else None,
-                    colour=colour, label=label(x))
+        plot_curves(
+            ax, line.v.values, line.P_LZ.values, line.P_ES.values if es else None, colour=colour, label=label(x)
+        )
         pts = points(qu, **{key: x})
         if pts is not None:
             v, lz, lze, pes, pese = pts
-            plot_points(ax, v, lz, lze, pes if es else None, pese if es else None,
-                        colour=colour, marker=marker)
+            plot_points(ax, v, lz, lze, pes if es else None, pese if es else None, colour=colour, marker=marker)
     v = ne.v.values
     ax.plot(v, coherent(v), ":", color="grey", lw=1)
 
@@ -177,12 +185,15 @@ def adiabatic_minimum(ds, v_max=2.0, name="P_LZ", depth=1e-3):
     lying at least `depth` below the bath-free Eq. (6); (nan, nan) when there is none."""
     v, p = ds.v.values, ds[name].values
     n = int(np.searchsorted(v, v_max, side="right"))
-    found = [i for i in range(1, min(n, len(v) - 1))
-             if p[i] < p[i - 1] and p[i] <= p[i + 1] and coherent(v[i]) - p[i] > depth]
+    found = [
+        i
+        for i in range(1, min(n, len(v) - 1))
+        if p[i] < p[i - 1] and p[i] <= p[i + 1] and coherent(v[i]) - p[i] > depth
+    ]
     if not found:
         return np.nan, np.nan
     i = min(found, key=lambda k: p[k])
-    return minimum(v[i - 1:i + 2], p[i - 1:i + 2])
+    return minimum(v[i - 1 : i + 2], p[i - 1 : i + 2])
 
 
 def table(ne, qu, **sel):
@@ -195,8 +206,10 @@ def table(ne, qu, **sel):
     n = ne.sel(v=v, method="nearest").sel(sel)
     dl, de = lz - n.P_LZ.values, es - n.P_ES.values
     for i in range(len(v)):
-        print(f"  v={v[i]:<6g} P_LZ QUAPI {lz[i]:.4f}±{lze[i]:.4f} NEQB {n.P_LZ.values[i]:.4f}"
-              f" | P_ES QUAPI {es[i]:.4f}±{ese[i]:.4f} NEQB {n.P_ES.values[i]:.4f}")
+        print(
+            f"  v={v[i]:<6g} P_LZ QUAPI {lz[i]:.4f}±{lze[i]:.4f} NEQB {n.P_LZ.values[i]:.4f}"
+            f" | P_ES QUAPI {es[i]:.4f}±{ese[i]:.4f} NEQB {n.P_ES.values[i]:.4f}"
+        )
     diff = np.abs(np.concatenate([dl, de]))
     err = np.concatenate([lze, ese])
     return float(diff.max()), float((diff / err).max())

@@ -15,9 +15,17 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NAMES = ("fig1_longitudinal_weak", "fig2_longitudinal_strong", "fig3_transversal",
-         "fig4_mixed_angle", "fig5_relaxation_rates", "fig6_cutoff", "xi_table", "beyond_paper",
-         "crossing_window")
+NAMES = (
+    "fig1_longitudinal_weak",
+    "fig2_longitudinal_strong",
+    "fig3_transversal",
+    "fig4_mixed_angle",
+    "fig5_relaxation_rates",
+    "fig6_cutoff",
+    "xi_table",
+    "beyond_paper",
+    "crossing_window",
+)
 
 
 def execute(path, mode, *, workdir=None, timeout=None, write=True):
@@ -29,8 +37,9 @@ def execute(path, mode, *, workdir=None, timeout=None, write=True):
     os.environ.setdefault("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
     t0 = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": workdir or os.path.dirname(path)}}).execute()
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": workdir or os.path.dirname(path)}}
+    ).execute()
     if write:
         nbformat.write(nb, path)
     return time.perf_counter() - t0

@@ -21,8 +21,8 @@ for two slices of lengths L1, L2 whose midpoints are D apart, and for a self ter
 
 These integrands have no cancellation; the ω integral is a double-exponential (DE) trapezoid
 rule, ω = ω_c exp(x − e^(−x)), exact to ~1e-15 relative for s ≳ 0.1 and (k_max + 1)·δt·ω_c ≲ 40
-(checked against scipy quad of the double time integral of C in tests/test_quapi_influence.py).
-γ enters linearly.
+(checked against scipy quad of the double time integral of C in tests/test_quapi.py,
+test_eta_against_scipy_quad). γ enters linearly.
 """
 
 from __future__ import annotations
@@ -35,8 +35,16 @@ import numpy as np
 
 from ..bath import coth_half, spectral_density
 
-__all__ = ["Eta", "eta_coefficients", "eta_pair", "eta_self", "box_compensation", "pair_log_factor",
-           "influence_tensor", "log_factor_bound"]
+__all__ = [
+    "Eta",
+    "eta_coefficients",
+    "eta_pair",
+    "eta_self",
+    "box_compensation",
+    "pair_log_factor",
+    "influence_tensor",
+    "log_factor_bound",
+]
 
 # DE nodes in x, ω = ω_c exp(x − e^{−x}); dω/dx = ω (1 + e^{−x}). Module constants (numpy).
 _N_NODES = 6001

@@ -8,8 +8,8 @@ numpy; the propagation is pure jnp (`lax.scan`, jit-able, vmap-able, differentia
 (pair α = 2 i+ + i−, a full slice), a start point (α, half slice), an end point (α, half
 slice) or *absent* (a point that does not exist: every factor touching it is 1). The
 influence functional of the letter sequence ``absent…, start, interior…, end, absent…`` is
-the QUAPI one of :func:`lzjax.quapi.adt.adt_propagate` with memory K (pairs further than K
-apart dropped), exactly, because the factors are
+the QUAPI one of :func:`lzjax.quapi.engines.adt.adt_propagate` with memory K (pairs further
+than K apart dropped), exactly, because the factors are
 
     b_Δ(new, old) = exp φ_Δ[new, old],  φ from :func:`pair_log_factor` of
     η_interior[Δ] (interior, interior), η_edge[Δ] (interior, old start) and (new end, interior),
@@ -72,8 +72,14 @@ import numpy as np
 
 from .influence import Eta, pair_log_factor
 
-__all__ = ["ProcessTensor", "build_process_tensor", "build_process_tensor_jvp", "pt_propagate", "pt_readout_vectors",
-           "taper_eta"]
+__all__ = [
+    "ProcessTensor",
+    "build_process_tensor",
+    "build_process_tensor_jvp",
+    "pt_propagate",
+    "pt_readout_vectors",
+    "taper_eta",
+]
 
 # New classes: 0 trivial, 1/2 interior δ = +1/−1, 3/4 end δ = +1/−1.  Pair α = 2 i+ + i−:
 # α = 1 is (x+, x−) = (+1, −1) (δ = +1), α = 2 is (−1, +1) (δ = −1), α = 0, 3 diagonal.
@@ -170,12 +176,14 @@ def _class_table(phi_i, phi_e, phi_se, fill) -> np.ndarray:
 
 def _gates(eta: Eta) -> np.ndarray:
     """Lag-Δ factors for Δ = 0 … K as (K + 1, 5 new classes, 9 old classes) complex (Δ = 0 unused)."""
-    return _class_table(*(_pair_factor_offdiag(e) for e in (eta.interior, eta.edge, eta.start_end)), 1.0)
+    return _class_table(
+        _pair_factor_offdiag(eta.interior), _pair_factor_offdiag(eta.edge), _pair_factor_offdiag(eta.start_end), 1.0
+    )
 
 
 def _gates_tangent(gates: np.ndarray, deta: Eta) -> np.ndarray:
     """d gates for η tangents `deta` (leaves (p, K + 1)): gate · dφ, (p, K + 1, 5, 9)."""
-    return gates * _class_table(*(_log_offdiag(e) for e in (deta.interior, deta.edge, deta.start_end)), 0.0)
+    return gates * _class_table(_log_offdiag(deta.interior), _log_offdiag(deta.edge), _log_offdiag(deta.start_end), 0.0)
 
 
 def _gate(eta: Eta, lag: int) -> np.ndarray:
@@ -183,8 +191,9 @@ def _gate(eta: Eta, lag: int) -> np.ndarray:
     return _gates(eta)[lag]
 
 
-def _truncation_rank(s: np.ndarray, tol: float, chi_max: int, rule: str = "weight",
-                     total: float | None = None) -> tuple[int, float]:
+def _truncation_rank(
+    s: np.ndarray, tol: float, chi_max: int, rule: str = "weight", total: float | None = None
+) -> tuple[int, float]:
     """Rank kept of the singular values `s` (descending), and the relative discarded 2-norm.
 
     rule "weight": smallest rank with relative discarded 2-norm ≤ tol; "relative" (Link et al.):
@@ -205,12 +214,15 @@ def _truncation_rank(s: np.ndarray, tol: float, chi_max: int, rule: str = "weigh
         raise ValueError(f"rule must be 'weight' or 'relative', got {rule!r}")
     rank = min(rank, int(np.sum(s > _EPS_FLOOR * s[0])), chi_max)
     rank = max(rank, 1)
-    discarded = float(np.sqrt(max(tail[rank], 0.0) / total)) if rank < s.size else float(np.sqrt(max(rest, 0.0) / total))
+    discarded = (
+        float(np.sqrt(max(tail[rank], 0.0) / total)) if rank < s.size else float(np.sqrt(max(rest, 0.0) / total))
+    )
     return rank, discarded
 
 
-def _svd_truncated(m: np.ndarray, tol: float, chi_max: int, rule: str, guess: int, randomized: bool,
-                   complete: bool = False):
+def _svd_truncated(
+    m: np.ndarray, tol: float, chi_max: int, rule: str, guess: int, randomized: bool, complete: bool = False
+):
     """Truncated SVD of m: (u, s, vh, discarded). Randomised (Halko-Martinsson-Tropp range finder,
     two power iterations, re-orthonormalised) with a sketch of ~1.5·guess + 16 columns, doubled
     until the truncation point lies inside the sketch; full LAPACK gesdd when the sketch would
@@ -310,9 +322,15 @@ def _update(a, s_m, b, s_r, gate, tol, chi_max, rule="weight", randomized=False,
     spec = "a,aib,b,bjc,c,ij->ajic"
     theta = _two_site(s_r, a, s_m, b, gate)
     chi_r, d_old, d_new = s_r.size, b.shape[1], a.shape[1]
-    u, s, vh, discarded, *complete = _svd_truncated(theta.reshape(chi_r * d_old, d_new * chi_r), tol,
-                                                    chi_max, rule, max(s_m.size, s_r.size), randomized,
-                                                    complete=tangent is not None)
+    u, s, vh, discarded, *complete = _svd_truncated(
+        theta.reshape(chi_r * d_old, d_new * chi_r),
+        tol,
+        chi_max,
+        rule,
+        max(s_m.size, s_r.size),
+        randomized,
+        complete=tangent is not None,
+    )
     rank = s.size
     a_new = u.reshape(chi_r, d_old, rank) / s_r[:, None, None]
     b_new = vh.reshape(rank, d_new, chi_r) / s_r[None, None, :]
@@ -322,7 +340,9 @@ def _update(a, s_m, b, s_r, gate, tol, chi_max, rule="weight", randomized=False,
     dnorm = (ds_r @ s_r0) / norm  # (p,)
     ds_m = ds_m * norm + s_m0[None] * dnorm[:, None]
     ds_r = ds_r / norm - s_r[None] * (dnorm / norm)[:, None]
-    dtheta = _product_tangent(spec, (s_r, a, s_m, b, s_r, gate), (ds_r, da, ds_m, db, ds_r, dgate))
+    dtheta: np.ndarray = _product_tangent(  # pyright: ignore[reportAssignmentType]  # tangents given: not None
+        spec, (s_r, a, s_m, b, s_r, gate), (ds_r, da, ds_m, db, ds_r, dgate)
+    )
     p = dtheta.shape[0]
     du, ds, dvh = _svd_tangent(u, s, vh, dtheta.reshape(p, chi_r * d_old, d_new * chi_r), complete[0])
     rel = ds_r / s_r[None]  # d ln s_r, (p, χ_r)
@@ -344,9 +364,10 @@ def _fixed_point(apply, chi: int):
     else:
         from scipy.sparse.linalg import LinearOperator, eigs
 
-        op = LinearOperator((chi * chi, chi * chi), dtype=np.complex128,
-                            matvec=lambda v: apply(v.reshape(chi, chi)).ravel())
-        _, v = eigs(op, k=1, which="LM", v0=np.eye(chi, dtype=np.complex128).ravel(), tol=1e-10)
+        # scipy's annotations miss LinearOperator(shape, matvec=...) (dispatched in __new__) and a float tol
+        n = chi * chi
+        op = LinearOperator((n, n), dtype=np.complex128, matvec=lambda v: apply(v.reshape(chi, chi)).ravel())  # pyright: ignore[reportCallIssue]
+        _, v = eigs(op, k=1, which="LM", v0=np.eye(chi, dtype=np.complex128).ravel(), tol=1e-10)  # pyright: ignore[reportAssignmentType, reportArgumentType]
         x = v[:, 0].reshape(chi, chi)
     x = 0.5 * (x + x.conj().T)
     x = x * np.sign(np.trace(x).real or 1.0)
@@ -386,9 +407,9 @@ def _dominant(m: np.ndarray):
     i = int(np.argmax(np.abs(w)))
     wl, vl = np.linalg.eig(m.T)
     j = int(np.argmin(np.abs(wl - w[i])))
-    r, l = vr[:, i], vl[:, j]
+    r, left = vr[:, i], vl[:, j]
     r = r / np.linalg.norm(r)
-    return w[i], l / (l @ r), r
+    return w[i], left / (left @ r), r
 
 
 def _dominant_tangent(m, lam, left, right, dm):
@@ -404,9 +425,16 @@ def _dominant_tangent(m, lam, left, right, dm):
     return dlam, dleft, dright
 
 
-def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
-                         enforce_trace: bool = True, canonical: bool = False, rule: str = "weight",
-                         svd: str = "auto") -> ProcessTensor:
+def build_process_tensor(
+    eta: Eta,
+    *,
+    tol: float = 1e-10,
+    chi_max: int = 512,
+    enforce_trace: bool = True,
+    canonical: bool = False,
+    rule: str = "weight",
+    svd: str = "auto",
+) -> ProcessTensor:
     """Uniform process tensor for the η coefficients `eta` (memory K = len(eta.interior) − 1).
 
     **Arguments:**
@@ -434,9 +462,16 @@ def build_process_tensor(eta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
     return _build(eta, None, tol, chi_max, enforce_trace, canonical, rule, svd)[0]
 
 
-def build_process_tensor_jvp(eta: Eta, deta: Eta, *, tol: float = 1e-10, chi_max: int = 512,
-                             enforce_trace: bool = True, rule: str = "weight",
-                             svd: str = "auto") -> tuple[ProcessTensor, ProcessTensor]:
+def build_process_tensor_jvp(
+    eta: Eta,
+    deta: Eta,
+    *,
+    tol: float = 1e-10,
+    chi_max: int = 512,
+    enforce_trace: bool = True,
+    rule: str = "weight",
+    svd: str = "auto",
+) -> tuple[ProcessTensor, ProcessTensor]:
     """The process tensor of `eta` and its first-order change along p tangent directions.
 
     **Arguments:** `eta` and the settings as :func:`build_process_tensor` (`canonical` is not
@@ -455,11 +490,14 @@ def build_process_tensor_jvp(eta: Eta, deta: Eta, *, tol: float = 1e-10, chi_max
     """
     _check_build(tol, chi_max, rule, svd)
     deta = Eta(*(np.asarray(e, dtype=np.complex128) for e in deta))
-    if not all(e.ndim == 2 and e.shape == deta.interior.shape for e in deta) or \
-            deta.interior.shape[1] != np.asarray(eta.interior).shape[0]:
-        raise ValueError(f"deta leaves must be (p, K + 1) = (p, {np.asarray(eta.interior).shape[0]}), "
-                         f"got {[e.shape for e in deta]}")
-    return _build(eta, deta, tol, chi_max, enforce_trace, False, rule, svd)
+    if (
+        not all(e.ndim == 2 and e.shape == deta.interior.shape for e in deta)
+        or deta.interior.shape[1] != np.asarray(eta.interior).shape[0]
+    ):
+        raise ValueError(
+            f"deta leaves must be (p, K + 1) = (p, {np.asarray(eta.interior).shape[0]}), got {[e.shape for e in deta]}"
+        )
+    return _build(eta, deta, tol, chi_max, enforce_trace, False, rule, svd)  # pyright: ignore[reportReturnType]  # deta given
 
 
 def _check_build(tol, chi_max, rule, svd) -> None:
@@ -505,14 +543,22 @@ def _build(eta, deta, tol, chi_max, enforce_trace, canonical, rule, svd):
         d_old = np.zeros((p, _N_OLD), dtype=np.complex128)
         d_old[:, _OLD_START] = self_half * diag(deta.edge)
         dgates = _gates_tangent(gates, deta)  # (p, K + 1, 5, 9)
-        tangent = (d_new.reshape(p, 1, _N_NEW, 1), np.zeros((p, 1)), d_old.reshape(p, 1, _N_OLD, 1),
-                   np.zeros((p, 1)))
+        tangent = (d_new.reshape(p, 1, _N_NEW, 1), np.zeros((p, 1)), d_old.reshape(p, 1, _N_OLD, 1), np.zeros((p, 1)))
     for lag in range(memory, 0, -1):
         small = min(s_r.size * _N_OLD, s_r.size * _N_NEW)
         randomized = svd == "randomized" or (svd == "auto" and small > 384)
         a_new, s_new, b_new, s_r, discarded, tangent = _update(
-            a, s_m, b, s_r, gates[lag], tol, int(chi_max), rule, randomized,
-            None if tangent is None else tangent + (dgates[:, lag],))
+            a,
+            s_m,
+            b,
+            s_r,
+            gates[lag],
+            tol,
+            int(chi_max),
+            rule,
+            randomized,
+            None if tangent is None else tangent + (dgates[:, lag],),
+        )
         worst = max(worst, discarded)
         # next stage acts on the other link: the new leg (now on b_new) is left of the old leg
         # (a_new) of the next cell.
@@ -529,9 +575,12 @@ def _build(eta, deta, tol, chi_max, enforce_trace, canonical, rule, svd):
 
     def letters(cell):
         """(q_int, q_start, q_end, q_absent) of a cell (…, χ, 5, 9, χ)."""
-        return (np.moveaxis(cell[..., :, _NEW_INTERIOR, _OLD_INTERIOR, :], -2, -3),
-                np.moveaxis(cell[..., :, _NEW_START, _OLD_START, :], -2, -3),
-                np.moveaxis(cell[..., :, _NEW_END, _OLD_END, :], -2, -3), cell[..., :, 0, 0, :])
+        return (
+            np.moveaxis(cell[..., :, _NEW_INTERIOR, _OLD_INTERIOR, :], -2, -3),
+            np.moveaxis(cell[..., :, _NEW_START, _OLD_START, :], -2, -3),
+            np.moveaxis(cell[..., :, _NEW_END, _OLD_END, :], -2, -3),
+            cell[..., :, 0, 0, :],
+        )
 
     q_int, q_start, q_end, q_absent = letters(cell)
 
@@ -543,8 +592,10 @@ def _build(eta, deta, tol, chi_max, enforce_trace, canonical, rule, svd):
         dlam, dleft, dright = _dominant_tangent(q_absent, lam, left, right, dq[3])
     q_int, q_start, q_end, q_absent = (q / lam for q in (q_int, q_start, q_end, q_absent))
     if tangent is not None:  # d(q/λ) = (dq − (q/λ) dλ)/λ
-        dq = [(d - q[None] * dlam.reshape((-1,) + (1,) * q.ndim)) / lam
-              for d, q in zip(dq, (q_int, q_start, q_end, q_absent))]
+        dq = [
+            (d - q[None] * dlam.reshape((-1,) + (1,) * q.ndim)) / lam
+            for d, q in zip(dq, (q_int, q_start, q_end, q_absent), strict=True)
+        ]
     defect = 0.0
     for k, q in enumerate((q_int, q_start, q_end)):
         for alpha in _DIAGONAL:
@@ -556,18 +607,34 @@ def _build(eta, deta, tol, chi_max, enforce_trace, canonical, rule, svd):
                     dq[k][:, alpha] += dmiss[:, :, None] * left[None, None, :] + miss[None, :, None] * dleft[:, None, :]
                 q[alpha] += np.outer(miss, left)
     pt = ProcessTensor(
-        q_start=jnp.asarray(q_start), q_int=jnp.asarray(q_int), q_end=jnp.asarray(q_end),
-        q_absent=jnp.asarray(q_absent), left=jnp.asarray(left), right=jnp.asarray(right),
-        memory=jnp.asarray(memory), discarded=jnp.asarray(worst),
-        eig_err=jnp.asarray(float(abs(lam - 1.0))), trace_defect=jnp.asarray(defect),
-        build_s=jnp.asarray(time.perf_counter() - start_time))
+        q_start=jnp.asarray(q_start),
+        q_int=jnp.asarray(q_int),
+        q_end=jnp.asarray(q_end),
+        q_absent=jnp.asarray(q_absent),
+        left=jnp.asarray(left),
+        right=jnp.asarray(right),
+        memory=jnp.asarray(memory),
+        discarded=jnp.asarray(worst),
+        eig_err=jnp.asarray(float(abs(lam - 1.0))),
+        trace_defect=jnp.asarray(defect),
+        build_s=jnp.asarray(time.perf_counter() - start_time),
+    )
     if tangent is None:
         return pt, None
     zero = jnp.zeros(())
     dpt = ProcessTensor(
-        q_start=jnp.asarray(dq[1]), q_int=jnp.asarray(dq[0]), q_end=jnp.asarray(dq[2]),
-        q_absent=jnp.asarray(dq[3]), left=jnp.asarray(dleft), right=jnp.asarray(dright),
-        memory=jnp.asarray(memory), discarded=zero, eig_err=zero, trace_defect=zero, build_s=zero)
+        q_start=jnp.asarray(dq[1]),
+        q_int=jnp.asarray(dq[0]),
+        q_end=jnp.asarray(dq[2]),
+        q_absent=jnp.asarray(dq[3]),
+        left=jnp.asarray(dleft),
+        right=jnp.asarray(dright),
+        memory=jnp.asarray(memory),
+        discarded=zero,
+        eig_err=zero,
+        trace_defect=zero,
+        build_s=zero,
+    )
     return pt, dpt
 
 
@@ -579,7 +646,7 @@ def pt_readout_vectors(pt: ProcessTensor):
 def pt_propagate(pt: ProcessTensor, k_steps, rho0, *, trace: bool = False):
     """Reduced density matrix after N = k_steps.shape[0] ≥ 1 steps through the process tensor.
 
-    Same meaning as :func:`lzjax.quapi.adt.adt_propagate`: k_steps (N, 4, 4) Liouville step
+    Same meaning as :func:`lzjax.quapi.engines.adt.adt_propagate`: k_steps (N, 4, 4) Liouville step
     propagators [new, old] in the X basis, rho0 (B, 4) vec(ρ) at t_0. Returns ρ_N (B, 4), or
     with `trace` the density matrices at t_1 … t_N, shape (N, B, 4). Memory is the tensor's
     K (pairs further apart dropped) and N may be any length. Pure jnp: jit with `pt` traced,

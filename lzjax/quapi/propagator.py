@@ -22,8 +22,7 @@ import jax.numpy as jnp
 
 from ..adiabatic import GAUSS_NODES, PAULI, coupling_rotation
 
-__all__ = ["to_coupling_basis", "magnus4_propagators", "liouville",
-           "adiabatic_projectors", "lz_protocol"]
+__all__ = ["to_coupling_basis", "magnus4_propagators", "liouville", "adiabatic_projectors", "lz_protocol"]
 
 _C1, _C2 = GAUSS_NODES
 _SQRT3_OVER_6 = math.sqrt(3.0) / 6.0
@@ -38,8 +37,7 @@ def to_coupling_basis(operator, theta):
 def _field(epsilon, delta):
     """Pauli vector h = (Δ/2, 0, ε/2), shape (..., 3)."""
     epsilon = jnp.asarray(epsilon)
-    return jnp.stack([jnp.broadcast_to(0.5 * delta, epsilon.shape), jnp.zeros_like(epsilon),
-                      0.5 * epsilon], axis=-1)
+    return jnp.stack([jnp.broadcast_to(0.5 * delta, epsilon.shape), jnp.zeros_like(epsilon), 0.5 * epsilon], axis=-1)
 
 
 def _adiabatic_field(drive, t, delta):
@@ -68,8 +66,9 @@ def magnus4_propagators(drive, t_grid, theta, delta=1.0):
     norm = jnp.sqrt(jnp.sum(n * n, axis=-1))
     safe = jnp.where(norm > 0, norm, 1.0)
     sin_over = jnp.where(norm > 0, jnp.sin(safe) / safe, 1.0)
-    u_ad = (jnp.cos(norm)[:, None, None] * jnp.eye(2)
-            - 1j * sin_over[:, None, None] * jnp.einsum("ni,ijk->njk", n, PAULI))
+    u_ad = jnp.cos(norm)[:, None, None] * jnp.eye(2) - 1j * sin_over[:, None, None] * jnp.einsum(
+        "ni,ijk->njk", n, PAULI
+    )
     chi, _ = _adiabatic_field(drive, t_grid, delta)
     left = coupling_rotation(chi[1:] - theta)  # Rθᵀ R(χ_k) = R(χ_k − θ)
     right = coupling_rotation(chi[:-1] - theta)
@@ -91,8 +90,7 @@ def adiabatic_projectors(epsilon, theta, delta=1.0):
     hat = h / jnp.sqrt(jnp.sum(h * h, axis=-1, keepdims=True))
     h_sigma = jnp.einsum("...i,ijk->...jk", hat, PAULI)
     eye = jnp.eye(2)
-    return (to_coupling_basis(0.5 * (eye - h_sigma), theta),
-            to_coupling_basis(0.5 * (eye + h_sigma), theta))
+    return (to_coupling_basis(0.5 * (eye - h_sigma), theta), to_coupling_basis(0.5 * (eye + h_sigma), theta))
 
 
 def lz_protocol(problem, dt, n_steps: int, n=None):

@@ -35,8 +35,21 @@ from .runner import check_memory
 
 __all__ = ["exact_trajectory", "exact_rho_path"]
 
-def exact_rho_path(engine, system, t_grid, dt, rho0, memory: int, *, every: int | None = None, record=None,
-                   compensate: bool = False, delta=1.0, shared=None):
+
+def exact_rho_path(
+    engine,
+    system,
+    t_grid,
+    dt,
+    rho0,
+    memory: int,
+    *,
+    every: int | None = None,
+    record=None,
+    compensate: bool = False,
+    delta=1.0,
+    shared=None,
+):
     """ρ (X basis, vec (..., B, 4)) along the uniform grid `t_grid` (N + 1,) of one point.
 
     `every`: records at j = 0, every, …, N (static; N a multiple of it) → (N/every + 1, B, 4);
@@ -58,8 +71,8 @@ def exact_rho_path(engine, system, t_grid, dt, rho0, memory: int, *, every: int 
     if every is not None:
         j0 = every * (h // every + 1)  # first record after the head
         early = full_head[::every]  # j = 0, every, … ≤ h
-        state = engine.advance(state, steady, k_steps[h:j0 - 1])
-        blocks = k_steps[j0 - 1:n - 1].reshape((n - j0) // every, every, 4, 4)
+        state = engine.advance(state, steady, k_steps[h : j0 - 1])
+        blocks = k_steps[j0 - 1 : n - 1].reshape((n - j0) // every, every, 4, 4)
 
         def block(s, ks):
             rho = engine.readout(s, ks[0], influence)
@@ -86,8 +99,9 @@ def _point(engine, memory, n, every, compensate, system, t0, dt, record, shared)
     t_grid = t0 + dt * jnp.arange(n + 1)
     start = adiabatic_projectors(system.drive.epsilon(t_grid[0]), system.theta)
     rho0 = jnp.stack(start).reshape(2, 4).astype(jnp.complex128)  # ground, excited
-    rho = exact_rho_path(engine, system, t_grid, dt, rho0, memory, every=every, record=record,
-                         compensate=compensate, shared=shared)
+    rho = exact_rho_path(
+        engine, system, t_grid, dt, rho0, memory, every=every, record=record, compensate=compensate, shared=shared
+    )
     j = jnp.arange(0, n + 1, every) if every is not None else record
     t = t0 + dt * j
     eps = system.drive.epsilon(t)
@@ -102,8 +116,20 @@ def _batch_fn(engine, memory: int, n: int, every, compensate: bool, axes):
     return jax.jit(jax.vmap(point, in_axes=(axes.tree, 0, 0, 0, None)))
 
 
-def exact_trajectory(drive, bath, theta=0.0, *, dt: float, kmax: int, times=None, every=None,
-                     eps_start=None, eps_end=None, engine="adt", compensate: bool = False):
+def exact_trajectory(
+    drive,
+    bath,
+    theta=0.0,
+    *,
+    dt: float,
+    kmax: int,
+    times=None,
+    every=None,
+    eps_start=None,
+    eps_end=None,
+    engine="adt",
+    compensate: bool = False,
+):
     """Exact (path-integral) density matrix along a finite protocol, as an ``xarray.Dataset``.
 
     **Arguments:**
@@ -128,8 +154,10 @@ def exact_trajectory(drive, bath, theta=0.0, *, dt: float, kmax: int, times=None
     if every is not None:
         every = check_integer("every", every, 1)
     if isinstance(drive, Drive) and eps_start is None:
-        raise ValueError("eps_start and eps_end are needed for the exact engine with a linear Drive "
-                         "(finite sweep; the infinite sweep is solve_quapi / converge_quapi)")
+        raise ValueError(
+            "eps_start and eps_end are needed for the exact engine with a linear Drive "
+            "(finite sweep; the infinite sweep is solve_quapi / converge_quapi)"
+        )
     system, in_axes, shape, params = prepare_system(drive, bath, theta, eps_start=eps_start, eps_end=eps_end)
     n_points = int(np.prod(shape, dtype=int))
     check_memory(engine, kmax, n_points)
@@ -142,30 +170,47 @@ def exact_trajectory(drive, bath, theta=0.0, *, dt: float, kmax: int, times=None
         n = every * max(1, -(-n // every))
     head = engine.head(kmax)
     if n < head + 1:
-        raise ValueError(f"the protocol must have at least kmax + 1 = {head + 1} steps of dt; got {n} "
-                         f"(span {float(np.max(span)):g}/delta, dt {dt:g})")
+        raise ValueError(
+            f"the protocol must have at least kmax + 1 = {head + 1} steps of dt; got {n} "
+            f"(span {float(np.max(span)):g}/delta, dt {dt:g})"
+        )
     steps = span / n
     if times is not None:
         t_req = np.asarray(times, float)
         if t_req.ndim != 1 or t_req.size < 1 or not np.all(np.isfinite(t_req)):
             raise ValueError(f"times must be a non-empty 1-D list of finite times (1/delta), got {times!r}")
         if np.any(t_req[None] < t0[:, None] - 1e-9) or np.any(t_req[None] > t1[:, None] + 1e-9):
-            raise ValueError(f"times must lie inside the protocol window of every point "
-                             f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (units 1/delta)")
+            raise ValueError(
+                f"times must lie inside the protocol window of every point "
+                f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (units 1/delta)"
+            )
         record = np.clip(np.rint((t_req[None] - t0[:, None]) / steps[:, None]), 0, n).astype(np.int64)
     else:
         record = np.zeros((n_points, 1), dtype=np.int64)
     shared = ()
     if engine.shared_influence:  # one tensor for the whole batch: one bath and one δt
-        baths = np.stack([np.broadcast_to(np.asarray(getattr(system.bath, f), float), (n_points,))
-                          for f in ("gamma", "s", "omega_c", "T")])
+        baths = np.stack(
+            [
+                np.broadcast_to(np.asarray(getattr(system.bath, f), float), (n_points,))
+                for f in ("gamma", "s", "omega_c", "T")
+            ]
+        )
         if np.any(baths != baths[:, :1]) or np.any(np.abs(steps - steps[0]) > 1e-12 * steps[0]):
-            raise ValueError(f"engine {engine.name!r} shares one tensor per bath and time step: give one bath "
-                             "and protocols of equal duration (equal dt) per call")
+            raise ValueError(
+                f"engine {engine.name!r} shares one tensor per bath and time step: give one bath "
+                "and protocols of equal duration (equal dt) per call"
+            )
         scalar = jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(-1)[0], system.bath)
         shared = engine.influence(scalar, float(steps[0]), kmax, compensate)
     fn = _batch_fn(engine.kernel, kmax, n, every, compensate, HashableAxes(in_axes))
     obs, t, eps = fn(system, jnp.asarray(t0), jnp.asarray(steps), jnp.asarray(record), shared)
     obs = {k: jnp.swapaxes(a, 1, 2) for k, a in obs.items()}  # (P, m, 2) -> (P, 2, m)
-    return trajectory_dataset(obs, t, eps, params, shape, engine=f"quapi-{engine.name}",
-                              attrs={"dt": steps.tolist(), "kmax": kmax if isinstance(kmax, int) else str(kmax), "n_steps": n})
+    return trajectory_dataset(
+        obs,
+        t,
+        eps,
+        params,
+        shape,
+        engine=f"quapi-{engine.name}",
+        attrs={"dt": steps.tolist(), "kmax": kmax if isinstance(kmax, int) else str(kmax), "n_steps": n},
+    )

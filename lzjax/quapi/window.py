@@ -33,8 +33,16 @@ from ..adiabatic import asymptotic_rx, bloch_from_rho, dressed_state, relax_tail
 from ..bath import relaxation_rate, relaxation_window_energy
 from .propagator import liouville, lz_protocol, magnus4_propagators
 
-__all__ = ["window_protocol", "window_readout", "plain_protocol", "plain_readout", "PROTOCOLS",
-           "bath_window", "tail_weight", "N_OUTER"]
+__all__ = [
+    "window_protocol",
+    "window_readout",
+    "plain_protocol",
+    "plain_readout",
+    "PROTOCOLS",
+    "bath_window",
+    "tail_weight",
+    "N_OUTER",
+]
 
 #: steps of each golden-rule tail (sinh grid)
 N_OUTER = 256
