@@ -41,6 +41,7 @@ FORMAT = "lzjax-check-numbers/1"
 
 # ---- exact encoding ---------------------------------------------------------------------------
 
+
 def enc(x):
     """JSON value holding `x` exactly: floats as float.hex(), complex as {"re", "im"} hex."""
     if x is None or isinstance(x, (bool, np.bool_)):
@@ -102,6 +103,7 @@ FIG1 = dict(gamma=5e-4, s=3, omega_c=5)  # the paper's Fig. 1 bath (T per case)
 
 def case_neqb_batch(lzjax):
     from lzjax import Bath, Drive, LZProblem
+
     v = np.array([0.03, 0.3, 1.0, 3.0])[:, None, None]
     T = np.array([1.6, 6.4])[None, :, None]
     theta = np.array([0.0, 0.022 * np.pi])[None, None, :]
@@ -111,6 +113,7 @@ def case_neqb_batch(lzjax):
 
 def case_neqb_fixed_window(lzjax):
     from lzjax import Bath, Drive, LZProblem
+
     v = np.array([0.3, 1.0, 3.0])[:, None]
     theta = np.array([0.0, 0.5 * np.pi])[None, :]
     res = lzjax.solve_neqb(LZProblem(Drive(v=v), Bath(T=6.4, **FIG1), theta=theta), eps_max=60.0)
@@ -119,6 +122,7 @@ def case_neqb_fixed_window(lzjax):
 
 def case_quapi_fixed(lzjax):
     from lzjax import Bath, Drive, LZProblem
+
     problem = LZProblem(Drive(v=np.array([1.0, 2.0, 4.0])), Bath(T=6.4, **FIG1), theta=0.0)
     res = lzjax.quapi.solve_quapi(problem, dt=0.1, kmax=5, tmax=40)
     return result_fields(res)
@@ -126,6 +130,7 @@ def case_quapi_fixed(lzjax):
 
 def _ladder_point():
     from lzjax import Bath, Drive, LZProblem
+
     return LZProblem(Drive(v=1.0), Bath(T=6.4, **FIG1), theta=0.0)
 
 
@@ -143,23 +148,55 @@ def case_pt_trajectory(lzjax):
     from lzjax import Bath, Drive
     from lzjax.quapi.engines.pt import PTSettings
     from lzjax.quapi.trajectory import exact_trajectory
-    ds = exact_trajectory(Drive(v=1.0), Bath(T=6.4, **FIG1), 0.0, dt=0.1, kmax=PTSettings(32, 1e-9, 128, 0.5),
-                          every=10, eps_start=-10.0, eps_end=10.0, engine="pt")
+
+    ds = exact_trajectory(
+        Drive(v=1.0),
+        Bath(T=6.4, **FIG1),
+        0.0,
+        dt=0.1,
+        kmax=PTSettings(32, 1e-9, 128, 0.5),
+        every=10,
+        eps_start=-10.0,
+        eps_end=10.0,
+        engine="pt",
+    )
     return dataset_fields(ds)
 
 
 def case_fit(lzjax):
     from lzjax import Bath, Drive, LZProblem
+
     v = np.array([0.1, 0.3, 1.0, 3.0])
     truth = lzjax.solve_neqb(LZProblem(Drive(v=v), Bath(gamma=1e-3, s=3, omega_c=5, T=6.4), theta=0.0))
     P = np.asarray(truth.P_LZ)
     sigma = np.full(v.shape, 1e-3)
     fit = lzjax.fit_curve(v, P, sigma, s=3, omega_c=5, T=6.4)
     out = {"data.P": enc(P)}
-    out.update({k: enc(getattr(fit, k)) for k in
-                ("params", "errors", "covariance", "names", "chi2", "dof", "chi2_dof", "iterations",
-                 "converged", "loss_history", "engine", "engine_options", "sigma_estimated", "sigma",
-                 "start", "error_method", "model_error", "warnings")})
+    out.update(
+        {
+            k: enc(getattr(fit, k))
+            for k in (
+                "params",
+                "errors",
+                "covariance",
+                "names",
+                "chi2",
+                "dof",
+                "chi2_dof",
+                "iterations",
+                "converged",
+                "loss_history",
+                "engine",
+                "engine_options",
+                "sigma_estimated",
+                "sigma",
+                "start",
+                "error_method",
+                "model_error",
+                "warnings",
+            )
+        }
+    )
     out["predict"] = enc(fit.predict(v))
     return out
 
@@ -186,6 +223,7 @@ CASES = {
 
 # ---- run --------------------------------------------------------------------------------------
 
+
 def _git(tree, *args):
     try:
         return subprocess.run(["git", "-C", tree, *args], capture_output=True, text=True, check=True).stdout.strip()
@@ -195,6 +233,7 @@ def _git(tree, *args):
 
 def run(out_path, only=None):
     import jax
+
     import lzjax
 
     tree = os.path.dirname(os.path.dirname(os.path.abspath(lzjax.__file__)))
@@ -204,8 +243,11 @@ def run(out_path, only=None):
         "commit": _git(tree, "rev-parse", "HEAD"),
         "dirty": bool(_git(tree, "status", "--porcelain", "--untracked-files=no", "--", "lzjax")),
         "lzjax_version": getattr(lzjax, "__version__", None),
-        "jax": jax.__version__, "numpy": np.__version__, "python": platform.python_version(),
-        "x64": bool(jax.config.jax_enable_x64), "devices": [str(d) for d in jax.devices()],
+        "jax": jax.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "x64": bool(jax.config.jax_enable_x64),
+        "devices": [str(d) for d in jax.devices()],
         "timings_s": {},
     }
     print(f"lzjax from {tree} at {meta['commit']}{' (dirty)' if meta['dirty'] else ''}", file=sys.stderr)
@@ -235,6 +277,7 @@ def run(out_path, only=None):
 
 # ---- compare ----------------------------------------------------------------------------------
 
+
 def _number(x):
     """float of an encoded leaf (hex string, int, bool), or None for a non-number."""
     if isinstance(x, bool):
@@ -261,7 +304,7 @@ def _diff(a, b):
             if len(x) != len(y):
                 notes.append(f"length {len(x)} vs {len(y)} at {where or 'top'}")
                 return
-            for i, (u, w) in enumerate(zip(x, y)):
+            for i, (u, w) in enumerate(zip(x, y, strict=False)):
                 walk(u, w, f"{where}[{i}]")
         elif isinstance(x, dict) and isinstance(y, dict):
             if set(x) != set(y):
@@ -290,8 +333,10 @@ def compare(path_a, path_b) -> int:
     (a, b) = docs
     for label, d, p in (("A", a, path_a), ("B", b, path_b)):
         m = d.get("meta", {})
-        print(f"{label}: {p}  commit {m.get('commit')}{' (dirty)' if m.get('dirty') else ''}  "
-              f"total {m.get('timings_s', {}).get('total')} s")
+        print(
+            f"{label}: {p}  commit {m.get('commit')}{' (dirty)' if m.get('dirty') else ''}  "
+            f"total {m.get('timings_s', {}).get('total')} s"
+        )
     ca, cb = a["cases"], b["cases"]
     failures, only = 0, []
     for case in [c for c in ca if c in cb]:

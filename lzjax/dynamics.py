@@ -25,6 +25,7 @@ Observables per record (both starts, dimension `start` = ground, excited): P_gro
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -64,7 +65,7 @@ def _batched_names(drive):
     return tuple(drive.BATCHED) if is_protocol(drive) else ("v", "delta")
 
 
-def prepare_system(drive, bath, theta=0.0, *, eps_start=None, eps_end=None):
+def prepare_system(drive, bath, theta: Any = 0.0, *, eps_start=None, eps_end=None):
     """Validate and broadcast into a flat batch: (system, in_axes, shape, params).
 
     `system` is a :class:`DrivenSystem` whose batched leaves (bath, Θ, the drive's `BATCHED`
@@ -335,7 +336,7 @@ def neqb_trajectory(
         t0, t1 = _window_of(system)
     if grid == "asinh":
         lo, hi = np.arcsinh(v * t0), np.arcsinh(v * t1)  # pyright: ignore[reportOptionalOperand]  # asinh: linear, v set
-        u_times = None if times is None else np.arcsinh(np.outer(v, times))
+        u_times = None if times is None else np.arcsinh(np.outer(v, times))  # pyright: ignore[reportArgumentType, reportCallIssue]  # v set (linear)
         step = np.max(hi - lo) / n_steps
         if u_times is not None:  # per-point record values in u
             bounds = np.concatenate([lo[:, None], u_times, hi[:, None]], axis=1)
@@ -497,7 +498,7 @@ def windowed_probabilities(drive, bath, theta=0.0, *, eps_minus, eps_plus, n_seg
     return p[:, 0], p[:, 1]
 
 
-def crossing_window(drive, bath, theta=0.0, *, tol: float = 1e-4, n_seg: int = 1024, iterations: int = 16):
+def crossing_window(drive, bath, theta: Any = 0.0, *, tol: float = 1e-4, n_seg: int = 1024, iterations: int = 16):
     """The crossing window [ε₋, ε₊] of the infinite linear sweep, computed from the dynamics.
 
     Outside the window the bath changes P_LZ and P_ES by less than `tol` (accepted: 1e-8 … 0.1):

@@ -79,9 +79,9 @@ import numpy as np
 import optax
 
 from .checks import check_bool, check_choice, check_integer, check_step_count
-from .progress import progress_bar
 from .model import Bath, Drive, LZProblem, dimensionless
 from .neqb import check_neqb_validity, neqb_probabilities, solve_neqb, window_eps_max
+from .progress import progress_bar
 
 __all__ = ["FitResult", "fit_curve", "load_curve_csv", "validate_curve", "check_engine_options", "FITTABLE"]
 
@@ -95,6 +95,7 @@ _P_FLOOR = 1e-8  # residuals below this count as exact (floor of χ² in the sto
 
 
 # ---- data validation --------------------------------------------------------------------------
+
 
 def validate_curve(v, P, sigma=None, *, n_params: int = 1, where: str = "data"):
     """Check a measured curve; return (v, P, sigma or None) as float64 1-D arrays.
@@ -137,7 +138,8 @@ def validate_curve(v, P, sigma=None, *, n_params: int = 1, where: str = "data"):
     if n < n_params + 1:
         raise ValueError(
             f"{where}: {n} point(s) for {n_params} fitted parameter(s); need at least {n_params + 1} "
-            "(one degree of freedom)")
+            "(one degree of freedom)"
+        )
     return out["v"], out["P_LZ"], out.get("sigma")
 
 
@@ -155,8 +157,11 @@ def load_curve_csv(path, *, n_params: int = 1):
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError) as error:
         raise ValueError(f"cannot read data file {name!r}: {getattr(error, 'strerror', None) or error}") from None
-    numbered = [(i + 1, [c.strip() for c in row]) for i, row in enumerate(rows)
-                if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#")]
+    numbered = [
+        (i + 1, [c.strip() for c in row])
+        for i, row in enumerate(rows)
+        if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#")
+    ]
     if not numbered:
         raise ValueError(f"{name}: empty file (expected a header line v,P_LZ[,sigma] and data rows)")
     header_line, header = numbered[0]
@@ -171,7 +176,8 @@ def load_curve_csv(path, *, n_params: int = 1):
     if missing:
         raise ValueError(
             f"{name} line {header_line}: missing column(s) {', '.join(missing)} in the header "
-            f"(expected v,P_LZ[,sigma]; got {','.join(header)})")
+            f"(expected v,P_LZ[,sigma]; got {','.join(header)})"
+        )
     values = {key: [] for key in columns}
     for line, row in numbered[1:]:
         if len(row) != len(header):
@@ -188,6 +194,7 @@ def load_curve_csv(path, *, n_params: int = 1):
 
 
 # ---- result -----------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class FitResult:
@@ -244,22 +251,29 @@ class FitResult:
             out[name] = float(self.params[name])
             out[f"{name}_err"] = float(self.errors[name])
         out.update(
-            chi2_dof=float(self.chi2_dof), iterations=int(self.iterations), converged=bool(self.converged),
-            chi2=float(self.chi2), dof=int(self.dof), fitted=list(self.names),
-            covariance=np.asarray(self.covariance).tolist(), error_method=self.error_method,
+            chi2_dof=float(self.chi2_dof),
+            iterations=int(self.iterations),
+            converged=bool(self.converged),
+            chi2=float(self.chi2),
+            dof=int(self.dof),
+            fitted=list(self.names),
+            covariance=np.asarray(self.covariance).tolist(),
+            error_method=self.error_method,
             fixed={k: float(v) for k, v in self.params.items() if k not in self.names},
-            engine=self.engine, engine_options={k: (v if isinstance(v, (int, str)) else float(v))
-                                                for k, v in self.engine_options.items()},
+            engine=self.engine,
+            engine_options={k: (v if isinstance(v, (int, str)) else float(v)) for k, v in self.engine_options.items()},
             sigma_estimated=bool(self.sigma_estimated),
             sigma=None if self.sigma is None else float(self.sigma),
             start={k: float(v) for k, v in self.start.items()},
             model_error=None if self.model_error is None else float(self.model_error),
-            loss_history=[float(x) for x in self.loss_history], warnings=list(self.warnings),
+            loss_history=[float(x) for x in self.loss_history],
+            warnings=list(self.warnings),
         )
         return out
 
 
 # ---- forward model and jitted cores ----------------------------------------------------------
+
 
 class _Spec(NamedTuple):
     """Static configuration: changing it compiles; everything else is an argument."""
@@ -282,8 +296,9 @@ def _parameters(z, consts, names):
 
 def _point(params, v, eps_max, spec: _Spec):
     """P_LZ at one sweep speed (per-point pure function; vmapped over v)."""
-    problem = LZProblem(Drive(v, params["delta"]),
-                        Bath(params["gamma"], params["s"], params["omega_c"], params["T"]), params["theta"])
+    problem = LZProblem(
+        Drive(v, params["delta"]), Bath(params["gamma"], params["s"], params["omega_c"], params["T"]), params["theta"]
+    )
     if spec.engine == "neqb":
         return neqb_probabilities(problem, eps_max, spec.n_steps)[0]
     from .quapi import quapi_probabilities
@@ -385,13 +400,16 @@ def _pt_model(z, v, consts, spec):
     n = v.shape[0]
     leaf = lambda x: jnp.broadcast_to(x, (n,))  # noqa: E731
     bath = Bath(params["gamma"], params["s"], params["omega_c"], params["T"])
-    flat = dimensionless(LZProblem(Drive(v, leaf(params["delta"])), jax.tree_util.tree_map(leaf, bath),
-                                   leaf(params["theta"])))
+    flat = dimensionless(
+        LZProblem(Drive(v, leaf(params["delta"])), jax.tree_util.tree_map(leaf, bath), leaf(params["theta"]))
+    )
     delta = float(params["delta"])  # a constant of the fit
-    tensor = differentiable_tensor(dimensionless(LZProblem(Drive(1.0, params["delta"]), bath)).bath,
-                                   spec.dt * delta, spec.pt)
-    return run_batch(PT(), "plain", flat, jnp.full(n, spec.dt * delta), steps_for(spec.dt, spec.tmax), spec.pt,
-                     shared=tensor)[0]
+    tensor = differentiable_tensor(
+        dimensionless(LZProblem(Drive(1.0, params["delta"]), bath)).bath, spec.dt * delta, spec.pt
+    )
+    return run_batch(
+        PT(), "plain", flat, jnp.full(n, spec.dt * delta), steps_for(spec.dt, spec.tmax), spec.pt, shared=tensor
+    )[0]
 
 
 def _pt_chi2_grid(z_grid, data, spec):
@@ -410,6 +428,7 @@ def _pt_chi2_grid(z_grid, data, spec):
 def _pt_value_and_grad(z, data, spec):
     """:func:`_value_and_grad` through :func:`_pt_model` (eager jacfwd; χ² = inf where the
     tensor's compression fails, which the line search treats as too far)."""
+
     def r(x):
         out = (_pt_model(x, data["v"], data["consts"], spec) - data["P"]) * data["w"]
         return out, out
@@ -448,11 +467,13 @@ def _windows(v, gamma, s, omega_c, T, theta, delta, tol):
 
 def _neqb_window(v, params, tol):
     p = params
-    return float(jnp.max(_windows(jnp.asarray(v), p["gamma"], p["s"], p["omega_c"], p["T"], p["theta"],
-                                  p["delta"], tol)))
+    return float(
+        jnp.max(_windows(jnp.asarray(v), p["gamma"], p["s"], p["omega_c"], p["T"], p["theta"], p["delta"], tol))
+    )
 
 
 # ---- the public call ---------------------------------------------------------------------------
+
 
 def _positive_float(name, value, *, allow_zero=False):
     try:
@@ -469,7 +490,9 @@ def _engine_spec(engine, names, options):
     if engine == "neqb":
         unknown = set(options) - {"n_steps", "eps_max", "window_tol"}
         if unknown:
-            raise ValueError(f"engine_options for neqb: unknown {sorted(unknown)} (accepted: n_steps, eps_max, window_tol)")
+            raise ValueError(
+                f"engine_options for neqb: unknown {sorted(unknown)} (accepted: n_steps, eps_max, window_tol)"
+            )
         n_steps = check_integer("n_steps", options.get("n_steps", 512), 16, 65536)
         window_tol = options.get("window_tol", 1e-7)
         if not (isinstance(window_tol, (int, float)) and 1e-12 <= window_tol <= 1e-2):
@@ -484,13 +507,19 @@ def _engine_spec(engine, names, options):
     unknown = set(options) - {"dt", "kmax", "tmax"} - set(_PT_OPTIONS)
     missing = {"dt", "kmax", "tmax"} - set(options)
     if unknown or missing:
-        raise ValueError("engine='quapi' needs engine_options with dt, kmax and tmax (fixed settings), and "
-                         "pt_tol (with optional chi_max, taper) for the process tensor; "
-                         f"missing {sorted(missing)}, unknown {sorted(unknown)}")
+        raise ValueError(
+            "engine='quapi' needs engine_options with dt, kmax and tmax (fixed settings), and "
+            "pt_tol (with optional chi_max, taper) for the process tensor; "
+            f"missing {sorted(missing)}, unknown {sorted(unknown)}"
+        )
     pt = None
     if "pt_tol" in options:  # PT.check names the bad setting and its range
-        pt = PTSettings(options["kmax"], options["pt_tol"], options.get("chi_max", _PT_OPTIONS["chi_max"]),
-                        options.get("taper", _PT_OPTIONS["taper"]))
+        pt = PTSettings(
+            options["kmax"],
+            options["pt_tol"],
+            options.get("chi_max", _PT_OPTIONS["chi_max"]),
+            options.get("taper", _PT_OPTIONS["taper"]),
+        )
         PT().check(pt)
         pt = PTSettings(int(pt.kmax), float(pt.tol), int(pt.chi_max), float(pt.taper))
     elif set(options) & set(_PT_OPTIONS):
@@ -511,8 +540,9 @@ def check_engine_options(engine: str, options: dict | None) -> None:
 _PT_OPTIONS = {"pt_tol": None, "chi_max": 512, "taper": 0.0}
 
 
-def _check_arguments(v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid,
-                     s, omega_c, T, theta, delta):
+def _check_arguments(
+    v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid, s, omega_c, T, theta, delta
+):
     """Phase 1: every input checked in plain Python; returns the canonical pieces."""
     if isinstance(fit, str):
         fit = tuple(x.strip() for x in fit.split(","))
@@ -534,8 +564,14 @@ def _check_arguments(v, P, sigma, fit, engine, error_method, max_iter, ftol, gto
     grid_gamma = np.asarray(GAMMA_GRID if gamma_grid is None else gamma_grid, dtype=np.float64).ravel()
     if grid_gamma.size == 0 or np.any(~np.isfinite(grid_gamma)) or np.any(grid_gamma <= 0):
         raise ValueError(f"gamma_grid must be finite values > 0, got {gamma_grid!r}")
-    base = {"gamma": 1e-3 if gamma0 is None else gamma0, "s": s, "omega_c": omega_c, "T": T,
-            "theta": theta, "delta": delta}
+    base = {
+        "gamma": 1e-3 if gamma0 is None else gamma0,
+        "s": s,
+        "omega_c": omega_c,
+        "T": T,
+        "theta": theta,
+        "delta": delta,
+    }
     problem = LZProblem(Drive(v, delta), Bath(base["gamma"], s, omega_c, T), theta)  # names bad ranges
     base = {k: float(x) for k, x in base.items()}
     if "T" in names and base["T"] <= 0:
@@ -578,9 +614,11 @@ def _start(names, base, grid_gamma, gamma0, data, spec):
         raise ValueError("the model gives no finite χ² on the start grid (check the fixed parameters)")
     best = int(np.nanargmin(np.where(np.isfinite(chi2_grid), chi2_grid, np.inf)))
     start = {n: float(math.exp(z_grid[best, i])) for i, n in enumerate(names)}
-    warnings = [f"the best start value of {n} ({start[n]:.3g}) is at the edge of the start grid"
-                for i, n in enumerate(names)
-                if len(np.unique(z_grid[:, i])) > 1 and z_grid[best, i] in (z_grid[:, i].min(), z_grid[:, i].max())]
+    warnings = [
+        f"the best start value of {n} ({start[n]:.3g}) is at the edge of the start grid"
+        for i, n in enumerate(names)
+        if len(np.unique(z_grid[:, i])) > 1 and z_grid[best, i] in (z_grid[:, i].min(), z_grid[:, i].max())
+    ]
     return jnp.asarray(z_grid[best]), start, warnings
 
 
@@ -592,7 +630,7 @@ def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, progres
     value = float(value)
     history = [value]
     converged, iterations = False, 0
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007  (the count is returned after the loop)
         direction, state = _direction(grad, state, z)
         z, value, grad, moved = _line_search(z, value, grad, direction, data, spec)
         previous = history[-1]
@@ -639,24 +677,28 @@ def _error_bars(z, data, spec, names, chi2, dof, sigma, error_method, warnings):
     covariance = theta_hat[:, None] * cov_z * theta_hat[None, :]
     if np.any(np.diag(covariance) < 0):
         warnings.append("the curvature of χ² is not positive definite at the end point")
-    errors = {n: float(math.sqrt(covariance[i, i])) if covariance[i, i] >= 0 else float("nan")
-              for i, n in enumerate(names)}
+    errors = {
+        n: float(math.sqrt(covariance[i, i])) if covariance[i, i] >= 0 else float("nan") for i, n in enumerate(names)
+    }
     return covariance, errors, chi2_dof, sigma_hat, residuals
 
 
-def _check_neqb_model(z, data, spec, params, v, P, w, sigma, sigma_hat, eps_max, neqb_opts, check_model,
-                      residuals, warnings):
+def _check_neqb_model(
+    z, data, spec, params, v, P, w, sigma, sigma_hat, eps_max, neqb_opts, check_model, residuals, warnings
+):
     """Phase 6 (NEQB): the window needed at the optimum, and the fixed-window model against
     the converged :func:`lzjax.neqb.solve_neqb` (returns `model_error` or None)."""
     needed = _neqb_window(v, params, neqb_opts["window_tol"])
     if needed > eps_max * (1 + 1e-12):
-        warnings.append(f"the fitted parameters need a window eps_max = {needed:.4g} > the fixed {eps_max:.4g}; "
-                        "refit with engine_options eps_max")
+        warnings.append(
+            f"the fitted parameters need a window eps_max = {needed:.4g} > the fixed {eps_max:.4g}; "
+            "refit with engine_options eps_max"
+        )
     if not check_model:
         return None
-    fitted_problem = LZProblem(Drive(v, params["delta"]),
-                               Bath(params["gamma"], params["s"], params["omega_c"], params["T"]),
-                               params["theta"])
+    fitted_problem = LZProblem(
+        Drive(v, params["delta"]), Bath(params["gamma"], params["s"], params["omega_c"], params["T"]), params["theta"]
+    )
     converged_model = solve_neqb(fitted_problem, tol=1e-6)
     if residuals is None:
         residuals = np.asarray(_residuals(z, data, spec))
@@ -664,8 +706,10 @@ def _check_neqb_model(z, data, spec, params, v, P, w, sigma, sigma_hat, eps_max,
     model_error = float(np.max(np.abs(p_fixed - converged_model.P_LZ)))
     sigma_min = float(np.min(sigma)) if sigma is not None else sigma_hat
     if model_error > 0.1 * sigma_min:
-        warnings.append(f"the fixed-window NEQB model differs from solve_neqb by {model_error:.2g} "
-                        f"> sigma/10 = {0.1 * sigma_min:.2g}; raise engine_options n_steps")
+        warnings.append(
+            f"the fixed-window NEQB model differs from solve_neqb by {model_error:.2g} "
+            f"> sigma/10 = {0.1 * sigma_min:.2g}; raise engine_options n_steps"
+        )
     return model_error
 
 
@@ -716,12 +760,14 @@ def fit_curve(
     grid, L-BFGS, error bars, model check (one private function each).
     """
     names, v, P, sigma, gamma0, grid_gamma, base = _check_arguments(
-        v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid,
-        s, omega_c, T, theta, delta)
+        v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid, s, omega_c, T, theta, delta
+    )
     spec, neqb_opts = _engine_spec(engine, names, engine_options)
     if spec.pt is not None and error_method == "hessian":
-        raise ValueError("error_method='hessian' needs second derivatives, which the process tensor "
-                         "(engine_options pt_tol) does not give; use 'gauss-newton'")
+        raise ValueError(
+            "error_method='hessian' needs second derivatives, which the process tensor "
+            "(engine_options pt_tol) does not give; use 'gauss-newton'"
+        )
     eps_max, engine_info = _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts)
 
     w = np.ones_like(v) if sigma is None else 1.0 / sigma
@@ -731,21 +777,39 @@ def fit_curve(
     chi2_floor = dof * _P_FLOOR**2 * float(np.mean(w**2))
 
     z, start, warnings = _start(names, base, grid_gamma, gamma0, data, spec)
-    z, history, iterations, converged = _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings,
-                                                  check_bool("progress", progress))
+    z, history, iterations, converged = _minimise(
+        z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, check_bool("progress", progress)
+    )
     chi2 = history[-1]
     covariance, errors, chi2_dof, sigma_hat, residuals = _error_bars(
-        z, data, spec, names, chi2, dof, sigma, error_method, warnings)
+        z, data, spec, names, chi2, dof, sigma, error_method, warnings
+    )
     params = dict(base)
-    params.update({n: float(x) for n, x in zip(names, np.exp(np.asarray(z)))})
+    params.update({n: float(x) for n, x in zip(names, np.exp(np.asarray(z)), strict=False)})
     model_error = None
     if engine == "neqb":
-        model_error = _check_neqb_model(z, data, spec, params, v, P, w, sigma, sigma_hat, eps_max, neqb_opts,
-                                        check_model, residuals, warnings)
+        model_error = _check_neqb_model(
+            z, data, spec, params, v, P, w, sigma, sigma_hat, eps_max, neqb_opts, check_model, residuals, warnings
+        )
     return FitResult(
-        params=params, errors=errors, covariance=covariance, names=names, chi2=chi2, dof=dof,
-        chi2_dof=chi2_dof, iterations=iterations, converged=converged, loss_history=np.asarray(history),
-        engine=engine, engine_options=engine_info, sigma_estimated=sigma is None, sigma=sigma_hat,
-        start=start, error_method=error_method, model_error=model_error, warnings=tuple(warnings),
-        _spec=spec, _consts=consts,
+        params=params,
+        errors=errors,
+        covariance=covariance,
+        names=names,
+        chi2=chi2,
+        dof=dof,
+        chi2_dof=chi2_dof,
+        iterations=iterations,
+        converged=converged,
+        loss_history=np.asarray(history),
+        engine=engine,
+        engine_options=engine_info,
+        sigma_estimated=sigma is None,
+        sigma=sigma_hat,
+        start=start,
+        error_method=error_method,
+        model_error=model_error,
+        warnings=tuple(warnings),
+        _spec=spec,
+        _consts=consts,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from typing import Any
 
 import numpy as np
 
@@ -62,11 +63,11 @@ def plot_probabilities(result, path=None, *, x: str = "v", ax=None):
     ranges = [range(len(result.coords[n])) for n in others]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, combo in enumerate(itertools.product(*ranges)):
-        index = [0] * len(names)
-        for n, i in zip(others, combo):
+        index: list[Any] = [0] * len(names)
+        for n, i in zip(others, combo, strict=False):
             index[names.index(n)] = i
         index[axis] = slice(None)
-        label = ", ".join(_label(n, result.coords[n][i]) for n, i in zip(others, combo)) or None
+        label = ", ".join(_label(n, result.coords[n][i]) for n, i in zip(others, combo, strict=False)) or None
         colour = colours[k % len(colours)]
         xs = result.coords[x]
         ax.plot(xs, np.asarray(result["P_LZ"])[tuple(index)], "-", color=colour, label=label)
@@ -124,8 +125,9 @@ def plot_trajectory(ds, start: str = "ground", window=None, path=None):
         ax.plot(ds.t.values[p], sel.P_up.values[p], "--", color=c, lw=0.9)
         if window is not None:
             v = float(ds.v.values[p])
-            ax.axvspan(float(window.eps_minus.values[p]) / v, float(window.eps_plus.values[p]) / v,
-                       color=c, alpha=0.12, lw=0)
+            ax.axvspan(
+                float(window.eps_minus.values[p]) / v, float(window.eps_plus.values[p]) / v, color=c, alpha=0.12, lw=0
+            )
     ax.set_xlabel("t [1/Δ]")
     ax.set_ylabel("P_ground (solid), P_up (dashed)")
     title = f"{ds.attrs.get('engine', '')}, start {start}"

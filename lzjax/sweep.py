@@ -52,7 +52,7 @@ def grid_problem(**params) -> tuple[LZProblem, dict[str, np.ndarray]]:
             coords[name] = np.array([_DEFAULTS[name]])
         else:
             raise ValueError(f"sweep parameter {name!r} is required")
-    mesh = dict(zip(PARAMETERS, np.meshgrid(*coords.values(), indexing="ij")))
+    mesh = dict(zip(PARAMETERS, np.meshgrid(*coords.values(), indexing="ij"), strict=False))
     problem = LZProblem(
         drive=Drive(v=mesh["v"], delta=mesh["delta"]),
         bath=Bath(gamma=mesh["gamma"], s=mesh["s"], omega_c=mesh["omega_c"], T=mesh["T"]),
@@ -87,11 +87,11 @@ class SweepResult:
     def records(self) -> list[dict[str, Any]]:
         """One dict per grid point: parameters first, then results (JSON-ready floats/bools)."""
         mesh = np.meshgrid(*self.coords.values(), indexing="ij")
-        flat_params = {n: m.ravel() for n, m in zip(self.coords, mesh)}
+        flat_params = {n: m.ravel() for n, m in zip(self.coords, mesh, strict=False)}
         flat_data = {n: np.asarray(d).ravel() for n, d in self.data.items()}
         out = []
         for i in range(int(np.prod(self.shape))):
-            rec = {n: float(a[i]) for n, a in flat_params.items()}
+            rec: dict[str, Any] = {n: float(a[i]) for n, a in flat_params.items()}
             for n, a in flat_data.items():
                 x = a[i]
                 if a.dtype == bool:
@@ -140,8 +140,10 @@ class SweepResult:
 
         grid = ", ".join(f"{n}={span(c)}" for n, c in self.coords.items())
         opts = ", ".join(f"{k}={v!r}" for k, v in self.attrs.items() if k != "engine")
-        return (f"SweepResult(engine={self.attrs.get('engine')!r}, shape={self.shape}, dims={self.dims}, "
-                f"{grid}; data: {', '.join(self.data)}" + (f"; {opts}" if opts else "") + ")")
+        return (
+            f"SweepResult(engine={self.attrs.get('engine')!r}, shape={self.shape}, dims={self.dims}, "
+            f"{grid}; data: {', '.join(self.data)}" + (f"; {opts}" if opts else "") + ")"
+        )
 
     def to_xarray(self):
         """An ``xarray.Dataset`` with dimensions `dims` (needs the `xarray` extra)."""
@@ -179,8 +181,7 @@ def remove_quietly(path: str) -> None:
 
 _ENGINE_OPTIONS = {
     "neqb": {"tol", "n_steps", "max_steps", "n_outer", "eps_max"},
-    "quapi": {"dt", "kmax", "tmax", "tol", "budget", "eps_q", "compensate", "method", "memory", "pt_tol",
-              "chi_max"},
+    "quapi": {"dt", "kmax", "tmax", "tol", "budget", "eps_q", "compensate", "method", "memory", "pt_tol", "chi_max"},
 }
 _FIXED_QUAPI = {"dt", "kmax", "tmax"}
 
@@ -209,7 +210,9 @@ def _engine_call(engine: str, options: dict, progress: bool):
             raise ValueError("quapi takes either fixed settings (dt, kmax, tmax) or tol, not both")
         method = quapi_engine(options)
         if fixed and not method.fixed_settings:
-            raise ValueError(f"quapi fixed settings (dt, kmax, tmax) run the plain ADT; method={method.name!r} needs tol")
+            raise ValueError(
+                f"quapi fixed settings (dt, kmax, tmax) run the plain ADT; method={method.name!r} needs tol"
+            )
         solve = solve_quapi if fixed else converge_quapi
         names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", *method.columns)
     call_options = {("engine" if k == "method" else k): x for k, x in options.items()}
@@ -365,7 +368,8 @@ def sweep(
                 raise SweepInterrupted(len(st.done), n_chunks, os.fspath(store)) from None
             chunks = st.done
     bar.close()
-    data = {n: np.concatenate([np.asarray(chunks[i][n]).reshape(-1) for i in range(n_chunks)]).reshape(shape)
-            for n in names}
+    data = {
+        n: np.concatenate([np.asarray(chunks[i][n]).reshape(-1) for i in range(n_chunks)]).reshape(shape) for n in names
+    }
     attrs = {"engine": engine, **options}
     return SweepResult(coords=coords, data=data, attrs=attrs)

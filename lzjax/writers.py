@@ -6,14 +6,33 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["write_records", "netcdf_engine", "netcdf_ready", "trajectory_records", "window_records",
-           "OBSERVABLES", "WINDOW_COLUMNS"]
+__all__ = [
+    "write_records",
+    "netcdf_engine",
+    "netcdf_ready",
+    "trajectory_records",
+    "window_records",
+    "OBSERVABLES",
+    "WINDOW_COLUMNS",
+]
 
 #: recorded observables of a trajectory, in column order
 OBSERVABLES = ("P_ground", "P_excited", "P_up", "r_x", "r_y", "r_z")
 #: per-point results of the crossing window, in column order
-WINDOW_COLUMNS = ("eps_minus", "eps_minus_err", "eps_plus", "eps_plus_err", "rate_eps_minus", "rate_eps_plus",
-                  "Xi_total", "P_LZ", "P_ES", "P_LZ_window", "P_ES_window", "window_dev")
+WINDOW_COLUMNS = (
+    "eps_minus",
+    "eps_minus_err",
+    "eps_plus",
+    "eps_plus_err",
+    "rate_eps_minus",
+    "rate_eps_plus",
+    "Xi_total",
+    "P_LZ",
+    "P_ES",
+    "P_LZ_window",
+    "P_ES_window",
+    "window_dev",
+)
 
 
 def write_records(path: str, records, fmt: str, *, dataset=None, indent: int = 1, final_newline: bool = False) -> None:
@@ -64,9 +83,15 @@ def netcdf_engine() -> str | None:
 def netcdf_ready(ds):
     """A copy of `ds` whose attributes netCDF can hold (numbers, strings, number lists)."""
     out = ds.copy()
-    out.attrs = {k: (json.dumps(v) if isinstance(v, (list, dict, bool)) and not (
-        isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)) else v)
-        for k, v in ds.attrs.items()}
+    out.attrs = {
+        k: (
+            json.dumps(v)
+            if isinstance(v, (list, dict, bool))
+            and not (isinstance(v, list) and all(isinstance(x, (int, float)) for x in v))
+            else v
+        )
+        for k, v in ds.attrs.items()
+    }
     out.attrs = {k: (int(v) if isinstance(v, bool) else v) for k, v in out.attrs.items()}
     return out
 
@@ -98,5 +123,11 @@ def trajectory_records(ds, start: str = "ground") -> list[dict]:
 def window_records(ds) -> list[dict]:
     """One dict per point of a crossing-window dataset: its parameters, tol and WINDOW_COLUMNS."""
     names = point_params(ds)
-    return [{**{k: float(ds[k].values[p]) for k in names}, "tol": float(ds.attrs["tol"]),
-             **{k: float(ds[k].values[p]) for k in WINDOW_COLUMNS}} for p in range(ds.sizes["point"])]
+    return [
+        {
+            **{k: float(ds[k].values[p]) for k in names},
+            "tol": float(ds.attrs["tol"]),
+            **{k: float(ds[k].values[p]) for k in WINDOW_COLUMNS},
+        }
+        for p in range(ds.sizes["point"])
+    ]

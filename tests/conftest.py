@@ -22,13 +22,14 @@ def rng():
 
 # ---- shared helpers --------------------------------------------------------------------------
 
+
 def assert_close(actual, expected, *, atol, rtol=0.0, what=""):
     """Elementwise |actual − expected| ≤ atol + rtol·|expected| over matching pytrees of arrays,
     with the worst deviation in the message (tolerances are always explicit)."""
     leaves_a, tree_a = jax.tree_util.tree_flatten(actual)
     leaves_e, tree_e = jax.tree_util.tree_flatten(expected)
     assert tree_a == tree_e, f"{what}: structures differ: {tree_a} vs {tree_e}"
-    for a, e in zip(leaves_a, leaves_e):
+    for a, e in zip(leaves_a, leaves_e, strict=False):
         a, e = np.asarray(a), np.asarray(e)
         assert a.shape == e.shape, f"{what}: shapes {a.shape} vs {e.shape}"
         dev = np.abs(a - e)
@@ -36,7 +37,8 @@ def assert_close(actual, expected, *, atol, rtol=0.0, what=""):
         worst = float(np.max(dev - bound)) if dev.size else 0.0
         assert np.all(np.isfinite(a)) and np.all(dev <= bound), (
             f"{what}: max |actual - expected| = {float(np.max(dev)):.3g} exceeds atol={atol:g}, "
-            f"rtol={rtol:g} (by {worst:.3g})")
+            f"rtol={rtol:g} (by {worst:.3g})"
+        )
 
 
 class CompileCounter:

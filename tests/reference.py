@@ -69,6 +69,7 @@ def neqb_reference(v, gamma, s, omega_c, T, theta, eps_max, *, rtol=1e-12, atol=
 
 # ---- time-resolved references along any protocol (tests/test_dynamics.py) ---------------------
 
+
 def schrodinger_reference(eps, t0, times, *, rtol=1e-11, atol=1e-13):
     """(P_ground, P_up) (2 starts, len(times)) of H = (σx + ε(t) σz)/2 by DOP853, Δ = 1.
 
@@ -89,8 +90,15 @@ def schrodinger_reference(eps, t0, times, *, rtol=1e-11, atol=1e-13):
     out_g, out_up = np.zeros((2, len(times))), np.zeros((2, len(times)))
     for k in range(2):
         psi0 = eig(t0)[:, k].astype(complex)
-        sol = solve_ivp(rhs, (t0, times[-1]), np.concatenate([psi0.real, psi0.imag]), method="DOP853",
-                        t_eval=times, rtol=rtol, atol=atol)
+        sol = solve_ivp(
+            rhs,
+            (t0, times[-1]),
+            np.concatenate([psi0.real, psi0.imag]),
+            method="DOP853",
+            t_eval=times,
+            rtol=rtol,
+            atol=atol,
+        )
         for j, t in enumerate(times):
             psi = sol.y[:2, j] + 1j * sol.y[2:, j]
             out_g[k, j] = abs(np.vdot(eig(t)[:, 0], psi)) ** 2
@@ -107,8 +115,9 @@ def bloch_reference(eps, deps, t0, times, gamma, s, omega_c, T, theta, *, rtol=1
         energy, _, g1, g2, r_st = _rates(eps(t), 1.0, gamma, s, omega_c, T, theta)
         return _bloch_rhs(y, energy, deps(t) / energy**2, g1, g2, r_st)
 
-    sol = solve_ivp(rhs, (t0, times[-1]), np.array([1.0, 0, 0, -1.0, 0, 0]), method="DOP853",
-                    t_eval=times, rtol=rtol, atol=atol)
+    sol = solve_ivp(
+        rhs, (t0, times[-1]), np.array([1.0, 0, 0, -1.0, 0, 0]), method="DOP853", t_eval=times, rtol=rtol, atol=atol
+    )
     if not sol.success:
         raise RuntimeError(sol.message)
     return np.stack([sol.y[:3].T, sol.y[3:].T])

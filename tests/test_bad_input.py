@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lzjax import Bath, Drive, LZProblem, solve_neqb
 from lzjax.cli import main
@@ -21,7 +22,7 @@ FIELDS = {
     "theta": (lambda x: -math.pi / 2 < x <= math.pi / 2),
 }
 GOOD = dict(v=0.3, delta=1.0, gamma=5e-4, s=3.0, omega_c=5.0, T=6.4, theta=0.1)
-any_float = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6))
+any_float = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**6), 10**6))
 
 
 def build(p):
@@ -49,8 +50,10 @@ def test_public_api_accepts_exactly_the_documented_ranges(name, value):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(flag=st.sampled_from(["--v", "--T", "--gamma", "--s", "--omega-c", "--theta", "--delta"]),
-       text=st.text(alphabet="0123456789.,-+eEpi/*xna ", min_size=0, max_size=12))
+@given(
+    flag=st.sampled_from(["--v", "--T", "--gamma", "--s", "--omega-c", "--theta", "--delta"]),
+    text=st.text(alphabet="0123456789.,-+eEpi/*xna ", min_size=0, max_size=12),
+)
 def test_cli_never_tracebacks_and_never_writes_on_bad_input(flag, text, tmp_path_factory, capsys):
     out = tmp_path_factory.mktemp("cli") / "r.json"
     args = {"--v": "1", "--T": "6.4", "--gamma": "5e-4", "--s": "3", "--omega-c": "5", "--theta": "0", "--delta": "1"}
@@ -70,11 +73,22 @@ def test_cli_never_tracebacks_and_never_writes_on_bad_input(flag, text, tmp_path
 
 
 @settings(max_examples=4, deadline=None)
-@given(st.lists(st.tuples(st.floats(0.005, 50), st.floats(0, 5e-3), st.sampled_from([1.0, 3.0]),
-                          st.floats(1.0, 20.0), st.floats(0, 30.0), st.floats(-1.5, math.pi / 2)),
-                min_size=8, max_size=8))
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0.005, 50),
+            st.floats(0, 5e-3),
+            st.sampled_from([1.0, 3.0]),
+            st.floats(1.0, 20.0),
+            st.floats(0, 30.0),
+            st.floats(-1.5, math.pi / 2),
+        ),
+        min_size=8,
+        max_size=8,
+    )
+)
 def test_valid_inputs_give_probabilities(points):
-    v, gamma, s, omega_c, T, theta = (np.array(x) for x in zip(*points))
+    v, gamma, s, omega_c, T, theta = (np.array(x) for x in zip(*points, strict=False))
     res = solve_neqb(LZProblem(Drive(v), Bath(gamma, s, omega_c, T), theta), tol=1e-4)
     for p in (res.P_LZ, res.P_ES):
         assert np.all(np.isfinite(p)) and np.all((p >= -1e-12) & (p <= 1 + 1e-12))

@@ -6,11 +6,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.integrate import quad
-from scipy.special import gamma as gamma_fn, kv, zeta
+from scipy.special import gamma as gamma_fn
+from scipy.special import kv, zeta
 
 from lzjax import Bath
 from lzjax.bath import (
-    correlation_function, crossing_integral, hurwitz_zeta, relaxation_rate, spectral_density,
+    correlation_function,
+    crossing_integral,
+    hurwitz_zeta,
+    relaxation_rate,
+    spectral_density,
 )
 
 
@@ -40,7 +45,12 @@ def test_correlation_finite_temperature_against_quad(s, T):
 
 
 K = {n: kv(n, 0.2) for n in range(5)}
-CLOSED = {(1, 0.0): K[0], (1, math.pi / 2): K[1] / 0.2, (3, 0.0): (K[2] + K[0]) / 2, (3, math.pi / 2): (K[4] - K[0]) / 8}
+CLOSED = {
+    (1, 0.0): K[0],
+    (1, math.pi / 2): K[1] / 0.2,
+    (3, 0.0): (K[2] + K[0]) / 2,
+    (3, math.pi / 2): (K[4] - K[0]) / 8,
+}
 PAPER = {(1, 0.0): 3.5, (1, math.pi / 2): 47.8, (3, 0.0): 51.3, (3, math.pi / 2): 7475.0}
 
 
@@ -55,7 +65,9 @@ def test_crossing_integral_both_conventions(key):
     assert paper == pytest.approx(PAPER[key], rel=2e-3)
 
 
-@pytest.mark.parametrize("s, T, theta", [(3.0, 6.4, 0.0), (1.0, 2.0, 0.07 * math.pi), (3.0, 0.0, -0.3), (1.0, 0.0, math.pi / 2)])
+@pytest.mark.parametrize(
+    "s, T, theta", [(3.0, 6.4, 0.0), (1.0, 2.0, 0.07 * math.pi), (3.0, 0.0, -0.3), (1.0, 0.0, math.pi / 2)]
+)
 def test_gamma1_is_the_golden_rule_rate(s, T, theta):
     """Derive Γ1 from Hamiltonian (1)-(3): Γ↓ + Γ↑ with H_int = −X B/2,
     Γ_{a→b} = ¼ |⟨b|X|a⟩|² S(±E), S(ω) = ∫dt e^{iωt} C(t) from our C(t) by numerical FT."""
@@ -75,4 +87,6 @@ def test_gamma1_is_the_golden_rule_rate(s, T, theta):
         ours = float(relaxation_rate(jnp.float64(eps), theta, bath))
         assert ours == pytest.approx(golden, rel=1e-5, abs=1e-12)
         # and the spectrum itself is 2πG(ω)(n+1) (detailed balance of our C)
-        assert spectrum(E) == pytest.approx(2 * np.pi * float(spectral_density(E, bath)) * (1 + (1 / np.expm1(E / T) if T > 0 else 0)), rel=1e-5)
+        assert spectrum(E) == pytest.approx(
+            2 * np.pi * float(spectral_density(E, bath)) * (1 + (1 / np.expm1(E / T) if T > 0 else 0)), rel=1e-5
+        )

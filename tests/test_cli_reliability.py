@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def no_work(monkeypatch):
     """Any engine call fails the test: the checks must come before the work."""
+
     def engine_call(*a, **k):
         raise AssertionError("the engine was called")
 
@@ -39,17 +40,20 @@ def one_error_line(capsys, fragment):
     return err
 
 
-@pytest.mark.parametrize("flags, fragment", [
-    (["--out", "{d}/dir.json"], "is a folder"),
-    (["--out", "/proc/lzjax-test/r.json"], "does not exist"),
-    (["--out", "/proc/r.json"], "cannot write into folder"),
-    (["--out", "{d}/r.txt"], "--out must end in"),
-    (["--out", "{d}/r.json", "--plot", "{d}/p.gif"], "--plot must end in"),
-    (["--out", "{d}/r.json", "--plot", "/proc/p.png"], "--plot: cannot write"),
-    (["--out", "{d}/r.json", "--plot", "{d}/sub/p.png"], "does not exist"),
-    (["--store", "{d}"], "is a folder"),
-    (["--out", "{d}/x.json", "--store", "{d}/x.json"], "name the same file"),
-])
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--out", "{d}/dir.json"], "is a folder"),
+        (["--out", "/proc/lzjax-test/r.json"], "does not exist"),
+        (["--out", "/proc/r.json"], "cannot write into folder"),
+        (["--out", "{d}/r.txt"], "--out must end in"),
+        (["--out", "{d}/r.json", "--plot", "{d}/p.gif"], "--plot must end in"),
+        (["--out", "{d}/r.json", "--plot", "/proc/p.png"], "--plot: cannot write"),
+        (["--out", "{d}/r.json", "--plot", "{d}/sub/p.png"], "does not exist"),
+        (["--store", "{d}"], "is a folder"),
+        (["--out", "{d}/x.json", "--store", "{d}/x.json"], "name the same file"),
+    ],
+)
 def test_bad_output_paths_fail_fast_and_write_nothing(flags, fragment, tmp_path, capsys, no_work):
     (tmp_path / "dir.json").mkdir()
     argv = ["neqb", "--v", "0.3,1", *BASE] + [f.format(d=tmp_path) for f in flags]
@@ -79,21 +83,63 @@ def test_demo_outdir_that_is_a_file(tmp_path, capsys, no_work):
     one_error_line(capsys, "--outdir: cannot write")
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["neqb", "--v", "1", *BASE, "--theta", "pi/0"], "cannot read angle 'pi/0'"),
-    (["neqb", "--v", "1", *BASE, "--delta", "1e300"], "v/delta**2 (the sweep speed in units of delta**2) over- or under"),
-    (["quapi", "--v", "1", *BASE, "--dt", "0.2", "--kmax", "3", "--tmax", "20", "--budget", "99", "--eps-q", "999"],
-     "--budget, --eps-q belong to convergence mode (--tol), not to fixed settings --dt, --kmax, --tmax"),
-    (["quapi", "--v", "1", *BASE, "--dt", "0.2", "--kmax", "3", "--tmax", "20", "--compensate"], "--compensate belong"),
-    (["quapi", "--v", "1", *BASE, "--dt", "0.2", "--kmax", "3", "--tmax", "20", "--tol", "1e-2"], "--tol belong"),
-    (["quapi", "--v", "1", *BASE, "--budget", "8"], "--budget need --tol"),
-    (["quapi", "--v", "1", *BASE, "--dt", "0.2"], "missing --kmax, --tmax"),
-    (["fit", "data.csv", "--s", "3", "--omega-c", "5", "--T", "1", "--engine", "quapi", "--n-steps", "64"],
-     "--n-steps belongs to --engine neqb"),
-    (["neqb", "--v", ",".join(["1"] * 1001), "--T", ",".join(["1"] * 1001), "--gamma", "5e-4", "--s", "3",
-      "--omega-c", "5"], "pass --yes to run anyway"),
-    (["quapi", "--v", "0.01,0.02", *BASE, "--tol", "1e-2", "--budget", "14"], "pass --yes"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["neqb", "--v", "1", *BASE, "--theta", "pi/0"], "cannot read angle 'pi/0'"),
+        (
+            ["neqb", "--v", "1", *BASE, "--delta", "1e300"],
+            "v/delta**2 (the sweep speed in units of delta**2) over- or under",
+        ),
+        (
+            [
+                "quapi",
+                "--v",
+                "1",
+                *BASE,
+                "--dt",
+                "0.2",
+                "--kmax",
+                "3",
+                "--tmax",
+                "20",
+                "--budget",
+                "99",
+                "--eps-q",
+                "999",
+            ],
+            "--budget, --eps-q belong to convergence mode (--tol), not to fixed settings --dt, --kmax, --tmax",
+        ),
+        (
+            ["quapi", "--v", "1", *BASE, "--dt", "0.2", "--kmax", "3", "--tmax", "20", "--compensate"],
+            "--compensate belong",
+        ),
+        (["quapi", "--v", "1", *BASE, "--dt", "0.2", "--kmax", "3", "--tmax", "20", "--tol", "1e-2"], "--tol belong"),
+        (["quapi", "--v", "1", *BASE, "--budget", "8"], "--budget need --tol"),
+        (["quapi", "--v", "1", *BASE, "--dt", "0.2"], "missing --kmax, --tmax"),
+        (
+            ["fit", "data.csv", "--s", "3", "--omega-c", "5", "--T", "1", "--engine", "quapi", "--n-steps", "64"],
+            "--n-steps belongs to --engine neqb",
+        ),
+        (
+            [
+                "neqb",
+                "--v",
+                ",".join(["1"] * 1001),
+                "--T",
+                ",".join(["1"] * 1001),
+                "--gamma",
+                "5e-4",
+                "--s",
+                "3",
+                "--omega-c",
+                "5",
+            ],
+            "pass --yes to run anyway",
+        ),
+        (["quapi", "--v", "0.01,0.02", *BASE, "--tol", "1e-2", "--budget", "14"], "pass --yes"),
+    ],
+)
 def test_misleading_inputs_give_one_clear_line(argv, fragment, capsys, no_work):
     assert main(argv) == 2
     one_error_line(capsys, fragment)
@@ -102,8 +148,9 @@ def test_misleading_inputs_give_one_clear_line(argv, fragment, capsys, no_work):
 def test_size_estimate_is_printed_above_the_soft_limit(capsys, monkeypatch):
     monkeypatch.setattr(sweep_module, "sweep", lambda *a, **k: (_ for _ in ()).throw(ValueError("stop here")))
     v = ",".join(str(0.1 * (i + 1)) for i in range(200))
-    assert main(["neqb", "--v", v, "--T", ",".join(["1", "2"] * 30), "--gamma", "5e-4", "--s", "3",
-                 "--omega-c", "5"]) == 2
+    assert (
+        main(["neqb", "--v", v, "--T", ",".join(["1", "2"] * 30), "--gamma", "5e-4", "--s", "3", "--omega-c", "5"]) == 2
+    )
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("lzjax: 12000 grid points: estimated") and "MiB" in err[0]
 
@@ -120,8 +167,10 @@ def test_fit_size_estimate_counts_the_exact_engine(tmp_path, capsys, monkeypatch
     assert main(base + ["--engine", "quapi", "--dt", "0.01", "--tmax", "2000", "--kmax", "256"]) == 2
     err = capsys.readouterr().err
     assert "200 CSV rows: estimated" in err and " h " in err and "pass --yes" in err and "stop here" not in err
-    for flags, message in ((["--dt", "0", "--kmax", "5"], "dt must be finite and > 0"),
-                           (["--dt", "0.1", "--kmax", "40"], "kmax must be an integer in [1, 14]")):
+    for flags, message in (
+        (["--dt", "0", "--kmax", "5"], "dt must be finite and > 0"),
+        (["--dt", "0.1", "--kmax", "40"], "kmax must be an integer in [1, 14]"),
+    ):
         assert main(base + ["--engine", "adt", "--tmax", "10"] + flags) == 2  # settings before the estimate
         err = capsys.readouterr().err
         assert message in err and "estimated" not in err and "Traceback" not in err
@@ -137,7 +186,18 @@ def test_version(capsys):
 
 def test_cli_store_resumes_like_the_python_call(tmp_path, capsys, monkeypatch):
     store = tmp_path / "s.jsonl"
-    argv = ["neqb", "--v", "0.3,1,3", *BASE, "--store", str(store), "--chunk-size", "2", "--out", str(tmp_path / "a.json")]
+    argv = [
+        "neqb",
+        "--v",
+        "0.3,1,3",
+        *BASE,
+        "--store",
+        str(store),
+        "--chunk-size",
+        "2",
+        "--out",
+        str(tmp_path / "a.json"),
+    ]
     assert main(argv) == 0
     assert len(store.read_text().splitlines()) == 1 + 2
     original = sweep_module._engine_call
@@ -155,14 +215,24 @@ def test_cli_store_resumes_like_the_python_call(tmp_path, capsys, monkeypatch):
 def test_not_converged_warning_names_the_points(capsys, monkeypatch):
     def fake(*a, **k):
         res = sweep_module.SweepResult(
-            coords={"v": np.array([0.1, 1.0]), "T": np.array([6.4]), "theta": np.array([0.0]),
-                    "omega_c": np.array([5.0]), "gamma": np.array([5e-4]), "s": np.array([3.0]),
-                    "delta": np.array([1.0])},
-            data={"P_LZ": np.full((2, 1, 1, 1, 1, 1, 1), 0.5), "P_ES": np.full((2, 1, 1, 1, 1, 1, 1), 0.5),
-                  "P_LZ_err": np.full((2, 1, 1, 1, 1, 1, 1), 1e-3),
-                  "converged": np.array([False, True]).reshape(2, 1, 1, 1, 1, 1, 1),
-                  "status": np.array(["not converged", "converged"]).reshape(2, 1, 1, 1, 1, 1, 1)},
-            attrs={"engine": "neqb"})
+            coords={
+                "v": np.array([0.1, 1.0]),
+                "T": np.array([6.4]),
+                "theta": np.array([0.0]),
+                "omega_c": np.array([5.0]),
+                "gamma": np.array([5e-4]),
+                "s": np.array([3.0]),
+                "delta": np.array([1.0]),
+            },
+            data={
+                "P_LZ": np.full((2, 1, 1, 1, 1, 1, 1), 0.5),
+                "P_ES": np.full((2, 1, 1, 1, 1, 1, 1), 0.5),
+                "P_LZ_err": np.full((2, 1, 1, 1, 1, 1, 1), 1e-3),
+                "converged": np.array([False, True]).reshape(2, 1, 1, 1, 1, 1, 1),
+                "status": np.array(["not converged", "converged"]).reshape(2, 1, 1, 1, 1, 1, 1),
+            },
+            attrs={"engine": "neqb"},
+        )
         return res
 
     monkeypatch.setattr(sweep_module, "sweep", fake)
@@ -172,8 +242,11 @@ def test_not_converged_warning_names_the_points(capsys, monkeypatch):
 
 
 def test_repr_is_short():
-    res = sweep_module.SweepResult(coords={"v": np.geomspace(0.01, 10, 400), "T": np.array([6.4])},
-                                   data={"P_LZ": np.zeros((400, 1))}, attrs={"engine": "neqb", "tol": 1e-6})
+    res = sweep_module.SweepResult(
+        coords={"v": np.geomspace(0.01, 10, 400), "T": np.array([6.4])},
+        data={"P_LZ": np.zeros((400, 1))},
+        attrs={"engine": "neqb", "tol": 1e-6},
+    )
     text = repr(res)
     assert len(text) < 200 and "shape=(400, 1)" in text and "v=0.01..10 (400)" in text and "neqb" in text
 
@@ -182,7 +255,9 @@ def test_legend_theta_as_multiple_of_pi():
     pytest.importorskip("matplotlib")
     res = sweep_module.SweepResult(
         coords={"v": np.array([0.1, 1.0]), "theta": np.array([0.0, 0.022 * math.pi, 0.3])},
-        data={"P_LZ": np.zeros((2, 3)), "P_ES": np.zeros((2, 3))}, attrs={"engine": "neqb"})
+        data={"P_LZ": np.zeros((2, 3)), "P_ES": np.zeros((2, 3))},
+        attrs={"engine": "neqb"},
+    )
     fig = res.plot()
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["Θ=0", "Θ=0.022π", "Θ=0.3"]
@@ -198,9 +273,30 @@ def test_sigint_mid_sweep_keeps_chunks_and_says_so_in_one_line(tmp_path):
     # a suite started in the background (`pytest &` without job control) has SIGINT ignored, which
     # a child inherits (and Python then keeps): give it a handler, reset to the default by exec
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    proc = subprocess.Popen([sys.executable, "-m", "lzjax", "neqb", "--v", v, *BASE, "--theta", "0,0.3",
-                             "--store", str(store), "--chunk-size", "2", "--out", str(tmp_path / "r.json")],
-                            cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lzjax",
+            "neqb",
+            "--v",
+            v,
+            *BASE,
+            "--theta",
+            "0,0.3",
+            "--store",
+            str(store),
+            "--chunk-size",
+            "2",
+            "--out",
+            str(tmp_path / "r.json"),
+        ],
+        cwd=str(ROOT),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     signal.signal(signal.SIGINT, previous)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:

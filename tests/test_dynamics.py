@@ -18,7 +18,6 @@ import lzjax  # noqa: E402
 from lzjax.dynamics import neqb_trajectory  # noqa: E402
 from lzjax.model import Bath, Drive, LZProblem  # noqa: E402
 from lzjax.protocols import LinearSweep, PeriodicDrive, TabulatedDrive, TanhSweep  # noqa: E402
-
 from reference import bloch_reference, schrodinger_reference  # noqa: E402
 
 NO_BATH = Bath(gamma=0.0, s=3.0, omega_c=5.0, T=0.0)
@@ -26,16 +25,38 @@ FIG1 = Bath(gamma=5e-4, s=3.0, omega_c=5.0, T=6.4)  # the paper's Fig. 1 point (
 
 # name -> (protocol, numpy ε(t), numpy ε̇(t), t0, t1, kwargs of neqb_trajectory)
 CASES = {
-    "linear": (Drive(v=0.8), lambda t: 0.8 * t, lambda t: 0.8 + 0 * t, -10.0, 12.5,
-               dict(eps_start=-8.0, eps_end=10.0, grid="uniform", dt=0.01)),
-    "finite": (LinearSweep(v=0.8, eps_start=-8.0, eps_end=10.0), lambda t: 0.8 * t, lambda t: 0.8 + 0 * t,
-               -10.0, 12.5, dict(n_steps=4096)),
-    "tanh": (TanhSweep(amplitude=8.0, tau=6.0, t_start=-15.0, t_end=15.0, eps0=0.5),
-             lambda t: 0.5 + 8.0 * np.tanh(t / 6.0), lambda t: 8.0 / 6.0 / np.cosh(t / 6.0) ** 2,
-             -15.0, 15.0, dict(dt=0.01)),
-    "periodic": (PeriodicDrive(eps0=0.7, amplitude=6.0, omega=0.9, t_start=0.0, t_end=15.0),
-                 lambda t: 0.7 + 6.0 * np.cos(0.9 * t), lambda t: -5.4 * np.sin(0.9 * t),
-                 0.0, 15.0, dict(dt=0.01)),
+    "linear": (
+        Drive(v=0.8),
+        lambda t: 0.8 * t,
+        lambda t: 0.8 + 0 * t,
+        -10.0,
+        12.5,
+        dict(eps_start=-8.0, eps_end=10.0, grid="uniform", dt=0.01),
+    ),
+    "finite": (
+        LinearSweep(v=0.8, eps_start=-8.0, eps_end=10.0),
+        lambda t: 0.8 * t,
+        lambda t: 0.8 + 0 * t,
+        -10.0,
+        12.5,
+        dict(n_steps=4096),
+    ),
+    "tanh": (
+        TanhSweep(amplitude=8.0, tau=6.0, t_start=-15.0, t_end=15.0, eps0=0.5),
+        lambda t: 0.5 + 8.0 * np.tanh(t / 6.0),
+        lambda t: 8.0 / 6.0 / np.cosh(t / 6.0) ** 2,
+        -15.0,
+        15.0,
+        dict(dt=0.01),
+    ),
+    "periodic": (
+        PeriodicDrive(eps0=0.7, amplitude=6.0, omega=0.9, t_start=0.0, t_end=15.0),
+        lambda t: 0.7 + 6.0 * np.cos(0.9 * t),
+        lambda t: -5.4 * np.sin(0.9 * t),
+        0.0,
+        15.0,
+        dict(dt=0.01),
+    ),
 }
 
 
@@ -120,21 +141,24 @@ def test_tabulated_drive_interpolates():
     np.testing.assert_allclose(c.r_x.values, d.r_x.values, atol=1e-12)
 
 
-@pytest.mark.parametrize("build, match", [
-    (lambda: TabulatedDrive.from_samples([0.0, 1.0, 1.0], [0.0, 1.0, 2.0]), "strictly increasing"),
-    (lambda: TabulatedDrive.from_samples([0.0, 1.0, 2.0], [0.0, np.nan, 2.0]), "values must be finite"),
-    (lambda: TabulatedDrive.from_samples([0.0, np.inf], [0.0, 1.0]), "times must be finite"),
-    (lambda: TabulatedDrive.from_samples([0.0, 1.0], [0.0, 1.0], kind="quadratic"), "kind"),
-    (lambda: LinearSweep(v=1.0, eps_start=5.0, eps_end=-5.0), "eps_end must be > eps_start"),
-    (lambda: LinearSweep(v=-1.0, eps_start=-5.0, eps_end=5.0), "v"),
-    (lambda: TanhSweep(amplitude=1.0, tau=0.0, t_start=-1.0, t_end=1.0), "tau"),
-    (lambda: PeriodicDrive(eps0=0.0, amplitude=1.0, omega=1.0, t_start=1.0, t_end=1.0), "t_end must be > t_start"),
-    (lambda: PeriodicDrive(eps0=np.inf, amplitude=1.0, omega=1.0, t_start=0.0, t_end=1.0), "eps0"),
-    (lambda: neqb_trajectory(LinearSweep(1.0, -5.0, 5.0), NO_BATH, times=[-7.0]), "times must lie inside"),
-    (lambda: neqb_trajectory(LinearSweep(1.0, -5.0, 5.0), NO_BATH), "exactly one of times"),
-    (lambda: neqb_trajectory(LinearSweep(1.0, -5.0, 5.0), NO_BATH, every=0), "every"),
-    (lambda: neqb_trajectory(TanhSweep(1.0, 1.0, -1.0, 1.0), NO_BATH, every=1, grid="asinh"), "asinh"),
-])
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: TabulatedDrive.from_samples([0.0, 1.0, 1.0], [0.0, 1.0, 2.0]), "strictly increasing"),
+        (lambda: TabulatedDrive.from_samples([0.0, 1.0, 2.0], [0.0, np.nan, 2.0]), "values must be finite"),
+        (lambda: TabulatedDrive.from_samples([0.0, np.inf], [0.0, 1.0]), "times must be finite"),
+        (lambda: TabulatedDrive.from_samples([0.0, 1.0], [0.0, 1.0], kind="quadratic"), "kind"),
+        (lambda: LinearSweep(v=1.0, eps_start=5.0, eps_end=-5.0), "eps_end must be > eps_start"),
+        (lambda: LinearSweep(v=-1.0, eps_start=-5.0, eps_end=5.0), "v"),
+        (lambda: TanhSweep(amplitude=1.0, tau=0.0, t_start=-1.0, t_end=1.0), "tau"),
+        (lambda: PeriodicDrive(eps0=0.0, amplitude=1.0, omega=1.0, t_start=1.0, t_end=1.0), "t_end must be > t_start"),
+        (lambda: PeriodicDrive(eps0=np.inf, amplitude=1.0, omega=1.0, t_start=0.0, t_end=1.0), "eps0"),
+        (lambda: neqb_trajectory(LinearSweep(1.0, -5.0, 5.0), NO_BATH, times=[-7.0]), "times must lie inside"),
+        (lambda: neqb_trajectory(LinearSweep(1.0, -5.0, 5.0), NO_BATH), "exactly one of times"),
+        (lambda: neqb_trajectory(LinearSweep(1.0, -5.0, 5.0), NO_BATH, every=0), "every"),
+        (lambda: neqb_trajectory(TanhSweep(1.0, 1.0, -1.0, 1.0), NO_BATH, every=1, grid="asinh"), "asinh"),
+    ],
+)
 def test_bad_input_is_one_clear_error(build, match):
     with pytest.raises(ValueError, match=match):
         build()
@@ -192,26 +216,34 @@ def test_exact_pure_dephasing(every):
     gamma, s, dt, kmax, n = 0.05, 3.0, 0.25, 5, 6
     system = DrivenSystem(drive=Drive(v=0.7), bath=Bath(gamma=gamma, s=s, omega_c=5.0, T=0.0), theta=0.0)
     t = dt * jnp.arange(n + 1) + 0.1  # ε > 0 throughout: at Δ = 0 the adiabatic frame flips at ε = 0
-    rho = np.asarray(exact_rho_path(get_engine("adt"), system, t, dt, jnp.full((1, 4), 0.5 + 0j), kmax,
-                                    every=every, delta=0.0))
+    rho = np.asarray(
+        exact_rho_path(get_engine("adt"), system, t, dt, jnp.full((1, 4), 0.5 + 0j), kmax, every=every, delta=0.0)
+    )
     steps = np.arange(0, n + 1, every)
     assert rho.shape == (len(steps), 1, 4)
-    for row, k in zip(rho, steps):
+    for row, k in zip(rho, steps, strict=False):
         if k > kmax:  # beyond the memory the truncated influence is no longer exact
             continue
-        g = quad(lambda w: gamma / math.pi * w**s * math.exp(-w / 5.0) * (1 - math.cos(w * k * dt)) / w**2,
-                 0, np.inf, limit=500, epsabs=1e-13)[0]
+        g = quad(
+            lambda w: gamma / math.pi * w**s * math.exp(-w / 5.0) * (1 - math.cos(w * k * dt)) / w**2,
+            0,
+            np.inf,
+            limit=500,
+            epsabs=1e-13,
+        )[0]
         assert abs(abs(row[0, 1]) - 0.5 * math.exp(-g)) < 1e-9, k
         np.testing.assert_allclose(row[0, [0, 3]].real, 0.5, atol=1e-12)
 
 
 # ---- crossing window ----------------------------------------------------------------------------
 
+
 def test_crossing_window_is_sufficient_and_tight(fig1_solve_neqb):
     """Fig. 1 point (v = 1, T = 6.4, γ = 5e-4, s = 3, ω_c = 5), δ = 1e-4: with the bath only in
     [ε₋, ε₊] P_LZ and P_ES move by ≤ δ from the full-bath values (which equal solve_neqb to 1e-6);
     shrinking the window by 20 % about its centre moves them by more than δ. Measured (n_seg 1024,
-    16 halvings): ε₋ = −31.20, ε₊ = 33.03 (±0.0014), deviation 0.99997e-4, shrunk 3.0e-4 (these at n_seg 512, 10 halvings in the test: see the report);
+    16 halvings): ε₋ = −31.20, ε₊ = 33.03 (±0.0014), deviation 0.99997e-4, shrunk 3.0e-4 (these at n_seg 512,
+    10 halvings in the test: see the report);
     rate-based (∫Γ1 dt = δ/2 per side) −34.46, +34.49."""
     from lzjax.dynamics import crossing_window, windowed_probabilities
 
@@ -225,8 +257,7 @@ def test_crossing_window_is_sufficient_and_tight(fig1_solve_neqb):
     dev = max(abs(p_lz[0] - float(ds.P_LZ[0])), abs(p_es[0] - float(ds.P_ES[0])))
     assert dev <= tol, dev
     c, w = 0.5 * (lo + hi), 0.5 * (hi - lo)
-    p_lz, p_es = windowed_probabilities(Drive(v=1.0), FIG1, 0.0, eps_minus=c - 0.8 * w, eps_plus=c + 0.8 * w,
-                                        n_seg=512)
+    p_lz, p_es = windowed_probabilities(Drive(v=1.0), FIG1, 0.0, eps_minus=c - 0.8 * w, eps_plus=c + 0.8 * w, n_seg=512)
     shrunk = max(abs(p_lz[0] - float(ds.P_LZ[0])), abs(p_es[0] - float(ds.P_ES[0])))
     assert shrunk > tol, shrunk
     # the rate-based estimate is of the same size (within a factor 1.5 here)

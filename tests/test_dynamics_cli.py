@@ -28,6 +28,7 @@ OBS = ("P_ground", "P_excited", "P_up", "r_x", "r_y", "r_z")
 @pytest.fixture
 def no_work(monkeypatch):
     """Any engine call fails the test: every check must come before the work."""
+
     def refuse(*a, **k):
         raise AssertionError("the engine was called")
 
@@ -43,44 +44,62 @@ def one_error_line(capsys, fragment):
 
 
 LIN = ["trajectory", "--v", "1", *BATH]
-TANH = ["trajectory", *BATH, "--drive", "tanh", "--amplitude", "5", "--tau", "3", "--t-start", "-10",
-        "--t-end", "10"]
-PER = ["trajectory", *BATH, "--drive", "periodic", "--eps0", "0.5", "--amplitude", "4", "--omega", "1",
-       "--t-start", "0", "--t-end", "10"]
+TANH = ["trajectory", *BATH, "--drive", "tanh", "--amplitude", "5", "--tau", "3", "--t-start", "-10", "--t-end", "10"]
+PER = [
+    "trajectory",
+    *BATH,
+    "--drive",
+    "periodic",
+    "--eps0",
+    "0.5",
+    "--amplitude",
+    "4",
+    "--omega",
+    "1",
+    "--t-start",
+    "0",
+    "--t-end",
+    "10",
+]
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (LIN + ["--times", "0", "--out", "{d}/r.txt"], "--out must end in .csv or .json or .nc"),
-    (LIN + ["--times", "0", "--out", "{d}/dir.csv"], "is a folder"),
-    (LIN + ["--times", "0", "--out", "{d}/sub/r.csv"], "does not exist"),
-    (LIN + ["--times", "0", "--out", "/proc/r.csv"], "cannot write into folder"),
-    (LIN + ["--times", "0", "--out", "{d}/r.csv", "--plot", "{d}/p.gif"], "--plot must end in"),
-    (LIN + ["--times", "0", "--tau", "3", "--omega", "1"], "--tau, --omega do not apply to --drive linear"),
-    (TANH + ["--v", "1", "--times", "0"], "--v does not apply to --drive tanh"),
-    (TANH + ["--omega", "2", "--times", "0"], "--omega does not apply to --drive tanh"),
-    (PER[:-4] + ["--times", "1"], "--drive periodic needs --t-start, --t-end"),
-    (TANH + ["--times", "0", "--n-steps", "64"], "--n-steps does not apply to --drive tanh"),
-    (LIN + ["--times", "0", "--dt", "0.1"], "--dt does not apply to --engine neqb with --drive linear"),
-    (LIN + ["--times", "0", "--kmax", "4"], "--kmax does not apply to --engine neqb"),
-    (LIN + ["--times", "0", "--engine", "quapi", "--dt", "0.1", "--kmax", "3"], "needs a finite window"),
-    (LIN + ["--times", "0", "--engine", "quapi", "--eps-start", "-5", "--eps-end", "5"], "needs --dt and --kmax"),
-    (PER + ["--every", "5", "--engine", "quapi", "--dt", "0.1", "--kmax", "3", "--n-steps", "64"],
-     "--n-steps does not apply to --engine quapi"),
-    (LIN + ["--times", "0", "--eps-start", "-5"], "--eps-start and --eps-end go together"),
-    (LIN + ["--times", "-7", "--eps-start", "-5", "--eps-end", "5"], "--times must lie inside"),
-    (LIN + ["--eps-start", "5", "--eps-end", "-5", "--every", "4"], "eps_end must be > eps_start"),
-    (LIN + ["--times", "0", "--every", "4"], "give one of --times"),
-    (LIN, "give one of --times"),
-    (LIN + ["--times", "0,x"], "--times: cannot read 'x'"),
-    (LIN + ["--every", "0"], "--every must be a positive integer"),
-    (LIN + ["--times", "0", "--gamma", "-1"], "gamma"),
-    (LIN + ["--times", "0", "--delta", "2"], "--delta must be 1"),
-    (TANH + ["--times", "0", "--window-tol", "1e-3"], "--window-tol applies to --drive linear only"),
-    (["trajectory", *BATH, "--times", "0"], "--drive linear needs --v"),
-    (["window", *BATH, "--v", "1", "--tol", "0.5"], "--tol must be in"),
-    (["window", *BATH, "--v", "1", "--out", "{d}/w.png"], "--out must end in"),
-    (["window", *BATH, "--v", "1", "--times", "0"], "unrecognized arguments: --times"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (LIN + ["--times", "0", "--out", "{d}/r.txt"], "--out must end in .csv or .json or .nc"),
+        (LIN + ["--times", "0", "--out", "{d}/dir.csv"], "is a folder"),
+        (LIN + ["--times", "0", "--out", "{d}/sub/r.csv"], "does not exist"),
+        (LIN + ["--times", "0", "--out", "/proc/r.csv"], "cannot write into folder"),
+        (LIN + ["--times", "0", "--out", "{d}/r.csv", "--plot", "{d}/p.gif"], "--plot must end in"),
+        (LIN + ["--times", "0", "--tau", "3", "--omega", "1"], "--tau, --omega do not apply to --drive linear"),
+        (TANH + ["--v", "1", "--times", "0"], "--v does not apply to --drive tanh"),
+        (TANH + ["--omega", "2", "--times", "0"], "--omega does not apply to --drive tanh"),
+        (PER[:-4] + ["--times", "1"], "--drive periodic needs --t-start, --t-end"),
+        (TANH + ["--times", "0", "--n-steps", "64"], "--n-steps does not apply to --drive tanh"),
+        (LIN + ["--times", "0", "--dt", "0.1"], "--dt does not apply to --engine neqb with --drive linear"),
+        (LIN + ["--times", "0", "--kmax", "4"], "--kmax does not apply to --engine neqb"),
+        (LIN + ["--times", "0", "--engine", "quapi", "--dt", "0.1", "--kmax", "3"], "needs a finite window"),
+        (LIN + ["--times", "0", "--engine", "quapi", "--eps-start", "-5", "--eps-end", "5"], "needs --dt and --kmax"),
+        (
+            PER + ["--every", "5", "--engine", "quapi", "--dt", "0.1", "--kmax", "3", "--n-steps", "64"],
+            "--n-steps does not apply to --engine quapi",
+        ),
+        (LIN + ["--times", "0", "--eps-start", "-5"], "--eps-start and --eps-end go together"),
+        (LIN + ["--times", "-7", "--eps-start", "-5", "--eps-end", "5"], "--times must lie inside"),
+        (LIN + ["--eps-start", "5", "--eps-end", "-5", "--every", "4"], "eps_end must be > eps_start"),
+        (LIN + ["--times", "0", "--every", "4"], "give one of --times"),
+        (LIN, "give one of --times"),
+        (LIN + ["--times", "0,x"], "--times: cannot read 'x'"),
+        (LIN + ["--every", "0"], "--every must be a positive integer"),
+        (LIN + ["--times", "0", "--gamma", "-1"], "gamma"),
+        (LIN + ["--times", "0", "--delta", "2"], "--delta must be 1"),
+        (TANH + ["--times", "0", "--window-tol", "1e-3"], "--window-tol applies to --drive linear only"),
+        (["trajectory", *BATH, "--times", "0"], "--drive linear needs --v"),
+        (["window", *BATH, "--v", "1", "--tol", "0.5"], "--tol must be in"),
+        (["window", *BATH, "--v", "1", "--out", "{d}/w.png"], "--out must end in"),
+        (["window", *BATH, "--v", "1", "--times", "0"], "unrecognized arguments: --times"),
+    ],
+)
 def test_bad_flags_and_paths_fail_fast_and_write_nothing(argv, fragment, tmp_path, capsys, no_work):
     (tmp_path / "dir.csv").mkdir()
     t0 = time.perf_counter()
@@ -97,8 +116,20 @@ def test_a_failing_plot_leaves_no_records_file(tmp_path, capsys, monkeypatch):
         raise ValueError("plot failed")
 
     monkeypatch.setattr(plotting, "plot_trajectory", broken)
-    argv = LIN + ["--eps-start", "-4", "--eps-end", "4", "--every", "32", "--n-steps", "64",
-                  "--out", str(tmp_path / "r.csv"), "--plot", str(tmp_path / "p.png")]
+    argv = LIN + [
+        "--eps-start",
+        "-4",
+        "--eps-end",
+        "4",
+        "--every",
+        "32",
+        "--n-steps",
+        "64",
+        "--out",
+        str(tmp_path / "r.csv"),
+        "--plot",
+        str(tmp_path / "p.png"),
+    ]
     assert main(argv) == 2
     one_error_line(capsys, "plot failed")
     assert os.listdir(tmp_path) == []
@@ -114,16 +145,20 @@ def test_trajectory_records_equal_neqb_trajectory(tmp_path, capsys):
     every CSV and JSON row equals neqb_trajectory's values for the same arguments (to 1e-15),
     point-major, parameters included; the plot is written."""
     times = [-2.0, 0.0, 3.0]
-    base = LIN[:2] + ["0.5,1"] + LIN[3:] + ["--eps-start", "-6", "--eps-end", "6", "--times", "-2,0,3",
-                                            "--n-steps", "128"]
+    base = (
+        LIN[:2] + ["0.5,1"] + LIN[3:] + ["--eps-start", "-6", "--eps-end", "6", "--times", "-2,0,3", "--n-steps", "128"]
+    )
     assert main(base + ["--out", str(tmp_path / "r.csv"), "--plot", str(tmp_path / "p.png")]) == 0
     assert main(base + ["--out", str(tmp_path / "r.json"), "--start", "excited"]) == 0
     capsys.readouterr()
     assert (tmp_path / "p.png").stat().st_size > 5_000
-    ds = dynamics.neqb_trajectory(Drive(v=np.array([0.5, 1.0])), FIG1, 0.0, times=times, eps_start=-6.0,
-                                  eps_end=6.0, n_steps=128)
-    for rows, start in ((_read_csv(tmp_path / "r.csv"), "ground"),
-                        (json.loads((tmp_path / "r.json").read_text()), "excited")):
+    ds = dynamics.neqb_trajectory(
+        Drive(v=np.array([0.5, 1.0])), FIG1, 0.0, times=times, eps_start=-6.0, eps_end=6.0, n_steps=128
+    )
+    for rows, start in (
+        (_read_csv(tmp_path / "r.csv"), "ground"),
+        (json.loads((tmp_path / "r.json").read_text()), "excited"),
+    ):
         sel = ds.sel(start=start)
         assert len(rows) == 2 * 5  # two points, start + three times + end
         for i, row in enumerate(rows):
@@ -140,12 +175,16 @@ def test_quapi_trajectory_records_equal_exact_trajectory(tmp_path, capsys):
     exact_trajectory's values."""
     from lzjax.protocols import PeriodicDrive
 
-    assert main(PER + ["--every", "25", "--engine", "quapi", "--dt", "0.1", "--kmax", "2",
-                       "--out", str(tmp_path / "q.json")]) == 0
+    assert (
+        main(
+            PER
+            + ["--every", "25", "--engine", "quapi", "--dt", "0.1", "--kmax", "2", "--out", str(tmp_path / "q.json")]
+        )
+        == 0
+    )
     capsys.readouterr()
     rows = json.loads((tmp_path / "q.json").read_text())
-    ds = quapi_trajectory.exact_trajectory(PeriodicDrive(0.5, 4.0, 1.0, 0.0, 10.0), FIG1, 0.0, dt=0.1, kmax=2,
-                                           every=25)
+    ds = quapi_trajectory.exact_trajectory(PeriodicDrive(0.5, 4.0, 1.0, 0.0, 10.0), FIG1, 0.0, dt=0.1, kmax=2, every=25)
     assert len(rows) == ds.sizes["time"] == 5
     for j, row in enumerate(rows):
         want = [float(ds.t[0, j])] + [float(ds.sel(start="ground")[k][0, j]) for k in OBS]
@@ -155,19 +194,42 @@ def test_quapi_trajectory_records_equal_exact_trajectory(tmp_path, capsys):
 def test_window_output_equals_crossing_window(tmp_path, capsys):
     """`lzjax window` (v = 1, 3; δ = 1e-2, 64 steps per segment, 4 halvings): the printed table
     and the JSON records carry crossing_window's ε₋, ε₊, their errors and the rate-based estimate."""
-    argv = ["window", "--v", "1,3", *BATH, "--tol", "1e-2", "--n-seg", "64", "--iterations", "4",
-            "--out", str(tmp_path / "w.json")]
+    argv = [
+        "window",
+        "--v",
+        "1,3",
+        *BATH,
+        "--tol",
+        "1e-2",
+        "--n-seg",
+        "64",
+        "--iterations",
+        "4",
+        "--out",
+        str(tmp_path / "w.json"),
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     rows = json.loads((tmp_path / "w.json").read_text())
     ds = dynamics.crossing_window(Drive(v=np.array([1.0, 3.0])), FIG1, 0.0, tol=1e-2, n_seg=64, iterations=4)
-    assert len(rows) == 2 and len(out) == 3 and out[0].split()[6:10] == [
-        "eps_minus", "eps_minus_err", "eps_plus", "eps_plus_err"]
+    assert (
+        len(rows) == 2
+        and len(out) == 3
+        and out[0].split()[6:10] == ["eps_minus", "eps_minus_err", "eps_plus", "eps_plus_err"]
+    )
     for p, row in enumerate(rows):
         assert row["v"] == float(ds.v[p]) and row["tol"] == 1e-2
-        for k in ("eps_minus", "eps_plus", "eps_minus_err", "eps_plus_err", "rate_eps_minus", "rate_eps_plus",
-                  "window_dev"):
+        for k in (
+            "eps_minus",
+            "eps_plus",
+            "eps_minus_err",
+            "eps_plus_err",
+            "rate_eps_minus",
+            "rate_eps_plus",
+            "window_dev",
+        ):
             assert row[k] == pytest.approx(float(ds[k][p]), abs=1e-12), k
         printed = [float(x) for x in out[1 + p].split()]
-        np.testing.assert_allclose(printed[6:10], [row[k] for k in ("eps_minus", "eps_minus_err", "eps_plus",
-                                                                    "eps_plus_err")], rtol=1e-5)
+        np.testing.assert_allclose(
+            printed[6:10], [row[k] for k in ("eps_minus", "eps_minus_err", "eps_plus", "eps_plus_err")], rtol=1e-5
+        )

@@ -115,8 +115,9 @@ EXACT = -np.expm1(-np.pi / (2 * V))
 
 
 def test_third_engine_through_the_ladder(registered):
-    res = converge_quapi(LZProblem(Drive(v=V), Bath(gamma=0.0, s=3, omega_c=5, T=0.0), theta=0.0),
-                         tol=1e-3, engine="coherent")
+    res = converge_quapi(
+        LZProblem(Drive(v=V), Bath(gamma=0.0, s=3, omega_c=5, T=0.0), theta=0.0), tol=1e-3, engine="coherent"
+    )
     assert res.engine == "quapi-coherent" and np.all(res.status == "converged")
     for p, err in ((res.P_LZ, res.P_LZ_err), (res.P_ES, res.P_ES_err)):
         assert np.all(np.abs(p - EXACT) <= err + 1e-6), (p - EXACT, err)
@@ -127,8 +128,27 @@ def test_third_engine_through_sweep_and_cli(registered, tmp_path):
     assert set(grid.data) == {"P_LZ", "P_ES", "P_LZ_err", "P_ES_err", *Coherent.columns, "status"}
     np.testing.assert_allclose(grid["P_LZ"].ravel(), EXACT, atol=1e-3)
     out = tmp_path / "c.json"
-    argv = ["quapi", "--v", "0.3,1,3", "--T", "0", "--gamma", "0", "--s", "3", "--omega-c", "5",
-            "--tol", "1e-3", "--engine", "coherent", "--eps-q", "20", "--out", str(out)]
+    argv = [
+        "quapi",
+        "--v",
+        "0.3,1,3",
+        "--T",
+        "0",
+        "--gamma",
+        "0",
+        "--s",
+        "3",
+        "--omega-c",
+        "5",
+        "--tol",
+        "1e-3",
+        "--engine",
+        "coherent",
+        "--eps-q",
+        "20",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     records = json.loads(out.read_text())
     assert [r["eps_q"] for r in records] == pytest.approx([20.0] * 3, rel=1e-2)

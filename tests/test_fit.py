@@ -59,9 +59,11 @@ def test_recover_gamma(k, truths):
     P, sigma = noisy(truths[k], SEED + k)
     res = fit_curve(V, P, sigma, s=S, omega_c=OMEGA_C, T=T, theta=theta)
     est, err = res.params["gamma"], res.errors["gamma"]
-    print(f"\ncase {k}: gamma {gamma:g} -> {est:.6g} ± {err:.3g} ({(est / gamma - 1) * 100:+.2f} %, "
-          f"{(est - gamma) / err:+.2f} se), chi2/dof {res.chi2_dof:.3f}, {res.iterations} it, "
-          f"model error {res.model_error:.2g}")
+    print(
+        f"\ncase {k}: gamma {gamma:g} -> {est:.6g} ± {err:.3g} ({(est / gamma - 1) * 100:+.2f} %, "
+        f"{(est - gamma) / err:+.2f} se), chi2/dof {res.chi2_dof:.3f}, {res.iterations} it, "
+        f"model error {res.model_error:.2g}"
+    )
     assert res.converged and not res.warnings
     assert abs(est / gamma - 1) < 0.05
     assert abs(est - gamma) < 3 * err
@@ -110,8 +112,10 @@ def test_recover_gamma_and_omega_c_jointly(truths):
     g, w = res.params["gamma"], res.params["omega_c"]
     eg, ew = res.errors["gamma"], res.errors["omega_c"]
     corr = res.covariance[0, 1] / math.sqrt(res.covariance[0, 0] * res.covariance[1, 1])
-    print(f"\njoint: gamma {gamma:g} -> {g:.6g} ± {eg:.3g}; omega_c {omega_c:g} -> {w:.5g} ± {ew:.3g}; "
-          f"corr {corr:+.3f}; chi2/dof {res.chi2_dof:.3f}; {res.iterations} it; start {res.start}")
+    print(
+        f"\njoint: gamma {gamma:g} -> {g:.6g} ± {eg:.3g}; omega_c {omega_c:g} -> {w:.5g} ± {ew:.3g}; "
+        f"corr {corr:+.3f}; chi2/dof {res.chi2_dof:.3f}; {res.iterations} it; start {res.start}"
+    )
     assert res.converged and not res.warnings
     assert res.names == ("gamma", "omega_c") and res.covariance.shape == (2, 2)
     assert np.allclose(res.covariance, res.covariance.T)
@@ -154,8 +158,10 @@ def test_neqb_gradient_matches_finite_differences():
         if T > 0:
             fd_T = _central(lambda x: float(value(gamma, OMEGA_C, x, v, theta)), T, 1e-4 * T)
             rel.append(abs(ad[2] - fd_T) / max(abs(fd_T), 1e-12))
-        print(f"\nneqb gamma={gamma:g} v={v:g} T={T:g} theta={theta:.3g}: dP/dgamma {ad[0]:.10g}, "
-              f"relative |AD - FD| (gamma, omega_c, T) = {', '.join(f'{r:.1e}' for r in rel)}")
+        print(
+            f"\nneqb gamma={gamma:g} v={v:g} T={T:g} theta={theta:.3g}: dP/dgamma {ad[0]:.10g}, "
+            f"relative |AD - FD| (gamma, omega_c, T) = {', '.join(f'{r:.1e}' for r in rel)}"
+        )
         worst = max(worst, *rel)
     assert worst < 1e-5
 
@@ -182,17 +188,21 @@ def test_quapi_engine_recovers_its_own_gamma_and_hessian_errors():
     opts = dict(dt=0.25, kmax=2, tmax=25.0)
     v = np.geomspace(0.5, 10.0, 8)
     gamma = 5e-3
-    model = jax.jit(jax.vmap(lambda vi: quapi_probabilities(
-        LZProblem(Drive(vi), Bath(gamma, S, OMEGA_C, 6.4), 0.0), **opts)[0]))
+    model = jax.jit(
+        jax.vmap(lambda vi: quapi_probabilities(LZProblem(Drive(vi), Bath(gamma, S, OMEGA_C, 6.4), 0.0), **opts)[0])
+    )
     truth = np.asarray(model(v))
     sigma = 0.01 * truth
     P = truth + sigma * np.random.default_rng(SEED + 3).standard_normal(v.size)
     gn = fit_curve(v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine="quapi", engine_options=opts)
-    he = fit_curve(v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine="quapi", engine_options=opts,
-                   error_method="hessian")
+    he = fit_curve(
+        v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine="quapi", engine_options=opts, error_method="hessian"
+    )
     est, err = gn.params["gamma"], gn.errors["gamma"]
-    print(f"\nquapi fit: gamma {gamma:g} -> {est:.6g} ± {err:.3g} (hessian ± {he.errors['gamma']:.3g}), "
-          f"chi2/dof {gn.chi2_dof:.3f}, {gn.iterations} it")
+    print(
+        f"\nquapi fit: gamma {gamma:g} -> {est:.6g} ± {err:.3g} (hessian ± {he.errors['gamma']:.3g}), "
+        f"chi2/dof {gn.chi2_dof:.3f}, {gn.iterations} it"
+    )
     assert gn.converged and gn.engine == "quapi" and gn.model_error is None
     assert abs(est - gamma) < 3 * err and abs(est / gamma - 1) < 0.15
     assert he.params["gamma"] == pytest.approx(est, rel=1e-6)
@@ -212,12 +222,35 @@ def test_quapi_process_tensor_fit_recovers_its_own_gamma(tmp_path):
     opts = dict(dt=0.2, kmax=4, tmax=20.0, pt_tol=1e-7)
     v = np.array([0.5, 1.0, 2.0, 4.0])
     gamma = 5e-3
-    truth = np.array([float(quapi_probabilities(LZProblem(Drive(vi), Bath(gamma, S, OMEGA_C, 6.4), 0.3), dt=0.2,
-                                                kmax=PTSettings(4, 1e-7), tmax=20.0, engine="pt")[0]) for vi in v])
+    truth = np.array(
+        [
+            float(
+                quapi_probabilities(
+                    LZProblem(Drive(vi), Bath(gamma, S, OMEGA_C, 6.4), 0.3),
+                    dt=0.2,
+                    kmax=PTSettings(4, 1e-7),
+                    tmax=20.0,
+                    engine="pt",
+                )[0]
+            )
+            for vi in v
+        ]
+    )
     sigma = 0.01 * truth
     P = truth + sigma * np.random.default_rng(SEED + 4).standard_normal(v.size)
-    res = fit_curve(v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, theta=0.3, engine="quapi", engine_options=opts,
-                    gamma0=4e-3, gamma_grid=[4e-3])
+    res = fit_curve(
+        v,
+        P,
+        sigma,
+        s=S,
+        omega_c=OMEGA_C,
+        T=6.4,
+        theta=0.3,
+        engine="quapi",
+        engine_options=opts,
+        gamma0=4e-3,
+        gamma_grid=[4e-3],
+    )
     est, err = res.params["gamma"], res.errors["gamma"]
     print(f"\npt fit: gamma {gamma:g} -> {est:.6g} ± {err:.3g}, chi2/dof {res.chi2_dof:.3f}, {res.iterations} it")
     assert res.converged and res.engine_options["pt_tol"] == 1e-7
@@ -225,14 +258,39 @@ def test_quapi_process_tensor_fit_recovers_its_own_gamma(tmp_path):
     res_truth = dataclasses.replace(res, params=dict(res.params, gamma=gamma))
     np.testing.assert_allclose(res_truth.predict(v), truth, rtol=0, atol=1e-12)  # same model as the data
     with pytest.raises(ValueError, match="hessian"):
-        fit_curve(v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine="quapi", engine_options=opts,
-                  error_method="hessian")
+        fit_curve(v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine="quapi", engine_options=opts, error_method="hessian")
     # the command line: `lzjax fit --engine quapi` is this fit (its start grid adds 1e-6 … 1e-1)
     data = tmp_path / "pt.csv"
-    data.write_text("v,P_LZ,sigma\n" + "".join(f"{a:.10g},{b:.15g},{c:.15g}\n" for a, b, c in zip(v, P, sigma)))
+    data.write_text(
+        "v,P_LZ,sigma\n" + "".join(f"{a:.10g},{b:.15g},{c:.15g}\n" for a, b, c in zip(v, P, sigma, strict=False))
+    )
     out = tmp_path / "pt.json"
-    argv = ["fit", str(data), "--s", "3", "--omega-c", "5", "--T", "6.4", "--theta", "0.3", "--engine", "quapi",
-            "--dt", "0.2", "--kmax", "4", "--tmax", "20", "--pt-tol", "1e-7", "--gamma0", "4e-3", "--out", str(out)]
+    argv = [
+        "fit",
+        str(data),
+        "--s",
+        "3",
+        "--omega-c",
+        "5",
+        "--T",
+        "6.4",
+        "--theta",
+        "0.3",
+        "--engine",
+        "quapi",
+        "--dt",
+        "0.2",
+        "--kmax",
+        "4",
+        "--tmax",
+        "20",
+        "--pt-tol",
+        "1e-7",
+        "--gamma0",
+        "4e-3",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     record = json.loads(out.read_text())
     assert record["engine_options"]["pt_tol"] == 1e-7 and record["converged"]
@@ -240,6 +298,7 @@ def test_quapi_process_tensor_fit_recovers_its_own_gamma(tmp_path):
 
 
 # ---- bad data: clear errors, nothing fitted, no output written --------------------------------
+
 
 def _write(tmp_path, text, name="data.csv"):
     path = tmp_path / name
@@ -319,10 +378,11 @@ def test_fit_curve_validates_before_computing():
 
 # ---- command line -----------------------------------------------------------------------------
 
+
 def _curve_csv(tmp_path, truth, with_sigma=True):
     P, sigma = noisy(truth, SEED)
     lines = ["v,P_LZ,sigma" if with_sigma else "v,P_LZ"]
-    for row in zip(V, P, sigma):
+    for row in zip(V, P, sigma, strict=False):
         lines.append(",".join(f"{x:.10g}" for x in (row if with_sigma else row[:2])))
     return _write(tmp_path, "\n".join(lines) + "\n", "curve.csv")
 
@@ -330,8 +390,22 @@ def _curve_csv(tmp_path, truth, with_sigma=True):
 def test_cli_fit_writes_json_and_plot(tmp_path, capsys, truths):
     data = _curve_csv(tmp_path, truths[0])
     out, png = tmp_path / "fit.json", tmp_path / "fit.png"
-    argv = ["fit", str(data), "--s", "3", "--omega-c", "5", "--T", "6.4", "--theta", "0",
-            "--out", str(out), "--plot", str(png)]
+    argv = [
+        "fit",
+        str(data),
+        "--s",
+        "3",
+        "--omega-c",
+        "5",
+        "--T",
+        "6.4",
+        "--theta",
+        "0",
+        "--out",
+        str(out),
+        "--plot",
+        str(png),
+    ]
     assert main(argv) == 0
     record = json.loads(out.read_text())
     for key in ("gamma", "gamma_err", "chi2_dof", "iterations", "converged"):
@@ -356,11 +430,17 @@ def test_cli_fit_writes_json_and_plot(tmp_path, capsys, truths):
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--fit", "gamma,s"], "--fit must be"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "quapi"], "needs --dt, --kmax and --tmax"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "adt"], "needs --dt, --kmax and --tmax"),
-        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "adt", "--dt", "0.2", "--kmax", "2", "--tmax", "9",
-                                              "--pt-tol", "1e-9"], "--pt-tol belongs to --engine quapi"),
+        (
+            "v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n",
+            ["--engine", "adt", "--dt", "0.2", "--kmax", "2", "--tmax", "9", "--pt-tol", "1e-9"],
+            "--pt-tol belongs to --engine quapi",
+        ),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--pt-tol", "1e-9"], "--pt-tol belong to --engine quapi/adt"),
-        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "quapi", "--dt", "0.2", "--kmax", "2", "--tmax", "9",
-                                              "--pt-tol", "0.5"], "tol"),
+        (
+            "v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n",
+            ["--engine", "quapi", "--dt", "0.2", "--kmax", "2", "--tmax", "9", "--pt-tol", "0.5"],
+            "tol",
+        ),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--T", "1,2"], "--T takes one value"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--theta", "-pi/2"], "theta (coupling angle"),
     ],
@@ -368,8 +448,7 @@ def test_cli_fit_writes_json_and_plot(tmp_path, capsys, truths):
 def test_cli_fit_bad_input_exits_2_with_one_line_and_no_output(tmp_path, capsys, rows, extra, fragment):
     data = _write(tmp_path, rows)
     out, png = tmp_path / "fit.json", tmp_path / "fit.png"
-    argv = ["fit", str(data), "--s", "3", "--omega-c", "5", "--T", "6.4", *extra, "--out", str(out),
-            "--plot", str(png)]
+    argv = ["fit", str(data), "--s", "3", "--omega-c", "5", "--T", "6.4", *extra, "--out", str(out), "--plot", str(png)]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("lzjax: error: ") and fragment in err[0]

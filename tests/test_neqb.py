@@ -1,13 +1,12 @@
 """NEQB (paper Eq. 7-10) against exact limits, scipy, and the paper's qualitative findings."""
 
-
 import jax
 import numpy as np
 import pytest
 
 from lzjax import Bath, Drive, LZProblem, neqb_probabilities, solve_neqb
-from reference import neqb_reference  # tests/reference.py (scipy)
 from lzjax.sweep import sweep
+from reference import neqb_reference  # tests/reference.py (scipy)
 
 
 def lz(v):

@@ -40,15 +40,29 @@ def kernel_path(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyter")
     spec = root / "kernels" / "python3"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (tests)", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (tests)",
+                "language": "python",
+            }
+        )
+    )
     return str(root)
 
 
 def test_every_paper_result_has_a_notebook():
-    expected = {"fig1_longitudinal_weak", "fig2_longitudinal_strong", "fig3_transversal",
-                "fig4_mixed_angle", "fig5_relaxation_rates", "fig6_cutoff", "xi_table", "crossing_window"}
+    expected = {
+        "fig1_longitudinal_weak",
+        "fig2_longitudinal_strong",
+        "fig3_transversal",
+        "fig4_mixed_angle",
+        "fig5_relaxation_rates",
+        "fig6_cutoff",
+        "xi_table",
+        "crossing_window",
+    }
     assert expected <= set(NAMES)
 
 
@@ -65,10 +79,12 @@ def test_notebook_runs_fast(name, workdir, kernel_path, monkeypatch):
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(workdir / "jax-cache"))
     monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
     nb = nbformat.read(workdir / f"{name}.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(workdir)}}).execute()  # raises on a failing cell
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    ).execute()  # raises on a failing cell
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
+    ]
     assert not errors
     png = workdir / "figures" / f"{name}.png"
     assert png.is_file() and png.stat().st_size > 10_000

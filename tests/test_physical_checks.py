@@ -28,6 +28,7 @@ def coherent(v):
 
 # -- item 1: fixed-settings QUAPI far from convergence --------------------------------------------
 
+
 @pytest.mark.parametrize("dt, kmax", [(0.1, 6), (0.05, 8)])
 def test_unphysical_fixed_settings_are_never_numbers(dt, kmax):
     """γ = 0.2 at δt·k_max ≤ 0.6: the truncated influence functional gives P_LZ = −0.51
@@ -40,16 +41,36 @@ def test_unphysical_fixed_settings_are_never_numbers(dt, kmax):
 
 def test_physical_fixed_settings_stay_unchecked():
     """The paper's Fig. 1 bath at the same settings: P in [0, 1], trace to 1e-12 — unchanged."""
-    res = solve_quapi(LZProblem(Drive(v=1.0), Bath(gamma=5e-4, s=3, omega_c=5, T=6.4), theta=0.0),
-                      dt=0.1, kmax=6, tmax=60.0)
+    res = solve_quapi(
+        LZProblem(Drive(v=1.0), Bath(gamma=5e-4, s=3, omega_c=5, T=6.4), theta=0.0), dt=0.1, kmax=6, tmax=60.0
+    )
     assert str(res.status) == "unchecked" and 0 < float(res.P_LZ) < 1 and 0 < float(res.P_ES) < 1
     assert float(res.trace_err) < 1e-12
 
 
 def test_cli_writes_null_and_warns(tmp_path, capsys):
     out = tmp_path / "r.json"
-    argv = ["quapi", "--v", "1", "--T", "0", "--gamma", "0.2", "--s", "3", "--omega-c", "5",
-            "--dt", "0.1", "--kmax", "6", "--tmax", "60", "--out", str(out)]
+    argv = [
+        "quapi",
+        "--v",
+        "1",
+        "--T",
+        "0",
+        "--gamma",
+        "0.2",
+        "--s",
+        "3",
+        "--omega-c",
+        "5",
+        "--dt",
+        "0.1",
+        "--kmax",
+        "6",
+        "--tmax",
+        "60",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     (record,) = json.loads(out.read_text())
     assert record["P_LZ"] is None and record["P_ES"] is None and record["status"] == "unphysical"
@@ -65,8 +86,15 @@ def test_classify_rules():
     err = np.array([1e-3, 1e-3, np.nan, 0.05, 1e-3, 1e-7, 1e-3])
     trace = np.array([0.0, 0.0, 0.0, 0.0, 5e-4, 5e-6, 0.0])
     p_lz, _, err_lz, _, converged, status = classify(p, q, err, err, err <= 1e-2, trace_err=trace)
-    assert status.tolist() == ["converged", "unphysical", "not converged", "not converged", "converged",
-                               "unphysical", "not finite"]
+    assert status.tolist() == [
+        "converged",
+        "unphysical",
+        "not converged",
+        "not converged",
+        "converged",
+        "unphysical",
+        "not finite",
+    ]
     assert np.isnan(p_lz[[1, 5, 6]]).all() and np.isinf(err_lz[[1, 5, 6]]).all()
     assert p_lz[2] == 1.0 + 5e-10 and p_lz[3] == -0.02 and not converged[1]
     assert classify(p, q, err, err, None)[-1][0] == "unchecked"
@@ -85,6 +113,7 @@ def test_sweep_and_store_carry_the_status(tmp_path):
 
 
 # -- item 2: NEQB's validity -------------------------------------------------------------------
+
 
 def test_polaron_reduction_against_quadrature():
     """κ = 1 − exp(−Φ/2), Φ = ∫_1^∞ G/ω² coth(ω/2T) dω, against scipy quad (rel. 1e-10)."""
@@ -129,6 +158,11 @@ def test_kappa_bounds_neqb_error_where_exact_is_known():
 
 def test_paper_fig1_point_is_within_validity():
     """The paper's Fig. 1 bath (γ = 5e-4, s = 3, ω_c = 5) at every temperature it shows."""
-    res = solve_neqb(LZProblem(Drive(v=np.array([0.1, 1.0, 3.0])[:, None]),
-                               Bath(gamma=5e-4, s=3, omega_c=5, T=np.array([0.0, 1.6, 6.4, 25.6])), theta=0.0))
+    res = solve_neqb(
+        LZProblem(
+            Drive(v=np.array([0.1, 1.0, 3.0])[:, None]),
+            Bath(gamma=5e-4, s=3, omega_c=5, T=np.array([0.0, 1.6, 6.4, 25.6])),
+            theta=0.0,
+        )
+    )
     assert np.all(res.status == "converged") and np.all(res.kappa < KAPPA_MAX)

@@ -17,11 +17,11 @@ import pytest
 from scipy.integrate import quad
 
 from lzjax.model import Bath, Drive, LZProblem
+from lzjax.quapi import converge_quapi
 from lzjax.quapi.engines.adt import adt_propagate
 from lzjax.quapi.influence import Eta, eta_coefficients
 from lzjax.quapi.process_tensor import build_process_tensor, build_process_tensor_jvp, pt_propagate, taper_eta
 from lzjax.quapi.propagator import liouville, lz_protocol, magnus4_propagators
-from lzjax.quapi import converge_quapi
 
 _PROBLEM = LZProblem(Drive(v=1.0), Bath(gamma=5e-3, s=3.0, omega_c=5.0, T=6.4), 0.3)
 _DT = 0.1
@@ -123,6 +123,7 @@ def test_tolerance_convergence_long_memory():
 
 # ---- the process tensor as an engine of the shared runner and ladder --------------------------
 
+
 def test_pt_engine_equals_adt_engine_through_the_window():
     """The window protocol (dressed start, asymptotic read-out, golden-rule tails) run by the PT
     engine with no truncation equals the plain ADT engine at the same memory: K = 4, δt = 0.1,
@@ -177,16 +178,39 @@ def test_mixed_sweep_speeds_in_one_batch_equal_one_by_one(engine):
     bath = _PROBLEM.bath
     flat = dimensionless(flatten_problem(LZProblem(Drive(v=v), bath, theta))[0])
     shared = build_cached(bath.gamma, bath.s, bath.omega_c, bath.T, 0.1, memory, False)[0] if engine == "pt" else None
-    batch = np.array(run_batch(PT() if engine == "pt" else ADT(), "window", flat, jnp.full(3, 0.1), n_steps, memory,
-                               eps_max=jnp.full(3, 30.0), shared=shared))
-    alone = np.array([run_batch(PT() if engine == "pt" else ADT(), "window",
-                                jax.tree_util.tree_map(lambda a: a[i:i + 1], flat), jnp.full(1, 0.1), n_steps[i],
-                                memory, eps_max=jnp.full(1, 30.0), shared=shared) for i in range(3)])[:, :, 0].T
+    batch = np.array(
+        run_batch(
+            PT() if engine == "pt" else ADT(),
+            "window",
+            flat,
+            jnp.full(3, 0.1),
+            n_steps,
+            memory,
+            eps_max=jnp.full(3, 30.0),
+            shared=shared,
+        )
+    )
+    alone = np.array(
+        [
+            run_batch(
+                PT() if engine == "pt" else ADT(),
+                "window",
+                jax.tree_util.tree_map(lambda a: a[i : i + 1], flat),
+                jnp.full(1, 0.1),
+                n_steps[i],
+                memory,
+                eps_max=jnp.full(1, 30.0),
+                shared=shared,
+            )
+            for i in range(3)
+        ]
+    )[:, :, 0].T
     assert np.all((alone[:2] > 0) & (alone[:2] < 1)) and np.ptp(alone[0]) > 0.1  # three different points
     np.testing.assert_allclose(batch, alone, rtol=0, atol=1e-13)
     # the unbatched, unpadded reference path (solve.py) at the fastest point
-    ref = quapi_window_probabilities(LZProblem(Drive(v=2.0), bath, 0.3), dt=0.1, kmax=memory, eps_q=6.0,
-                                     eps_max=30.0, engine=engine)
+    ref = quapi_window_probabilities(
+        LZProblem(Drive(v=2.0), bath, 0.3), dt=0.1, kmax=memory, eps_q=6.0, eps_max=30.0, engine=engine
+    )
     np.testing.assert_allclose(batch[:2, 2], np.array(ref), rtol=0, atol=1e-13)
     assert np.all(batch[2] < 1e-9)  # |Tr ρ − 1|
 
@@ -205,8 +229,7 @@ def test_pt_ladder_shares_one_tensor_per_bath_and_step():
     assert build_cached.cache_info().misses == 4  # fine, coarse, long, loose
     one = converge_quapi(LZProblem(Drive(v=3.0), bath, 0.3), **opts)
     assert build_cached.cache_info().misses == 4  # reused, not rebuilt
-    np.testing.assert_allclose([both.P_LZ[1], both.P_ES[1]], [float(one.P_LZ), float(one.P_ES)],
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose([both.P_LZ[1], both.P_ES[1]], [float(one.P_LZ), float(one.P_ES)], rtol=0, atol=1e-12)
     from lzjax.quapi.engines.pt import pt_plan  # every sweep speed keeps δt, hence the same tensors
 
     plan = pt_plan(0.1, 0.4, 6.0, 1e-7, 512)
@@ -228,8 +251,9 @@ def test_pt_gradients_in_v_and_theta_match_finite_differences():
 
     def p_lz(v, theta):
         problem = LZProblem(Drive(v=v), bath, theta)
-        return quapi_window_probabilities(problem, dt=0.1, kmax=settings, n_steps=80, eps_max=30.0,
-                                          engine="pt")[0]  # |ε| ≤ 40 v δt ≈ 5
+        return quapi_window_probabilities(problem, dt=0.1, kmax=settings, n_steps=80, eps_max=30.0, engine="pt")[
+            0
+        ]  # |ε| ≤ 40 v δt ≈ 5
 
     v0, th0 = 1.3, 0.3
     grad_v, grad_th = jax.grad(p_lz, argnums=(0, 1))(v0, th0)
@@ -240,6 +264,7 @@ def test_pt_gradients_in_v_and_theta_match_finite_differences():
 
 
 # ---- derivatives in the bath: the tangent of the build ----------------------------------------
+
 
 def test_pt_tangent_untruncated_equals_adt_derivative():
     """build_process_tensor_jvp at tol 0 (K = 2, χ 25, nothing truncated): the tangent of ρ(t_k)
@@ -252,8 +277,14 @@ def test_pt_tangent_untruncated_equals_adt_derivative():
     k_steps, rho0, _ = lz_protocol(_PROBLEM, _DT, n)
     eta = jax.tree_util.tree_map(np.asarray, eta_coefficients(_PROBLEM.bath, _DT, kmax))
     rng = np.random.default_rng(0)
-    deta = Eta(*(np.stack([(rng.standard_normal(kmax + 1) + 1j * rng.standard_normal(kmax + 1)) * np.abs(e)
-                           for _ in range(2)]) for e in eta))
+    deta = Eta(
+        *(
+            np.stack(
+                [(rng.standard_normal(kmax + 1) + 1j * rng.standard_normal(kmax + 1)) * np.abs(e) for _ in range(2)]
+            )
+            for e in eta
+        )
+    )
     pt, dpt = build_process_tensor_jvp(eta, deta, tol=0.0, chi_max=4096)
     plain = build_process_tensor(eta, tol=0.0, chi_max=4096)
     for field in ("q_start", "q_int", "q_end", "left", "right"):
@@ -261,18 +292,34 @@ def test_pt_tangent_untruncated_equals_adt_derivative():
     smooth = ("q_start", "q_int", "q_end", "left", "right")
 
     def rho(*arrays):
-        return pt_propagate(pt._replace(**dict(zip(smooth, arrays))), k_steps, rho0, trace=True)
+        return pt_propagate(pt._replace(**dict(zip(smooth, arrays, strict=False))), k_steps, rho0, trace=True)
 
     for i in range(2):
         direction = Eta(*(d[i] for d in deta))
-        tangent = np.asarray(jax.jvp(rho, tuple(getattr(pt, f) for f in smooth),
-                                     tuple(getattr(dpt, f)[i] for f in smooth))[1])
-        exact = np.asarray(jax.jvp(lambda e: adt_propagate(k_steps, rho0, e, kmax, trace=True),
-                                   (Eta(*map(jnp.asarray, eta)),), (Eta(*map(jnp.asarray, direction)),))[1])
+        tangent = np.asarray(
+            jax.jvp(rho, tuple(getattr(pt, f) for f in smooth), tuple(getattr(dpt, f)[i] for f in smooth))[1]
+        )
+        exact = np.asarray(
+            jax.jvp(
+                lambda e: adt_propagate(k_steps, rho0, e, kmax, trace=True),
+                (Eta(*map(jnp.asarray, eta)),),
+                (Eta(*map(jnp.asarray, direction)),),
+            )[1]
+        )
         h = 1e-5
-        ends = [np.asarray(pt_propagate(build_process_tensor(Eta(*(e + c * h * d for e, d in zip(eta, direction))),
-                                                             tol=0.0, chi_max=4096), k_steps, rho0, trace=True))
-                for c in (1.0, -1.0)]
+        ends = [
+            np.asarray(
+                pt_propagate(
+                    build_process_tensor(
+                        Eta(*(e + c * h * d for e, d in zip(eta, direction, strict=False))), tol=0.0, chi_max=4096
+                    ),
+                    k_steps,
+                    rho0,
+                    trace=True,
+                )
+            )
+            for c in (1.0, -1.0)
+        ]
         fd = (ends[0] - ends[1]) / (2 * h)
         assert np.max(np.abs(exact)) > 1e-2  # the direction does move ρ
         assert np.max(np.abs(tangent - exact)) < 1e-12
@@ -285,8 +332,9 @@ def _window_p(x, settings, n_steps=20):
     from lzjax.quapi import quapi_window_probabilities
 
     problem = LZProblem(Drive(v=1.0), Bath(gamma=x[0], s=3.0, omega_c=x[1], T=x[2]), 0.3)
-    return jnp.stack(quapi_window_probabilities(problem, dt=0.1, kmax=settings, n_steps=n_steps,
-                                                eps_max=30.0, engine="pt"))
+    return jnp.stack(
+        quapi_window_probabilities(problem, dt=0.1, kmax=settings, n_steps=n_steps, eps_max=30.0, engine="pt")
+    )
 
 
 def test_pt_bath_derivatives_match_finite_differences():
@@ -322,23 +370,27 @@ def test_pt_bath_derivatives_match_finite_differences():
     xs = jnp.asarray([x0, x0 * np.array([1.6, 0.8, 0.5])])
     eager = np.array([jac, np.asarray(jax.jacfwd(lambda x: _window_p(x, settings))(xs[1]))])
     values, grads = jax.jit(jax.vmap(jax.value_and_grad(lambda x: _window_p(x, settings)[1])))(xs)
-    np.testing.assert_allclose(np.asarray(values), [np.asarray(_window_p(x, settings))[1] for x in xs],
-                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(values), [np.asarray(_window_p(x, settings))[1] for x in xs], rtol=0, atol=1e-10
+    )
     np.testing.assert_allclose(np.asarray(grads), eager[:, 1], rtol=1e-10, atol=0)
-    np.testing.assert_allclose(np.asarray(jax.jit(jax.vmap(jax.jacfwd(lambda x: _window_p(x, settings))))(xs)),
-                               eager, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(jax.vmap(jax.jacfwd(lambda x: _window_p(x, settings))))(xs)), eager, rtol=1e-10, atol=0
+    )
     with pytest.raises(ValueError, match="first derivatives in the bath only"):
         jax.hessian(lambda x: _window_p(x, settings)[0])(xs[0])
     # the whole problem traced (Δ too, so δt·Δ is traced): the same values; no derivative in Δ
     from lzjax.quapi import quapi_window_probabilities
 
     def whole(problem):
-        return jnp.stack(quapi_window_probabilities(problem, dt=0.1, kmax=settings, n_steps=20, eps_max=30.0,
-                                                    engine="pt"))
+        return jnp.stack(
+            quapi_window_probabilities(problem, dt=0.1, kmax=settings, n_steps=20, eps_max=30.0, engine="pt")
+        )
 
     problem = LZProblem(Drive(v=1.0), Bath(gamma=x0[0], s=3.0, omega_c=x0[1], T=x0[2]), 0.3)
-    np.testing.assert_allclose(np.asarray(jax.jit(whole)(problem)), np.asarray(_window_p(x0, settings)), rtol=0,
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(whole)(problem)), np.asarray(_window_p(x0, settings)), rtol=0, atol=1e-10
+    )
     with pytest.raises(ValueError, match="no derivative in its time step"):
         jax.grad(lambda d: whole(LZProblem(Drive(v=1.0, delta=d), problem.bath, 0.3))[0])(1.0)
 
@@ -355,7 +407,7 @@ def test_taper_keeps_short_lags_and_zeroes_the_cut():
     lag = np.arange(21)
     w = np.cos(0.5 * np.pi * np.clip((lag - 10) / 10, 0, 1)) ** 2
     w[-1] = 0.0
-    for a, b in zip(tapered, eta):
+    for a, b in zip(tapered, eta, strict=False):
         np.testing.assert_allclose(np.asarray(a)[:11], np.asarray(b)[:11], rtol=0, atol=0)
         np.testing.assert_allclose(np.asarray(a), np.asarray(b) * w, rtol=1e-15, atol=0)
         assert np.asarray(a)[-1] == 0.0
@@ -366,8 +418,7 @@ def test_truncation_scales_with_the_step_count_and_bad_tensors_are_refused():
     linearly in N); a built tensor passes check_tensor with |λ − 1| and the trace defect far
     below its limit max(1e-6, 1e3·tol), while a record with a lost normalisation, or NaN, is
     refused naming the bath and the remedy."""
-    from lzjax.quapi.engines.pt import PTSettings, build_cached, check_tensor
-    from lzjax.quapi.engines.pt import pt_tol_default
+    from lzjax.quapi.engines.pt import PTSettings, build_cached, check_tensor, pt_tol_default
 
     assert pt_tol_default(1e-4, 6000) == pytest.approx(1e-10)
     assert pt_tol_default(1e-3, 10) == 1e-8 and pt_tol_default(1e-4, 10**9) == 1e-12

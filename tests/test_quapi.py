@@ -17,14 +17,18 @@ from scipy.integrate import quad
 from scipy.special import gamma as gamma_fn
 
 import lzjax
+from lzjax.adiabatic import bloch_from_rho, rho_from_bloch
 from lzjax.bath import correlation_function
 from lzjax.model import Bath, Drive, LZProblem
-from lzjax.quapi import (converge_quapi, estimate_memory_bytes, quapi_probabilities, solve_quapi)
-from lzjax.quapi import quapi_window_probabilities
+from lzjax.quapi import (
+    converge_quapi,
+    estimate_memory_bytes,
+    quapi_probabilities,
+    quapi_window_probabilities,
+    solve_quapi,
+)
 from lzjax.quapi.engines.adt import adt_propagate, advance, advance_factored, factored_influence
-from lzjax.quapi.influence import influence_tensor
-from lzjax.adiabatic import bloch_from_rho, rho_from_bloch
-from lzjax.quapi.influence import eta_coefficients, eta_pair, eta_self
+from lzjax.quapi.influence import eta_coefficients, eta_pair, eta_self, influence_tensor
 from lzjax.quapi.propagator import liouville, lz_protocol, magnus4_propagators
 
 
@@ -33,6 +37,7 @@ def lz_formula(v):
 
 
 # ---- η coefficients --------------------------------------------------------------------------
+
 
 def _phi_t0(t, s, omega_c):
     """Φ(t) = ∫_0^t (t − τ) C(τ) dτ at T = 0, γ = 1: closed form of ∫∫ Γ(σ)/π (1/ω_c + iτ)^(−σ)."""
@@ -55,21 +60,39 @@ def _pair_quad(c, l1, l2, d):
     """∫_{−l1/2}^{l1/2} du ∫_{−l2/2}^{l2/2} du' C(d + u − u') = ∫ w(τ) C(d + τ) dτ by scipy quad."""
     half_sum, half_diff = (l1 + l2) / 2, abs(l1 - l2) / 2
     weight = lambda tau: min(l1, l2) if abs(tau) <= half_diff else half_sum - abs(tau)  # noqa: E731
-    parts = [quad(lambda tau: weight(tau) * f(c(d + tau)), -half_sum, half_sum,
-                  points=[-half_diff, half_diff], epsabs=1e-14, epsrel=1e-13, limit=200)[0]
-             for f in (np.real, np.imag)]
+    parts = [
+        quad(
+            lambda tau: weight(tau) * f(c(d + tau)),
+            -half_sum,
+            half_sum,
+            points=[-half_diff, half_diff],
+            epsabs=1e-14,
+            epsrel=1e-13,
+            limit=200,
+        )[0]
+        for f in (np.real, np.imag)
+    ]
     return parts[0] + 1j * parts[1]
 
 
 def _self_quad(c, length):
-    parts = [quad(lambda tau: (length - tau) * f(c(tau)), 0, length, epsabs=1e-14, epsrel=1e-13)[0]
-             for f in (np.real, np.imag)]
+    parts = [
+        quad(lambda tau: (length - tau) * f(c(tau)), 0, length, epsabs=1e-14, epsrel=1e-13)[0]
+        for f in (np.real, np.imag)
+    ]
     return parts[0] + 1j * parts[1]
 
 
 # (l1, l2, d) for interior neighbours, far interior, start/end edge and start-end pairs, dt = 0.1/0.4
-_GEOMETRIES = [(0.1, 0.1, 0.1), (0.1, 0.1, 1.0), (0.1, 0.05, 0.275), (0.05, 0.05, 0.55),
-               (0.4, 0.4, 0.4), (0.4, 0.2, 2.7), (0.2, 0.2, 3.8)]
+_GEOMETRIES = [
+    (0.1, 0.1, 0.1),
+    (0.1, 0.1, 1.0),
+    (0.1, 0.05, 0.275),
+    (0.05, 0.05, 0.55),
+    (0.4, 0.4, 0.4),
+    (0.4, 0.2, 2.7),
+    (0.2, 0.2, 3.8),
+]
 
 
 @pytest.mark.parametrize("s", [1.0, 3.0])
@@ -104,11 +127,12 @@ def test_eta_against_t0_closed_form(s):
 def test_eta_linear_in_gamma():
     eta1 = eta_coefficients(Bath(1.0, 3.0, 5.0, 2.0), 0.1, 4)
     eta2 = eta_coefficients(Bath(2.5, 3.0, 5.0, 2.0), 0.1, 4)
-    for a, b in zip(eta1, eta2):
+    for a, b in zip(eta1, eta2, strict=False):
         np.testing.assert_allclose(np.asarray(b), 2.5 * np.asarray(a), rtol=1e-14)
 
 
 # ---- pure dephasing, Δ = 0 -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("s, T, gamma", [(3.0, 0.0, 0.05), (1.0, 2.0, 0.05)])
 def test_pure_dephasing(s, T, gamma):
@@ -126,8 +150,7 @@ def test_pure_dephasing(s, T, gamma):
     def gamma_t(tk):
         g = lambda w: gamma / math.pi * w**s * math.exp(-w / 5.0)  # noqa: E731
         coth = (lambda w: 1.0 / math.tanh(w / (2 * T))) if T > 0 else (lambda w: 1.0)
-        return quad(lambda w: g(w) * coth(w) * (1 - math.cos(w * tk)) / w**2, 0, np.inf,
-                    limit=500, epsabs=1e-13)[0]
+        return quad(lambda w: g(w) * coth(w) * (1 - math.cos(w * tk)) / w**2, 0, np.inf, limit=500, epsabs=1e-13)[0]
 
     for k in range(1, kmax + 1):
         exact = 0.5 * math.exp(-gamma_t(k * dt))
@@ -136,6 +159,7 @@ def test_pure_dephasing(s, T, gamma):
 
 
 # ---- no bath ---------------------------------------------------------------------------------
+
 
 def test_no_bath_landau_zener():
     """γ = 1e-9 (s = 3, T = 1): P_LZ = P_ES = 1 − exp(−π/2v) for v = 0.5, 1, 3 as one batch.
@@ -152,6 +176,7 @@ def test_no_bath_landau_zener():
 
 
 # ---- Wubs' theorem ---------------------------------------------------------------------------
+
 
 def test_wubs_zero_temperature():
     """T = 0, Θ = 0, γ = 5e-3, s = 3, ω_c = 5, v = 1: P_LZ = 1 − exp(−π/2) (Wubs et al. 2006).
@@ -171,10 +196,14 @@ def test_wubs_zero_temperature():
 
 # ---- NEQB at weak coupling -------------------------------------------------------------------
 
-@pytest.mark.parametrize("v, eps_max, dt, kmax, expected", [
-    (1.0, 30.0, 1 / 15, 6, (-2.5e-3, -4.7e-3)),
-    (0.3, 25.0, 0.08, 6, (+4.2e-4, -4.8e-3)),
-])
+
+@pytest.mark.parametrize(
+    "v, eps_max, dt, kmax, expected",
+    [
+        (1.0, 30.0, 1 / 15, 6, (-2.5e-3, -4.7e-3)),
+        (0.3, 25.0, 0.08, 6, (+4.2e-4, -4.8e-3)),
+    ],
+)
 def test_weak_coupling_matches_neqb(v, eps_max, dt, kmax, expected):
     """Θ = 0, γ = 5e-4, s = 3, ω_c = 5, T = 6.4: |QUAPI − NEQB| < 1e-2 (paper Fig. 1).
 
@@ -207,13 +236,15 @@ def test_neqb_above_quapi_at_stronger_coupling():
 
 # ---- structure: trace, range, batching, progress, validation ---------------------------------
 
+
 def test_trace_preserved_and_probabilities_in_range():
     """Tr ρ(t_k) = 1 to 1e-13 at every step (Θ = 0.3, T = 2, γ = 0.05); P in [0, 1]."""
     problem = LZProblem(Drive(v=0.5), Bath(gamma=0.05, s=1.0, omega_c=5.0, T=2.0), 0.3)
     dt, kmax, n = 0.1, 5, 300
     k_steps, rho0, observe = lz_protocol(problem, dt, n)
-    trace = np.asarray(adt_propagate(k_steps, rho0, eta_coefficients(problem.bath, dt, kmax), kmax,
-                                     trace=True))  # (n, 2, 4)
+    trace = np.asarray(
+        adt_propagate(k_steps, rho0, eta_coefficients(problem.bath, dt, kmax), kmax, trace=True)
+    )  # (n, 2, 4)
     np.testing.assert_allclose(trace[..., 0] + trace[..., 3], 1.0, atol=1e-13)
     populations = trace[..., [0, 3]].real
     assert np.all((populations > -1e-12) & (populations < 1 + 1e-12))
@@ -238,8 +269,7 @@ def test_batch_equals_single_points_and_progress():
         for j in range(2):
             single = LZProblem(Drive(v=float(v[i, 0])), Bath(0.02, 3.0, 5.0, float(T[j])), theta)
             one = solve_quapi(single, **settings)
-            np.testing.assert_allclose([one.P_LZ, one.P_ES], [batch.P_LZ[i, j], batch.P_ES[i, j]],
-                                       rtol=0, atol=1e-13)
+            np.testing.assert_allclose([one.P_LZ, one.P_ES], [batch.P_LZ[i, j], batch.P_ES[i, j]], rtol=0, atol=1e-13)
             expert = jax.jit(lambda p: quapi_probabilities(p, **settings))(single)
             np.testing.assert_allclose(np.asarray(expert), [one.P_LZ, one.P_ES], rtol=0, atol=1e-13)
 
@@ -272,13 +302,19 @@ def test_memory_guard():
         assert estimate_memory_bytes(int(advice.group(2)), 1) <= 0.8 * lzjax.quapi.runner.available_memory_bytes()
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(dt=0.0, kmax=4, tmax=10.0), "dt"), (dict(dt=-0.1, kmax=4, tmax=10.0), "dt"),
-    (dict(dt=float("nan"), kmax=4, tmax=10.0), "dt"),
-    (dict(dt=0.1, kmax=0, tmax=10.0), "kmax"), (dict(dt=0.1, kmax=15, tmax=10.0), "kmax"),
-    (dict(dt=0.1, kmax=4.0, tmax=10.0), "kmax"),
-    (dict(dt=0.1, kmax=4, tmax=0.0), "tmax"), (dict(dt=0.1, kmax=4, tmax=0.3), "tmax"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(dt=0.0, kmax=4, tmax=10.0), "dt"),
+        (dict(dt=-0.1, kmax=4, tmax=10.0), "dt"),
+        (dict(dt=float("nan"), kmax=4, tmax=10.0), "dt"),
+        (dict(dt=0.1, kmax=0, tmax=10.0), "kmax"),
+        (dict(dt=0.1, kmax=15, tmax=10.0), "kmax"),
+        (dict(dt=0.1, kmax=4.0, tmax=10.0), "kmax"),
+        (dict(dt=0.1, kmax=4, tmax=0.0), "tmax"),
+        (dict(dt=0.1, kmax=4, tmax=0.3), "tmax"),
+    ],
+)
 def test_invalid_settings(kwargs, name):
     problem = LZProblem(Drive(v=1.0), Bath(0.01, 3.0, 5.0, 1.0), 0.0)
     with pytest.raises(ValueError, match=name):
@@ -286,6 +322,7 @@ def test_invalid_settings(kwargs, name):
 
 
 # ---- factored ADT step, windowed QUAPI ---------------------------------------------------------
+
 
 def test_factored_step_equals_full_tensor():
     """The stored-quarter step (F ⊗ P, :func:`factored_influence`) equals the full-tensor step
@@ -295,14 +332,15 @@ def test_factored_step_equals_full_tensor():
     for kmax in (1, 4):
         a = jnp.asarray(rng.normal(size=(2,) + (4,) * kmax) + 1j * rng.normal(size=(2,) + (4,) * kmax))
         k = jnp.asarray(rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4)))
-        full = advance(a, influence_tensor(eta.interior[:kmax + 1]), k, contract=True)
-        fact = advance_factored(a, factored_influence(eta.interior[:kmax + 1]), k)
+        full = advance(a, influence_tensor(eta.interior[: kmax + 1]), k, contract=True)
+        fact = advance_factored(a, factored_influence(eta.interior[: kmax + 1]), k)
         np.testing.assert_allclose(np.asarray(fact), np.asarray(full), rtol=0, atol=1e-13)
 
 
 def test_bloch_conversion_round_trip():
     """r = (±1, 0, 0) is the adiabatic ground/excited projector; ρ ↔ r round trip (Θ ≠ 0)."""
     from lzjax.quapi.propagator import adiabatic_projectors
+
     for eps, theta in [(-3.0, 0.0), (2.0, 0.4), (0.3, -1.0)]:
         ground, excited = adiabatic_projectors(eps, theta)
         r = jnp.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.3, 0.2, -0.5]])
@@ -426,8 +464,7 @@ def test_box_compensation_restores_golden_rule_rates(compensate):
     (+2.7e-4); NEQB 0.81101. Runtime ≈ 5-10 s each.
     """
     problem = LZProblem(Drive(v=0.1), Bath(gamma=5e-6, s=3.0, omega_c=5.0, T=6.4), np.pi / 2)
-    p_es = quapi_window_probabilities(problem, dt=0.1, kmax=6, eps_q=25.0, eps_max=100.0,
-                                      compensate=compensate)[1]
+    p_es = quapi_window_probabilities(problem, dt=0.1, kmax=6, eps_q=25.0, eps_max=100.0, compensate=compensate)[1]
     offset = float(p_es) - float(lzjax.solve_neqb(problem, tol=1e-7).P_ES)
     if compensate:
         assert abs(offset) < 1e-3
@@ -439,8 +476,7 @@ def test_strong_coupling_refused_up_front_with_the_reason():
     """The point of issue 11 item 5 (η finite, but pair factors exp φ beyond float64 at the
     ladder's δt): refused before any propagation, naming the cause, never returned as NaN.
     Measured: Σ_Δ max Re φ_Δ = 1331 at the ladder's coarsest δt = 0.061 (limit 600)."""
-    bath = Bath(gamma=0.03000352627245011, s=4.836010403475544, omega_c=10.210046840114135,
-                T=19.14082952254141)
+    bath = Bath(gamma=0.03000352627245011, s=4.836010403475544, omega_c=10.210046840114135, T=19.14082952254141)
     problem = LZProblem(Drive(v=1.136238889896727), bath, theta=0.5119494719035045)
     with pytest.raises(ValueError, match="too strongly coupled for QUAPI"):
         converge_quapi(problem, tol=1e-2)
@@ -467,8 +503,7 @@ def test_adt_step_error_order_at_fixed_memory_time():
     but the extrapolation at short memory is biased; the process tensor's long memory removes
     the cause (see tests/test_pt.py)."""
     problem = LZProblem(Drive(v=1.0), Bath(5e-3, 3.0, 5.0, 6.4), 0.0)
-    p = np.array([quapi_window_probabilities(problem, dt=0.4 / k, kmax=k, eps_q=4.0, eps_max=30.0)
-                  for k in (2, 4, 8)])
+    p = np.array([quapi_window_probabilities(problem, dt=0.4 / k, kmax=k, eps_q=4.0, eps_max=30.0) for k in (2, 4, 8)])
     d = np.diff(p, axis=0)
     q_es = math.log2(abs(d[0, 1] / d[1, 1]))
     assert 0.6 < q_es < 1.5, q_es  # first order, not second
@@ -490,7 +525,12 @@ def test_tail_weight_against_quad(theta, eps_q):
         a = math.cos(theta) / e - eps / e * math.sin(theta)
         return a * a * 0.5 * gamma * e**s * math.exp(-e / wc) / math.tanh(e / (2 * T))
 
-    ref = sum(quad(lambda x, sign=sign: rate(sign * x), eps_q, np.inf, epsabs=0, epsrel=1e-11, limit=400)[0]
-              for sign in (1.0, -1.0)) / v
+    ref = (
+        sum(
+            quad(lambda x, sign=sign: rate(sign * x), eps_q, np.inf, epsabs=0, epsrel=1e-11, limit=400)[0]
+            for sign in (1.0, -1.0)
+        )
+        / v
+    )
     assert ref > 1e-8
     assert abs(float(tail_weight(problem, eps_q)) - ref) <= 1e-6 * ref

@@ -1,5 +1,6 @@
 """Scale-out: sharding over (host) devices, chunked sweeps, resumable stores (issue 6)."""
 
+import importlib
 import json
 import os
 import signal
@@ -11,18 +12,22 @@ import time
 import numpy as np
 import pytest
 
-import importlib
-
 sweep_module = importlib.import_module("lzjax.sweep")  # the module (lzjax.sweep is the function)
-from lzjax.sweep import sweep
+from lzjax.sweep import sweep  # noqa: E402  (after the module handle above)
 
 GRID = dict(v=list(np.geomspace(0.05, 5.0, 10)), T=[0.0, 6.4], theta=[0.0, 0.3], gamma=5e-4, s=3, omega_c=5)
 
 
 def run_python(code: str, env_extra=None, **kw):
     env = dict(os.environ, **(env_extra or {}))
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def test_sharded_over_eight_host_devices_equals_unsharded():
@@ -30,7 +35,8 @@ def test_sharded_over_eight_host_devices_equals_unsharded():
         import json, jax, numpy as np
         from lzjax.sweep import sweep
         r = sweep("neqb", **{GRID!r})
-        print(json.dumps({{"devices": jax.device_count(), "P_LZ": r["P_LZ"].ravel().tolist(), "P_ES": r["P_ES"].ravel().tolist()}}))
+        print(json.dumps({{"devices": jax.device_count(), "P_LZ": r["P_LZ"].ravel().tolist(),
+                          "P_ES": r["P_ES"].ravel().tolist()}}))
     """
     proc = run_python(code, {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"})
     out, err = proc.communicate(timeout=600)

@@ -3,7 +3,6 @@ old-format stores, the notebook stores and two concurrent writers (issue 13, ite
 
 import importlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lzjax.store import migrate
 from lzjax.sweep import sweep
@@ -27,8 +27,16 @@ def fake_values(problem):
     """A cheap deterministic stand-in for an engine: every column a function of the point."""
     v, T, g, th = (np.asarray(x) for x in (problem.drive.v, problem.bath.T, problem.bath.gamma, problem.theta))
     p = v / (1 + v) + 10 * g + 1e-3 * T + 1e-4 * th
-    return {"P_LZ": p, "P_ES": 1 - p, "P_LZ_err": np.where(v > 1, np.nan, 1e-7), "P_ES_err": p * 1e-7,
-            "eps_max": 10 * v, "t_max": 20 / v, "n_steps": (100 * v).astype(np.int64) + 1, "converged": v < 2}
+    return {
+        "P_LZ": p,
+        "P_ES": 1 - p,
+        "P_LZ_err": np.where(v > 1, np.nan, 1e-7),
+        "P_ES_err": p * 1e-7,
+        "eps_max": 10 * v,
+        "t_max": 20 / v,
+        "n_steps": (100 * v).astype(np.int64) + 1,
+        "converged": v < 2,
+    }
 
 
 @pytest.fixture
@@ -91,8 +99,15 @@ def test_damaged_short_and_misplaced_lines_are_recomputed_not_blocking(tmp_path,
     outside = dict(json.loads(lines[0]), chunk=9)
     text_value = json.loads(lines[3])
     text_value["data"]["P_ES"][0] = "0.5"
-    damaged = [lines[0], json.dumps(short), "{not json", json.dumps(wrong_n), json.dumps(text_value),
-               json.dumps(outside), lines[4]]
+    damaged = [
+        lines[0],
+        json.dumps(short),
+        "{not json",
+        json.dumps(wrong_n),
+        json.dumps(text_value),
+        json.dumps(outside),
+        lines[4],
+    ]
     store.write_text("\n".join([header] + damaged) + "\n")
     calls.clear()
     again = sweep("neqb", chunk_size=8, store=store, **GRID)
@@ -142,7 +157,7 @@ def test_any_mangled_line_is_recomputed_never_used(line, cut, junk, tmp_path_fac
     store = tmp_path_factory.mktemp("h") / "s.jsonl"
     reference = sweep("neqb", chunk_size=8, store=store, **GRID)
     header, *lines = store.read_text().splitlines()
-    mangled = lines[line][:cut] + junk + lines[line][cut + len(junk):]
+    mangled = lines[line][:cut] + junk + lines[line][cut + len(junk) :]
     lines[line] = mangled.replace("\n", " ")
     store.write_text("\n".join([header] + lines) + "\n")
     calls.clear()
@@ -156,8 +171,13 @@ def test_old_format_store_is_refused_then_migrated_and_resumed(tmp_path, calls):
     store = tmp_path / "old.jsonl"
     reference = sweep("neqb", chunk_size=8, store=store, **GRID)
     header, *lines = [json.loads(x) for x in store.read_text().splitlines()]
-    old_header = {"lzjax_sweep": 1, "engine": header["engine"], "coords": header["coords"],
-                  "options": header["options"], "chunk_size": header["chunk_size"]}
+    old_header = {
+        "lzjax_sweep": 1,
+        "engine": header["engine"],
+        "coords": header["coords"],
+        "options": header["options"],
+        "chunk_size": header["chunk_size"],
+    }
     old = [json.dumps(old_header)] + [json.dumps({"chunk": r["chunk"], "data": r["data"]}) for r in lines]
     store.write_text("\n".join(old) + "\n")
     with pytest.raises(ValueError, match="old format.*python -m lzjax.store migrate"):
@@ -178,8 +198,7 @@ def test_notebook_stores_resume_without_recomputing(path, tmp_path, calls):
     assert header["lzjax_sweep"] == 2
     copy = tmp_path / path.name
     shutil.copy(path, copy)
-    res = sweep(header["engine"], store=copy, chunk_size=header["chunk_size"], **header["coords"],
-                **header["options"])
+    res = sweep(header["engine"], store=copy, chunk_size=header["chunk_size"], **header["coords"], **header["options"])
     assert calls == [] and res["P_LZ"].size == header["n_points"]
     assert np.all((res["P_LZ"] >= 0) & (res["P_LZ"] <= 1))
 
@@ -209,8 +228,16 @@ WORKER = """
 def test_two_concurrent_writers_share_the_work(tmp_path, calls):
     store, go = tmp_path / "s.jsonl", tmp_path / "go"
     code = textwrap.dedent(WORKER.format(tests=str(Path(__file__).parent), go=str(go), store=str(store)))
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, cwd=str(Path(__file__).parent.parent)) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=str(Path(__file__).parent.parent),
+        )
+        for _ in range(2)
+    ]
     for p in procs:
         assert p.stdout.readline().strip() == "ready", p.stderr.read()
     go.touch()

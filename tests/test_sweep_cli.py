@@ -34,8 +34,17 @@ def test_sweep_rejects_unknown_and_bad_parameters():
         sweep("magic", v=1.0, T=1.0, gamma=1e-3, s=3, omega_c=5)
 
 
-@pytest.mark.parametrize("text, value", [("0.3", 0.3), ("0.022pi", 0.022 * math.pi), ("-pi/4", -math.pi / 4),
-                                         ("pi/2", math.pi / 2), ("-0.5*pi", -0.5 * math.pi), ("pi", math.pi)])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("0.3", 0.3),
+        ("0.022pi", 0.022 * math.pi),
+        ("-pi/4", -math.pi / 4),
+        ("pi/2", math.pi / 2),
+        ("-0.5*pi", -0.5 * math.pi),
+        ("pi", math.pi),
+    ],
+)
 def test_parse_angle(text, value):
     assert parse_angle(text) == pytest.approx(value)
 
@@ -78,7 +87,10 @@ def test_cli_csv_table_and_plot(tmp_path, capsys):
         (["neqb", "--v", "1", *BASE, "--bogus", "3"], "unrecognized arguments"),
         ([], "choose a command"),
         (["quapi", "--v", "1", *BASE, "--tol", "1e-2", "--eps-q", "200"], "eps_q must be a number in [5, 120]"),
-        (["quapi", "--v", "1", *BASE, "--tol", "1e-2", "--budget", "8", "--eps-q", "100"], "eps_q must be a number in [5, 40]"),
+        (
+            ["quapi", "--v", "1", *BASE, "--tol", "1e-2", "--budget", "8", "--eps-q", "100"],
+            "eps_q must be a number in [5, 40]",
+        ),
     ],
 )
 def test_cli_bad_input_exits_nonzero_with_one_line(argv, fragment, capsys):
@@ -88,15 +100,36 @@ def test_cli_bad_input_exits_nonzero_with_one_line(argv, fragment, capsys):
 
 
 def test_console_script_entry_point():
-    proc = subprocess.run([sys.executable, "-m", "lzjax.cli", "neqb", "--v", "0", *BASE], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lzjax.cli", "neqb", "--v", "0", *BASE], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and proc.stderr.startswith("lzjax: error: v")
 
 
 def test_cli_quapi_fixed_settings_contract(tmp_path):
     """`lzjax quapi` writes the same records plus dt, kmax, t_max; fixed settings carry null errors."""
     out = tmp_path / "q.json"
-    argv = ["quapi", "--v", "1,3", "--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5",
-            "--dt", "0.1", "--kmax", "4", "--tmax", "24", "--out", str(out)]
+    argv = [
+        "quapi",
+        "--v",
+        "1,3",
+        "--T",
+        "6.4",
+        "--gamma",
+        "5e-4",
+        "--s",
+        "3",
+        "--omega-c",
+        "5",
+        "--dt",
+        "0.1",
+        "--kmax",
+        "4",
+        "--tmax",
+        "24",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     records = json.loads(out.read_text())
     assert len(records) == 2

@@ -2,13 +2,12 @@
 arrays; bool, str, None, complex, ragged lists are refused with the parameter's name — while
 traced values (jit, vmap, grad) and JAX's own placeholders still pass through."""
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lzjax import Bath, Drive, LZProblem
 from lzjax.sweep import sweep
@@ -21,14 +20,27 @@ def build(p):
 
 
 BAD_TYPES = st.one_of(
-    st.booleans(), st.just(np.bool_(True)), st.text(max_size=6), st.none(),
+    st.booleans(),
+    st.just(np.bool_(True)),
+    st.text(max_size=6),
+    st.none(),
     st.complex_numbers(allow_nan=False, allow_infinity=False, min_magnitude=1e-3).filter(lambda z: z.imag != 0),
-    st.just(np.array([1.0 + 1j])), st.just(np.array([True, False])),
-    st.just([[0.3, 0.4], [0.5]]), st.just([0.3, "a"]), st.just({"v": 1.0}), st.just(object()),
+    st.just(np.array([1.0 + 1j])),
+    st.just(np.array([True, False])),
+    st.just([[0.3, 0.4], [0.5]]),
+    st.just([0.3, "a"]),
+    st.just({"v": 1.0}),
+    st.just(object()),
 )
 GOOD_TYPES = st.one_of(
-    st.just(0.3), st.just(1), st.just(np.float32(0.3)), st.just(np.int64(1)), st.just([0.3, 0.5]),
-    st.just((0.2,)), st.just(np.array([[0.1, 0.2], [0.3, 0.4]])), st.just(jnp.asarray(0.4)),
+    st.just(0.3),
+    st.just(1),
+    st.just(np.float32(0.3)),
+    st.just(np.int64(1)),
+    st.just([0.3, 0.5]),
+    st.just((0.2,)),
+    st.just(np.array([[0.1, 0.2], [0.3, 0.4]])),
+    st.just(jnp.asarray(0.4)),
 )
 
 
@@ -45,10 +57,17 @@ def test_real_numbers_and_arrays_are_accepted(name, value):
     build(dict(GOOD, **{name: value}))
 
 
-@pytest.mark.parametrize("value, fragment", [
-    ([-1.0, 0.5], "got -1.0"), ("nan", "real number"), (None, "real number"), (1 + 1j, "complex"),
-    (True, "real number"), ([[1.0], [1.0, 2.0]], "ragged"),
-])
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ([-1.0, 0.5], "got -1.0"),
+        ("nan", "real number"),
+        (None, "real number"),
+        (1 + 1j, "complex"),
+        (True, "real number"),
+        ([[1.0], [1.0, 2.0]], "ragged"),
+    ],
+)
 def test_issue_cases_for_drive_v(value, fragment):
     with pytest.raises(ValueError, match=r"^v ") as info:
         Drive(v=value)

@@ -69,8 +69,22 @@ def _runner(command: str):
         raise RuntimeError(f"lzjax internal error: subcommand {command!r} was parsed but has no runner") from None
 
 
-_VALUE_FLAGS = {"--v", "--T", "--gamma", "--s", "--omega-c", "--theta", "--delta", "--times", "--eps-start",
-                "--eps-end", "--eps0", "--t-start", "--t-end", "--amplitude"}
+_VALUE_FLAGS = {
+    "--v",
+    "--T",
+    "--gamma",
+    "--s",
+    "--omega-c",
+    "--theta",
+    "--delta",
+    "--times",
+    "--eps-start",
+    "--eps-end",
+    "--eps0",
+    "--t-start",
+    "--t-end",
+    "--amplitude",
+}
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:
@@ -128,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         from ..store import SweepInterrupted
 
-        print(f"lzjax: {interrupt}" if isinstance(interrupt, SweepInterrupted) else "lzjax: interrupted",
-              file=sys.stderr)
+        print(
+            f"lzjax: {interrupt}" if isinstance(interrupt, SweepInterrupted) else "lzjax: interrupted", file=sys.stderr
+        )
         return 130

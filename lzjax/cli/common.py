@@ -14,8 +14,21 @@ import re
 
 import numpy as np
 
-__all__ = ["InputError", "user_input", "parse_angle", "parse_values", "single", "Parser", "add_physics_flags",
-           "check_output_path", "check_distinct", "writable_folder", "require_matplotlib", "Outputs", "save_figure"]
+__all__ = [
+    "InputError",
+    "user_input",
+    "parse_angle",
+    "parse_values",
+    "single",
+    "Parser",
+    "add_physics_flags",
+    "check_output_path",
+    "check_distinct",
+    "writable_folder",
+    "require_matplotlib",
+    "Outputs",
+    "save_figure",
+]
 
 
 class InputError(Exception):
@@ -53,7 +66,7 @@ def parse_angle(text: str) -> float:
         raise InputError(f"cannot read angle {text!r} (use radians or e.g. 0.022pi, -pi/2)") from None
 
 
-def parse_values(flag: str, text: str, angle: bool = False) -> np.ndarray:
+def parse_values(flag: str, text: object, angle: bool = False) -> np.ndarray:
     """A comma-separated list of numbers (or angles) for `flag`."""
     if not isinstance(text, str):  # argparse hands over [] for a bare `--` after the flag
         raise InputError(f"{flag} needs a number or a comma-separated list of numbers, got {text!r}")
@@ -85,9 +98,14 @@ class Parser(argparse.ArgumentParser):
         raise InputError(message)
 
 
-def add_physics_flags(p: argparse.ArgumentParser, *, required: bool = True, v_required: bool | None = None,
-                      v_help: str = "sweep speed(s) v in Δ² (list: 0.1,0.3,1)",
-                      delta_help: str = "tunnel splitting Δ (sets the unit; default 1)") -> None:
+def add_physics_flags(
+    p: argparse.ArgumentParser,
+    *,
+    required: bool = True,
+    v_required: bool | None = None,
+    v_help: str = "sweep speed(s) v in Δ² (list: 0.1,0.3,1)",
+    delta_help: str = "tunnel splitting Δ (sets the unit; default 1)",
+) -> None:
     """The drive and bath flags every physics command shares (each one value or a list)."""
     p.add_argument("--v", required=required if v_required is None else v_required, help=v_help)
     p.add_argument("--T", required=required, help="temperature(s) k_B T in Δ (0 allowed)")

@@ -35,8 +35,15 @@ def run_demo(args) -> int:
         writable_folder(parent, "--outdir")
     print("lzjax demo: NEQB, paper Fig. 1 parameters (Θ = 0, γ = 5e-4, s = 3, ω_c = 5Δ)", file=sys.stderr)
     result = sweep(
-        "neqb", v=np.geomspace(0.01, 10.0, 31), T=[0.0, 1.6, 6.4, 25.6],
-        gamma=5e-4, s=3.0, omega_c=5.0, theta=0.0, tol=1e-6, progress=True,
+        "neqb",
+        v=np.geomspace(0.01, 10.0, 31),
+        T=[0.0, 1.6, 6.4, 25.6],
+        gamma=5e-4,
+        s=3.0,
+        omega_c=5.0,
+        theta=0.0,
+        tol=1e-6,
+        progress=True,
     )
     os.makedirs(args.outdir, exist_ok=True)
     emit(result, csv_path, png_path)
@@ -48,7 +55,9 @@ def run_demo(args) -> int:
         if 0 < i < int(np.sum(slow)) - 1:
             print(f"T = {T:5.1f}: P_LZ has its minimum for v < Δ² at v = {v[slow][i]:.3g}: {p_lz[i, j]:.4f}")
         else:  # no dip inside the sampled range, only its edge
-            print(f"T = {T:5.1f}: no minimum inside {v[0]:.3g} ≤ v < Δ²; smallest sampled P_LZ {p_lz[i, j]:.4f} "
-                  f"at the range edge v = {v[slow][i]:.3g}")
+            print(
+                f"T = {T:5.1f}: no minimum inside {v[0]:.3g} ≤ v < Δ²; smallest sampled P_LZ {p_lz[i, j]:.4f} "
+                f"at the range edge v = {v[slow][i]:.3g}"
+            )
     print(f"wrote {csv_path} and {png_path}")
     return 0

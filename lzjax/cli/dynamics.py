@@ -40,27 +40,47 @@ from .size import size_check
 __all__ = ["add_trajectory_parser", "add_window_parser", "run_trajectory", "run_window"]
 
 #: protocol flags (dest -> flag) and which drive needs / accepts them
-_DRIVE_FLAGS = {"amplitude": "--amplitude", "tau": "--tau", "eps0": "--eps0", "omega": "--omega",
-                "t_start": "--t-start", "t_end": "--t-end"}
-_DRIVE_NEEDS = {"linear": (), "tanh": ("amplitude", "tau", "t_start", "t_end"),
-                "periodic": ("eps0", "amplitude", "omega", "t_start", "t_end")}
-_DRIVE_ACCEPTS = {"linear": (), "tanh": ("amplitude", "tau", "t_start", "t_end", "eps0"),
-                  "periodic": ("eps0", "amplitude", "omega", "t_start", "t_end")}
+_DRIVE_FLAGS = {
+    "amplitude": "--amplitude",
+    "tau": "--tau",
+    "eps0": "--eps0",
+    "omega": "--omega",
+    "t_start": "--t-start",
+    "t_end": "--t-end",
+}
+_DRIVE_NEEDS = {
+    "linear": (),
+    "tanh": ("amplitude", "tau", "t_start", "t_end"),
+    "periodic": ("eps0", "amplitude", "omega", "t_start", "t_end"),
+}
+_DRIVE_ACCEPTS = {
+    "linear": (),
+    "tanh": ("amplitude", "tau", "t_start", "t_end", "eps0"),
+    "periodic": ("eps0", "amplitude", "omega", "t_start", "t_end"),
+}
 #: bath and angle flags (dest -> flag), in record order
 _BATH_FLAGS = {"T": "--T", "gamma": "--gamma", "s": "--s", "omega_c": "--omega-c", "theta": "--theta"}
 
 
 def _add_bath_flags(p) -> None:
-    add_physics_flags(p, v_required=False, v_help="sweep speed(s) v in Δ² (linear drive; list: 0.3,1)",
-                      delta_help="tunnel splitting Δ: must be 1 (energies in units of Δ)")
+    add_physics_flags(
+        p,
+        v_required=False,
+        v_help="sweep speed(s) v in Δ² (linear drive; list: 0.3,1)",
+        delta_help="tunnel splitting Δ: must be 1 (energies in units of Δ)",
+    )
 
 
 def add_trajectory_parser(sub) -> None:
     p = sub.add_parser("trajectory", help="populations and Bloch vector along a drive protocol")
     _add_bath_flags(p)
-    p.add_argument("--drive", default="linear", choices=list(_DRIVE_NEEDS),
-                   help="linear (ε = v t; infinite unless --eps-start/--eps-end), tanh (ε₀ + A tanh(t/τ)), "
-                        "periodic (ε₀ + A cos ωt)")
+    p.add_argument(
+        "--drive",
+        default="linear",
+        choices=list(_DRIVE_NEEDS),
+        help="linear (ε = v t; infinite unless --eps-start/--eps-end), tanh (ε₀ + A tanh(t/τ)), "
+        "periodic (ε₀ + A cos ωt)",
+    )
     p.add_argument("--eps-start", dest="eps_start", help="linear: bias at the start of a finite sweep (Δ)")
     p.add_argument("--eps-end", dest="eps_end", help="linear: bias at the end of a finite sweep (Δ)")
     p.add_argument("--amplitude", help="tanh/periodic: amplitude A (Δ)")
@@ -74,11 +94,21 @@ def add_trajectory_parser(sub) -> None:
     p.add_argument("--engine", default="neqb", choices=["neqb", "quapi"], help="neqb (default) or quapi (exact, ADT)")
     p.add_argument("--dt", type=float, help="time step in 1/Δ (quapi: required; neqb: tanh/periodic, default 0.01)")
     p.add_argument("--kmax", type=int, help="quapi: memory length in steps (required)")
-    p.add_argument("--n-steps", dest="n_steps", type=int, help="neqb, linear drive: steps over the window (default 4096)")
-    p.add_argument("--start", default="ground", choices=["ground", "excited"],
-                   help="initial state: instantaneous ground (default) or excited state")
-    p.add_argument("--window-tol", dest="window_tol", type=float,
-                   help="linear drive: also compute the crossing window for this δ (recorded, shaded in the plot)")
+    p.add_argument(
+        "--n-steps", dest="n_steps", type=int, help="neqb, linear drive: steps over the window (default 4096)"
+    )
+    p.add_argument(
+        "--start",
+        default="ground",
+        choices=["ground", "excited"],
+        help="initial state: instantaneous ground (default) or excited state",
+    )
+    p.add_argument(
+        "--window-tol",
+        dest="window_tol",
+        type=float,
+        help="linear drive: also compute the crossing window for this δ (recorded, shaded in the plot)",
+    )
     p.add_argument("--out", help="write records to .csv, .json or .nc")
     p.add_argument("--plot", help="populations against time to this PNG/PDF/SVG")
     p.add_argument("--yes", action="store_true", help="run even when the size estimate is above the hard limit")
@@ -87,7 +117,9 @@ def add_trajectory_parser(sub) -> None:
 def add_window_parser(sub) -> None:
     p = sub.add_parser("window", help="the crossing window [eps_minus, eps_plus] of the linear sweep")
     _add_bath_flags(p)
-    p.add_argument("--tol", type=float, default=1e-4, help="δ: the bath outside changes P_LZ, P_ES by < δ (default 1e-4)")
+    p.add_argument(
+        "--tol", type=float, default=1e-4, help="δ: the bath outside changes P_LZ, P_ES by < δ (default 1e-4)"
+    )
     p.add_argument("--n-seg", dest="n_seg", type=int, default=1024, help="NEQB steps per segment (default 1024)")
     p.add_argument("--iterations", type=int, default=16, help="bisection halvings (default 16)")
     p.add_argument("--out", help="write one record per point to .csv, .json or .nc")
@@ -95,6 +127,7 @@ def add_window_parser(sub) -> None:
 
 
 # ---- parsing and validation (no computation) ---------------------------------------------------
+
 
 def _refuse(names: list[str], why: str) -> None:
     if names:
@@ -124,7 +157,7 @@ def _mesh(lists: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], tuple[in
     """Cartesian product of the value lists, flattened (first flag slowest)."""
     shape = tuple(len(x) for x in lists.values())
     grids = np.meshgrid(*lists.values(), indexing="ij")
-    return {k: g.ravel() for k, g in zip(lists, grids)}, shape
+    return {k: g.ravel() for k, g in zip(lists, grids, strict=False)}, shape
 
 
 def _bath_lists(args, with_v: bool) -> dict[str, np.ndarray]:
@@ -154,8 +187,14 @@ def _plan_trajectory(args) -> dict:
     given = [d for d in _DRIVE_FLAGS if getattr(args, d) is not None]
     _refuse([_DRIVE_FLAGS[d] for d in given if d not in _DRIVE_ACCEPTS[drive]], f"to --drive {drive}")
     if drive != "linear":
-        _refuse([f for f, x in (("--v", args.v), ("--eps-start", args.eps_start), ("--eps-end", args.eps_end))
-                 if x is not None], f"to --drive {drive} (linear drive only)")
+        _refuse(
+            [
+                f
+                for f, x in (("--v", args.v), ("--eps-start", args.eps_start), ("--eps-end", args.eps_end))
+                if x is not None
+            ],
+            f"to --drive {drive} (linear drive only)",
+        )
         missing = [_DRIVE_FLAGS[d] for d in _DRIVE_NEEDS[drive] if getattr(args, d) is None]
         if missing:
             raise InputError(f"--drive {drive} needs {', '.join(missing)}")
@@ -174,15 +213,18 @@ def _plan_trajectory(args) -> dict:
         if missing:
             raise InputError(f"--engine quapi needs {' and '.join(missing)} (fixed settings)")
         if not finite:
-            raise InputError("--engine quapi needs a finite window: --eps-start and --eps-end "
-                                "(the infinite sweep's tails are NEQB's)")
+            raise InputError(
+                "--engine quapi needs a finite window: --eps-start and --eps-end "
+                "(the infinite sweep's tails are NEQB's)"
+            )
     else:
         _refuse(["--kmax"] if args.kmax is not None else [], "to --engine neqb (quapi only)")
         if drive == "linear":
             _refuse(["--dt"] if args.dt is not None else [], "to --engine neqb with --drive linear (use --n-steps)")
         else:
-            _refuse(["--n-steps"] if args.n_steps is not None else [],
-                    f"to --drive {drive} with --engine neqb (use --dt)")
+            _refuse(
+                ["--n-steps"] if args.n_steps is not None else [], f"to --drive {drive} with --engine neqb (use --dt)"
+            )
     if (args.times is None) == (args.every is None):
         raise InputError("give one of --times t1,t2,... (1/Δ) or --every N")
     times = None
@@ -213,13 +255,24 @@ def _plan_trajectory(args) -> dict:
             if finite:
                 LinearSweep(v=flat["v"], eps_start=flat["eps_start"], eps_end=flat["eps_end"])
         elif drive == "tanh":
-            protocol = TanhSweep(amplitude=flat["amplitude"], tau=flat["tau"], t_start=flat["t_start"],
-                                 t_end=flat["t_end"], eps0=flat.get("eps0", 0.0))
+            protocol = TanhSweep(
+                amplitude=flat["amplitude"],
+                tau=flat["tau"],
+                t_start=flat["t_start"],
+                t_end=flat["t_end"],
+                eps0=flat.get("eps0", 0.0),
+            )
         else:
-            protocol = PeriodicDrive(eps0=flat["eps0"], amplitude=flat["amplitude"], omega=flat["omega"],
-                                     t_start=flat["t_start"], t_end=flat["t_end"])
-        system = prepare_system(protocol, bath, flat["theta"], eps_start=kwargs.get("eps_start"),
-                                eps_end=kwargs.get("eps_end"))[0]  # drive, bath and Θ together
+            protocol = PeriodicDrive(
+                eps0=flat["eps0"],
+                amplitude=flat["amplitude"],
+                omega=flat["omega"],
+                t_start=flat["t_start"],
+                t_end=flat["t_end"],
+            )
+        system = prepare_system(
+            protocol, bath, flat["theta"], eps_start=kwargs.get("eps_start"), eps_end=kwargs.get("eps_end")
+        )[0]  # drive, bath and Θ together
         if engine == "neqb":
             check_neqb_validity(system)
     if times is not None and finite:  # requested times inside every window, before any work
@@ -228,8 +281,10 @@ def _plan_trajectory(args) -> dict:
         else:
             t0, t1 = flat["t_start"], flat["t_end"]
         if np.any(times[:, None] < t0[None] - 1e-12) or np.any(times[:, None] > t1[None] + 1e-12):
-            raise InputError(f"--times must lie inside the protocol window of every point "
-                             f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (1/Δ)")
+            raise InputError(
+                f"--times must lie inside the protocol window of every point "
+                f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (1/Δ)"
+            )
     # dt and n_steps are the engines' to check (first thing, before any work: see run_trajectory)
     if engine == "quapi":
         kwargs.update(dt=args.dt, kmax=args.kmax)
@@ -244,13 +299,30 @@ def _plan_trajectory(args) -> dict:
         kwargs["dt"] = args.dt
     n = int(np.prod(shape))
     if engine == "quapi":
-        span = float(np.max(t1 - t0)) if times is not None else float(np.max(
-            (flat["eps_end"] - flat["eps_start"]) / flat["v"] if drive == "linear" else flat["t_end"] - flat["t_start"]))
+        span = (
+            float(np.max(t1 - t0))  # pyright: ignore[reportOperatorIssue, reportPossiblyUnbound]  # set with times
+            if times is not None
+            else float(
+                np.max(
+                    (flat["eps_end"] - flat["eps_start"]) / flat["v"]
+                    if drive == "linear"
+                    else flat["t_end"] - flat["t_start"]
+                )
+            )
+        )
         size_check("quapi", n, {"dt": args.dt, "kmax": args.kmax, "tmax": span}, args.yes)
     else:
         size_check("neqb", n, {}, args.yes)
-    return {"drive": protocol, "bath": bath, "theta": flat["theta"], "kwargs": kwargs, "shape": shape,
-            "engine": engine, "kind": drive, "finite": finite}
+    return {
+        "drive": protocol,
+        "bath": bath,
+        "theta": flat["theta"],
+        "kwargs": kwargs,
+        "shape": shape,
+        "engine": engine,
+        "kind": drive,
+        "finite": finite,
+    }
 
 
 def run_trajectory(args) -> int:
@@ -283,8 +355,9 @@ def run_trajectory(args) -> int:
         if args.out:
             out_ds = ds.sel(start=args.start)
             if window is not None:
-                out_ds = out_ds.assign(eps_minus=("point", window.eps_minus.values),
-                                       eps_plus=("point", window.eps_plus.values))
+                out_ds = out_ds.assign(
+                    eps_minus=("point", window.eps_minus.values), eps_plus=("point", window.eps_plus.values)
+                )
             write_records(outputs.temporary(args.out), records, os.path.splitext(args.out)[1], dataset=out_ds)
         if args.plot:
             save_figure(lambda: plotting.plot_trajectory(ds, args.start, window), outputs, args.plot)
@@ -310,6 +383,7 @@ def _print_rows(records, columns, per_point=()) -> None:
 
 # ---- lzjax window --------------------------------------------------------------------------------
 
+
 def run_window(args) -> int:
     from .. import dynamics
     from ..model import Bath, Drive
@@ -329,8 +403,9 @@ def run_window(args) -> int:
     # crossing_window checks n_seg, iterations, Θ and NEQB's validity first thing, before any
     # work, and exposes no separate validator yet: a ValueError out of it is such a check.
     with user_input():
-        ds = dynamics.crossing_window(drive, bath, flat["theta"], tol=args.tol, n_seg=args.n_seg,
-                                      iterations=args.iterations)
+        ds = dynamics.crossing_window(
+            drive, bath, flat["theta"], tol=args.tol, n_seg=args.n_seg, iterations=args.iterations
+        )
     records = window_records(ds)
     outputs = Outputs()
     try:
@@ -339,8 +414,21 @@ def run_window(args) -> int:
         outputs.commit()
     finally:
         outputs.discard()
-    columns = ["v", "T", "gamma", "s", "omega_c", "theta", "eps_minus", "eps_minus_err", "eps_plus",
-               "eps_plus_err", "rate_eps_minus", "rate_eps_plus", "window_dev"]
+    columns = [
+        "v",
+        "T",
+        "gamma",
+        "s",
+        "omega_c",
+        "theta",
+        "eps_minus",
+        "eps_minus_err",
+        "eps_plus",
+        "eps_plus_err",
+        "rate_eps_minus",
+        "rate_eps_plus",
+        "window_dev",
+    ]
     print("  ".join(f"{c:>14}" for c in columns))
     for rec in records:
         print("  ".join(f"{rec[c]:>14.6g}" for c in columns))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from .common import (
     InputError,
@@ -32,16 +33,23 @@ def add_fit_parser(sub) -> None:
     fit.add_argument("--delta", default="1", help="tunnel splitting Δ (sets the unit; default 1)")
     fit.add_argument("--gamma0", help="start value of γ (added to the start grid 1e-6..1e-1)")
     fit.add_argument("--fit", default="gamma", help="fitted parameters: gamma[,omega_c][,T] (default gamma)")
-    fit.add_argument("--engine", default="neqb", choices=["neqb", "quapi", "adt"],
-                     help="forward model: neqb (default), quapi (the exact process tensor) or adt (the plain "
-                          "augmented density tensor, memory 4^kmax)")
+    fit.add_argument(
+        "--engine",
+        default="neqb",
+        choices=["neqb", "quapi", "adt"],
+        help="forward model: neqb (default), quapi (the exact process tensor) or adt (the plain "
+        "augmented density tensor, memory 4^kmax)",
+    )
     fit.add_argument("--n-steps", dest="n_steps", type=int, help="neqb: steps of the fixed window (default 512)")
     fit.add_argument("--dt", type=float, help="quapi/adt: Trotter step δt in 1/Δ (with --kmax, --tmax)")
     fit.add_argument("--kmax", type=int, help="quapi/adt: memory length in steps")
-    fit.add_argument("--pt-tol", dest="pt_tol", type=float,
-                     help="quapi: compression tolerance of the process tensor (default 1e-9)")
+    fit.add_argument(
+        "--pt-tol", dest="pt_tol", type=float, help="quapi: compression tolerance of the process tensor (default 1e-9)"
+    )
     fit.add_argument("--tmax", type=float, help="quapi/adt: protocol duration in 1/Δ (covers the slowest sweep)")
-    fit.add_argument("--max-iter", dest="max_iter", type=int, default=100, help="L-BFGS iterations at most (default 100)")
+    fit.add_argument(
+        "--max-iter", dest="max_iter", type=int, default=100, help="L-BFGS iterations at most (default 100)"
+    )
     fit.add_argument("--out", help="write the result to this .json file (else print it)")
     fit.add_argument("--plot", help="draw data with error bars and the fitted curve to this PNG/PDF/SVG")
     fit.add_argument("--yes", action="store_true", help="run even when the size estimate is above the hard limit")
@@ -78,9 +86,13 @@ def run_fit(args) -> int:
     names = tuple(x.strip() for x in args.fit.split(","))
     if not all(names) or any(n not in FITTABLE for n in names) or len(set(names)) != len(names):
         raise InputError(f"--fit must be distinct names from {','.join(FITTABLE)}, got {args.fit!r}")
-    known = {"s": single("--s", args.s), "omega_c": single("--omega-c", args.omega_c),
-             "T": single("--T", args.T), "theta": single("--theta", args.theta, angle=True),
-             "delta": single("--delta", args.delta)}
+    known: dict[str, Any] = {
+        "s": single("--s", args.s),
+        "omega_c": single("--omega-c", args.omega_c),
+        "T": single("--T", args.T),
+        "theta": single("--theta", args.theta, angle=True),
+        "delta": single("--delta", args.delta),
+    }
     gamma0 = None if args.gamma0 is None else single("--gamma0", args.gamma0)
     options = _engine_options(args)
     engine = "neqb" if args.engine == "neqb" else "quapi"
@@ -91,8 +103,17 @@ def run_fit(args) -> int:
     # fit_curve checks its remaining arguments (the model parameters, gamma0, max_iter) first
     # thing, before any model evaluation, and lzjax exposes no separate validator for them yet.
     with user_input():
-        result = fit_curve(v, P, sigma, gamma0=gamma0, fit=names, engine=engine, engine_options=options,
-                           max_iter=args.max_iter, **known)
+        result = fit_curve(
+            v,
+            P,
+            sigma,
+            gamma0=gamma0,
+            fit=names,
+            engine=engine,
+            engine_options=options,
+            max_iter=args.max_iter,
+            **known,
+        )
     record = result.to_dict()
     outputs = Outputs()
     try:
@@ -106,8 +127,11 @@ def run_fit(args) -> int:
     if not args.out:
         print(json.dumps(record, indent=2))
     summary = ", ".join(f"{n} = {record[n]:.6g} ± {record[n + '_err']:.2g}" for n in result.names)
-    print(f"lzjax fit: {summary}; chi2/dof = {result.chi2_dof:.3g}, {result.iterations} iterations, "
-          f"converged = {result.converged}", file=sys.stderr)
+    print(
+        f"lzjax fit: {summary}; chi2/dof = {result.chi2_dof:.3g}, {result.iterations} iterations, "
+        f"converged = {result.converged}",
+        file=sys.stderr,
+    )
     for warning in result.warnings:
         print(f"lzjax: warning: {warning}", file=sys.stderr)
     return 0

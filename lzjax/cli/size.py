@@ -58,8 +58,10 @@ def _estimate(kind: str, n: int, options: dict, v=None) -> tuple[float, float]:
         per_step = exact.step_seconds(kmax)
         build = 2e-3 * kmax * (1 + p) if engine == "quapi" else 0.0
         per_eval = n * steps * per_step * (1 + p) + build
-        memory = (exact.memory_bytes(PTSettings(kmax, 1e-9, options.get("chi_max", 512)), n) if engine == "quapi"
-                  else exact.memory_bytes(kmax, n))
+        if engine == "quapi":
+            memory = PT().memory_bytes(PTSettings(kmax, 1e-9, options.get("chi_max", 512)), n)
+        else:
+            memory = ADT().memory_bytes(kmax, n)
         return 20.0 + (8 + min(iterations, 30)) * per_eval, memory
     from ..sweep import quapi_engine
 
@@ -78,11 +80,14 @@ def size_check(kind: str, n: int, options: dict, yes: bool, v=None) -> None:
     what = "CSV rows" if kind == "fit" else "grid points"
     if n <= soft and seconds < 600:
         return
-    line = (f"{n} {what}: estimated {_format_seconds(seconds)} and {_format_bytes(memory)} "
-            f"(rough; measured on a 2-core CPU)")
+    line = (
+        f"{n} {what}: estimated {_format_seconds(seconds)} and {_format_bytes(memory)} "
+        f"(rough; measured on a 2-core CPU)"
+    )
     if (n > hard or seconds > _HARD_SECONDS) and not yes:
-        raise InputError(f"{line}; above the limit of {hard} {what} or {_format_seconds(_HARD_SECONDS)}: "
-                            "pass --yes to run anyway")
+        raise InputError(
+            f"{line}; above the limit of {hard} {what} or {_format_seconds(_HARD_SECONDS)}: pass --yes to run anyway"
+        )
     print(f"lzjax: {line}", file=sys.stderr)
 
 

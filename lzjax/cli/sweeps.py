@@ -49,20 +49,36 @@ def add_quapi_parser(sub) -> None:
     p.add_argument("--tmax", type=float, help="fixed protocol duration in 1/Δ (with --dt, --kmax)")
     p.add_argument("--tol", type=float, help="convergence mode: target error (ladder in δt, k_max, t_max)")
     p.add_argument("--budget", type=int, help="convergence mode, --engine adt: largest k_max (default 10)")
-    p.add_argument("--engine", dest="quapi_engine", default=None, choices=list(ENGINES),
-                   help="convergence mode: exact engine, pt (process tensor: compressed memory, wide "
-                        "window; the default) or adt (plain augmented density tensor; the default with --budget)")
+    p.add_argument(
+        "--engine",
+        dest="quapi_engine",
+        default=None,
+        choices=list(ENGINES),
+        help="convergence mode: exact engine, pt (process tensor: compressed memory, wide "
+        "window; the default) or adt (plain augmented density tensor; the default with --budget)",
+    )
     p.add_argument("--memory", type=float, help="convergence mode, --engine pt: memory time in 1/Δ (default 6.4)")
-    p.add_argument("--pt-tol", dest="pt_tol", type=float,
-                   help="convergence mode, --engine pt: relative truncation of the compression "
-                        "(default 6e-3·tol/steps within [1e-12, 1e-8])")
-    p.add_argument("--eps-q", dest="eps_q", type=float,
-                   help="convergence mode: half-width of the exact QUAPI window in Δ (pt: 5-120, default "
-                        "the smallest of 15…100 whose golden-rule tails carry < tol/10 of the relaxation; "
-                        "adt: 5-40, default 15)")
-    p.add_argument("--compensate", action="store_true",
-                   help="convergence mode: η from G(ω)/sinc²(ωδt/2), golden-rule-exact discrete rates"
-                        " at O(γ) (smaller δt corrections where relaxation at large E dominates)")
+    p.add_argument(
+        "--pt-tol",
+        dest="pt_tol",
+        type=float,
+        help="convergence mode, --engine pt: relative truncation of the compression "
+        "(default 6e-3·tol/steps within [1e-12, 1e-8])",
+    )
+    p.add_argument(
+        "--eps-q",
+        dest="eps_q",
+        type=float,
+        help="convergence mode: half-width of the exact QUAPI window in Δ (pt: 5-120, default "
+        "the smallest of 15…100 whose golden-rule tails carry < tol/10 of the relaxation; "
+        "adt: 5-40, default 15)",
+    )
+    p.add_argument(
+        "--compensate",
+        action="store_true",
+        help="convergence mode: η from G(ω)/sinc²(ωδt/2), golden-rule-exact discrete rates"
+        " at O(γ) (smaller δt corrections where relaxation at large E dominates)",
+    )
 
 
 def _grid_from_args(args) -> dict[str, np.ndarray]:
@@ -101,8 +117,9 @@ def _run_sweep(engine: str, args, options: dict) -> int:
     # thing, before any computation, and lzjax exposes no separate validator for them yet: a
     # ValueError out of this call is such a check; the catch goes once they expose them.
     with user_input():
-        result = sweep(engine, progress=engine == "quapi", store=args.store, chunk_size=args.chunk_size,
-                       **options, **grid)
+        result = sweep(
+            engine, progress=engine == "quapi", store=args.store, chunk_size=args.chunk_size, **options, **grid
+        )
     emit(result, args.out, args.plot)
     return 0
 
@@ -115,14 +132,22 @@ def run_neqb(args) -> int:
 def _quapi_options(args) -> dict:
     """The engine options of `lzjax quapi`: fixed settings or one of the two ladders."""
     fixed = {"--dt": args.dt, "--kmax": args.kmax, "--tmax": args.tmax}
-    ladder = {"--tol": args.tol, "--budget": args.budget, "--eps-q": args.eps_q,
-              "--compensate": args.compensate or None, "--engine": args.quapi_engine,
-              "--memory": args.memory, "--pt-tol": args.pt_tol}
+    ladder = {
+        "--tol": args.tol,
+        "--budget": args.budget,
+        "--eps-q": args.eps_q,
+        "--compensate": args.compensate or None,
+        "--engine": args.quapi_engine,
+        "--memory": args.memory,
+        "--pt-tol": args.pt_tol,
+    }
     given_fixed = [k for k, x in fixed.items() if x is not None]
     given_ladder = [k for k, x in ladder.items() if x is not None]
     if given_fixed and given_ladder:
-        raise InputError(f"{', '.join(given_ladder)} belong to convergence mode (--tol), not to fixed "
-                         f"settings {', '.join(given_fixed)}; give one mode")
+        raise InputError(
+            f"{', '.join(given_ladder)} belong to convergence mode (--tol), not to fixed "
+            f"settings {', '.join(given_fixed)}; give one mode"
+        )
     if given_fixed:
         if len(given_fixed) < 3:
             missing = [k for k in fixed if fixed[k] is None]
@@ -140,8 +165,10 @@ def _quapi_options(args) -> dict:
         settings = {key: getattr(args, key) for key in _LADDER_FLAGS.values() if getattr(args, key) is not None}
         wrong = [flag for flag, key in _LADDER_FLAGS.items() if key in settings and key not in engine.ladder_options]
         if wrong:
-            raise InputError(f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --engine "
-                             f"{engine.name} (its settings: {', '.join(engine.ladder_options)})")
+            raise InputError(
+                f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --engine "
+                f"{engine.name} (its settings: {', '.join(engine.ladder_options)})"
+            )
         with user_input():  # the engine's own ranges, before the size estimate
             engine.configured(**settings)
         options = {"tol": args.tol, "method": engine.name, **settings}
@@ -164,8 +191,28 @@ def run_quapi(args) -> int:
 
 # -- results: table or records, plot, warnings -------------------------------------------------
 def _print_table(records: list[dict]) -> None:
-    columns = ["v", "T", "gamma", "s", "omega_c", "theta", "delta", "P_LZ", "P_ES", "P_LZ_err", "P_ES_err",
-               "dt", "kmax", "memory", "chi", "eps_q", "trace_err", "kappa", "converged", "status"]
+    columns = [
+        "v",
+        "T",
+        "gamma",
+        "s",
+        "omega_c",
+        "theta",
+        "delta",
+        "P_LZ",
+        "P_ES",
+        "P_LZ_err",
+        "P_ES_err",
+        "dt",
+        "kmax",
+        "memory",
+        "chi",
+        "eps_q",
+        "trace_err",
+        "kappa",
+        "converged",
+        "status",
+    ]
     columns = [c for c in columns if c in records[0]]
     print("  ".join(f"{c:>11}" for c in columns))
     for rec in records:
@@ -207,20 +254,29 @@ def emit(result, out: str | None, plot: str | None) -> None:
         _print_table(records)
     unphysical = np.flatnonzero(status == "unphysical")
     if unphysical.size:
-        print(f"lzjax: warning: {unphysical.size} point(s) unphysical (a probability outside [0, 1] or a trace "
-              f"defect beyond the error): values null, status 'unphysical'; refine the settings or use --tol: "
-              f"{_points(records, unphysical)}", file=sys.stderr)
+        print(
+            f"lzjax: warning: {unphysical.size} point(s) unphysical (a probability outside [0, 1] or a trace "
+            f"defect beyond the error): values null, status 'unphysical'; refine the settings or use --tol: "
+            f"{_points(records, unphysical)}",
+            file=sys.stderr,
+        )
     beyond = np.flatnonzero(status == "beyond weak coupling")
     if beyond.size:
         from ..neqb import KAPPA_MAX
 
         kappa = np.asarray(result["kappa"]).ravel()[beyond]
-        print(f"lzjax: warning: {beyond.size} point(s) beyond NEQB's weak coupling (kappa = 1 - Delta_eff/Delta up "
-              f"to {kappa.max():.3g} > {KAPPA_MAX:g}; NEQB's model error grows like kappa): use lzjax quapi: "
-              f"{_points(records, beyond)}", file=sys.stderr)
+        print(
+            f"lzjax: warning: {beyond.size} point(s) beyond NEQB's weak coupling (kappa = 1 - Delta_eff/Delta up "
+            f"to {kappa.max():.3g} > {KAPPA_MAX:g}; NEQB's model error grows like kappa): use lzjax quapi: "
+            f"{_points(records, beyond)}",
+            file=sys.stderr,
+        )
     bad = np.flatnonzero(status == "not converged")
     if bad.size:
-        print(f"lzjax: warning: {bad.size} point(s) did not reach the requested tolerance (see *_err): "
-              f"{_points(records, bad)}", file=sys.stderr)
+        print(
+            f"lzjax: warning: {bad.size} point(s) did not reach the requested tolerance (see *_err): "
+            f"{_points(records, bad)}",
+            file=sys.stderr,
+        )
     if np.any(status == "unchecked"):
         print("lzjax: note: fixed settings, convergence not checked (P_*_err null); use --tol", file=sys.stderr)

@@ -13,14 +13,30 @@ Layout (one idea per module):
 
 from .engines import ENGINES as ENGINES
 from .engines.adt import adt_propagate as adt_propagate
-from .influence import Eta as Eta, eta_coefficients as eta_coefficients
+from .influence import Eta as Eta
+from .influence import eta_coefficients as eta_coefficients
 from .ladder import converge_quapi as converge_quapi
 from .solve import (
     estimate_memory_bytes as estimate_memory_bytes,
+)
+from .solve import (
     quapi_probabilities as quapi_probabilities,
+)
+from .solve import (
     quapi_window_probabilities as quapi_window_probabilities,
+)
+from .solve import (
     solve_quapi as solve_quapi,
 )
 
-__all__ = ["quapi_probabilities", "quapi_window_probabilities", "solve_quapi", "converge_quapi",
-           "estimate_memory_bytes", "adt_propagate", "eta_coefficients", "Eta", "ENGINES"]
+__all__ = [
+    "quapi_probabilities",
+    "quapi_window_probabilities",
+    "solve_quapi",
+    "converge_quapi",
+    "estimate_memory_bytes",
+    "adt_propagate",
+    "eta_coefficients",
+    "Eta",
+    "ENGINES",
+]

@@ -3,7 +3,8 @@
 A ladder is a set of named :class:`lzjax.quapi.plan.Run`\\ s (time step, memory, window) that
 the engine plans (``engine.ladder_plans``) and one rule that turns their results into a value and
 an error bar, written here once for any engine of :mod:`lzjax.quapi.engine`. The plain-ADT plan
-(:func:`lzjax.quapi.engines.adt.adt_plan`), with K = `budget`, δt and δt' = δt K/(K − 2) (the same memory time τ = K δt):
+(:func:`lzjax.quapi.engines.adt.adt_plan`), with K = `budget`, δt and δt' = δt K/(K − 2) (the same memory
+time τ = K δt):
 
     fine = (δt, K, ε_q)        coarse = (δt', K − 2, ε_q)       short = (δt, K − 2, ε_q)
     wide = (δt, K − 2, 4ε_q/3)  wide_coarse = (δt', K − 2, 4ε_q/3)
@@ -38,7 +39,6 @@ extrapolation (seen: 1.0007 ± 0.0018; the bar keeps the full correction); by mo
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -47,7 +47,7 @@ from ..checks import check_bool, check_number
 from ..model import LZProblem, check_problem, dimensionless, flatten_problem
 from ..results import Result, make_result
 from .engines import select_engine
-from .plan import Run, tail_weights_each
+from .plan import Run, tail_weights_each, take
 from .runner import check_influence, check_memory, new_bar, padded_steps, run_batch, step_bucket
 from .window import bath_window
 
@@ -78,16 +78,19 @@ def combine(p: dict, dt: dict, runs: dict[str, Run], s, parts: dict | None = Non
     # window: both windows Richardson-extrapolated in δt, so that the Trotter error of the added
     # |ε| range (largest there, E δt up to 2) is not mistaken for a tail error
     if "loose" in p:  # compression plans: the window pair shares the fine runs' memory
-        window = (richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"]) - rich
-                  if "wide" in p else np.broadcast_to(np.asarray(tail, dtype=float), rich.shape))
+        window = (
+            richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"]) - rich
+            if "wide" in p
+            else np.broadcast_to(np.asarray(tail, dtype=float), rich.shape)
+        )
         compression = np.abs(p["loose"] - p["fine"])
     else:
-        window = (richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"])
-                  - richardson(p["short"], dt["short"], p["coarse"], dt["coarse"]))
+        window = richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"]) - richardson(
+            p["short"], dt["short"], p["coarse"], dt["coarse"]
+        )
         compression = np.zeros_like(rich)
     if parts is not None:
-        parts.update(dt=np.abs(rich - p["fine"]), memory=memory_err, window=np.abs(window),
-                     compression=compression)
+        parts.update(dt=np.abs(rich - p["fine"]), memory=memory_err, window=np.abs(window), compression=compression)
     return rich + memory, np.abs(rich - p["fine"]) + memory_err + np.abs(window) + compression
 
 
@@ -98,7 +101,7 @@ def _merge(groups, plans, baths=None):
     """Groups (per sweep speed) with the same plan (and, for a shared-influence engine, the same
     bath) merged into one batch: [(index, plan)], in order of first appearance."""
     merged = {}
-    for n, (index, plan) in enumerate(zip(groups, plans)):
+    for n, (index, plan) in enumerate(zip(groups, plans, strict=False)):
         key = (tuple(plan.items()), None if baths is None else baths[n])
         merged.setdefault(key, (plan, []))[1].append(index)
     return [(np.concatenate(parts), plan) for plan, parts in merged.values()]
@@ -121,10 +124,20 @@ def _parts(n_steps) -> list[np.ndarray]:
     return [np.flatnonzero(buckets == b) for b in np.unique(buckets)]
 
 
-def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, engine=None, compensate: bool = False,
-                   progress: bool = False, budget: int | None = None, eps_q: float | None = None,
-                   dt: float | None = None, memory: float | None = None, pt_tol: float | None = None,
-                   chi_max: int | None = None) -> Result:
+def converge_quapi(
+    problem: LZProblem,
+    *,
+    tol: float = 1e-3,
+    engine=None,
+    compensate: bool = False,
+    progress: bool = False,
+    budget: int | None = None,
+    eps_q: float | None = None,
+    dt: float | None = None,
+    memory: float | None = None,
+    pt_tol: float | None = None,
+    chi_max: int | None = None,
+) -> Result:
     """P_LZ and P_ES by windowed QUAPI with extrapolation in (δt, memory) and error bars.
 
     **Arguments:**
@@ -168,8 +181,10 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, engine=None, compen
     given = {k: x for k, x in given.items() if x is not None}
     wrong = [k for k in given if k not in engine.ladder_options]
     if wrong:
-        raise ValueError(f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to engine "
-                         f"{engine.name!r} (its ladder settings: {', '.join(engine.ladder_options)})")
+        raise ValueError(
+            f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to engine "
+            f"{engine.name!r} (its ladder settings: {', '.join(engine.ladder_options)})"
+        )
     if given:
         engine = engine.configured(**given)
     flat, shape = flatten_problem(problem)
@@ -182,38 +197,56 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, engine=None, compen
     plans, merge_keys = engine.ladder_plans(dimless, groups, tol)
     batches = _merge(groups, plans, merge_keys)
     grids = [{name: _grids(run, v[index]) for name, run in plan.items()} for index, plan in batches]
-    for (index, plan), grid in zip(batches, grids):  # every check before any work: the largest call
+    for (_, plan), grid in zip(batches, grids, strict=False):  # every check before any work: the largest call
         largest = max(len(part) for n, _ in grid.values() for part in _parts(n))
         check_memory(engine, plan["fine"].memory, largest, engine.memory_range)
-    for index, plan in zip(groups, plans):
+    for index, plan in zip(groups, plans, strict=False):
         run = max(plan.values(), key=lambda r: r.dt)  # the coarsest step: the largest factors
-        check_influence(engine, jax.tree_util.tree_map(lambda a: a[index], dimless),
-                        np.full(len(index), run.grid(float(v[index[0]]))[1]), plan["fine"].memory, compensate,
-                        steps=max(r.steps for r in plan.values()))
+        check_influence(
+            engine,
+            take(dimless, index),
+            np.full(len(index), run.grid(float(v[index[0]]))[1]),
+            plan["fine"].memory,
+            compensate,
+            steps=max(r.steps for r in plan.values()),
+        )
     eps_max = np.array(_bath_windows(dimless))  # raised below to at least 2 ε_q per point
-    for index, plan in zip(groups, plans):
+    for index, plan in zip(groups, plans, strict=False):
         eps_max[index] = np.maximum(eps_max[index], 2.0 * plan["fine"].eps_q)
     total = sum(padded_steps(n[part]) for g in grids for n, _ in g.values() for part in _parts(n))
     bar = new_bar(total, progress, "QUAPI ladder steps")
     out = np.zeros((2, 2, v.size))  # (value, error) × (LZ, ES) × points
-    record = {name: np.zeros(v.size) for name in ("dt", "eps_q", "trace_err", "tail", "err_dt", "err_memory",
-                                                  "err_window", "err_compression")}
-    for (index, plan), grid in zip(batches, grids):
-        group = jax.tree_util.tree_map(lambda a: a[index], dimless)
+    record = {
+        name: np.zeros(v.size)
+        for name in ("dt", "eps_q", "trace_err", "tail", "err_dt", "err_memory", "err_window", "err_compression")
+    }
+    for (index, plan), grid in zip(batches, grids, strict=False):
+        group = take(dimless, index)
         results, steps, trace = {}, {}, np.zeros(len(index))
         for name, run in plan.items():
             n_steps, step = grid[name]
-            scalar = jax.tree_util.tree_map(lambda a: a[0], group.bath)
+            scalar = take(group.bath, 0)
             tensor, info = engine.run_influence(scalar, run, compensate)  # shared engines: one per bath
             if name == "fine":
                 for key, x in engine.run_settings(plan, info).items():
                     record.setdefault(key, np.zeros(v.size))[index] = x
             result = np.zeros((3, len(index)))
             for part in _parts(n_steps):  # points of one step bucket share a call (mixed speeds)
-                sub = jax.tree_util.tree_map(lambda a: a[part], group)
-                result[:, part] = np.asarray(run_batch(
-                    engine, "window", sub, jnp.asarray(step[part]), n_steps[part], run.memory,
-                    eps_max=jnp.asarray(eps_max[index][part]), compensate=compensate, shared=tensor, bar=bar))
+                sub = take(group, part)
+                result[:, part] = np.asarray(
+                    run_batch(
+                        engine,
+                        "window",
+                        sub,
+                        jnp.asarray(step[part]),
+                        n_steps[part],
+                        run.memory,
+                        eps_max=jnp.asarray(eps_max[index][part]),
+                        compensate=compensate,
+                        shared=tensor,
+                        bar=bar,
+                    )
+                )
             results[name], steps[name] = result[:2], step
             trace = np.maximum(trace, result[2])
         record["eps_q"][index] = 0.5 * v[index] * grid["fine"][0] * grid["fine"][1]
@@ -228,10 +261,24 @@ def converge_quapi(problem: LZProblem, *, tol: float = 1e-3, engine=None, compen
     if bar is not None:
         bar.close()
     value, err = out
-    settings = {"dt": record["dt"] / delta, "eps_q": record["eps_q"] * delta, "tail": record["tail"],
-                "trace_err": record["trace_err"],
-                **{k: record[k] for k in ("err_dt", "err_memory", "err_window", "err_compression")}}
+    settings = {
+        "dt": record["dt"] / delta,
+        "eps_q": record["eps_q"] * delta,
+        "tail": record["tail"],
+        "trace_err": record["trace_err"],
+        **{k: record[k] for k in ("err_dt", "err_memory", "err_window", "err_compression")},
+    }
     settings.update(engine.ladder_settings(record))
-    return make_result(P_LZ=value[0], P_ES=value[1], P_LZ_err=err[0], P_ES_err=err[1], tol=tol,
-                       eps_max=eps_max * delta, t_max=2.0 * eps_max / v / delta,
-                       engine=f"quapi-{engine.name}", settings=settings, shape=shape, clip=True)
+    return make_result(
+        P_LZ=value[0],
+        P_ES=value[1],
+        P_LZ_err=err[0],
+        P_ES_err=err[1],
+        tol=tol,
+        eps_max=eps_max * delta,
+        t_max=2.0 * eps_max / v / delta,
+        engine=f"quapi-{engine.name}",
+        settings=settings,
+        shape=shape,
+        clip=True,
+    )

@@ -15,7 +15,7 @@ import jax
 
 from .window import tail_weight
 
-__all__ = ["Run", "tail_weights", "tail_weights_each"]
+__all__ = ["Run", "take", "tail_weights", "tail_weights_each"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +42,11 @@ class Run:
         lowest = 1 if self.fixed_dt else self.steps + 1
         n_steps = max(int(math.ceil(2.0 * self.eps_q / (v * self.dt))), lowest)
         return n_steps, (self.dt if self.fixed_dt else 2.0 * self.eps_q / (v * n_steps))
+
+
+def take(tree, index):
+    """The points `index` of a flat batch (every leaf indexed along its first axis)."""
+    return jax.tree_util.tree_map(lambda a: a[index], tree)
 
 
 #: ∫Γ1 dt beyond ε_q (:func:`lzjax.quapi.window.tail_weight`) at one ε_q for a flat batch

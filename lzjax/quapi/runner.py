@@ -25,8 +25,15 @@ from ..progress import progress_bar
 from .influence import eta_coefficients, log_factor_bound
 from .window import PROTOCOLS
 
-__all__ = ["run_batch", "step_bucket", "padded_steps", "available_memory_bytes", "check_memory", "check_influence",
-           "to_single"]
+__all__ = [
+    "run_batch",
+    "step_bucket",
+    "padded_steps",
+    "available_memory_bytes",
+    "check_memory",
+    "check_influence",
+    "to_single",
+]
 
 
 def available_memory_bytes() -> int:
@@ -51,20 +58,34 @@ def check_memory(engine, memory: int, batch: int, memory_range=None, fraction: f
     fit_batch = have // per_point
     fit_memory = None
     if memory_range is not None:
-        fit_memory = max((k for k in range(memory_range[0], memory_range[1] + 1)
-                          if engine.memory_bytes(k, batch) <= have), default=None)
+        fit_memory = max(
+            (k for k in range(memory_range[0], memory_range[1] + 1) if engine.memory_bytes(k, batch) <= have),
+            default=None,
+        )
     gib = 2.0**30
     if fit_batch >= 1:
-        advice = f"use batch <= {fit_batch} at this kmax" + (
-            f", or kmax <= {fit_memory} at this batch" if fit_memory else "") + " (or split the sweep into chunks)"
+        advice = (
+            f"use batch <= {fit_batch} at this kmax"
+            + (f", or kmax <= {fit_memory} at this batch" if fit_memory else "")
+            + " (or split the sweep into chunks)"
+        )
     else:
-        one = max((k for k in range(memory_range[0], memory_range[1] + 1)
-                   if engine.memory_bytes(k, 1) <= have), default=None) if memory_range else None
-        advice = (f"even one point needs {per_point / gib:.2f} GiB"
-                  + (f": use kmax <= {one}" if one else "") + " (a smaller memory, or a machine with more memory)")
+        one = (
+            max(
+                (k for k in range(memory_range[0], memory_range[1] + 1) if engine.memory_bytes(k, 1) <= have),
+                default=None,
+            )
+            if memory_range
+            else None
+        )
+        advice = (
+            f"even one point needs {per_point / gib:.2f} GiB"
+            + (f": use kmax <= {one}" if one else "")
+            + " (a smaller memory, or a machine with more memory)"
+        )
     raise ValueError(
-        f"kmax={memory} with batch={batch} needs ~{need / gib:.2f} GiB but ~{have / gib:.2f} GiB "
-        f"is available: {advice}")
+        f"kmax={memory} with batch={batch} needs ~{need / gib:.2f} GiB but ~{have / gib:.2f} GiB is available: {advice}"
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3))
@@ -90,14 +111,17 @@ def check_influence(engine, flat, dt, memory, compensate: bool = False, steps: i
         f"{bad.size} point(s) are too strongly coupled for QUAPI at this time step: the influence "
         f"factors exp(phi) reach e^{pick(bound):.0f} at dt = {dt_i:.3g}/delta, {why} (limit e^{limit:.3g}; "
         f"first: gamma={pick(flat.bath.gamma):g}, s={pick(flat.bath.s):g}, omega_c={pick(flat.bath.omega_c):g}, "
-        f"T={pick(flat.bath.T):g} in units of delta); it shrinks with dt: use a smaller dt or NEQB")
+        f"T={pick(flat.bath.T):g} in units of delta); it shrinks with dt: use a smaller dt or NEQB"
+    )
 
 
 def to_single(tree):
     """complex128 → complex64, float64 → float32 (the opt-in float32 fast path)."""
+
     def cast(x):
         x = jnp.asarray(x)
         return x.astype(jnp.complex64) if jnp.iscomplexobj(x) else x.astype(jnp.float32)
+
     return jax.tree_util.tree_map(cast, tree)
 
 
@@ -137,6 +161,7 @@ def _compiled(engine, protocol: str):
     def advance(state, steady, k_steps, begin, first, last, length: int, masked: bool):
         """Steps begin … begin + length − 1 of k_steps; `masked`: only those in [first, last)
         (after the head, before the point's own last step), the state held otherwise."""
+
         def body(s, j):
             new = engine.advance(s, steady, jax.lax.dynamic_slice_in_dim(k_steps, j, 1))
             if not masked:
@@ -156,8 +181,9 @@ def _compiled(engine, protocol: str):
 
     @functools.partial(jax.jit, static_argnums=(6, 7))
     def vadvance(state, steady, k_steps, begin, first, last, length, masked):
-        return jax.vmap(functools.partial(advance, length=length, masked=masked),
-                        in_axes=(0, axis, 0, None, None, 0))(state, steady, k_steps, begin, first, last)
+        return jax.vmap(functools.partial(advance, length=length, masked=masked), in_axes=(0, axis, 0, None, None, 0))(
+            state, steady, k_steps, begin, first, last
+        )
 
     vfinish = jax.jit(jax.vmap(finish_point, in_axes=(0, 0, axis, 0, 0, 0, 0, 0)))
     return vprepare, vsteps, vadvance, vfinish
@@ -173,9 +199,21 @@ def chunks(n_pad: int, progress: bool, n_chunks: int = 40) -> list[tuple[int, in
     return [(b, b + length) for b in range(0, n_pad, length)]
 
 
-def run_batch(engine, protocol: str, flat, dt, n_steps, memory, *, eps_max=None,
-              compensate: bool = False, shared=None, single: bool = False, bar=None,
-              n_chunks: int = 40):
+def run_batch(
+    engine,
+    protocol: str,
+    flat,
+    dt,
+    n_steps,
+    memory,
+    *,
+    eps_max=None,
+    compensate: bool = False,
+    shared=None,
+    single: bool = False,
+    bar=None,
+    n_chunks: int = 40,
+):
     """(P_LZ, P_ES, |Tr ρ − 1|) device arrays (batch,) for a flat batch of dimensionless problems.
 
     `dt` (batch,) time steps (1/Δ); `n_steps` the step count, an int or per point (batch,) ints
@@ -194,8 +232,15 @@ def run_batch(engine, protocol: str, flat, dt, n_steps, memory, *, eps_max=None,
     n_dev = jnp.asarray(n, dtype=jnp.int32)
     if eps_max is None:
         eps_max = jnp.zeros(size)
-    state, aux, influence = vprepare(flat, dt, eps_max, shared if engine.shared_influence else (), n_dev,
-                                     engine.compile_key(memory), bool(compensate))
+    state, aux, influence = vprepare(
+        flat,
+        dt,
+        eps_max,
+        shared if engine.shared_influence else (),
+        n_dev,
+        engine.compile_key(memory),
+        bool(compensate),
+    )
     k_steps, k_last = vsteps(flat, dt, n_dev, n_pad)
     if engine.shared_influence:
         influence = shared

@@ -23,8 +23,7 @@ from .engines.adt import ADT
 from .runner import check_influence, check_memory, new_bar, padded_steps, run_batch
 from .window import PROTOCOLS
 
-__all__ = ["quapi_probabilities", "quapi_window_probabilities", "solve_quapi",
-           "estimate_memory_bytes", "steps_for"]
+__all__ = ["quapi_probabilities", "quapi_window_probabilities", "solve_quapi", "estimate_memory_bytes", "steps_for"]
 
 
 def steps_for(dt: float, tmax: float) -> int:
@@ -32,8 +31,7 @@ def steps_for(dt: float, tmax: float) -> int:
     return int(round(tmax / dt))
 
 
-def _point(engine, protocol: str, problem: LZProblem, dt, n_steps: int, memory: int, eps_max,
-           compensate: bool = False):
+def _point(engine, protocol: str, problem: LZProblem, dt, n_steps: int, memory: int, eps_max, compensate: bool = False):
     """(P_LZ, P_ES) of one dimensionless problem through `engine` and `protocol`, no checks.
     Compiled once per static settings (called eagerly, it runs as one program, not op by op);
     a shared-influence engine's host build (and its tangent) happens before, outside the jit."""
@@ -49,14 +47,22 @@ def _point_compiled(engine, protocol, problem, dt, shared, eps_max, n_steps, mem
     k_steps, rho0, aux = setup(problem, dt, n_steps, eps_max)
     head = engine.head(memory)
     state = engine.start(k_steps[:head], rho0, influence, memory)
-    state = engine.advance(state, engine.steady(influence), k_steps[head:n_steps - 1])
+    state = engine.advance(state, engine.steady(influence), k_steps[head : n_steps - 1])
     rho = engine.readout(state, k_steps[n_steps - 1], influence)
     return finish(rho, aux, problem, dt, n_steps, eps_max)
 
 
-def quapi_window_probabilities(problem: LZProblem, *, dt: float, kmax: int, eps_q: float | None = None,
-                               eps_max: float, compensate: bool = False, engine="adt",
-                               n_steps: int | None = None):
+def quapi_window_probabilities(
+    problem: LZProblem,
+    *,
+    dt: float,
+    kmax: int,
+    eps_q: float | None = None,
+    eps_max: float,
+    compensate: bool = False,
+    engine="adt",
+    n_steps: int | None = None,
+):
     """Expert call: (P_LZ, P_ES) of windowed QUAPI at fixed settings, no checks, no error estimate.
 
     QUAPI over |ε| ≤ ε_q (N = round(2 ε_q/(v δt)) steps, so ε_q is adjusted to v N δt/2), dressed
@@ -78,8 +84,7 @@ def quapi_window_probabilities(problem: LZProblem, *, dt: float, kmax: int, eps_
     d = problem.drive.delta
     if n_steps is None:
         n_steps = steps_for(dt * d, 2.0 * (eps_q / d) / float(problem.drive.v / d**2))
-    return _point(get_engine(engine), "window", dimensionless(problem), dt * d, n_steps, kmax,
-                  eps_max / d, compensate)
+    return _point(get_engine(engine), "window", dimensionless(problem), dt * d, n_steps, kmax, eps_max / d, compensate)
 
 
 def quapi_probabilities(problem: LZProblem, *, dt: float, kmax: int, tmax: float, engine="adt"):
@@ -90,8 +95,7 @@ def quapi_probabilities(problem: LZProblem, *, dt: float, kmax: int, tmax: float
     `kmax` the memory in steps. Differentiable in the problem leaves.
     """
     n_steps = steps_for(dt, tmax)
-    return _point(get_engine(engine), "plain", dimensionless(problem), dt * problem.drive.delta,
-                  n_steps, kmax, None)
+    return _point(get_engine(engine), "plain", dimensionless(problem), dt * problem.drive.delta, n_steps, kmax, None)
 
 
 def estimate_memory_bytes(kmax: int, batch: int, dtype=jnp.complex128) -> int:
@@ -100,8 +104,16 @@ def estimate_memory_bytes(kmax: int, batch: int, dtype=jnp.complex128) -> int:
     return ADT().memory_bytes(kmax, batch, jnp.dtype(dtype).itemsize)
 
 
-def solve_quapi(problem: LZProblem, *, dt: float, kmax: int, tmax: float,
-                progress: bool = False, precision: str = "float64", engine="adt") -> Result:
+def solve_quapi(
+    problem: LZProblem,
+    *,
+    dt: float,
+    kmax: int,
+    tmax: float,
+    progress: bool = False,
+    precision: str = "float64",
+    engine="adt",
+) -> Result:
     """P_LZ and P_ES by QUAPI at fixed settings, for one point or a broadcast batch.
 
     **Arguments:**
@@ -135,13 +147,22 @@ def solve_quapi(problem: LZProblem, *, dt: float, kmax: int, tmax: float,
     delta = np.asarray(flat.drive.delta)
     check_influence(engine, dimensionless(flat), np.full(batch, dt) * delta, kmax)
     bar = new_bar(padded_steps(n_steps), progress)
-    p_lz, p_es, trace_err = run_batch(engine, "plain", dimensionless(flat), jnp.asarray(dt * delta), n_steps,
-                           kmax, single=single, bar=bar)
+    p_lz, p_es, trace_err = run_batch(
+        engine, "plain", dimensionless(flat), jnp.asarray(dt * delta), n_steps, kmax, single=single, bar=bar
+    )
     if bar is not None:
         bar.close()
     t_max = n_steps * dt
     v = np.asarray(flat.drive.v)
-    return make_result(P_LZ=np.asarray(p_lz), P_ES=np.asarray(p_es), P_LZ_err=np.nan, P_ES_err=np.nan,
-                       tol=None, eps_max=0.5 * v * t_max, t_max=t_max, engine=f"quapi-{engine.name}",
-                       settings={"dt": float(dt), "kmax": int(kmax), "trace_err": np.asarray(trace_err)},
-                       shape=shape)
+    return make_result(
+        P_LZ=np.asarray(p_lz),
+        P_ES=np.asarray(p_es),
+        P_LZ_err=np.nan,
+        P_ES_err=np.nan,
+        tol=None,
+        eps_max=0.5 * v * t_max,
+        t_max=t_max,
+        engine=f"quapi-{engine.name}",
+        settings={"dt": float(dt), "kmax": int(kmax), "trace_err": np.asarray(trace_err)},
+        shape=shape,
+    )

@@ -40,8 +40,19 @@ from ...checks import check_integer, check_number
 from ..influence import Eta, eta_coefficients, influence_tensor, pair_log_factor
 from ..plan import Run
 
-__all__ = ["adt_start", "adt_steps", "adt_readout", "adt_propagate", "factored_influence",
-           "advance", "advance_factored", "ADT", "adt_plan", "KMAX_RANGE", "LOG_FACTOR_LIMIT"]
+__all__ = [
+    "adt_start",
+    "adt_steps",
+    "adt_readout",
+    "adt_propagate",
+    "factored_influence",
+    "advance",
+    "advance_factored",
+    "ADT",
+    "adt_plan",
+    "KMAX_RANGE",
+    "LOG_FACTOR_LIMIT",
+]
 
 #: accepted memory lengths k_max (steps) of the plain ADT; cost and memory ∝ 4^k_max
 KMAX_RANGE = (1, 14)
@@ -102,10 +113,10 @@ def adt_start(k_head, rho0, eta: Eta, kmax: int, *, trace: bool = False):
     readouts = []
     for step in range(1, kmax + 1):
         if trace:
-            tail = jnp.concatenate([eta.edge[:step], eta.start_end[step:step + 1]])
+            tail = jnp.concatenate([eta.edge[:step], eta.start_end[step : step + 1]])
             readouts.append(adt_readout(a, k_head[step - 1], tail))
         if step < kmax:
-            grow = influence_tensor(jnp.concatenate([eta.interior[:step], eta.edge[step:step + 1]]))
+            grow = influence_tensor(jnp.concatenate([eta.interior[:step], eta.edge[step : step + 1]]))
             a = advance(a, grow, k_head[step - 1], contract=False)
         else:  # the oldest point is the start point: its pair uses the half-slice coefficient
             factors = factored_influence(eta.interior, oldest_eta=eta.edge[kmax])
@@ -135,12 +146,11 @@ def adt_propagate(k_steps, rho0, eta: Eta, kmax: int, *, trace: bool = False):
     if n < kmax + 1:
         raise ValueError(f"number of steps must be >= kmax + 1 = {kmax + 1}, got {n}")
     a, head = adt_start(k_steps[:kmax], rho0, eta, kmax, trace=trace)
-    a, middle = adt_steps(a, factored_influence(eta.interior), k_steps[kmax:n - 1],
-                          eta if trace else None)
+    a, middle = adt_steps(a, factored_influence(eta.interior), k_steps[kmax : n - 1], eta if trace else None)
     final = adt_readout(a, k_steps[n - 1], eta.edge)
     if not trace:
         return final
-    return jnp.concatenate([head, middle, final[None]])
+    return jnp.concatenate([head, middle, final[None]])  # pyright: ignore[reportArgumentType]  # traced: arrays
 
 
 def adt_plan(budget: int, dt: float, eps_q: float) -> dict[str, Run]:
@@ -149,9 +159,13 @@ def adt_plan(budget: int, dt: float, eps_q: float) -> dict[str, Run]:
     and the window pair wide / wide_coarse at 4ε_q/3."""
     big, small = budget, budget - 2
     coarse_dt, wide = dt * big / small, 4.0 * eps_q / 3.0
-    return {"fine": Run(dt, big, eps_q), "coarse": Run(coarse_dt, small, eps_q),
-            "short": Run(dt, small, eps_q), "wide": Run(dt, small, wide),
-            "wide_coarse": Run(coarse_dt, small, wide)}
+    return {
+        "fine": Run(dt, big, eps_q),
+        "coarse": Run(coarse_dt, small, eps_q),
+        "short": Run(dt, small, eps_q),
+        "wide": Run(dt, small, wide),
+        "wide_coarse": Run(coarse_dt, small, wide),
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,7 +267,9 @@ class ADT:
         """(seconds, bytes) of a ladder over `n_points`, rough: about four rungs over the exact
         window 2ε_q/v at δt ~ 0.1, each step :meth:`step_seconds` (size estimates)."""
         steps = 2 * self.eps_q / v_typical / 0.1
-        return n_points * 4 * steps * self.step_seconds(self.budget), self.memory_bytes(self.budget, min(n_points, 4096))
+        return n_points * 4 * steps * self.step_seconds(self.budget), self.memory_bytes(
+            self.budget, min(n_points, 4096)
+        )
 
     def chunk_points(self, options: dict) -> int:
         """Points per sweep chunk: what half the free memory holds at the run's k_max."""

@@ -25,6 +25,7 @@ import math
 from typing import ClassVar, NamedTuple
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
@@ -32,13 +33,33 @@ from jax.custom_derivatives import SymbolicZero
 from ...checks import check_integer, check_number
 from ...model import Bath
 from ..influence import Eta, eta_coefficients
-from ..plan import Run, tail_weights
-from ..process_tensor import (ProcessTensor, build_process_tensor, build_process_tensor_jvp, pt_readout_vectors,
-                              taper_eta)
+from ..plan import Run, tail_weights, take
+from ..process_tensor import (
+    ProcessTensor,
+    build_process_tensor,
+    build_process_tensor_jvp,
+    pt_readout_vectors,
+    taper_eta,
+)
 
-__all__ = ["PT", "PTSettings", "build_cached", "differentiable_tensor", "check_tensor", "traced_chi", "CHI_BUCKET",
-           "PT_TOL_RANGE", "check_pt_tol", "log_factor_limit", "pt_plan", "pt_tol_default", "window_for",
-           "PT_WINDOWS", "PT_DT_RATIO", "PT_TAPER"]
+__all__ = [
+    "PT",
+    "PTSettings",
+    "build_cached",
+    "differentiable_tensor",
+    "check_tensor",
+    "traced_chi",
+    "CHI_BUCKET",
+    "PT_TOL_RANGE",
+    "check_pt_tol",
+    "log_factor_limit",
+    "pt_plan",
+    "pt_tol_default",
+    "window_for",
+    "PT_WINDOWS",
+    "PT_DT_RATIO",
+    "PT_TAPER",
+]
 
 #: the bond dimension is padded to a multiple of this (bounds the number of compiled shapes; the
 #: step costs ∝ χ², so χ = 17 padded to 24 costs 1.8× less than to 32)
@@ -84,8 +105,14 @@ def _pad(pt: ProcessTensor, chi: int) -> ProcessTensor:
         return pt
     pad_q = lambda q: jnp.asarray(np.pad(np.asarray(q), [(0, 0)] * (q.ndim - 2) + [(0, extra), (0, extra)]))  # noqa: E731
     pad_v = lambda x: jnp.asarray(np.pad(np.asarray(x), [(0, 0)] * (x.ndim - 1) + [(0, extra)]))  # noqa: E731
-    return pt._replace(q_start=pad_q(pt.q_start), q_int=pad_q(pt.q_int), q_end=pad_q(pt.q_end),
-                       q_absent=pad_q(pt.q_absent), left=pad_v(pt.left), right=pad_v(pt.right))
+    return pt._replace(
+        q_start=pad_q(pt.q_start),
+        q_int=pad_q(pt.q_int),
+        q_end=pad_q(pt.q_end),
+        q_absent=pad_q(pt.q_absent),
+        left=pad_v(pt.left),
+        right=pad_v(pt.right),
+    )
 
 
 def _host_eta(gamma, s, omega_c, T, dt, settings: PTSettings, compensate: bool) -> Eta:
@@ -100,8 +127,9 @@ _eta_compiled = jax.jit(eta_coefficients, static_argnums=(2, 3))
 
 
 @functools.lru_cache(maxsize=64)
-def build_cached(gamma: float, s: float, omega_c: float, T: float, dt: float, settings: PTSettings,
-                 compensate: bool = False) -> tuple[ProcessTensor, dict]:
+def build_cached(
+    gamma: float, s: float, omega_c: float, T: float, dt: float, settings: PTSettings, compensate: bool = False
+) -> tuple[ProcessTensor, dict]:
     """(padded process tensor, its record) of a dimensionless bath at step `dt` (1/Δ), built
     once. The record: chi (before padding), memory (steps), discarded (largest relative
     discarded weight), eig_err, trace_defect, build_s (see :class:`ProcessTensor`)."""
@@ -112,8 +140,14 @@ def build_cached(gamma: float, s: float, omega_c: float, T: float, dt: float, se
 
 def _record(pt: ProcessTensor) -> dict:
     """The record of :func:`build_cached` of an unpadded tensor."""
-    return {"chi": pt.chi, "memory": int(pt.memory), "discarded": float(pt.discarded),
-            "eig_err": float(pt.eig_err), "trace_defect": float(pt.trace_defect), "build_s": float(pt.build_s)}
+    return {
+        "chi": pt.chi,
+        "memory": int(pt.memory),
+        "discarded": float(pt.discarded),
+        "eig_err": float(pt.eig_err),
+        "trace_defect": float(pt.trace_defect),
+        "build_s": float(pt.build_s),
+    }
 
 
 #: the ProcessTensor fields that depend on the bath smoothly (differentiated), and the records
@@ -123,8 +157,16 @@ _BATH_LEAVES = ("gamma", "s", "omega_c", "T")
 
 
 @functools.lru_cache(maxsize=16)
-def _tangent_cached(gamma: float, s: float, omega_c: float, T: float, dt: float, settings: PTSettings,
-                    compensate: bool, which: tuple[int, ...]) -> tuple[ProcessTensor, ProcessTensor, dict]:
+def _tangent_cached(
+    gamma: float,
+    s: float,
+    omega_c: float,
+    T: float,
+    dt: float,
+    settings: PTSettings,
+    compensate: bool,
+    which: tuple[int, ...],
+) -> tuple[ProcessTensor, ProcessTensor, dict]:
     """(padded tensor, padded tangents, record) of :func:`build_cached`'s tensor along the bath
     leaves `which` (indices into γ, s, ω_c, T): dη from jax.jacfwd of :func:`eta_coefficients`,
     then :func:`build_process_tensor_jvp` (whose tensor equals build_cached's bitwise, so the
@@ -182,33 +224,53 @@ def _nan_tensor(chi: int, directions: int | None = None) -> ProcessTensor:
     """A NaN tensor of bond dimension `chi` (with a leading axis of `directions` for a tangent)."""
     lead = () if directions is None else (directions,)
     nan = lambda *shape: np.full(lead + shape, np.nan + 0j)  # noqa: E731
-    return ProcessTensor(q_start=nan(4, chi, chi), q_int=nan(4, chi, chi), q_end=nan(4, chi, chi),
-                         q_absent=nan(chi, chi), left=nan(chi), right=nan(chi), memory=np.asarray(0),
-                         discarded=np.asarray(np.nan), eig_err=np.asarray(np.nan), trace_defect=np.asarray(np.nan),
-                         build_s=np.asarray(np.nan))
+    return ProcessTensor(
+        q_start=nan(4, chi, chi),
+        q_int=nan(4, chi, chi),
+        q_end=nan(4, chi, chi),
+        q_absent=nan(chi, chi),
+        left=nan(chi),
+        right=nan(chi),
+        memory=np.asarray(0),
+        discarded=np.asarray(np.nan),
+        eig_err=np.asarray(np.nan),
+        trace_defect=np.asarray(np.nan),
+        build_s=np.asarray(np.nan),
+    )
 
 
 def _traced_fields(leaves, settings, compensate, which=()):
     """:func:`_host_fields` through `jax.pure_callback` (sequential under vmap)."""
     chi = traced_chi(settings)
-    shapes = {"q_start": (4, chi, chi), "q_int": (4, chi, chi), "q_end": (4, chi, chi), "q_absent": (chi, chi),
-              "left": (chi,), "right": (chi,)}
+    shapes = {
+        "q_start": (4, chi, chi),
+        "q_int": (4, chi, chi),
+        "q_end": (4, chi, chi),
+        "q_absent": (chi, chi),
+        "left": (chi,),
+        "right": (chi,),
+    }
     smooth = [jax.ShapeDtypeStruct(shapes[f], jnp.complex128) for f in _SMOOTH_FIELDS]
     records = [jax.ShapeDtypeStruct((), jnp.float64) for _ in _RECORD_FIELDS]
-    tangents = [jax.ShapeDtypeStruct((len(which),) + shapes[f], jnp.complex128) for f in _SMOOTH_FIELDS] if which else []
+    tangents = (
+        [jax.ShapeDtypeStruct((len(which),) + shapes[f], jnp.complex128) for f in _SMOOTH_FIELDS] if which else []
+    )
     return _callback(tuple(smooth + records + tangents), settings, compensate, which, *leaves)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
 def _callback(shapes, settings, compensate, which, *leaves):
-    return jax.pure_callback(functools.partial(_host_fields, settings, compensate, which), shapes, *leaves,
-                             vmap_method="sequential")
+    return jax.pure_callback(
+        functools.partial(_host_fields, settings, compensate, which), shapes, *leaves, vmap_method="sequential"
+    )
 
 
 @_callback.defjvp
 def _callback_jvp(shapes, settings, compensate, which, primals, tangents):
-    raise ValueError("the process tensor gives first derivatives in the bath only (its tangent build is first "
-                     "order): no jax.hessian or nested jvp/grad in gamma, s, omega_c, T")
+    raise ValueError(
+        "the process tensor gives first derivatives in the bath only (its tangent build is first "
+        "order): no jax.hessian or nested jvp/grad in gamma, s, omega_c, T"
+    )
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
@@ -225,8 +287,10 @@ def _smooth_arrays(gamma, s, omega_c, T, dt, settings, compensate):
 
 def _smooth_arrays_jvp(settings, compensate, primals, tangents):
     if not isinstance(tangents[4], SymbolicZero):
-        raise ValueError("the process tensor has no derivative in its time step δt (nor, through it, in "
-                         "Drive.delta): keep delta constant when differentiating through engine='pt'")
+        raise ValueError(
+            "the process tensor has no derivative in its time step δt (nor, through it, in "
+            "Drive.delta): keep delta constant when differentiating through engine='pt'"
+        )
     which = tuple(i for i, t in enumerate(tangents[:4]) if not isinstance(t, SymbolicZero))
     if not which:
         out = _smooth_arrays(*primals, settings, compensate)
@@ -234,14 +298,17 @@ def _smooth_arrays_jvp(settings, compensate, primals, tangents):
     x = _concrete(primals)
     if x is None:
         fields = _traced_fields(primals, settings, compensate, which)
-        out, dpt = fields[:-len(_SMOOTH_FIELDS)], dict(zip(_SMOOTH_FIELDS, fields[-len(_SMOOTH_FIELDS):]))
+        out, dpt = (
+            fields[: -len(_SMOOTH_FIELDS)],
+            dict(zip(_SMOOTH_FIELDS, fields[-len(_SMOOTH_FIELDS) :], strict=False)),
+        )
     else:
         pt, dpt, info = _tangent_cached(*x, settings, bool(compensate), which)
         check_tensor(info, settings.tol, Bath(*x[:4]), x[4])
         out, dpt = _fields(pt), {f: getattr(dpt, f) for f in _SMOOTH_FIELDS}
     dx = jnp.stack([jnp.asarray(tangents[i], jnp.float64) for i in which]).astype(jnp.complex128)  # (p,)
     smooth = tuple(jnp.tensordot(dx, dpt[f], axes=1) for f in _SMOOTH_FIELDS)
-    return out, smooth + tuple(jnp.zeros_like(o) for o in out[len(_SMOOTH_FIELDS):])
+    return out, smooth + tuple(jnp.zeros_like(o) for o in out[len(_SMOOTH_FIELDS) :])
 
 
 _smooth_arrays.defjvp(_smooth_arrays_jvp, symbolic_zeros=True)
@@ -266,7 +333,9 @@ def differentiable_tensor(bath, dt, settings: PTSettings, compensate: bool = Fal
     eig_err, trace_defect, build_s) are constants. ValueError as :func:`check_tensor` (concrete
     bath)."""
     arrays = _smooth_arrays(*(getattr(bath, n) for n in _BATH_LEAVES), dt, settings, bool(compensate))
-    return ProcessTensor(memory=jnp.asarray(settings.kmax), **dict(zip(_SMOOTH_FIELDS + _RECORD_FIELDS, arrays)))
+    return ProcessTensor(
+        memory=jnp.asarray(settings.kmax), **dict(zip(_SMOOTH_FIELDS + _RECORD_FIELDS, arrays, strict=False))
+    )
 
 
 def check_tensor(info: dict, tol: float, bath, dt) -> None:
@@ -279,7 +348,8 @@ def check_tensor(info: dict, tol: float, bath, dt) -> None:
             f"the process-tensor compression failed for gamma={float(bath.gamma):g}, s={float(bath.s):g}, "
             f"omega_c={float(bath.omega_c):g}, T={float(bath.T):g} at dt={float(dt):.3g}/delta: "
             f"|lambda - 1| = {info['eig_err']:.2g}, trace defect {info['trace_defect']:.2g} (limit {limit:.2g}); "
-            f"use a smaller pt_tol or dt, or the plain ADT (engine='adt')")
+            f"use a smaller pt_tol or dt, or the plain ADT (engine='adt')"
+        )
 
 
 def _mix(psi, k):
@@ -293,8 +363,9 @@ PT_DT_RATIO = 1.25
 PT_TAPER = 0.5
 
 
-def pt_plan(dt: float, memory_time: float, eps_q: float, tol: float, chi_max: int,
-            window_runs: bool = True) -> dict[str, Run]:
+def pt_plan(
+    dt: float, memory_time: float, eps_q: float, tol: float, chi_max: int, window_runs: bool = True
+) -> dict[str, Run]:
     """The six runs of the process-tensor ladder: memory τ = `memory_time` (1/Δ) at both steps,
     K = round(τ/δt); `long` doubles the memory; `loose` repeats `fine` at 10× the truncation
     `tol` (the compression error); δt' = 1.25 δt; one tensor per (bath, δt, settings). Without
@@ -310,9 +381,12 @@ def pt_plan(dt: float, memory_time: float, eps_q: float, tol: float, chi_max: in
     k_fine, k_coarse = max(2, round(memory_time / dt)), max(2, round(memory_time / coarse))
     fine, coarse_m = (PTSettings(k, tol, chi_max, PT_TAPER) for k in (k_fine, k_coarse))
     wide = 4.0 * eps_q / 3.0
-    plan = {"fine": Run(dt, fine, eps_q, True), "coarse": Run(coarse, coarse_m, eps_q, True),
-            "long": Run(dt, fine._replace(kmax=2 * k_fine), eps_q, True),
-            "loose": Run(dt, fine._replace(tol=10.0 * tol), eps_q, True)}
+    plan = {
+        "fine": Run(dt, fine, eps_q, True),
+        "coarse": Run(coarse, coarse_m, eps_q, True),
+        "long": Run(dt, fine._replace(kmax=2 * k_fine), eps_q, True),
+        "loose": Run(dt, fine._replace(tol=10.0 * tol), eps_q, True),
+    }
     if window_runs:
         plan.update(wide=Run(dt, fine, wide, True), wide_coarse=Run(coarse, coarse_m, wide, True))
     return plan
@@ -336,13 +410,11 @@ def pt_tol_default(tol: float, n_steps: int = 6000) -> float:
 def window_for(dimless, index, tail_tol: float) -> float:
     """The smallest ε_q of :data:`PT_WINDOWS` whose golden-rule tails carry less than `tail_tol`
     of ∫Γ1 dt at every point of the group (the largest if none does)."""
-    group = jax.tree_util.tree_map(lambda a: a[index], dimless)
+    group = take(dimless, index)
     for eq in PT_WINDOWS:
         if float(np.max(np.asarray(tail_weights(group, eq)))) < tail_tol:
             return eq
     return PT_WINDOWS[-1]
-
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -378,15 +450,31 @@ class PT:
     #: whether :func:`lzjax.quapi.solve_quapi` runs it at fixed (dt, kmax, tmax)
     fixed_settings: ClassVar[bool] = False
     #: the result columns a sweep keeps besides P_LZ, P_ES and their errors, in order
-    columns: ClassVar[tuple[str, ...]] = ("dt", "t_max", "converged", "memory", "chi", "pt_tol", "eps_q", "tail",
-                                          "trace_err", "err_dt", "err_memory", "err_window", "err_compression")
+    columns: ClassVar[tuple[str, ...]] = (
+        "dt",
+        "t_max",
+        "converged",
+        "memory",
+        "chi",
+        "pt_tol",
+        "eps_q",
+        "tail",
+        "trace_err",
+        "err_dt",
+        "err_memory",
+        "err_window",
+        "err_compression",
+    )
     #: accepted run memories for the memory guard's advice (none: the memory is not the cost)
     memory_range: ClassVar[None] = None
 
     def __post_init__(self):
         check = lambda name, value, f: object.__setattr__(self, name, None if value is None else f(value))  # noqa: E731
-        check("memory_time", self.memory_time,
-              lambda x: check_number("memory", x, 0.1, 100.0, unit="memory time, units 1/delta"))
+        check(
+            "memory_time",
+            self.memory_time,
+            lambda x: check_number("memory", x, 0.1, 100.0, unit="memory time, units 1/delta"),
+        )
         check("pt_tol", self.pt_tol, check_pt_tol)
         check("chi_max", self.chi_max, lambda x: check_integer("chi_max", x, 4, 4096))
         check("dt", self.dt, lambda x: check_number("dt", x, 1e-3, 0.2, unit="units 1/delta"))
@@ -409,8 +497,10 @@ class PT:
     def group_keys(self, dimless) -> np.ndarray:
         """Points sharing a plan: equal (v, bath) — one tensor per bath serves every v and Θ."""
         b = dimless.bath
-        return np.stack([np.asarray(dimless.drive.v), np.asarray(b.omega_c), np.asarray(b.gamma),
-                         np.asarray(b.s), np.asarray(b.T)], axis=1)
+        return np.stack(
+            [np.asarray(dimless.drive.v), np.asarray(b.omega_c), np.asarray(b.gamma), np.asarray(b.s), np.asarray(b.T)],
+            axis=1,
+        )
 
     def ladder_plans(self, dimless, groups, tol: float):
         """(plans, merge keys) of the groups: the exact window (:func:`window_for` unless given),
@@ -420,21 +510,34 @@ class PT:
         v = np.asarray(dimless.drive.v)
         keys = self.group_keys(dimless)
         windows = [self.eps_q if self.eps_q is not None else window_for(dimless, index, 0.1 * tol) for index in groups]
-        small_tail = [float(np.max(np.asarray(tail_weights(jax.tree_util.tree_map(lambda a: a[index], dimless),
-                                                           eq)))) < 0.1 * tol for index, eq in zip(groups, windows)]
+        small_tail = [
+            float(np.max(np.asarray(tail_weights(take(dimless, index), eq)))) < 0.1 * tol
+            for index, eq in zip(groups, windows, strict=False)
+        ]
         # Nyquist margin: E(ε_q) δt' ≤ 1.5 on the coarse run (E δt < π aliases, DESIGN §3); one δt
         # per bath (the smallest its sweep speeds need), so that every v shares its tensors
-        steps = [self.dt if self.dt is not None else min(0.05, 0.25 / float(np.asarray(b.omega_c)[index[0]]),
-                                                         1.5 / (PT_DT_RATIO * math.sqrt(1.0 + eq**2)))
-                 for index, eq in zip(groups, windows)]
+        steps = [
+            self.dt
+            if self.dt is not None
+            else min(0.05, 0.25 / float(np.asarray(b.omega_c)[index[0]]), 1.5 / (PT_DT_RATIO * math.sqrt(1.0 + eq**2)))
+            for index, eq in zip(groups, windows, strict=False)
+        ]
         bath_of = [tuple(keys[index[0], 1:]) for index in groups]
-        finest = {key: min(st for k, st in zip(bath_of, steps) if k == key) for key in bath_of}
+        finest = {key: min(st for k, st in zip(bath_of, steps, strict=False) if k == key) for key in bath_of}
         # one truncation per bath, for its slowest sweep (the most steps)
-        longest = {key: max(math.ceil(2.0 * eq / (float(v[index[0]]) * finest[key]))
-                            for k, eq, index in zip(bath_of, windows, groups) if k == key) for key in finest}
+        longest = {
+            key: max(
+                math.ceil(2.0 * eq / (float(v[index[0]]) * finest[key]))
+                for k, eq, index in zip(bath_of, windows, groups, strict=False)
+                if k == key
+            )
+            for key in finest
+        }
         tols = {key: self.pt_tol if self.pt_tol is not None else pt_tol_default(tol, n) for key, n in longest.items()}
-        plans = [pt_plan(finest[key], self.memory_time, eq, tols[key], self.chi_max, not small)
-                 for key, eq, small in zip(bath_of, windows, small_tail)]
+        plans = [
+            pt_plan(finest[key], self.memory_time, eq, tols[key], self.chi_max, not small)
+            for key, eq, small in zip(bath_of, windows, small_tail, strict=False)
+        ]
         return plans, bath_of
 
     def run_influence(self, bath, run, compensate: bool):
@@ -505,8 +608,9 @@ class PT:
     def info(self, bath, dt, memory: PTSettings, compensate: bool):
         """(tensor, record) of :func:`build_cached` for a bath with scalar leaves; ValueError if
         the compression lost the normalisation or the trace (:func:`check_tensor`)."""
-        pt, info = build_cached(float(bath.gamma), float(bath.s), float(bath.omega_c), float(bath.T),
-                                float(dt), memory, bool(compensate))
+        pt, info = build_cached(
+            float(bath.gamma), float(bath.s), float(bath.omega_c), float(bath.T), float(dt), memory, bool(compensate)
+        )
         check_tensor(info, memory.tol, bath, dt)
         return pt, info
 
