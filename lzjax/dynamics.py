@@ -31,11 +31,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .adiabatic import asymptotic_rx, dressed_state, frame, relax_tail
+from .adiabatic import asymptotic_rx, dressed_state, relax_tail
 from .checks import check_choice, check_integer, check_number
 from .model import Bath, Drive
 from .neqb import cf4_step, check_neqb_validity, window_eps_max
-from .protocols import DrivenSystem, LinearSweep, is_protocol
+from .protocols import DrivenSystem, LinearSweep
+from .trajectories import HashableAxes, observables, prepare_system, trajectory_dataset
 
 __all__ = [
     "neqb_trajectory",
@@ -44,11 +45,7 @@ __all__ = [
     "windowed_probabilities",
     "windowed_point",
     "rate_window",
-    "prepare_system",
     "record_grid",
-    "observables",
-    "trajectory_dataset",
-    "HashableAxes",
     "GRIDS",
 ]
 
@@ -59,59 +56,6 @@ N_OUTER = 256
 
 
 # ---- batch preparation (plain Python, before tracing) ----------------------------------------
-
-
-def _batched_names(drive):
-    return tuple(drive.BATCHED) if is_protocol(drive) else ("v", "delta")
-
-
-def prepare_system(drive, bath, theta: Any = 0.0, *, eps_start=None, eps_end=None):
-    """Validate and broadcast into a flat batch: (system, in_axes, shape, params).
-
-    `system` is a :class:`DrivenSystem` whose batched leaves (bath, Θ, the drive's `BATCHED`
-    fields) are 1-D of length prod(shape); `in_axes` the matching vmap axes (0 or None);
-    `params` a dict name -> flat numpy values (for the dataset coordinates). A :class:`Drive`
-    with `eps_start`/`eps_end` becomes the finite :class:`LinearSweep`. Δ must be 1 here.
-    """
-    if not isinstance(bath, Bath):
-        raise ValueError(f"bath must be a Bath, got {type(bath).__name__}")
-    if isinstance(drive, Drive):
-        if np.any(np.asarray(drive.delta, float) != 1.0):
-            raise ValueError("delta must be 1 for trajectories (give energies in units of delta)")
-        if (eps_start is None) != (eps_end is None):
-            raise ValueError("eps_start and eps_end must be given together (a finite linear sweep)")
-        if eps_start is not None:
-            drive = LinearSweep(v=drive.v, eps_start=eps_start, eps_end=eps_end)
-    elif is_protocol(drive):
-        if eps_start is not None or eps_end is not None:
-            raise ValueError("eps_start/eps_end apply to the linear drive only; set the protocol's window")
-    else:
-        DrivenSystem(drive=drive, bath=bath, theta=theta)  # raises the drive error
-    DrivenSystem(drive=drive, bath=bath, theta=theta)  # validates Θ
-    names = _batched_names(drive)
-    values = {f"drive.{n}": np.asarray(getattr(drive, n), float) for n in names}
-    values.update({f"bath.{n}": np.asarray(getattr(bath, n), float) for n in ("gamma", "s", "omega_c", "T")})
-    values["theta"] = np.asarray(theta, float)
-    shape = np.broadcast_shapes(*(a.shape for a in values.values()))
-    flat = {k: np.broadcast_to(a, shape).reshape(-1) for k, a in values.items()}
-    drive_kw = {f.split(".", 1)[1]: jnp.asarray(a) for f, a in flat.items() if f.startswith("drive.")}
-    leaves, treedef = jax.tree_util.tree_flatten(drive)
-    flat_drive = jax.tree_util.tree_unflatten(treedef, leaves)
-    for n, a in drive_kw.items():
-        object.__setattr__(flat_drive, n, a)
-    bath_flat = Bath(**{n: jnp.asarray(flat[f"bath.{n}"]) for n in ("gamma", "s", "omega_c", "T")})
-    system = DrivenSystem(drive=flat_drive, bath=bath_flat, theta=jnp.asarray(flat["theta"]))
-    # vmap axes: 0 for the batched leaves, None for the rest (tabulated samples)
-    axes_drive = jax.tree_util.tree_unflatten(treedef, [None] * len(leaves))
-    for n in names:
-        object.__setattr__(axes_drive, n, 0)
-    in_axes = DrivenSystem.__new__(DrivenSystem)
-    for n, a in (("drive", axes_drive), ("bath", Bath.__new__(Bath)), ("theta", 0)):
-        object.__setattr__(in_axes, n, a)
-    for n in ("gamma", "s", "omega_c", "T"):
-        object.__setattr__(in_axes.bath, n, 0)
-    params = {k.split(".", 1)[-1]: v for k, v in flat.items() if k != "drive.delta"}
-    return system, in_axes, shape, params
 
 
 def _window_of(system) -> tuple[np.ndarray, np.ndarray]:
@@ -207,68 +151,9 @@ def _infinite_batch(system, bounds, eps_max, *, in_axes, n_sub, grid, n_outer):
     )
 
 
-class HashableAxes:
-    """Hashable wrapper of an in_axes pytree (static argument of the jitted cores)."""
-
-    def __init__(self, tree):
-        self.tree = tree
-        self.key = str(jax.tree_util.tree_structure(tree, is_leaf=lambda x: x is None)) + str(
-            jax.tree_util.tree_leaves(tree, is_leaf=lambda x: x is None)
-        )
-
-    def __hash__(self):
-        return hash(self.key)
-
-    def __eq__(self, other):
-        return isinstance(other, HashableAxes) and self.key == other.key
-
-
 def _run(kind, system, axes, *args, **static):
     fn = _finite_batch if kind == "finite" else _infinite_batch
     return fn(system, *args, in_axes=axes, **static)
-
-
-# ---- observables and the dataset ----------------------------------------------------------------
-
-
-def observables(r, epsilon, trace=None):
-    """dict of P_ground, P_excited, P_up, r_x, r_y, r_z, trace from adiabatic Bloch vectors r
-    (..., 3) at biases ε (...) (Δ = 1); `trace` Tr ρ (default 1)."""
-    tr = jnp.ones_like(r[..., 0]) if trace is None else trace
-    f = frame(epsilon)  # (3, 3, ...): rows e_x, e_y, e_z; lab s = −Σ_i r_i e_i
-    s_z = -(r[..., 0] * f[0, 2] + r[..., 1] * f[1, 2] + r[..., 2] * f[2, 2])
-    return {
-        "P_ground": 0.5 * (tr + r[..., 0]),
-        "P_excited": 0.5 * (tr - r[..., 0]),
-        "P_up": 0.5 * (tr + s_z),
-        "r_x": r[..., 0],
-        "r_y": r[..., 1],
-        "r_z": r[..., 2],
-        "trace": tr,
-    }
-
-
-def trajectory_dataset(obs, t, epsilon, params, shape, *, engine, extra=None, attrs=None):
-    """xarray.Dataset with dims (point, start, time): `obs` arrays (P, 2, m), coordinates t, ε
-    (P, m), the parameters per point; `extra` (P,)- or (P, 2)-shaped variables."""
-    import xarray as xr
-
-    data: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
-        k: (("point", "start", "time"), np.asarray(v)) for k, v in obs.items()
-    }
-    for k, v in (extra or {}).items():
-        v = np.asarray(v)
-        data[k] = (("point", "start")[: v.ndim], v)
-    coords = {
-        "t": (("point", "time"), np.asarray(t)),
-        "epsilon": (("point", "time"), np.asarray(epsilon)),
-        "start": ["ground", "excited"],
-    }
-    coords.update({k: ("point", np.asarray(v)) for k, v in params.items()})
-    out = xr.Dataset(data, coords=coords)
-    out.attrs.update({"engine": engine, "batch_shape": list(shape), "units": "delta = hbar = 1"})
-    out.attrs.update(attrs or {})
-    return out
 
 
 def _check_records(times, every):

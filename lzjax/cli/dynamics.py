@@ -171,10 +171,10 @@ def _bath_lists(args, with_v: bool) -> dict[str, np.ndarray]:
 
 def _plan_trajectory(args) -> dict:
     """Everything checked and built (protocol, bath, options); raises before any work."""
-    from ..dynamics import prepare_system
     from ..model import Bath, Drive
     from ..neqb import check_neqb_validity
     from ..protocols import LinearSweep, PeriodicDrive, TanhSweep
+    from ..trajectories import prepare_system
 
     check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
     check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")

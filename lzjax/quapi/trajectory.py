@@ -27,8 +27,8 @@ import numpy as np
 
 from ..adiabatic import bloch_from_rho
 from ..checks import check_bool, check_integer, check_number
-from ..dynamics import HashableAxes, observables, prepare_system, trajectory_dataset
 from ..model import Drive
+from ..trajectories import HashableAxes, observables, prepare_system, trajectory_dataset
 from .engines import get_engine
 from .propagator import adiabatic_projectors, liouville, magnus4_propagators
 from .runner import check_memory
