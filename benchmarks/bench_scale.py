@@ -16,7 +16,7 @@ import sys
 
 CHILD = """
 import json, resource, sys, time, numpy as np, jax
-from lzjax.sweep import sweep
+from lzjax.sweeps import sweep
 n, chunk = int(sys.argv[1]), int(sys.argv[2])
 grid = dict(v=np.geomspace(0.05, 5.0, n // 4), T=[0.0, 1.0, 6.4, 25.6], gamma=5e-4, s=3, omega_c=5)
 start = time.perf_counter(); sweep("neqb", chunk_size=chunk, **grid); first = time.perf_counter() - start

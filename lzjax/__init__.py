@@ -10,27 +10,48 @@ _jax.config.update("jax_enable_x64", True)
 
 # Every import below must follow the float64 switch (E402 is ignored for this file in pyproject.toml).
 from . import bath, quapi
+from .dynamics import crossing_window, neqb_trajectory
 from .fit import FitResult, fit_curve, load_curve_csv
 from .model import Bath, Drive, LZProblem, dimensionless
-from .neqb import neqb_probabilities, solve_neqb
+from .neqb import KAPPA_MAX, neqb_probabilities, solve_neqb
+from .protocols import LinearSweep, PeriodicDrive, TabulatedDrive, TanhSweep
+from .quapi import ADT, ENGINES, PT, converge_quapi, solve_quapi
+from .quapi.trajectory import exact_trajectory
 from .results import Result
-from .sweep import SweepResult, sweep  # last: the function shadows the module name
+from .sweeps import SweepResult, sweep
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # parameters and drives
     "Bath",
     "Drive",
     "LZProblem",
     "dimensionless",
+    "LinearSweep",
+    "TanhSweep",
+    "PeriodicDrive",
+    "TabulatedDrive",
+    # end points: NEQB and the exact engines (configured objects, ENGINES their registry)
     "Result",
-    "neqb_probabilities",
     "solve_neqb",
-    "bath",
-    "SweepResult",
+    "neqb_probabilities",
+    "KAPPA_MAX",
+    "converge_quapi",
+    "solve_quapi",
+    "ADT",
+    "PT",
+    "ENGINES",
+    # grids, fits, dynamics
     "sweep",
-    "quapi",
-    "FitResult",
+    "SweepResult",
     "fit_curve",
+    "FitResult",
     "load_curve_csv",
+    "neqb_trajectory",
+    "exact_trajectory",
+    "crossing_window",
+    # modules
+    "bath",
+    "quapi",
 ]

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 import lzjax
+import lzjax.sweeps as sweep_module
 from lzjax.cli import main
-from lzjax.sweep import SweepResult, sweep
+from lzjax.sweeps import SweepResult, sweep
 
-sweep_module = importlib.import_module("lzjax.sweep")
 BASE = ["--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5"]
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def no_work(monkeypatch):
     def engine_call(*a, **k):
         raise AssertionError("the engine was called")
 
-    monkeypatch.setattr(sweep_module, "_engine_call", engine_call)
+    monkeypatch.setattr(sweep_module, "engine_call", engine_call)
 
 
 def one_error_line(capsys, fragment):
@@ -200,13 +200,13 @@ def test_cli_store_resumes_like_the_python_call(tmp_path, capsys, monkeypatch):
     ]
     assert main(argv) == 0
     assert len(store.read_text().splitlines()) == 1 + 2
-    original = sweep_module._engine_call
+    original = sweep_module.engine_call
 
     def no_compute(*a):
         names = original(*a)[1]
         return (lambda problem: (_ for _ in ()).throw(AssertionError("recomputed"))), names
 
-    monkeypatch.setattr(sweep_module, "_engine_call", no_compute)
+    monkeypatch.setattr(sweep_module, "engine_call", no_compute)
     python = sweep("neqb", v=[0.3, 1, 3], T=6.4, gamma=5e-4, s=3, omega_c=5, tol=1e-6, chunk_size=2, store=store)
     records = json.loads((tmp_path / "a.json").read_text())
     np.testing.assert_array_equal([r["P_LZ"] for r in records], python["P_LZ"].ravel())

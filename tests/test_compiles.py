@@ -76,8 +76,8 @@ def test_converge_quapi_one_wide_batch_on_an_accelerator_equals_the_cpu_buckets(
     from lzjax.quapi import ladder
 
     calls = []
-    parts = ladder._parts
-    monkeypatch.setattr(ladder, "_parts", lambda n: calls.append(parts(n)) or calls[-1])
+    parts = ladder.call_parts
+    monkeypatch.setattr(ladder, "call_parts", lambda n: calls.append(parts(n)) or calls[-1])
     problem = LZProblem(Drive(v=np.array([1.0, 3.0])), BATH)
     cpu = converge_quapi(problem, tol=1e-2, budget=4, eps_q=6.0)
     assert max(len(c) for c in calls) == 2  # the CPU path did split a batch

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lzjax import Bath, Drive, LZProblem, neqb_probabilities, solve_neqb
-from lzjax.sweep import sweep
+from lzjax.sweeps import sweep
 from reference import neqb_reference  # tests/reference.py (scipy)
 
 

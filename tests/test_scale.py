@@ -1,6 +1,5 @@
 """Scale-out: sharding over (host) devices, chunked sweeps, resumable stores (issue 6)."""
 
-import importlib
 import json
 import os
 import signal
@@ -12,8 +11,8 @@ import time
 import numpy as np
 import pytest
 
-sweep_module = importlib.import_module("lzjax.sweep")  # the module (lzjax.sweep is the function)
-from lzjax.sweep import sweep  # noqa: E402  (after the module handle above)
+import lzjax.sweeps as sweep_module
+from lzjax.sweeps import sweep
 
 GRID = dict(v=list(np.geomspace(0.05, 5.0, 10)), T=[0.0, 6.4], theta=[0.0, 0.3], gamma=5e-4, s=3, omega_c=5)
 
@@ -33,7 +32,7 @@ def run_python(code: str, env_extra=None, **kw):
 def test_sharded_over_eight_host_devices_equals_unsharded():
     code = f"""
         import json, jax, numpy as np
-        from lzjax.sweep import sweep
+        from lzjax.sweeps import sweep
         r = sweep("neqb", **{GRID!r})
         print(json.dumps({{"devices": jax.device_count(), "P_LZ": r["P_LZ"].ravel().tolist(),
                           "P_ES": r["P_ES"].ravel().tolist()}}))
@@ -62,7 +61,7 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path, monkeypatch):
     n_chunks = 30
     code = f"""
         import numpy as np
-        from lzjax.sweep import sweep
+        from lzjax.sweeps import sweep
         sweep("neqb", chunk_size=2, store={str(store)!r}, **{grid!r})
     """
     proc = run_python(code)
@@ -79,13 +78,13 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path, monkeypatch):
     assert 2 <= finished < n_chunks, "the kill must land mid-run"
 
     calls = []
-    original = sweep_module._engine_call
+    original = sweep_module.engine_call
 
     def counting(engine, options, progress):
         run, names = original(engine, options, progress)
         return (lambda problem: calls.append(1) or run(problem)), names
 
-    monkeypatch.setattr(sweep_module, "_engine_call", counting)
+    monkeypatch.setattr(sweep_module, "engine_call", counting)
     resumed = sweep("neqb", chunk_size=2, store=store, **grid)
     assert len(calls) <= n_chunks - finished, "finished chunks are read back, not recomputed"
     monkeypatch.undo()

@@ -1,7 +1,6 @@
 """The resumable store (lzjax.store): lines of another sweep, damaged or short lines, empty files,
 old-format stores, the notebook stores and two concurrent writers (issue 13, item 1)."""
 
-import importlib
 import json
 import shutil
 import subprocess
@@ -14,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import lzjax.sweeps as sweep_module
 from lzjax.store import migrate
-from lzjax.sweep import sweep
+from lzjax.sweeps import sweep
 
-sweep_module = importlib.import_module("lzjax.sweep")
 GRID = dict(v=list(np.geomspace(0.05, 5.0, 10)), T=[0.0, 6.4], theta=[0.0, 0.3], gamma=5e-4, s=3, omega_c=5)
 NAMES = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "eps_max", "t_max", "n_steps", "converged")
 DATA = Path(__file__).resolve().parent.parent / "notebooks" / "data"
@@ -43,7 +42,7 @@ def fake_values(problem):
 def calls(monkeypatch):
     """Replace the engine by `fake_values`; the list records the size of every chunk computed."""
     seen = []
-    original = sweep_module._engine_call
+    original = sweep_module.engine_call
 
     def engine_call(engine, options, progress):
         names = original(engine, options, progress)[1]  # checks the options, gives the columns
@@ -55,7 +54,7 @@ def calls(monkeypatch):
 
         return run, names
 
-    monkeypatch.setattr(sweep_module, "_engine_call", engine_call)
+    monkeypatch.setattr(sweep_module, "engine_call", engine_call)
     return seen
 
 
@@ -208,7 +207,7 @@ WORKER = """
     import numpy as np
     sys.path.insert(0, {tests!r})
     from test_store import fake_values, NAMES, GRID
-    sm = importlib.import_module("lzjax.sweep")
+    import lzjax.sweeps as sm
     mine = []
     def engine_call(engine, options, progress):
         def run(problem):
@@ -216,7 +215,7 @@ WORKER = """
             time.sleep(0.15)
             return fake_values(problem)
         return run, NAMES
-    sm._engine_call = engine_call
+    sm.engine_call = engine_call
     print("ready", flush=True)
     while not __import__("os").path.exists({go!r}):
         time.sleep(0.01)

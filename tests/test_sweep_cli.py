@@ -10,7 +10,7 @@ import pytest
 
 from lzjax import Bath, Drive, LZProblem, solve_neqb
 from lzjax.cli import main, parse_angle
-from lzjax.sweep import sweep
+from lzjax.sweeps import sweep
 
 BASE = ["--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5"]
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lzjax import Bath, Drive, LZProblem
-from lzjax.sweep import sweep
+from lzjax.sweeps import sweep
 
 GOOD = dict(v=0.3, delta=1.0, gamma=5e-4, s=3.0, omega_c=5.0, T=6.4, theta=0.1)
 

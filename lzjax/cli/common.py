@@ -178,7 +178,7 @@ class Outputs:
         self.pending: list[tuple[str, str]] = []
 
     def temporary(self, path: str) -> str:
-        from ..sweep import temporary_beside
+        from ..sweeps import temporary_beside
 
         tmp = temporary_beside(path)
         self.pending.append((tmp, path))
@@ -190,7 +190,7 @@ class Outputs:
         self.pending.clear()
 
     def discard(self) -> None:
-        from ..sweep import remove_quietly
+        from ..sweeps import remove_quietly
 
         for tmp, _ in self.pending:
             remove_quietly(tmp)

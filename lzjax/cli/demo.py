@@ -19,7 +19,7 @@ def add_demo_parser(sub) -> None:
 
 
 def run_demo(args) -> int:
-    from ..sweep import sweep
+    from ..sweeps import sweep
 
     if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
         raise InputError(f"--outdir: {args.outdir!r} exists and is not a folder")

@@ -63,7 +63,7 @@ def _estimate(kind: str, n: int, options: dict, v=None) -> tuple[float, float]:
         else:
             memory = ADT().memory_bytes(kmax, n)
         return 20.0 + (8 + min(iterations, 30)) * per_eval, memory
-    from ..sweep import quapi_engine
+    from ..sweeps import quapi_engine
 
     engine = quapi_engine(options)
     v_typ = float(np.median(v)) if v is not None else 1.0

@@ -104,7 +104,7 @@ def _check_sweep_paths(args) -> None:
 
 
 def _run_sweep(engine: str, args, options: dict) -> int:
-    from ..sweep import (  # looked up at call time (tests replace sweep)
+    from ..sweeps import (  # looked up at call time (tests replace sweep)
         grid_problem,
         sweep,
     )

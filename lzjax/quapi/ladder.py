@@ -51,7 +51,7 @@ from .plan import Run, tail_weights_each, take
 from .runner import check_influence, check_memory, new_bar, padded_steps, run_batch, step_bucket
 from .window import bath_window
 
-__all__ = ["richardson", "combine", "converge_quapi", "BATH_WINDOW_TOL"]
+__all__ = ["richardson", "combine", "converge_quapi", "call_parts", "BATH_WINDOW_TOL"]
 
 #: ∫Γ1 dt beyond the end of the golden-rule tails (:func:`lzjax.quapi.window.bath_window`)
 BATH_WINDOW_TOL = 1e-6
@@ -113,7 +113,7 @@ def _grids(run: Run, v) -> tuple[np.ndarray, np.ndarray]:
     return np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs])
 
 
-def _parts(n_steps) -> list[np.ndarray]:
+def call_parts(n_steps) -> list[np.ndarray]:
     """Index sets of the points that run in one call: on a CPU the points of one step bucket
     (:func:`lzjax.quapi.runner.step_bucket`: at most 1/8 of held steps; the step rate does not
     grow with the batch there); on an accelerator all of them (one wide batch)."""
@@ -198,7 +198,7 @@ def converge_quapi(
     batches = _merge(groups, plans, merge_keys)
     grids = [{name: _grids(run, v[index]) for name, run in plan.items()} for index, plan in batches]
     for (_, plan), grid in zip(batches, grids, strict=False):  # every check before any work: the largest call
-        largest = max(len(part) for n, _ in grid.values() for part in _parts(n))
+        largest = max(len(part) for n, _ in grid.values() for part in call_parts(n))
         check_memory(engine, plan["fine"].memory, largest, engine.memory_range)
     for index, plan in zip(groups, plans, strict=False):
         run = max(plan.values(), key=lambda r: r.dt)  # the coarsest step: the largest factors
@@ -213,7 +213,7 @@ def converge_quapi(
     eps_max = np.array(_bath_windows(dimless))  # raised below to at least 2 ε_q per point
     for index, plan in zip(groups, plans, strict=False):
         eps_max[index] = np.maximum(eps_max[index], 2.0 * plan["fine"].eps_q)
-    total = sum(padded_steps(n[part]) for g in grids for n, _ in g.values() for part in _parts(n))
+    total = sum(padded_steps(n[part]) for g in grids for n, _ in g.values() for part in call_parts(n))
     bar = new_bar(total, progress, "QUAPI ladder steps")
     out = np.zeros((2, 2, v.size))  # (value, error) × (LZ, ES) × points
     record = {
@@ -231,7 +231,7 @@ def converge_quapi(
                 for key, x in engine.run_settings(plan, info).items():
                     record.setdefault(key, np.zeros(v.size))[index] = x
             result = np.zeros((3, len(index)))
-            for part in _parts(n_steps):  # points of one step bucket share a call (mixed speeds)
+            for part in call_parts(n_steps):  # points of one step bucket share a call (mixed speeds)
                 sub = take(group, part)
                 result[:, part] = np.asarray(
                     run_batch(

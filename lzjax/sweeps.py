@@ -186,7 +186,7 @@ _ENGINE_OPTIONS = {
 _FIXED_QUAPI = {"dt", "kmax", "tmax"}
 
 
-def _engine_call(engine: str, options: dict, progress: bool):
+def engine_call(engine: str, options: dict, progress: bool):
     """(function problem -> dict of result arrays, result names) for `engine`, options checked."""
     if engine not in _ENGINE_OPTIONS:
         raise ValueError(f"engine must be one of {sorted(_ENGINE_OPTIONS)}, got {engine!r}")
@@ -315,7 +315,7 @@ def sweep(
     params = {k: params_and_options.pop(k) for k in PARAMETERS if k in params_and_options}
     options = params_and_options
     _check_option_types(options)
-    run, names = _engine_call(engine, options, progress)
+    run, names = engine_call(engine, options, progress)
     problem, coords = grid_problem(**params)
     flat, shape = flatten_problem(problem)
     n_points = int(np.prod(shape))
