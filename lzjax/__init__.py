@@ -19,8 +19,7 @@ from .quapi import ADT, ENGINES, PT, converge_quapi, solve_quapi
 from .quapi.trajectory import exact_trajectory
 from .results import Result
 from .sweeps import SweepResult, sweep
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     # parameters and drives

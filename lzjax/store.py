@@ -34,6 +34,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .version import __version__
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
@@ -53,8 +55,6 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 
