@@ -18,6 +18,23 @@ twice while its claimer lives; a claim dies with its process, so a killed worker
 picked up again. Lines are appended under a lock of their own, so writers never interleave.
 (Platforms without ``fcntl``: no locking, one writer at a time.)
 
+The lock file is removed when a run ends (finished, failed or interrupted) by the last process
+using it, safely for any number of them, without counting users (a count is wrong once a user
+is killed): a process that ends takes a lock on the *whole* file without waiting; it gets it
+only when no other process holds any lock on it at that instant, and only then unlinks it. A
+process that is still running but holds no lock at that instant (between chunks, waiting for
+another's chunk) keeps a descriptor of the unlinked file, so every lock a process takes is
+checked afterwards: if its descriptor no longer is the file at ``FILE.lock`` (device and inode),
+it reopens that path (creating it again) and locks anew. The check is sound because an unlink
+happens only under the whole-file lock, which excludes every other lock: once a lock is taken
+on the file that the path names, the path keeps naming it while the lock is held. A killed
+process leaves the lock file behind, harmless: the next run uses it and removes it.
+
+A failed write leaves the store as it was: a header that cannot be written (a full disk)
+removes the file this run created, a chunk line that cannot be written is cut off again, and
+the error (an OSError naming the store) goes to the caller; a store that this run created and
+that holds no chunk when the run fails is removed with the lock by the last process out.
+
 Stores written before chunk identities existed (format 1) are upgraded once with
 ``python -m lzjax.store migrate FILE...`` (:func:`migrate`).
 """
@@ -35,6 +52,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .version import __version__
+from .writers import name_file_errors
 
 try:
     import fcntl
@@ -147,6 +165,8 @@ class SweepStore:
 
     def __init__(self, path, header: dict, names: Iterable[str], counts: list[int]):
         self.path = os.fspath(path)
+        if not isinstance(self.path, str) or not self.path.strip() or self.path.endswith(("/", os.sep)):
+            raise ValueError(f"store must name a file, got {self.path!r}")
         self.header = header
         self.identity = header["identity"]
         self.names = tuple(names)
@@ -156,31 +176,84 @@ class SweepStore:
         self._dropped: list[str] = []
         self._lock_fd = None
         self._claimed: set[int] = set()
+        self._created = False  # this run created the store file
 
     # -- locking ----------------------------------------------------------------------------
+    @property
+    def lock_path(self) -> str:
+        return self.path + ".lock"
+
     def __enter__(self):
         if fcntl is not None:
-            self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            self._open_lock()
         return self
 
-    def __exit__(self, *exc):
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # releases every record lock of this process on the file
-            self._lock_fd = None
-        self._claimed.clear()
+    def __exit__(self, exc_type, *exc):
+        try:
+            if self._lock_fd is not None:
+                self._leave(failed=exc_type is not None)
+        finally:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases every record lock of this process on the file
+                self._lock_fd = None
+            self._claimed.clear()
         return False
+
+    def _open_lock(self) -> None:
+        with name_file_errors(self.lock_path):
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask
+
+    def _lock_is_current(self) -> bool:
+        """Whether our descriptor is still the file at ``FILE.lock`` (see the module docstring)."""
+        assert self._lock_fd is not None
+        mine = os.fstat(self._lock_fd)
+        try:
+            there = os.stat(self.lock_path)
+        except FileNotFoundError:
+            return False
+        return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
     def _lock(self, byte: int, blocking: bool) -> bool:
         if self._lock_fd is None or fcntl is None:  # (the file is opened only where fcntl exists)
             return True
         flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+        while True:
+            fd = self._lock_fd
+            assert fd is not None  # (opened again below when it went stale)
+            try:
+                fcntl.lockf(fd, flags, 1, byte, os.SEEK_SET)
+            except OSError as error:
+                if error.errno in (errno.EACCES, errno.EAGAIN):
+                    return False
+                raise
+            if self._lock_is_current():
+                return True
+            # the last process out removed the lock file while we held no lock: our locks are on
+            # a file nobody else sees; take them on the one at the path (created again if needed)
+            os.close(fd)
+            self._lock_fd = None
+            self._open_lock()
+
+    def _leave(self, failed: bool) -> None:
+        """Remove the lock file if no other process holds a lock on it (the last one out), and,
+        when the run failed, a store that this run created and that holds no chunk."""
+        assert self._lock_fd is not None and fcntl is not None
         try:
-            fcntl.lockf(self._lock_fd, flags, 1, byte, os.SEEK_SET)
-        except OSError as error:
-            if error.errno in (errno.EACCES, errno.EAGAIN):
-                return False
-            raise
-        return True
+            fcntl.lockf(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 0, 0, os.SEEK_SET)  # all of it
+        except OSError:
+            return  # another process is at work on this store: it removes the lock when it ends
+        if not self._lock_is_current():
+            return  # removed already (and maybe made anew by another process: not ours to remove)
+        if failed and self._created and not self.done:
+            try:
+                if os.path.getsize(self.path) <= len(self._header_bytes()):
+                    os.remove(self.path)
+            except OSError:
+                pass
+        try:
+            os.remove(self.lock_path)
+        except FileNotFoundError:
+            pass
 
     def _unlock(self, byte: int) -> None:
         if self._lock_fd is not None and fcntl is not None:
@@ -209,16 +282,14 @@ class SweepStore:
         """Create the file (absent or empty) or check its header and read its finished chunks."""
         self._lock(0, blocking=True)
         try:
+            missing = False
             try:
-                with open(self.path, "rb") as f:
+                with name_file_errors(self.path), open(self.path, "rb") as f:
                     first = f.readline()
             except FileNotFoundError:
-                first = b""
+                first, missing = b"", True
             if not first.strip() or (not first.endswith(b"\n") and self._header_bytes().startswith(first)):
-                with open(self.path, "wb") as f:  # new, empty, or a header cut off while written
-                    f.write(self._header_bytes())
-                    f.flush()
-                    os.fsync(f.fileno())
+                self._write_header(missing)  # new, empty, or a header cut off while written
                 self._offset = len(self._header_bytes())
                 return self.done
             self._check_header(first)
@@ -237,6 +308,23 @@ class SweepStore:
         finally:
             self._unlock(0)
         self._report_dropped()
+
+    def _write_header(self, missing: bool) -> None:
+        try:
+            with name_file_errors(self.path), open(self.path, "wb") as f:
+                f.write(self._header_bytes())
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:  # a full disk: leave no empty or cut store behind
+            try:
+                if missing:
+                    os.remove(self.path)
+                else:
+                    os.truncate(self.path, 0)
+            except OSError:
+                pass
+            raise
+        self._created = self._created or missing
 
     def _header_bytes(self) -> bytes:
         return (json.dumps(self.header) + "\n").encode()
@@ -267,7 +355,7 @@ class SweepStore:
         )
 
     def _read_new(self) -> None:
-        with open(self.path, "rb") as f:
+        with name_file_errors(self.path), open(self.path, "rb") as f:
             f.seek(self._offset)
             raw = f.read()
         end = raw.rfind(b"\n") + 1  # complete lines only
@@ -277,8 +365,8 @@ class SweepStore:
         self._offset += end
         if end < len(raw):
             # we hold the append lock, so a tail without newline is a write cut short by a kill
-            with open(self.path, "r+b") as f:
-                f.truncate(self._offset)
+            with name_file_errors(self.path):
+                os.truncate(self.path, self._offset)
 
     def _take(self, line: bytes) -> None:
         why = None
@@ -350,10 +438,18 @@ class SweepStore:
         try:
             self._read_new()  # also cuts off a partial tail, so our line starts on its own
             if index not in self.done:
-                with open(self.path, "ab") as f:
-                    f.write(line)
-                    f.flush()
-                    os.fsync(f.fileno())
+                try:
+                    with name_file_errors(self.path), open(self.path, "ab") as f:
+                        f.write(line)
+                        f.flush()
+                        os.fsync(f.fileno())
+                except OSError:  # a full disk: cut off what part of the line got written (after a
+                    # Ctrl-C the line stays: complete, it counts; cut, the next reader drops it)
+                    try:
+                        os.truncate(self.path, self._offset)
+                    except OSError:
+                        pass
+                    raise
                 # done before the offset: a Ctrl-C between the two is repaired by `refresh`,
                 # which re-reads the line (idempotent), so the kept count is never one short
                 self.done[index] = {n: np.asarray(data[n]).reshape(-1) for n in self.names}
