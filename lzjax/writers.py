@@ -4,10 +4,14 @@ records of the dynamics datasets (:func:`lzjax.dynamics.neqb_trajectory`,
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 
 __all__ = [
     "write_records",
+    "name_file_errors",
+    "publish",
     "netcdf_engine",
     "netcdf_ready",
     "trajectory_records",
@@ -45,6 +49,11 @@ def write_records(path: str, records, fmt: str, *, dataset=None, indent: int = 1
     - ".nc": `dataset` (an xarray Dataset; its attributes made netCDF-safe), not the records.
     """
     fmt = fmt.lower()
+    with name_file_errors(path):
+        _write_records(path, records, fmt, dataset=dataset, indent=indent, final_newline=final_newline)
+
+
+def _write_records(path: str, records, fmt: str, *, dataset, indent: int, final_newline: bool) -> None:
     if fmt == ".json":
         with open(path, "w", encoding="utf-8") as f:
             json.dump(records, f, indent=indent)
@@ -67,6 +76,51 @@ def write_records(path: str, records, fmt: str, *, dataset=None, indent: int = 1
         netcdf_ready(dataset).to_netcdf(path, engine=engine)
     else:
         raise ValueError(f"record format must be .json, .csv or .nc, got {fmt!r}")
+
+
+@contextlib.contextmanager
+def name_file_errors(path: str):
+    """An OSError without a file name inside (``f.write``, ``f.flush``, ``os.fsync`` on a full
+    disk) gets `path` as its name, so that the one-line message says which file failed."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None and not isinstance(error, BrokenPipeError) and error.errno is not None:
+            raise OSError(error.errno, error.strerror or os.strerror(error.errno), path) from None
+        raise
+
+
+def umask() -> int:
+    """The process's umask (read without changing it where /proc says it, else set and restored)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def publish(tmp: str, path: str) -> None:
+    """Rename the finished temporary `tmp` over `path`, with the permissions a plain
+    ``open(path, "w")`` would give: those of the file it replaces, else 0o666 less the umask
+    (``tempfile.mkstemp`` creates 0o600, which colleagues could not read). The data is fsynced
+    first, so a full disk that only shows at the flush fails here, before the rename."""
+    with name_file_errors(path):
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~umask()
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
 
 
 def netcdf_engine() -> str | None:

@@ -27,13 +27,17 @@ Compiled programs are kept between calls in JAX's persistent compilation cache, 
 
 from __future__ import annotations
 
+import _thread
 import os
+import signal
 import sys
+import threading
+import time
 
 from . import demo, dynamics, fit, sweeps
-from .common import InputError, Parser, parse_angle, parse_values
+from .common import InputError, Parser, file_error_message, parse_angle, parse_values
 
-__all__ = ["main", "COMMANDS", "InputError", "parse_values", "parse_angle"]
+__all__ = ["main", "console_main", "COMMANDS", "InputError", "parse_values", "parse_angle"]
 
 #: subcommand -> (function adding its parser to the subparsers, function running it on the args)
 COMMANDS = {
@@ -118,8 +122,72 @@ def _enable_compilation_cache() -> str | None:
     return path
 
 
+class _CtrlC:
+    """Ctrl-C while `main` runs: a KeyboardInterrupt that reaches `main`, never one that is lost.
+
+    Python raises KeyboardInterrupt wherever the main thread happens to be; inside a garbage
+    collector callback (JAX registers one) or a ``__del__`` it is printed as "Exception ignored"
+    and dropped, and the run went on to exit 0. Here such a dropped interrupt is delivered again
+    (it is raised at the next ordinary line), silently. A second Ctrl-C
+    within a second of the first, while the run unwinds (the store and outputs cleaning up), is
+    ignored, as is one after `main` has caught the first. Installed only over Python's own
+    handler in the main thread (an embedding program's handler, or SIG_IGN, is left alone)."""
+
+    def __init__(self):
+        self.raised_at: float | None = None
+        self.handled = False
+        self._handler = None
+        self._hook = sys.unraisablehook
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread() and (
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._handler = signal.signal(signal.SIGINT, self._on_sigint)
+            self._hook = sys.unraisablehook
+            sys.unraisablehook = self._unraisable
+        return self
+
+    def __exit__(self, *exc):
+        if self._handler is not None:
+            signal.signal(signal.SIGINT, self._handler)
+            sys.unraisablehook = self._hook
+            self._handler = None
+        return False
+
+    def _on_sigint(self, signum, frame):
+        now = time.monotonic()
+        if self.handled or (self.raised_at is not None and now - self.raised_at < 1.0):
+            return
+        self.raised_at = now
+        raise KeyboardInterrupt
+
+    def _resend(self) -> None:
+        time.sleep(0.02)
+        if self._handler is not None and not self.handled:  # still running, not yet stopping
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def _unraisable(self, unraisable):
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            self.raised_at = None
+            # again, a moment later from another thread: the main thread takes it at its next
+            # ordinary line (`signal.raise_signal` would run the handler here, inside the hook,
+            # and `threading.Thread.start` waits, where the signal could land as well)
+            _thread.start_new_thread(self._resend, ())
+            return
+        self._hook(unraisable)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line on `argv` (default ``sys.argv[1:]``); returns the exit status: 0, 2 for
+    bad input or a file error (one line ``lzjax: error: ...``), 130 for Ctrl-C (one line)."""
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    with _CtrlC() as ctrl_c:
+        return _main(argv, ctrl_c)
+
+
+def _main(argv: list[str], ctrl_c: _CtrlC) -> int:
+    args = None
     try:
         parser = _build_parser()
         try:
@@ -139,10 +207,45 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as error:  # a full disk, a folder removed or made read-only during the run
+        flags = {f"--{k}": getattr(args, k, None) for k in ("out", "plot", "store")}
+        print(f"lzjax: error: {file_error_message(error, flags)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as interrupt:
+        ctrl_c.handled = True
         from ..store import SweepInterrupted
 
         print(
             f"lzjax: {interrupt}" if isinstance(interrupt, SweepInterrupted) else "lzjax: interrupted", file=sys.stderr
         )
         return 130
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+            pass
+
+
+def console_main() -> int:
+    """The `lzjax` console script and ``python -m lzjax``: `main`, then leave.
+
+    After Ctrl-C (status 130) the process ends with ``os._exit(130)`` once its line is flushed:
+    the interpreter's teardown raced XLA's threads and crashed (SIGSEGV) in about one interrupt
+    in four. Nothing is left to tear down by then (outputs are committed or removed, the store
+    closed). After any other status a late Ctrl-C is ignored: the run has finished, its files
+    are written, and the status it returns is the true one. `main` itself returns the status
+    (tests call it in-process)."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # one that came before `main` took Ctrl-C over, or after it let go
+        print("lzjax: interrupted", file=sys.stderr)
+        code = 130
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # finished: a late Ctrl-C changes nothing
+    _flush()
+    if code == 130:
+        os._exit(130)
+    return code

@@ -28,6 +28,7 @@ __all__ = [
     "require_matplotlib",
     "Outputs",
     "save_figure",
+    "file_error_message",
 ]
 
 
@@ -130,6 +131,10 @@ def writable_folder(folder: str, flag: str) -> None:
 def check_output_path(path: str | None, allowed: tuple[str, ...] | None, flag: str) -> None:
     if path is None:
         return
+    if not path.strip():
+        raise InputError(f"{flag} needs a file name, got {path!r}")
+    if path.endswith(("/", os.sep)):
+        raise InputError(f"{flag}: {path!r} names a folder, not a file")
     ext = os.path.splitext(path)[1].lower()
     if allowed is not None and ext not in allowed:
         raise InputError(f"{flag} must end in {' or '.join(allowed)}, got {path!r}")
@@ -172,7 +177,9 @@ def require_netcdf(out: str | None) -> None:
 
 class Outputs:
     """Files written to temporary names beside their targets, renamed only by `commit()`;
-    anything not committed is removed (no `.tmp` left behind)."""
+    anything not committed is removed (no `.tmp` left behind). A committed file gets the
+    permissions a plain write would give it (:func:`lzjax.writers.publish`: the umask, or those
+    of the file it replaces), and is fsynced before its rename."""
 
     def __init__(self):
         self.pending: list[tuple[str, str]] = []
@@ -185,8 +192,10 @@ class Outputs:
         return tmp
 
     def commit(self) -> None:
+        from ..writers import publish
+
         for tmp, path in self.pending:
-            os.replace(tmp, path)
+            publish(tmp, path)
         self.pending.clear()
 
     def discard(self) -> None:
@@ -201,6 +210,33 @@ def save_figure(draw, outputs: Outputs, path: str) -> None:
     """Draw with `draw()` (a function returning a matplotlib Figure) and save it to a temporary
     beside `path`. A plot that fails (ValueError) is reported as one line naming --plot, and as
     it comes before `outputs.commit()`, nothing at all is written."""
+    from ..writers import name_file_errors
+
     with user_input("--plot: "):
         figure = draw()
-    figure.savefig(outputs.temporary(path), dpi=120, format=os.path.splitext(path)[1].lower()[1:])
+    with name_file_errors(path):
+        figure.savefig(outputs.temporary(path), dpi=120, format=os.path.splitext(path)[1].lower()[1:])
+
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")  # lzjax.sweeps.temporary_beside
+
+
+def file_error_message(error: OSError, flags: dict[str, str | None]) -> str:
+    """One line for a file error (a full disk, a folder gone or made read-only during the run):
+    the flag and the file it names (a temporary name beside a target counts as the target, the
+    lock of a store as the store), and the system's reason."""
+    names = [n for n in (error.filename, error.filename2) if isinstance(n, (str, bytes, os.PathLike))]
+    name = os.fsdecode(names[0]) if names else None
+    if name is not None:
+        folder, base = os.path.split(name)
+        match = _TEMPORARY.match(base)
+        if match:
+            name = os.path.join(folder, match.group("name"))
+    reason = error.strerror or (os.strerror(error.errno) if error.errno else str(error) or type(error).__name__)
+    if name is None:
+        return reason
+    real = os.path.realpath(name)
+    for flag, path in flags.items():
+        if path and real in (os.path.realpath(path), os.path.realpath(path + ".lock")):
+            return f"{flag} {path!r}: {reason}"
+    return f"{name!r}: {reason}"
