@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 from .model import Bath, Drive, LZProblem, flatten_problem
+from .writers import publish
 
 __all__ = ["PARAMETERS", "SweepResult", "sweep", "grid_problem"]
 
@@ -115,7 +116,7 @@ class SweepResult:
         tmp = temporary_beside(path)
         try:
             self._write(tmp, ext)
-            os.replace(tmp, path)
+            publish(tmp, path)  # the user's umask, fsynced before the rename
         except BaseException:
             remove_quietly(tmp)
             raise
