@@ -8,6 +8,7 @@ vmap, grad) pass :func:`check_range` unchecked: validation belongs before tracin
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import jax
@@ -19,6 +20,8 @@ __all__ = [
     "PRECISIONS",
     "is_traced",
     "real_values",
+    "parameter_values",
+    "check_path",
     "check_range",
     "check_integer",
     "check_number",
@@ -60,6 +63,39 @@ def real_values(name: str, x: Any) -> np.ndarray:
     if arr.dtype.kind not in "iuf":
         raise ValueError(f"{what}, got {x!r:.60} ({arr.dtype.kind!r} kind {type(x).__name__})")
     return arr.astype(np.float64)
+
+
+def parameter_values(name: str, x: Any) -> Any:
+    """The one type policy of every physical parameter (the constructors of :mod:`lzjax.model`
+    and the axes of :func:`lzjax.sweep`): a real number or a non-empty rectangular real array.
+
+    Lists and tuples become float64 numpy arrays (a list holding tracers becomes a JAX array);
+    bool, str, bytes, None, complex and ragged or nested-object sequences are refused by
+    :func:`real_values`, empty ones here — each with a ValueError naming `name`. Numbers and
+    numpy/JAX arrays are returned unchanged, and tracers pass through unchecked (validation
+    belongs before tracing).
+    """
+    if isinstance(x, jax.core.Tracer):
+        return x
+    if isinstance(x, (list, tuple)) and is_traced(x):
+        import jax.numpy as jnp
+
+        return jnp.asarray(x)
+    arr = real_values(name, x)
+    if arr.size == 0:
+        raise ValueError(
+            f"{name} must be a real number (or a non-empty array of them), got an empty {type(x).__name__} {x!r:.40}"
+        )
+    return arr if isinstance(x, (list, tuple)) else x
+
+
+def check_path(name: str, x: Any, *, optional: bool = True) -> str | os.PathLike | None:
+    """A file path: str or os.PathLike (or None when `optional`); anything else is a ValueError
+    naming `name`."""
+    if (x is None and optional) or isinstance(x, (str, os.PathLike)):
+        return x
+    accepted = "a file path (str or os.PathLike)" + (" or None" if optional else "")
+    raise ValueError(f"{name} must be {accepted}, got {x!r:.60} ({type(x).__name__})")
 
 
 def check_range(

@@ -102,7 +102,8 @@ def validate_curve(v, P, sigma=None, *, n_params: int = 1, where: str = "data"):
 
     Raises a ``ValueError`` for: arrays of different lengths or not 1-D, non-finite values,
     v ≤ 0, P outside [0, 1], σ ≤ 0, and fewer than ``n_params + 1`` points (one degree of
-    freedom at least, so that χ²/dof is defined).
+    freedom at least, so that χ²/dof is defined) or fewer than ``n_params + 1`` distinct values of
+    v (identical rows, or one speed only: a degenerate fit with a meaningless ~1e-17 error bar).
     """
     arrays = {"v": v, "P_LZ": P} if sigma is None else {"v": v, "P_LZ": P, "sigma": sigma}
     out = {}
@@ -139,6 +140,12 @@ def validate_curve(v, P, sigma=None, *, n_params: int = 1, where: str = "data"):
         raise ValueError(
             f"{where}: {n} point(s) for {n_params} fitted parameter(s); need at least {n_params + 1} "
             "(one degree of freedom)"
+        )
+    distinct = len(np.unique(out["v"]))
+    if distinct < n_params + 1:  # repeated rows at one speed: χ²/dof and σ would be 0, the error bar ~1e-17
+        raise ValueError(
+            f"{where}: {distinct} distinct value(s) of v for {n_params} fitted parameter(s); need at least "
+            f"{n_params + 1} distinct sweep speeds (repeated rows at one v do not constrain a fit)"
         )
     return out["v"], out["P_LZ"], out.get("sigma")
 

@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from .checks import check_path, parameter_values, real_values
 from .model import Bath, Drive, LZProblem, flatten_problem
 from .writers import publish
 
@@ -31,8 +32,9 @@ _DEFAULTS = {"theta": 0.0, "delta": 1.0}
 
 
 def _as_axis(name: str, value) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(value, dtype=float))
-    if arr.ndim != 1 or arr.size == 0:
+    """One grid axis, under the constructors' type policy (:func:`lzjax.checks.parameter_values`)."""
+    arr = np.atleast_1d(real_values(name, parameter_values(name, value)))
+    if arr.ndim != 1:
         raise ValueError(f"{name} must be a scalar or a non-empty 1-D sequence, got shape {np.shape(value)}")
     return arr
 
@@ -315,6 +317,7 @@ def sweep(
 
     params = {k: params_and_options.pop(k) for k in PARAMETERS if k in params_and_options}
     options = params_and_options
+    check_path("store", store)
     _check_option_types(options)
     run, names = engine_call(engine, options, progress)
     problem, coords = grid_problem(**params)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from lzjax import Bath, Drive, LZProblem, solve_neqb
 from lzjax.cli import main
+from lzjax.model import V_RANGE
 
 FIELDS = {
     "v": (lambda x: x > 0),
@@ -40,6 +41,12 @@ def test_public_api_accepts_exactly_the_documented_ranges(name, value):
             scaled = [float(p["v"] / d**2), float(p["omega_c"] / d), float(p["T"] / d)]
         if not all(math.isfinite(x) and x > 0 for x in scaled):
             with pytest.raises(ValueError, match=r"over- or underflows float64 .*delta = "):
+                build(p)
+            return
+    if valid and name in ("v", "delta"):  # the accepted sweep speeds v/delta² (issue 23 item 5)
+        lo, hi = V_RANGE
+        if not lo <= float(np.float64(p["v"]) / np.float64(p["delta"]) ** 2) <= hi:
+            with pytest.raises(ValueError, match=r"^v/delta\*\*2 \(the sweep speed.*must be in \[1e-06, 1e\+06\]"):
                 build(p)
             return
     if valid:

@@ -442,6 +442,8 @@ def test_cli_fit_writes_json_and_plot(tmp_path, capsys, truths):
             "tol",
         ),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--T", "1,2"], "--T takes one value"),
+        ("v,P_LZ\n0.3,0.5\n0.3,0.5\n0.3,0.5\n0.3,0.5\n", [], "1 distinct value(s) of v"),  # issue 23 item 10
+        ("v,P_LZ\n0.1,0.5\n0.1,0.4\n0.2,0.3\n0.2,0.3\n", ["--fit", "gamma,omega_c"], "need at least 3 distinct"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--theta", "-pi/2"], "theta (coupling angle"),
     ],
 )
@@ -471,3 +473,23 @@ def test_complex_or_bool_data_refused_not_truncated():
             fit_curve(bad, [0.5, 0.4, 0.3], s=3, omega_c=5, T=6.4)
     with pytest.raises(ValueError, match="P_LZ must be real numbers"):
         fit_curve(v, np.array([0.5, 0.4, 0.3]) + 0j, s=3, omega_c=5, T=6.4)
+
+
+@pytest.mark.parametrize(
+    "v, P, n_params",
+    [
+        ([0.3, 0.3, 0.3, 0.3], [0.5, 0.5, 0.5, 0.5], 1),  # four identical rows: γ ± 9.7e-18 before
+        ([0.3, 0.3, 0.3, 0.3], [0.5, 0.4, 0.45, 0.52], 1),  # one speed, scattered P
+        ([0.1, 0.1, 0.2, 0.2, 0.2], [0.5, 0.4, 0.3, 0.3, 0.3], 2),  # two speeds for two parameters
+    ],
+)
+def test_degenerate_curves_refused_before_any_work(v, P, n_params):
+    """Issue 23 item 10: fewer distinct v than fitted parameters + 1 is refused like too few points."""
+    distinct = len(set(v))
+    with pytest.raises(ValueError, match=rf"^data: {distinct} distinct value\(s\) of v for {n_params} fitted"):
+        fitmod.validate_curve(v, P, n_params=n_params)
+    if n_params == 1:
+        with pytest.raises(ValueError, match="distinct value"):
+            fit_curve(v, P, s=3, omega_c=5, T=6.4)
+    extra = [5.0 + k for k in range(n_params + 1 - distinct)]  # enough distinct speeds: accepted
+    fitmod.validate_curve([*v, *extra], [*P, *[0.1] * len(extra)], n_params=n_params)

@@ -76,3 +76,17 @@ def test_dimensionless_rescaling():
     assert d.drive.v == pytest.approx(0.2) and d.drive.delta == pytest.approx(1.0)
     assert d.bath.omega_c == pytest.approx(5.0) and d.bath.T == pytest.approx(6.4)
     assert d.bath.gamma == 5e-4 and d.theta == 0.1
+
+
+@pytest.mark.parametrize("v, delta", [(1e300, 1.0), (1e-300, 1.0), (2e6, 1.0), (5e-7, 1.0), (1.0, 1e-4), (1e-3, 100.0)])
+def test_sweep_speed_outside_the_accepted_range_is_refused_before_any_work(v, delta):
+    """Issue 23 item 5: `--v 1e300` ran 10 s and blamed the rates; now v/Δ² is checked at once."""
+    with pytest.raises(ValueError, match=r"^v/delta\*\*2 \(the sweep speed.*must be in \[1e-06, 1e\+06\]; got "):
+        Drive(v, delta)
+    with pytest.raises(ValueError, match=r"^v/delta\*\*2"):
+        Drive(np.array([1.0, v]), delta)
+
+
+def test_sweep_speed_range_ends_are_accepted():
+    Drive(np.array([1e-6, 1e6]))
+    Drive(4e6, 2.0)  # v/Δ² = 1e6

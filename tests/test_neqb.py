@@ -175,3 +175,25 @@ def test_float32_fast_path_error_is_bounded():
     assert np.abs(f32.P_ES - f64.P_ES).max() < 1e-4
     with pytest.raises(ValueError, match="^precision must be"):
         solve_neqb(problem, precision="float16")
+
+
+def test_error_estimate_neither_cries_wolf_nor_lies_at_gamma_zero():
+    """Issue 23 item 3: at v ≈ 1.03–1.12 the window check ran the 1.5× window with the same step
+    count — a coarser grid whose own step error (2.6e-6 at v = 1.03, N = 1024) was reported
+    while the result was exact to 5.6e-9. With 2N steps for the wider window all points converge,
+    and the estimate still bounds the distance to 1 − exp(−π/2v) (measured max ratio 0.92 over
+    80 + 21 speeds; v ≈ 15 needs the 1/(1 − 1.5^-3) window factor)."""
+    v = np.concatenate([np.linspace(1.02, 1.14, 7), np.geomspace(2.0, 100.0, 12), [3.027, 4.051, 8.396, 15.04, 36.05]])
+    res = solve_neqb(LZProblem(Drive(v), Bath(0.0, 3.0, 5.0, 6.4), 0.0), tol=1e-6)
+    assert res.converged.all(), v[~res.converged]
+    assert np.all(np.abs(res.P_LZ - lz(v)) <= res.P_LZ_err)
+    assert np.all(np.abs(res.P_ES - lz(v)) <= res.P_ES_err)
+
+
+def test_sweep_speed_range_ends_converge():
+    """The accepted range 1e-6 ≤ v/Δ² ≤ 1e6 (lzjax.model.V_RANGE) runs at both ends (γ = 0: exact)."""
+    v = np.array([1e-6, 1e6])
+    res = solve_neqb(LZProblem(Drive(v), Bath(np.array([[0.0], [5e-4]]), 3.0, 5.0, 6.4), 0.0))
+    assert res.converged.all()
+    np.testing.assert_allclose(res.P_LZ[0], lz(v), atol=1e-9, rtol=0)
+    assert np.all(np.abs(res.P_LZ[0] - lz(v)) <= res.P_LZ_err[0])

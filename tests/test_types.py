@@ -1,6 +1,9 @@
-"""The Python API accepts exactly the documented types (issue 13, item 6): real numbers and real
+"""The Python API accepts exactly the documented types (issue 13, item 6; issue 23, item 9): real numbers and real
 arrays; bool, str, None, complex, ragged lists are refused with the parameter's name — while
 traced values (jit, vmap, grad) and JAX's own placeholders still pass through."""
+
+import os
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -9,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lzjax import Bath, Drive, LZProblem
-from lzjax.sweeps import sweep
+from lzjax import Bath, Drive, LZProblem, solve_neqb
+from lzjax.sweeps import grid_problem, sweep
 
 GOOD = dict(v=0.3, delta=1.0, gamma=5e-4, s=3.0, omega_c=5.0, T=6.4, theta=0.1)
 
@@ -78,7 +81,7 @@ def test_delta_far_from_one_names_the_overflow_not_v():
     with pytest.raises(ValueError, match=r"^v/delta\*\*2 .*over- or underflows.*v = 1, delta = 1e\+300"):
         Drive(v=1.0, delta=1e300)
     with pytest.raises(ValueError, match=r"^omega_c/delta .*over- or underflows"):
-        LZProblem(Drive(1e-300, 1e-160), Bath(5e-4, 3.0, 1e300, 1.0))
+        LZProblem(Drive(1e-300, 1e-150), Bath(5e-4, 3.0, 1e300, 1.0))
 
 
 def test_problem_fields_must_be_drive_and_bath():
@@ -107,3 +110,63 @@ def test_sweep_option_types_named(option, value):
         sweep("neqb", v=1.0, T=1.0, gamma=1e-3, s=3, omega_c=5, **{option: value})
     with pytest.raises(ValueError, match="^compensate must be True or False"):
         sweep("quapi", v=1.0, T=1.0, gamma=1e-3, s=3, omega_c=5, tol=1e-2, compensate="yes")
+
+
+# --- issue 23 item 9: one policy for the constructors and sweep() ------------------------------
+
+SWEEP = dict(v=0.3, T=6.4, gamma=5e-4, s=3.0, omega_c=5.0, theta=0.1, delta=1.0)
+
+
+@settings(max_examples=120, deadline=None)
+@given(name=st.sampled_from(sorted(SWEEP)), value=BAD_TYPES.filter(lambda x: x is not None))
+def test_sweep_refuses_what_the_constructors_refuse(name, value):
+    """`sweep(v='0.3')` ran as 0.3 and `theta=True` as 1 rad: now the constructors' message."""
+    with pytest.raises(ValueError, match=rf"^{name} must be a real number"):
+        sweep("neqb", **dict(SWEEP, **{name: value}))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(sorted(GOOD)),
+    value=st.lists(st.floats(0.01, 1.0), min_size=1, max_size=4).flatmap(lambda xs: st.sampled_from([xs, tuple(xs)])),
+)
+def test_lists_and_tuples_become_float64_arrays(name, value):
+    p = build(dict(GOOD, **{name: value}))
+    leaf = {"v": p.drive.v, "delta": p.drive.delta, "theta": p.theta}.get(name, getattr(p.bath, name, None))
+    assert isinstance(leaf, np.ndarray) and leaf.dtype == np.float64
+    np.testing.assert_array_equal(leaf, np.asarray(value, dtype=np.float64))
+    assert len(jax.tree_util.tree_leaves(p)) == 7  # a list is one leaf, not one per element
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+@pytest.mark.parametrize("empty", [[], (), np.array([])])
+def test_empty_values_are_refused_by_name(name, empty):
+    with pytest.raises(ValueError, match=rf"^{name} must be a real number \(or a non-empty array"):
+        build(dict(GOOD, **{name: empty}))
+    with pytest.raises(ValueError, match=rf"^{name} must be a real number \(or a non-empty array"):
+        sweep("neqb", **dict(SWEEP, **{name: empty}))
+
+
+def test_a_problem_built_from_lists_solves_like_arrays():
+    """`Drive(v=[0.1, 0.3])` used to be accepted and then fail in solve_neqb (TypeError)."""
+    from_lists = LZProblem(Drive([0.1, 0.3]), Bath(5e-4, 3.0, 5.0, [1.6, 6.4]), [0.0, 0.1])
+    arrays = [np.array(x) for x in ([0.1, 0.3], [1.6, 6.4], [0.0, 0.1])]
+    from_arrays = LZProblem(Drive(arrays[0]), Bath(5e-4, 3.0, 5.0, arrays[1]), arrays[2])
+    a, b = solve_neqb(from_lists, tol=1e-4), solve_neqb(from_arrays, tol=1e-4)
+    np.testing.assert_array_equal(a.P_LZ, b.P_LZ)
+    problem, coords = grid_problem(v=[0.1, 0.3], T=(1.6,), gamma=5e-4, s=3, omega_c=5, theta=[0.0])
+    assert all(c.dtype == np.float64 for c in coords.values())
+
+
+@pytest.mark.parametrize("store", [123, 1.5, b"out.jsonl", ["a.jsonl"], True])
+def test_sweep_store_must_be_a_path(store):
+    with pytest.raises(ValueError, match=r"^store must be a file path \(str or os.PathLike\) or None"):
+        sweep("neqb", **SWEEP, store=store)
+
+
+def test_check_path_accepts_paths():
+    from lzjax.checks import check_path
+
+    assert check_path("store", None) is None
+    assert check_path("store", "a.jsonl") == "a.jsonl"
+    assert isinstance(check_path("store", pathlib.Path("a.jsonl")), os.PathLike)
