@@ -51,10 +51,15 @@ from .plan import Run, tail_weights_each, take
 from .runner import check_influence, check_memory, new_bar, padded_steps, run_batch, step_bucket
 from .window import bath_window
 
-__all__ = ["richardson", "combine", "converge_quapi", "call_parts", "BATH_WINDOW_TOL"]
+__all__ = ["richardson", "combine", "converge_quapi", "call_parts", "BATH_WINDOW_TOL", "MIN_WINDOW_STEPS"]
 
 #: ∫Γ1 dt beyond the end of the golden-rule tails (:func:`lzjax.quapi.window.bath_window`)
 BATH_WINDOW_TOL = 1e-6
+#: fewest steps the finest run of a ladder may take over its exact window: a faster sweep crosses
+#: the window in a few steps of δt, and every run then agrees with the others on a wrong value
+#: (seen: the process tensor at v = 1e4, δt 0.05, one step: P_LZ 0.999995 "converged", exact 1.6e-4;
+#: at v = 30, 20 steps: off by 1.1e-2 with a bar of 9.3e-3; v = 10, 60 steps, is inside its bar)
+MIN_WINDOW_STEPS = 48
 
 
 def richardson(fine, dt_fine, coarse, dt_coarse):
@@ -197,8 +202,18 @@ def converge_quapi(
     plans, merge_keys = engine.ladder_plans(dimless, groups, tol)
     batches = _merge(groups, plans, merge_keys)
     grids = [{name: _grids(run, v[index]) for name, run in plan.items()} for index, plan in batches]
-    for (_, plan), grid in zip(batches, grids, strict=False):  # every check before any work: the largest call
-        largest = max(len(part) for n, _ in grid.values() for part in call_parts(n))
+    for (index, plan), grid in zip(batches, grids, strict=False):  # every check before any work
+        n_fine = grid["fine"][0]
+        if np.any(n_fine < MIN_WINDOW_STEPS):
+            i = int(np.argmin(n_fine))
+            fast = int(np.sum(n_fine < MIN_WINDOW_STEPS))
+            raise ValueError(
+                f"v (the sweep speed) is too fast for the exact window at this time step: {fast} point(s), "
+                f"first v/delta**2 = {float(v[index][i]):g}, cross |eps| <= "
+                f"{plan['fine'].eps_q:g} in {int(n_fine[i])} step(s) of dt = {plan['fine'].dt:g}/delta (fewer than "
+                f"{MIN_WINDOW_STEPS}); give a smaller dt (the engine's setting) or use NEQB"
+            )
+        largest = max(len(part) for n, _ in grid.values() for part in call_parts(n))  # the largest call
         check_memory(engine, plan["fine"].memory, largest, engine.memory_range)
     for index, plan in zip(groups, plans, strict=False):
         run = max(plan.values(), key=lambda r: r.dt)  # the coarsest step: the largest factors
