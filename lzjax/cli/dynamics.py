@@ -310,7 +310,7 @@ def _plan_trajectory(args) -> dict:
                 if drive == "linear"
                 else flat["t_end"] - flat["t_start"]
             )
-            check_exact_steps(span_all, float(args.dt), n)  # --dt is required with --engine quapi
+            check_exact_steps(span_all, args.dt or 0.0, n)  # --dt: required with --engine quapi
         else:  # NEQB: asinh grid of n_steps for linear drives, uniform steps of dt otherwise
             from ..dynamics import check_neqb_steps
 

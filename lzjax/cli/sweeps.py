@@ -174,7 +174,10 @@ def _quapi_options(args) -> dict:
                 f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --engine "
                 f"{engine.name} (its settings: {', '.join(engine.ladder_options)})"
             )
-        with user_input():  # the engine's own ranges, before the size estimate
+        from ..quapi.ladder import check_ladder_tol
+
+        with user_input():  # the ladder's and the engine's own ranges, before the size estimate
+            check_ladder_tol(args.tol)
             engine.configured(**settings)
         options = {"tol": args.tol, "method": engine.name, **settings}
         if args.compensate:

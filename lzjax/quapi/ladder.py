@@ -60,6 +60,7 @@ __all__ = [
     "LADDER_V_MIN",
     "check_ladder_speed",
     "check_ladder_steps",
+    "check_ladder_tol",
 ]
 
 #: ∫Γ1 dt beyond the end of the golden-rule tails (:func:`lzjax.quapi.window.bath_window`)
@@ -69,6 +70,11 @@ BATH_WINDOW_TOL = 1e-6
 #: slowest dimensionless sweep speed v/Δ² any ladder can grid: its shortest exact window 2ε_q/v
 #: (ε_q ≥ 5) at its coarsest step (δt ≤ 1) must fit :data:`lzjax.checks.MAX_STEPS` steps
 LADDER_V_MIN = 2.0 * 5.0 / (1.0 * MAX_STEPS)
+
+
+def check_ladder_tol(tol) -> float:
+    """The ladder's target absolute error `tol`: a number in [1e-6, 0.1]; ValueError naming it."""
+    return check_number("tol", tol, 1e-6, 0.1)
 
 
 def check_ladder_speed(v) -> None:
@@ -210,7 +216,7 @@ def converge_quapi(
     """
     engine = select_engine(engine, budget=budget)
     check_problem(problem)
-    tol = check_number("tol", tol, 1e-6, 0.1)
+    tol = check_ladder_tol(tol)
     compensate = check_bool("compensate", compensate)
     given = {"budget": budget, "eps_q": eps_q, "dt": dt, "memory": memory, "pt_tol": pt_tol, "chi_max": chi_max}
     given = {k: x for k, x in given.items() if x is not None}
