@@ -29,10 +29,15 @@ __all__ = [
     "check_bool",
     "check_precision",
     "check_step_count",
+    "MAX_BATCH_BYTES",
+    "check_batch_steps",
 ]
 
 #: largest number of time steps of one fixed-step run (QUAPI protocols, fits through QUAPI)
 MAX_STEPS = 2_000_000
+#: largest size of the per-step arrays of one vmapped batch (time grids, step propagators):
+#: points × steps × bytes per step, counted before allocation by :func:`check_batch_steps`
+MAX_BATCH_BYTES = 8 * 2**30
 #: accepted values of every `precision` argument
 PRECISIONS = ("float64", "float32")
 
@@ -213,3 +218,27 @@ def check_step_count(dt: float, tmax: float, lowest: int) -> int:
             f"got tmax={tmax!r}, dt={dt!r} -> {n_steps} steps"
         )
     return n_steps
+
+
+def check_batch_steps(
+    steps: float, n_points: int, bytes_per_step: int, *, settings: str, max_steps: float = MAX_STEPS
+) -> int:
+    """The step count of one fixed-step run per point, checked before any allocation.
+
+    Accepted: ``1 <= steps <= max_steps`` (default :data:`MAX_STEPS`) and ``n_points * steps * bytes_per_step <=
+    MAX_BATCH_BYTES`` (the per-step arrays the vmapped batch holds at once). `settings` names
+    what sets the count (e.g. "(t_end - t_start)/dt"); it leads the ValueError. Returns the
+    count as int. `steps` may be a float (a huge or non-finite count is refused, not converted).
+    """
+    count = float(steps)
+    if not math.isfinite(count) or count > max_steps:
+        raise ValueError(f"{settings} must give at most {max_steps:.0f} steps per point; got {count:.4g} steps")
+    count_int = max(1, int(math.ceil(count)))
+    total = float(n_points) * count_int * float(bytes_per_step)
+    if total > MAX_BATCH_BYTES:
+        raise ValueError(
+            f"{settings}: {n_points} point(s) x {count_int} steps x {bytes_per_step} B = {total / 2**30:.3g} GiB "
+            f"exceeds the batch limit of {MAX_BATCH_BYTES / 2**30:g} GiB (lzjax.checks.MAX_BATCH_BYTES); "
+            "fewer steps or points per call"
+        )
+    return count_int

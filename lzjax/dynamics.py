@@ -24,6 +24,7 @@ Observables per record (both starts, dimension `start` = ground, excited): P_gro
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any
 
@@ -32,11 +33,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from .adiabatic import asymptotic_rx, dressed_state, relax_tail
-from .checks import check_choice, check_integer, check_number
+from .checks import MAX_STEPS, check_batch_steps, check_choice, check_integer, check_number
 from .model import Bath, Drive
 from .neqb import cf4_step, check_neqb_validity, window_eps_max
 from .protocols import DrivenSystem, LinearSweep
-from .trajectories import HashableAxes, observables, prepare_system, trajectory_dataset
+from .trajectories import HashableAxes, drop_ends, observables, prepare_system, trajectory_dataset
 
 __all__ = [
     "neqb_trajectory",
@@ -46,13 +47,45 @@ __all__ = [
     "windowed_point",
     "rate_window",
     "record_grid",
+    "check_neqb_steps",
+    "check_window_steps",
     "GRIDS",
+    "NEQB_BYTES_PER_STEP",
+    "WINDOW_BYTES_PER_STEP",
 ]
 
 #: time grids: uniform in t, or uniform in u = asinh(ε) (linear drives only)
 GRIDS = ("uniform", "asinh")
 #: steps of each golden-rule tail of the infinite sweep (as in solve_neqb)
 N_OUTER = 256
+#: bytes per step and point that :func:`neqb_path` holds at once (grid variable and t, float64)
+NEQB_BYTES_PER_STEP = 16
+#: bytes per step (of one segment) and point of the crossing-window bisection (measured: two
+#: vmapped trials, three asinh segments each)
+WINDOW_BYTES_PER_STEP = 112
+
+
+def check_neqb_steps(n_points: int, *, grid: str, span=None, dt: float = 0.01, n_steps: int = 4096) -> int:
+    """Steps per point of an NEQB trajectory, checked before any allocation: `n_steps` on the
+    asinh grid, ceil(max `span`/`dt`) on the uniform grid (`span` = t_end − t_start per point,
+    1/Δ). Accepted: at most :data:`lzjax.checks.MAX_STEPS` steps per point and n_points × steps
+    × :data:`NEQB_BYTES_PER_STEP` within :data:`lzjax.checks.MAX_BATCH_BYTES`
+    (:func:`lzjax.checks.check_batch_steps`); `n_steps` an integer in [16, MAX_STEPS], `dt` in
+    [1e-5, 1]. Returns the count; ValueError naming the setting otherwise."""
+    if grid == "asinh":
+        n_steps = check_integer("n_steps", n_steps, 16, MAX_STEPS)
+        return check_batch_steps(n_steps, n_points, NEQB_BYTES_PER_STEP, settings="n_steps")
+    dt = check_number("dt", dt, 1e-5, 1.0)
+    longest = float(np.max(np.asarray(span, dtype=float)))
+    return check_batch_steps(longest / dt, n_points, NEQB_BYTES_PER_STEP, settings="(t_end - t_start)/dt")
+
+
+def check_window_steps(n_seg, n_points: int) -> int:
+    """`n_seg` (asinh steps per segment of the crossing-window runs): an integer in [16,
+    :data:`lzjax.checks.MAX_STEPS`] with n_points × n_seg × :data:`WINDOW_BYTES_PER_STEP` within
+    :data:`lzjax.checks.MAX_BATCH_BYTES`, checked before any allocation. Returns it as int."""
+    n_seg = check_integer("n_seg", n_seg, 16, MAX_STEPS)
+    return check_batch_steps(n_seg, n_points, WINDOW_BYTES_PER_STEP, settings="n_seg")
 
 
 # ---- batch preparation (plain Python, before tracing) ----------------------------------------
@@ -156,6 +189,17 @@ def _run(kind, system, axes, *args, **static):
     return fn(system, *args, in_axes=axes, **static)
 
 
+def snap_record_times(t: np.ndarray, t0, t1, times=None) -> np.ndarray:
+    """Recorded times (P, m + 2) of [start, times..., end] (or of [start, ..., end] without
+    `times`) set to the exact start, end and requested values they stand for (the grid's
+    arithmetic leaves float noise of a few ulp: sinh(asinh(vt))/v, t0 + j·δt)."""
+    t = np.array(t, dtype=float)
+    t[:, 0], t[:, -1] = np.broadcast_to(t0, t.shape[:1]), np.broadcast_to(t1, t.shape[:1])
+    if times is not None:
+        t[:, 1:-1] = np.broadcast_to(np.asarray(times, float), (t.shape[0], t.shape[1] - 2))
+    return t
+
+
 def _check_records(times, every):
     if (times is None) == (every is None):
         raise ValueError("give exactly one of times (record times in 1/delta) or every (record every n-th step)")
@@ -163,7 +207,8 @@ def _check_records(times, every):
         return None, check_integer("every", every, 1)
     t = np.asarray(times, float)
     if t.ndim != 1 or t.size < 1 or not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0):
-        raise ValueError(f"times must be a non-empty 1-D list of finite, non-decreasing times (1/delta), got {times!r}")
+        shown = t.tolist() if t.ndim else float(t)
+        raise ValueError(f"times must be a non-empty 1-D list of finite, non-decreasing times (1/delta), got {shown!r}")
     return t, None
 
 
@@ -201,7 +246,7 @@ def neqb_trajectory(
     """
     times, every = _check_records(times, every)
     dt = check_number("dt", dt, 1e-5, 1.0)
-    n_steps = check_integer("n_steps", n_steps, 16)
+    n_steps = check_integer("n_steps", n_steps, 16, MAX_STEPS)
     tol = check_number("tol", tol, 1e-12, 1e-2)
     n_outer = check_integer("n_outer", n_outer, 16)
     system, in_axes, shape, params = prepare_system(drive, bath, theta, eps_start=eps_start, eps_end=eps_end)
@@ -219,6 +264,10 @@ def neqb_trajectory(
         attrs = {"eps_coh": coh.tolist(), "eps_max": wide.tolist()}
     else:
         t0, t1 = _window_of(system)
+    n_points = int(np.asarray(system.theta).size)
+    check_neqb_steps(n_points, grid=grid, span=t1 - t0, dt=dt, n_steps=n_steps)  # before any allocation
+    if times is not None:  # the start and end are recorded anyway: a requested time equal to them once
+        times = drop_ends(times, t0, t1)
     if grid == "asinh":
         lo, hi = np.arcsinh(v * t0), np.arcsinh(v * t1)  # pyright: ignore[reportOptionalOperand]  # asinh: linear, v set
         u_times = None if times is None else np.arcsinh(np.outer(v, times))  # pyright: ignore[reportArgumentType, reportCallIssue]  # v set (linear)
@@ -232,6 +281,10 @@ def neqb_trajectory(
             bounds, n_sub = record_grid(lo, hi, every=every, step=step)
     else:
         bounds, n_sub = record_grid(t0, t1, times=times, every=every, step=dt)
+    # the records may lengthen the run (n_sub steps in every segment): the count actually run
+    check_batch_steps(
+        n_sub * (bounds.shape[1] - 1), n_points, NEQB_BYTES_PER_STEP, settings="the records (times)", max_steps=math.inf
+    )
     axes = HashableAxes(in_axes)
     if infinite:
         states, t, p_end = _run(
@@ -240,6 +293,7 @@ def neqb_trajectory(
         extra = {"P_LZ": np.asarray(p_end)[:, 0], "P_ES": np.asarray(p_end)[:, 1]}
     else:
         states, t, _ = _run("finite", system, axes, jnp.asarray(bounds), n_sub=n_sub, grid=grid)
+    t = snap_record_times(np.asarray(t), t0, t1, times)
     eps = jax.vmap(lambda d, tt: d.epsilon(tt), in_axes=(in_axes.drive, 0))(system.drive, t)
     r = jnp.swapaxes(states, 2, 3)  # (P, m+1, 3, 2) -> (P, m+1, 2, 3)
     obs = observables(r, jnp.broadcast_to(eps[:, :, None], r.shape[:-1]))
@@ -356,8 +410,9 @@ def _infinite_setup(drive, bath, theta, tol_window):
 def windowed_probabilities(drive, bath, theta=0.0, *, eps_minus, eps_plus, n_seg: int = 1024):
     """(P_LZ, P_ES) (flat batch) of the infinite linear sweep with the bath switched off outside
     [eps_minus, eps_plus] (units Δ = 1; broadcast with the parameters)."""
-    n_seg = check_integer("n_seg", n_seg, 16)
+    n_seg = check_integer("n_seg", n_seg, 16, MAX_STEPS)
     system, in_axes, shape, _, coh, wide = _infinite_setup(drive, bath, theta, _WINDOW_TOL)
+    check_window_steps(n_seg, coh.size)
     n = coh.size
     lo = (
         np.broadcast_to(np.asarray(eps_minus, float), shape).reshape(-1)
@@ -398,9 +453,10 @@ def crossing_window(drive, bath, theta: Any = 0.0, *, tol: float = 1e-4, n_seg: 
     import xarray as xr
 
     tol = check_number("tol", tol, 1e-8, 0.1)
-    n_seg = check_integer("n_seg", n_seg, 16)
+    n_seg = check_integer("n_seg", n_seg, 16, MAX_STEPS)
     iterations = check_integer("iterations", iterations, 1, 60)
     system, in_axes, shape, params, coh, wide = _infinite_setup(drive, bath, theta, _WINDOW_TOL)
+    check_window_steps(n_seg, coh.size)  # before any allocation
     axes = HashableAxes(in_axes)
     coh_j, wide_j = jnp.asarray(coh), jnp.asarray(wide)
 

@@ -216,6 +216,8 @@ def engine_call(engine: str, options: dict, progress: bool):
             raise ValueError(
                 f"quapi fixed settings (dt, kmax, tmax) run the plain ADT; method={method.name!r} needs tol"
             )
+        if fixed:  # the memory length first: the chunk size is sized by 4^kmax before any solve
+            method.check(options["kmax"])
         solve = solve_quapi if fixed else converge_quapi
         names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", *method.columns)
     call_options = {("engine" if k == "method" else k): x for k, x in options.items()}

@@ -17,7 +17,7 @@ from .adiabatic import frame
 from .model import Bath, Drive
 from .protocols import DrivenSystem, LinearSweep, is_protocol
 
-__all__ = ["prepare_system", "observables", "trajectory_dataset", "HashableAxes"]
+__all__ = ["prepare_system", "observables", "trajectory_dataset", "HashableAxes", "drop_ends"]
 
 
 def _batched_names(drive):
@@ -127,3 +127,14 @@ def trajectory_dataset(obs, t, epsilon, params, shape, *, engine, extra=None, at
     out.attrs.update({"engine": engine, "batch_shape": list(shape), "units": "delta = hbar = 1"})
     out.attrs.update(attrs or {})
     return out
+
+
+def drop_ends(times: np.ndarray, t0, t1) -> np.ndarray:
+    """The requested record `times` without those equal (to 1e-12 relative) to the start or the
+    end of every point: those two are always recorded, and would otherwise be recorded twice."""
+    t0, t1 = np.asarray(t0, float).ravel(), np.asarray(t1, float).ravel()
+
+    def at(edge):
+        return np.all(np.abs(times[:, None] - edge[None]) <= 1e-12 * np.maximum(1.0, np.abs(edge[None])), axis=1)
+
+    return times[~(at(t0) | at(t1))]

@@ -116,7 +116,7 @@ def test_demo_outdir_that_is_a_file(tmp_path, capsys, no_work):
             "--compensate belong",
         ),
         (["quapi", "--v", "1", *BASE, "--dt", "0.2", "--kmax", "3", "--tmax", "20", "--tol", "1e-2"], "--tol belong"),
-        (["quapi", "--v", "1", *BASE, "--budget", "8"], "--budget need --tol"),
+        (["quapi", "--v", "1", *BASE, "--budget", "8"], "--budget needs --tol"),
         (["quapi", "--v", "1", *BASE, "--dt", "0.2"], "missing --kmax, --tmax"),
         (
             ["fit", "data.csv", "--s", "3", "--omega-c", "5", "--T", "1", "--engine", "quapi", "--n-steps", "64"],

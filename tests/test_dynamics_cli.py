@@ -193,7 +193,8 @@ def test_quapi_trajectory_records_equal_exact_trajectory(tmp_path, capsys):
 
 def test_window_output_equals_crossing_window(tmp_path, capsys):
     """`lzjax window` (v = 1, 3; δ = 1e-2, 64 steps per segment, 4 halvings): the printed table
-    and the JSON records carry crossing_window's ε₋, ε₊, their errors and the rate-based estimate."""
+    (without --out) and the JSON records (with it, no table then) carry crossing_window's ε₋,
+    ε₊, their errors and the rate-based estimate."""
     argv = [
         "window",
         "--v",
@@ -209,8 +210,10 @@ def test_window_output_equals_crossing_window(tmp_path, capsys):
         str(tmp_path / "w.json"),
     ]
     assert main(argv) == 0
-    out = capsys.readouterr().out.splitlines()
+    assert capsys.readouterr().out == ""  # with --out a file, no table (as neqb; issue 23 item 11)
     rows = json.loads((tmp_path / "w.json").read_text())
+    assert main(argv[:-2]) == 0
+    out = capsys.readouterr().out.splitlines()
     ds = dynamics.crossing_window(Drive(v=np.array([1.0, 3.0])), FIG1, 0.0, tol=1e-2, n_seg=64, iterations=4)
     assert (
         len(rows) == 2

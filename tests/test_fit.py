@@ -435,13 +435,13 @@ def test_cli_fit_writes_json_and_plot(tmp_path, capsys, truths):
             ["--engine", "adt", "--dt", "0.2", "--kmax", "2", "--tmax", "9", "--pt-tol", "1e-9"],
             "--pt-tol belongs to --engine quapi",
         ),
-        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--pt-tol", "1e-9"], "--pt-tol belong to --engine quapi/adt"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--pt-tol", "1e-9"], "--pt-tol belongs to --engine quapi/adt"),
         (
             "v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n",
             ["--engine", "quapi", "--dt", "0.2", "--kmax", "2", "--tmax", "9", "--pt-tol", "0.5"],
             "tol",
         ),
-        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--T", "1,2"], "--T takes one value"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--theta", "0,0.1"], "--theta takes one value"),
         ("v,P_LZ\n0.3,0.5\n0.3,0.5\n0.3,0.5\n0.3,0.5\n", [], "1 distinct value(s) of v"),  # issue 23 item 10
         ("v,P_LZ\n0.1,0.5\n0.1,0.4\n0.2,0.3\n0.2,0.3\n", ["--fit", "gamma,omega_c"], "need at least 3 distinct"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--theta", "-pi/2"], "theta (coupling angle"),

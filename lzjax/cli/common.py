@@ -94,7 +94,32 @@ def single(flag: str, text: str, angle: bool = False) -> float:
     return float(values[0])
 
 
+class _StoreOnce(argparse._StoreAction):
+    """argparse's `store`, refusing a flag given twice (argparse would keep the last value)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = parser.__dict__.setdefault("_lzjax_seen", set())
+        if self.dest in seen:
+            raise InputError(f"{'/'.join(self.option_strings)} given more than once (give each flag once)")
+        seen.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
 class Parser(argparse.ArgumentParser):
+    """One-line errors (exit status 2), each value flag at most once, and negative numbers in
+    any form (``--tol -1e-3``) read as values, not flags: the range checks then name them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+        # argparse's own pattern misses exponents (-1e-3) and so takes them for flags
+        self._negative_number_matcher = re.compile(r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^-(?:inf|nan)$", re.I)
+
+    def parse_known_args(self, args=None, namespace=None):  # pyright: ignore[reportIncompatibleMethodOverride]
+        self.__dict__["_lzjax_seen"] = set()
+        return super().parse_known_args(args, namespace)
+
     def error(self, message):  # one line, exit status 2
         raise InputError(message)
 

@@ -230,6 +230,8 @@ def _plan_trajectory(args) -> dict:
     times = None
     if args.times is not None:
         times = parse_values("--times", args.times)
+        if not np.all(np.isfinite(times)):
+            raise InputError(f"--times must be finite numbers (1/Δ), got {args.times!r}")
         if np.any(np.diff(times) < 0):
             raise InputError(f"--times must be non-decreasing, got {args.times!r}")
     elif args.every < 1:
@@ -298,6 +300,27 @@ def _plan_trajectory(args) -> dict:
     elif args.dt is not None:
         kwargs["dt"] = args.dt
     n = int(np.prod(shape))
+    # the step count of every engine, counted before the size estimate and before any allocation
+    with user_input():
+        if engine == "quapi":
+            from ..quapi.trajectory import check_exact_steps
+
+            span_all = (
+                (flat["eps_end"] - flat["eps_start"]) / flat["v"]
+                if drive == "linear"
+                else flat["t_end"] - flat["t_start"]
+            )
+            check_exact_steps(span_all, args.dt or 0.0, n)  # --dt: required with --engine quapi
+        else:  # NEQB: asinh grid of n_steps for linear drives, uniform steps of dt otherwise
+            from ..dynamics import check_neqb_steps
+
+            check_neqb_steps(
+                n,
+                grid="asinh" if drive == "linear" else "uniform",
+                span=None if drive == "linear" else flat["t_end"] - flat["t_start"],
+                dt=0.01 if args.dt is None else args.dt,
+                n_steps=4096 if args.n_steps is None else args.n_steps,
+            )
     if engine == "quapi":
         span = (
             float(np.max(t1 - t0))  # pyright: ignore[reportOperatorIssue, reportPossiblyUnbound]  # set with times
@@ -399,6 +422,11 @@ def run_window(args) -> int:
     with user_input():
         bath = Bath(gamma=flat["gamma"], s=flat["s"], omega_c=flat["omega_c"], T=flat["T"])
         drive = Drive(v=flat["v"])
+    from ..checks import check_integer
+
+    with user_input():  # the steps counted before the size estimate and any allocation
+        check_integer("iterations", args.iterations, 1, 60)
+        dynamics.check_window_steps(args.n_seg, int(np.prod(shape)))
     size_check("neqb", int(np.prod(shape)) * args.iterations, {}, args.yes)
     # crossing_window checks n_seg, iterations, Θ and NEQB's validity first thing, before any
     # work, and exposes no separate validator yet: a ValueError out of it is such a check.
@@ -429,9 +457,10 @@ def run_window(args) -> int:
         "rate_eps_plus",
         "window_dev",
     ]
+    if args.out:  # as neqb and trajectory: a file instead of the table
+        print(f"wrote {args.out}", file=sys.stderr)
+        return 0
     print("  ".join(f"{c:>14}" for c in columns))
     for rec in records:
         print("  ".join(f"{rec[c]:>14.6g}" for c in columns))
-    if args.out:
-        print(f"wrote {args.out}", file=sys.stderr)
     return 0

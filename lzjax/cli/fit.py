@@ -70,7 +70,7 @@ def _engine_options(args) -> dict:
         return options
     given = [f"--{k.replace('_', '-')}" for k, x in dict(quapi_flags, pt_tol=args.pt_tol).items() if x is not None]
     if given:
-        raise InputError(f"{', '.join(given)} belong to --engine quapi/adt")
+        raise InputError(f"{', '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to --engine quapi/adt")
     return {"n_steps": 512 if args.n_steps is None else args.n_steps}
 
 

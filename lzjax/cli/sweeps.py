@@ -110,9 +110,14 @@ def _run_sweep(engine: str, args, options: dict) -> int:
     )
 
     grid = _grid_from_args(args)
-    size_check(engine, n_points(grid), options, args.yes, grid["v"])
     with user_input():  # the whole grid, eagerly: the model's constructors name the parameter and its range
         grid_problem(**grid)
+    if engine == "quapi" and "tol" in options:  # the speeds a ladder can grid, before its estimate
+        from ..quapi.ladder import check_ladder_speed
+
+        with user_input():
+            check_ladder_speed(np.outer(grid["v"], 1.0 / grid["delta"] ** 2))
+    size_check(engine, n_points(grid), options, args.yes, grid["v"])
     # The engines check their own options (neqb's tol, quapi's eps_q, budget, memory, ...) first
     # thing, before any computation, and lzjax exposes no separate validator for them yet: a
     # ValueError out of this call is such a check; the catch goes once they expose them.
@@ -145,8 +150,8 @@ def _quapi_options(args) -> dict:
     given_ladder = [k for k, x in ladder.items() if x is not None]
     if given_fixed and given_ladder:
         raise InputError(
-            f"{', '.join(given_ladder)} belong to convergence mode (--tol), not to fixed "
-            f"settings {', '.join(given_fixed)}; give one mode"
+            f"{', '.join(given_ladder)} {'belongs' if len(given_ladder) == 1 else 'belong'} to convergence "
+            f"mode (--tol), not to fixed settings {', '.join(given_fixed)}; give one mode"
         )
     if given_fixed:
         if len(given_fixed) < 3:
@@ -169,14 +174,19 @@ def _quapi_options(args) -> dict:
                 f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --engine "
                 f"{engine.name} (its settings: {', '.join(engine.ladder_options)})"
             )
-        with user_input():  # the engine's own ranges, before the size estimate
+        from ..quapi.ladder import check_ladder_tol
+
+        with user_input():  # the ladder's and the engine's own ranges, before the size estimate
+            check_ladder_tol(args.tol)
             engine.configured(**settings)
         options = {"tol": args.tol, "method": engine.name, **settings}
         if args.compensate:
             options["compensate"] = True
         return options
     if given_ladder:
-        raise InputError(f"{', '.join(given_ladder)} need --tol (convergence mode)")
+        raise InputError(
+            f"{', '.join(given_ladder)} {'needs' if len(given_ladder) == 1 else 'need'} --tol (convergence mode)"
+        )
     raise InputError("quapi needs --dt, --kmax and --tmax together, or --tol")
 
 

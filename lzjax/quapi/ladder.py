@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..checks import check_bool, check_number
+from ..checks import MAX_STEPS, check_bool, check_number, check_range
 from ..model import LZProblem, check_problem, dimensionless, flatten_problem
 from ..results import Result, make_result
 from .engines import select_engine
@@ -51,7 +51,18 @@ from .plan import Run, tail_weights_each, take
 from .runner import check_influence, check_memory, new_bar, padded_steps, run_batch, step_bucket
 from .window import bath_window
 
-__all__ = ["richardson", "combine", "converge_quapi", "call_parts", "BATH_WINDOW_TOL", "MIN_WINDOW_STEPS"]
+__all__ = [
+    "richardson",
+    "combine",
+    "converge_quapi",
+    "call_parts",
+    "BATH_WINDOW_TOL",
+    "LADDER_V_MIN",
+    "check_ladder_speed",
+    "check_ladder_steps",
+    "check_ladder_tol",
+    "MIN_WINDOW_STEPS",
+]
 
 #: ∫Γ1 dt beyond the end of the golden-rule tails (:func:`lzjax.quapi.window.bath_window`)
 BATH_WINDOW_TOL = 1e-6
@@ -60,6 +71,37 @@ BATH_WINDOW_TOL = 1e-6
 #: (seen: the process tensor at v = 1e4, δt 0.05, one step: P_LZ 0.999995 "converged", exact 1.6e-4;
 #: at v = 30, 20 steps: off by 1.1e-2 with a bar of 9.3e-3; v = 10, 60 steps, is inside its bar)
 MIN_WINDOW_STEPS = 48
+
+
+#: slowest dimensionless sweep speed v/Δ² any ladder can grid: its shortest exact window 2ε_q/v
+#: (ε_q ≥ 5) at its coarsest step (δt ≤ 1) must fit :data:`lzjax.checks.MAX_STEPS` steps
+LADDER_V_MIN = 2.0 * 5.0 / (1.0 * MAX_STEPS)
+
+
+def check_ladder_tol(tol) -> float:
+    """The ladder's target absolute error `tol`: a number in [1e-6, 0.1]; ValueError naming it."""
+    return check_number("tol", tol, 1e-6, 0.1)
+
+
+def check_ladder_speed(v) -> None:
+    """The sweep speeds `v` (dimensionless v/Δ²) of a convergence ladder: finite and in
+    [:data:`LADDER_V_MIN`, inf) = [5e-06, inf). Necessary, plan-free (callable before a size
+    estimate); the exact bound of a plan, 2ε_q/(δt MAX_STEPS) per run, is
+    :func:`check_ladder_steps`. ValueError naming v and the range otherwise."""
+    check_range("v (sweep speed v/delta^2 of the convergence ladder)", v, lower=LADDER_V_MIN)
+
+
+def check_ladder_steps(plan: dict[str, Run], v) -> None:
+    """Every run of `plan` grids its exact window 2ε_q/v (`v` dimensionless, the points of the
+    plan) in at most :data:`lzjax.checks.MAX_STEPS` steps, i.e. v ≥ 2ε_q/(δt MAX_STEPS) for
+    each run: checked before the step counts are formed (no overflow), ValueError naming v."""
+    slowest = float(np.min(np.asarray(v, dtype=float)))
+    need = max(2.0 * run.eps_q / (run.dt * MAX_STEPS) for run in plan.values())
+    if not slowest >= need:
+        raise ValueError(
+            f"v (sweep speed v/delta^2) must be >= {need:.3g} for this ladder (its exact window 2 eps_q/v "
+            f"at its time step in at most {MAX_STEPS} steps); got {slowest!r}"
+        )
 
 
 def richardson(fine, dt_fine, coarse, dt_coarse):
@@ -180,7 +222,7 @@ def converge_quapi(
     """
     engine = select_engine(engine, budget=budget)
     check_problem(problem)
-    tol = check_number("tol", tol, 1e-6, 0.1)
+    tol = check_ladder_tol(tol)
     compensate = check_bool("compensate", compensate)
     given = {"budget": budget, "eps_q": eps_q, "dt": dt, "memory": memory, "pt_tol": pt_tol, "chi_max": chi_max}
     given = {k: x for k, x in given.items() if x is not None}
@@ -201,6 +243,9 @@ def converge_quapi(
     groups = [np.nonzero(np.all(keys == key, axis=1))[0] for key in np.unique(keys, axis=0)]
     plans, merge_keys = engine.ladder_plans(dimless, groups, tol)
     batches = _merge(groups, plans, merge_keys)
+    check_ladder_speed(v)
+    for index, plan in batches:  # before the step counts are formed
+        check_ladder_steps(plan, v[index])
     grids = [{name: _grids(run, v[index]) for name, run in plan.items()} for index, plan in batches]
     for (index, plan), grid in zip(batches, grids, strict=False):  # every check before any work
         n_fine = grid["fine"][0]

@@ -26,14 +26,29 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..adiabatic import bloch_from_rho
-from ..checks import check_bool, check_integer, check_number
+from ..checks import check_batch_steps, check_bool, check_integer, check_number
 from ..model import Drive
-from ..trajectories import HashableAxes, observables, prepare_system, trajectory_dataset
+from ..trajectories import HashableAxes, drop_ends, observables, prepare_system, trajectory_dataset
 from .engines import get_engine
 from .propagator import adiabatic_projectors, liouville, magnus4_propagators
 from .runner import check_memory
 
-__all__ = ["exact_trajectory", "exact_rho_path"]
+__all__ = ["exact_trajectory", "exact_rho_path", "check_exact_steps", "EXACT_BYTES_PER_STEP"]
+
+#: bytes per step and point held at once by :func:`exact_rho_path`: the step propagators in the
+#: system (2×2) and Liouville (4×4) forms, complex128, and the time grid
+EXACT_BYTES_PER_STEP = 384
+
+
+def check_exact_steps(span, dt: float, n_points: int) -> int:
+    """Steps per point of an exact trajectory, ceil(max `span`/`dt`) (`span` = t_end − t_start
+    per point, 1/Δ), checked before any allocation: at most :data:`lzjax.checks.MAX_STEPS` and
+    n_points × steps × :data:`EXACT_BYTES_PER_STEP` within :data:`lzjax.checks.MAX_BATCH_BYTES`
+    (:func:`lzjax.checks.check_batch_steps`); `dt` in (0, 1]. Returns the count; ValueError
+    naming the setting otherwise."""
+    dt = check_number("dt", dt, 0.0, 1.0, lower_open=True, unit="units 1/delta")
+    longest = float(np.max(np.asarray(span, dtype=float)))
+    return check_batch_steps(longest / dt, n_points, EXACT_BYTES_PER_STEP, settings="(t_end - t_start)/dt")
 
 
 def exact_rho_path(
@@ -116,6 +131,21 @@ def _batch_fn(engine, memory: int, n: int, every, compensate: bool, axes):
     return jax.jit(jax.vmap(point, in_axes=(axes.tree, 0, 0, 0, None)))
 
 
+def _exact_record_times(system, in_axes, t, eps, t0, t1, steps, t_req):
+    """Recorded times without the grid's float noise: the start and end exactly, a requested
+    time where the grid point recorded is it (to 1e-9 of a step); ε(t) recomputed there."""
+    clean = np.array(t, dtype=float)
+    clean[:, 0], clean[:, -1] = t0, t1
+    if t_req is not None:
+        inner = clean[:, 1:-1]
+        hit = np.abs(inner - t_req[None]) <= 1e-9 * steps[:, None]
+        clean[:, 1:-1] = np.where(hit, t_req[None], inner)
+    if np.array_equal(clean, t):
+        return t, eps
+    eps = jax.vmap(lambda d, tt: d.epsilon(tt), in_axes=(in_axes.drive, 0))(system.drive, jnp.asarray(clean))
+    return clean, np.asarray(eps)
+
+
 def exact_trajectory(
     drive,
     bath,
@@ -165,6 +195,7 @@ def exact_trajectory(
     t0 = np.broadcast_to(np.asarray(drive_flat.t_start, float), (n_points,))
     t1 = np.broadcast_to(np.asarray(drive_flat.t_end, float), (n_points,))
     span = t1 - t0
+    check_exact_steps(span, dt, n_points)  # before any allocation
     n = int(np.ceil(np.max(span) / dt - 1e-9))
     if every is not None:
         n = every * max(1, -(-n // every))
@@ -175,16 +206,21 @@ def exact_trajectory(
             f"(span {float(np.max(span)):g}/delta, dt {dt:g})"
         )
     steps = span / n
+    t_req = None
     if times is not None:
         t_req = np.asarray(times, float)
         if t_req.ndim != 1 or t_req.size < 1 or not np.all(np.isfinite(t_req)):
-            raise ValueError(f"times must be a non-empty 1-D list of finite times (1/delta), got {times!r}")
+            shown = t_req.tolist() if t_req.ndim else float(t_req)
+            raise ValueError(f"times must be a non-empty 1-D list of finite times (1/delta), got {shown!r}")
         if np.any(t_req[None] < t0[:, None] - 1e-9) or np.any(t_req[None] > t1[:, None] + 1e-9):
             raise ValueError(
                 f"times must lie inside the protocol window of every point "
                 f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (units 1/delta)"
             )
-        record = np.clip(np.rint((t_req[None] - t0[:, None]) / steps[:, None]), 0, n).astype(np.int64)
+        t_req = drop_ends(t_req, t0, t1)  # the start and end are recorded anyway (as by NEQB)
+        inner = np.clip(np.rint((t_req[None] - t0[:, None]) / steps[:, None]), 0, n).astype(np.int64)
+        ends = np.broadcast_to(np.array([[0]], dtype=np.int64), (n_points, 1))
+        record = np.concatenate([ends, inner, ends + n], axis=1)  # start, the requested times, end
     else:
         record = np.zeros((n_points, 1), dtype=np.int64)
     shared = ()
@@ -204,6 +240,7 @@ def exact_trajectory(
         shared = engine.influence(scalar, float(steps[0]), kmax, compensate)
     fn = _batch_fn(engine.kernel, kmax, n, every, compensate, HashableAxes(in_axes))
     obs, t, eps = fn(system, jnp.asarray(t0), jnp.asarray(steps), jnp.asarray(record), shared)
+    t, eps = _exact_record_times(system, in_axes, np.asarray(t), np.asarray(eps), t0, t1, steps, t_req)
     obs = {k: jnp.swapaxes(a, 1, 2) for k, a in obs.items()}  # (P, m, 2) -> (P, 2, m)
     return trajectory_dataset(
         obs,
