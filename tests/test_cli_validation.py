@@ -45,8 +45,9 @@ def no_work(monkeypatch):
 BAD = [
     # item 4: the size estimate used to run first (ZeroDivisionError, OverflowError, 300 digits)
     (["quapi", "--v", "0", *BASE, "--tol", "1e-3"], "v (sweep speed) must be finite and in (0, inf)"),
-    (["quapi", "--v", "1e-300", *BASE, "--tol", "1e-3", "--yes"], "in [5e-06, inf); got 1e-300"),
-    (["quapi", "--v", "1e-300", *BASE, "--tol", "1e-3"], "in [5e-06, inf); got 1e-300"),
+    (["quapi", "--v", "1e-300", *BASE, "--tol", "1e-3", "--yes"], "must be in [1e-06, 1e+06]; got 1e-300"),
+    (["quapi", "--v", "1e-300", *BASE, "--tol", "1e-3"], "must be in [1e-06, 1e+06]; got 1e-300"),
+    (["quapi", "--v", "2e-6", *BASE, "--tol", "1e-3", "--yes"], "in [5e-06, inf); got 2e-06"),  # the ladder's own
     (["quapi", "--v", "1", *BASE, "--dt", "0", "--kmax", "6", "--tmax", "60"], "dt must be"),
     (["quapi", "--v", "1", *BASE, "--dt", "nan", "--kmax", "6", "--tmax", "60"], "dt must be"),
     (["quapi", "--v", "1", *BASE, "--dt", "0.1", "--kmax", "100000", "--tmax", "60"], "kmax must be an integer in"),
@@ -87,8 +88,10 @@ def test_bad_input_one_line_before_any_estimate_or_work(argv, fragment, tmp_path
 def test_library_entry_points_refuse_before_allocation():
     with pytest.raises(ValueError, match="kmax"):  # was OverflowError in the chunk size
         lzjax.sweep("quapi", v=1.0, T=6.4, gamma=5e-4, s=3, omega_c=5, dt=0.1, kmax=100000, tmax=60)
-    with pytest.raises(ValueError, match=r"^v \(sweep speed"):  # was OverflowError in the step grid
+    with pytest.raises(ValueError, match=r"^v/delta\*\*2 \(the sweep speed"):  # was OverflowError in the step grid
         lzjax.sweep("quapi", v=1e-300, T=6.4, gamma=5e-4, s=3, omega_c=5, tol=1e-3)
+    with pytest.raises(ValueError, match=r"^v \(sweep speed"):  # inside the model's range, below the ladder's
+        lzjax.sweep("quapi", v=2e-6, T=6.4, gamma=5e-4, s=3, omega_c=5, tol=1e-3)
     tanh = TanhSweep(amplitude=5.0, tau=1.0, t_start=0.0, t_end=1e9)
     with pytest.raises(ValueError, match="steps per point"):
         dynamics.neqb_trajectory(tanh, FIG1, every=100)
