@@ -89,15 +89,21 @@ class ProgressLine:
         self.n = 0
         self.start = clock()
         self._base = (self.start, 0)  # (time, count) the rate is counted from
+        self._rate: float | None = None  # the rate of the previous phase
         self._last = self.start  # when the last line was written (or the start)
         self._lines = 0  # lines written (plain form) or redraws (terminal)
         self._width = 0
         self.closed = False
 
     # -- text --
-    def text(self, now: float, final: bool = False) -> str:
+    def rate(self, now: float) -> float | None:
+        """Units per second since the phase began (the previous phase's rate before the
+        phase's first unit); None when unknown."""
         t0, n0 = self._base
-        rate = (self.n - n0) / (now - t0) if now > t0 and self.n > n0 else None
+        return (self.n - n0) / (now - t0) if now > t0 and self.n > n0 else self._rate
+
+    def text(self, now: float, final: bool = False, stopped: bool = False) -> str:
+        rate = self.rate(now)
         left = max(self.total - self.n, 0)
         eta = 0.0 if left == 0 or final else (left / rate if rate else math.nan)
         percent = 100.0 * self.n / self.total if self.total > 0 else 100.0
@@ -106,18 +112,18 @@ class ProgressLine:
             f"elapsed {_duration(now - self.start)}, ETA {_duration(eta)}"
         )
         if final:
-            line += " (done)" if left == 0 else " (stopped)"
+            line += " (stopped)" if stopped else " (done)"
         return line + (f"; {self.postfix}" if self.postfix else "")
 
-    def _line(self, now: float, final: bool = False) -> None:
+    def _line(self, now: float, final: bool = False, stopped: bool = False) -> None:
         """One newline-terminated line (not a terminal)."""
-        self.stream.write(self.text(now, final) + "\n")
+        self.stream.write(self.text(now, final, stopped) + "\n")
         self.stream.flush()
         self._last, self._lines = now, self._lines + 1
 
-    def _draw(self, now: float, final: bool = False) -> None:
+    def _draw(self, now: float, final: bool = False, stopped: bool = False) -> None:
         """Redraw the updating line (terminal)."""
-        text = self.text(now, final)
+        text = self.text(now, final, stopped)
         pad = max(self._width - len(text), 0)
         self.stream.write("\r" + text + " " * pad + ("\n" if final else ""))
         self.stream.flush()
@@ -144,33 +150,38 @@ class ProgressLine:
         """A short status after the fields (e.g. the current χ²); no line of its own."""
         self.postfix = text
 
-    def phase(self, desc: str) -> None:
-        """A new phase of the run: the description becomes `desc` and the rate is counted
-        from now. Off a terminal a line is written at once when the run is already long."""
+    def phase(self, desc: str, total: int | None = None) -> None:
+        """A new phase of the run: the description becomes `desc` (and the total `total` when
+        given, e.g. the count done when no more units will come) and the rate is counted from
+        now. Off a terminal a line is written at once when the run is already long."""
         if self.closed:
             return
         now = self.clock()
+        self._rate = self.rate(now)
         self.desc, self._base = desc, (now, self.n)
+        if total is not None:
+            self.total = int(total)
         if self.tty:
             self._draw(now)
         elif now - self.start >= self.interval:
             self._line(now)
 
-    def close(self) -> None:
+    def close(self, stopped: bool = False) -> None:
+        """The final line: "(done)", or "(stopped)" when `stopped` (an exception left the run)."""
         if self.closed:
             return
         now = self.clock()
         if self.tty:
-            self._draw(now, final=True)
+            self._draw(now, final=True, stopped=stopped)
         elif self._lines or now - self.start >= self.interval:
-            self._line(now, final=True)
+            self._line(now, final=True, stopped=stopped)
         self.closed = True
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(stopped=exc_type is not None)
 
 
 class _Tqdm:
@@ -188,11 +199,19 @@ class _Tqdm:
     def set_postfix(self, text: str) -> None:
         self.bar.set_postfix_str(text)
 
-    def phase(self, desc: str) -> None:
+    def phase(self, desc: str, total: int | None = None) -> None:
+        if total is not None:
+            self.bar.total = total
         self.bar.set_description_str(desc)
 
     def close(self) -> None:
         self.bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class _NoBar:
@@ -205,10 +224,16 @@ class _NoBar:
     def set_postfix(self, text: str) -> None:
         pass
 
-    def phase(self, desc: str) -> None:
+    def phase(self, desc: str, total: int | None = None) -> None:
         pass
 
     def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
         pass
 
 
@@ -223,10 +248,11 @@ def progress_bar(
     interval: float = INTERVAL,
     use_tqdm: bool = True,
 ):
-    """A bar with `update(n)`, `set_description(text)`, `set_postfix(text)`, `phase(text)` and
-    `close()` on `stream` (default stderr); a no-op when not `enabled`. tqdm draws it on a
-    terminal or in a Jupyter kernel when installed and `use_tqdm`; otherwise, and always when
-    the stream is not a terminal, a :class:`ProgressLine` (see the module)."""
+    """A bar with `update(n)`, `set_description(text)`, `set_postfix(text)`,
+    `phase(text[, total])` and `close()` (also a context manager that closes it) on `stream`
+    (default stderr); a no-op when not `enabled`. tqdm draws it on a terminal or in a Jupyter
+    kernel when installed and `use_tqdm`; otherwise, and always when the stream is not a
+    terminal, a :class:`ProgressLine` (see the module)."""
     if not enabled:
         return _NoBar()
     stream = sys.stderr if stream is None else stream

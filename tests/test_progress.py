@@ -74,10 +74,13 @@ def test_slow_rate_in_seconds_per_unit_and_phase_line():
     bar.phase("lzjax fit: L-BFGS")  # 30 s in: a line at once
     bar.update(1)
     bar.set_postfix("chi2 1.5")
-    bar.close()  # stopped before max_iter
+    bar.phase("lzjax fit: error bars", total=1)  # no unit in this phase: the L-BFGS rate stays
+    with pytest.raises(KeyboardInterrupt), bar:
+        raise KeyboardInterrupt
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("lzjax fit: L-BFGS: 0/100 iteration (0%), ? iteration/s")
-    assert "60 s/iteration" in lines[-1] and lines[-1].endswith("(stopped); chi2 1.5")
+    assert lines[-1].startswith("lzjax fit: error bars: 1/1 iteration (100%), 60 s/iteration")
+    assert lines[-1].endswith("(stopped); chi2 1.5") and len(lines) == 4
 
 
 def test_terminal_gets_one_updating_line():
