@@ -49,8 +49,29 @@ def _label(name: str, x: float) -> str:
     return f"{_SYMBOLS.get(name, name)}={_format_value(name, x)}"
 
 
+def _curve(ax, xs, ys, err, colour, line: str, marker: str, label=None, filled: bool = True) -> None:
+    """One curve with a marker at every computed point; error bars where `err` is finite (QUAPI
+    ladders). A point that was not computed (NaN: status other than converged/unchecked) is absent."""
+    style = {
+        "color": colour,
+        "ls": line,
+        "lw": 1.0,
+        "marker": marker,
+        "ms": 3.5,
+        "mfc": colour if filled else "none",
+        "label": label,
+    }
+    bars = err is not None and np.any(np.isfinite(err) & np.isfinite(ys))
+    if bars:
+        ax.errorbar(xs, ys, yerr=np.where(np.isfinite(err), err, np.nan), capsize=2, elinewidth=0.8, **style)
+    else:
+        ax.plot(xs, ys, **style)
+
+
 def plot_probabilities(result, path=None, *, x: str = "v", ax=None):
-    """P_LZ (solid) and P_ES (dashed) against parameter `x`, one colour per other grid point.
+    """P_LZ (solid, filled circles) and P_ES (dashed, open squares) against parameter `x`, one
+    colour per other grid point: a marker at every computed point, error bars where the result
+    carries finite ones (P_LZ_err, P_ES_err: QUAPI ladders); points not computed are absent.
 
     Returns the matplotlib Figure; writes it to `path` when given (any matplotlib format).
     """
@@ -62,22 +83,28 @@ def plot_probabilities(result, path=None, *, x: str = "v", ax=None):
     others = [n for n in names if n != x and len(result.coords[n]) > 1]
     ranges = [range(len(result.coords[n])) for n in others]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+    def column(name, index):
+        return np.asarray(result[name], dtype=float)[index] if name in result.data else None
+
     for k, combo in enumerate(itertools.product(*ranges)):
         index: list[Any] = [0] * len(names)
         for n, i in zip(others, combo, strict=False):
             index[names.index(n)] = i
         index[axis] = slice(None)
+        at = tuple(index)
         label = ", ".join(_label(n, result.coords[n][i]) for n, i in zip(others, combo, strict=False)) or None
         colour = colours[k % len(colours)]
         xs = result.coords[x]
-        ax.plot(xs, np.asarray(result["P_LZ"])[tuple(index)], "-", color=colour, label=label)
+        _curve(ax, xs, column("P_LZ", at), column("P_LZ_err", at), colour, "-", "o", label)
         if "P_ES" in result.data:
-            ax.plot(xs, np.asarray(result["P_ES"])[tuple(index)], "--", color=colour)
+            _curve(ax, xs, column("P_ES", at), column("P_ES_err", at), colour, "--", "s", filled=False)
     if x == "v":
         ax.set_xscale("log")
     ax.set_xlabel(_LABELS.get(x, x))
-    ax.set_ylabel("P_LZ (solid), P_ES (dashed)")
+    ax.set_ylabel("P_LZ (solid, ●), P_ES (dashed, □)")
     ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.25, lw=0.5)
     if others:
         ax.legend(fontsize=8)
     fixed = [_label(n, c[0]) for n, c in result.coords.items() if len(c) == 1]
