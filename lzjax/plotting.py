@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_probabilities", "plot_fit", "plot_trajectory"]
+__all__ = ["plot_probabilities", "plot_fit", "plot_trajectory", "plot_window"]
 
 _LABELS = {"v": "v / Δ²", "T": "T / Δ", "theta": "Θ", "omega_c": "ω_c / Δ", "gamma": "γ", "s": "s", "delta": "Δ"}
 
@@ -61,9 +61,9 @@ def _curve(ax, xs, ys, err, colour, line: str, marker: str, label=None, filled: 
         "mfc": colour if filled else "none",
         "label": label,
     }
-    bars = err is not None and np.any(np.isfinite(err) & np.isfinite(ys))
-    if bars:
-        ax.errorbar(xs, ys, yerr=np.where(np.isfinite(err), err, np.nan), capsize=2, elinewidth=0.8, **style)
+    if err is not None and np.any(np.isfinite(err) & np.isfinite(ys)):
+        yerr = np.where(np.isfinite(err), err, np.nan)
+        ax.errorbar(xs, ys, yerr=yerr, capsize=2, elinewidth=0.8, **style)
     else:
         ax.plot(xs, ys, **style)
 
@@ -164,5 +164,48 @@ def plot_trajectory(ds, start: str = "ground", window=None, path=None):
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.25, lw=0.5)
     if names:
+        ax.legend(fontsize=7)
+    return _finish(fig, path)
+
+
+def plot_window(ds, path=None):
+    """The crossing window of a :func:`lzjax.dynamics.crossing_window` dataset: its edges ε₋
+    and ε₊ (markers with their bisection errors, the window [ε₋, ε₊] shaded) against the swept
+    parameter (the per-point parameter with the most values, v on a tie), one colour per value
+    of the other varying parameters. The bias axis is symmetric-logarithmic (linear within
+    |ε| ≤ 1 Δ). Returns the Figure, written to `path` when given."""
+    from .writers import point_params
+
+    plt, fig, ax = _figure(path, figsize=(7.0, 4.4))
+    params = point_params(ds)
+    values = {k: np.asarray(ds[k].values, dtype=float) for k in params}
+    varying = [k for k in params if np.unique(values[k]).size > 1]
+    x = max(varying or ["v"], key=lambda k: (np.unique(values[k]).size, k == "v"))
+    others = [k for k in varying if k != x]
+    keys = [tuple(values[k][p] for k in others) for p in range(ds.sizes["point"])]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for c, key in enumerate(dict.fromkeys(keys)):
+        rows = np.array([p for p in range(len(keys)) if keys[p] == key])
+        rows = rows[np.argsort(values[x][rows])]
+        xs, colour = values[x][rows], colours[c % len(colours)]
+        label = ", ".join(_label(k, float(v)) for k, v in zip(others, key, strict=False)) or None
+        lo, hi = (np.asarray(ds[k].values, dtype=float)[rows] for k in ("eps_minus", "eps_plus"))
+        ax.fill_between(xs, lo, hi, color=colour, alpha=0.15, lw=0)
+        for edge, marker, name in ((lo, "v", "eps_minus"), (hi, "^", "eps_plus")):
+            err = np.asarray(ds[f"{name}_err"].values, dtype=float)[rows]
+            ax.errorbar(xs, edge, yerr=err, color=colour, marker=marker, ms=4, lw=1.0, capsize=2, label=label)
+            label = None
+    ax.axhline(0.0, color="0.5", lw=0.6)
+    if x == "v":
+        ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_xlabel(_LABELS.get(x, x))
+    ax.set_ylabel("window edges ε / Δ:  ε₊ (▲), ε₋ (▼)")
+    fixed = [_label(k, float(values[k][0])) for k in params if k not in varying]
+    ax.set_title(
+        f"crossing window [ε₋, ε₊] (shaded), δ = {ds.attrs.get('tol', float('nan')):g}; " + ", ".join(fixed), fontsize=9
+    )
+    ax.grid(alpha=0.25, lw=0.5)
+    if others:
         ax.legend(fontsize=7)
     return _finish(fig, path)
