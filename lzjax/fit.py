@@ -629,9 +629,9 @@ def _start(names, base, grid_gamma, gamma0, data, spec):
     return jnp.asarray(z_grid[best]), start, warnings
 
 
-def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, progress=False):
-    """Phase 4: L-BFGS (optax direction, host line search); returns (z, history, iterations, converged)."""
-    bar = progress_bar(max_iter, progress, "lzjax fit", unit="iteration")
+def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, bar):
+    """Phase 4: L-BFGS (optax direction, host line search); returns (z, history, iterations, converged).
+    `bar` (:func:`lzjax.progress.progress_bar`) is advanced once per iteration."""
     state = _init_state(z)
     value, grad, _, _ = _loss_and_grad(z, data, spec)
     value = float(value)
@@ -642,8 +642,8 @@ def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, progres
         z, value, grad, moved = _line_search(z, value, grad, direction, data, spec)
         previous = history[-1]
         history.append(value)
+        bar.set_postfix(f"chi2 {value:.4g}")
         bar.update(1)
-        bar.set_description(f"lzjax fit (chi2 {value:.4g})")
         change = abs(previous - value) / max(previous, chi2_floor)
         gnorm = float(jnp.max(jnp.abs(grad))) / max(value, chi2_floor)
         if change <= ftol and gnorm <= gtol:
@@ -654,7 +654,6 @@ def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, progres
             break
     if not converged and iterations == max_iter and not any("line search" in w for w in warnings):
         warnings.append(f"not converged after max_iter = {max_iter} steps")
-    bar.close()
     return z, history, iterations, converged
 
 
@@ -761,7 +760,9 @@ def fit_curve(
     - `error_method`: "gauss-newton" (default) or "hessian".
     - `check_model`: NEQB only: compare the fixed-window model with ``solve_neqb`` (tol 1e-6)
       at the optimum and report `model_error`.
-    - `progress`: a progress bar over the L-BFGS iterations (stderr; total `max_iter`).
+    - `progress`: progress on stderr (:func:`lzjax.progress.progress_bar`): the phase (fixed
+      window, start grid, L-BFGS, error bars, model check) and the L-BFGS iterations (total
+      `max_iter`) with rate and ETA. Off a terminal: nothing for a fit shorter than 10 s.
 
     Every input is checked before anything is computed. Phases: check, fixed window, start
     grid, L-BFGS, error bars, model check (one private function each).
@@ -775,48 +776,54 @@ def fit_curve(
             "error_method='hessian' needs second derivatives, which the process tensor "
             "(engine_options pt_tol) does not give; use 'gauss-newton'"
         )
-    eps_max, engine_info = _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts)
+    with progress_bar(max_iter, check_bool("progress", progress), "lzjax fit", unit="iteration") as bar:
+        bar.phase(f"lzjax fit: fixed window ({len(v)} rows)")
+        eps_max, engine_info = _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts)
 
-    w = np.ones_like(v) if sigma is None else 1.0 / sigma
-    consts = {"base": {k: jnp.asarray(x) for k, x in base.items()}, "eps_max": jnp.asarray(eps_max)}
-    data = {"v": jnp.asarray(v), "P": jnp.asarray(P), "w": jnp.asarray(w), "consts": consts}
-    dof = len(v) - len(names)
-    chi2_floor = dof * _P_FLOOR**2 * float(np.mean(w**2))
+        w = np.ones_like(v) if sigma is None else 1.0 / sigma
+        consts = {"base": {k: jnp.asarray(x) for k, x in base.items()}, "eps_max": jnp.asarray(eps_max)}
+        data = {"v": jnp.asarray(v), "P": jnp.asarray(P), "w": jnp.asarray(w), "consts": consts}
+        dof = len(v) - len(names)
+        chi2_floor = dof * _P_FLOOR**2 * float(np.mean(w**2))
 
-    z, start, warnings = _start(names, base, grid_gamma, gamma0, data, spec)
-    z, history, iterations, converged = _minimise(
-        z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, check_bool("progress", progress)
-    )
-    chi2 = history[-1]
-    covariance, errors, chi2_dof, sigma_hat, residuals = _error_bars(
-        z, data, spec, names, chi2, dof, sigma, error_method, warnings
-    )
-    params = dict(base)
-    params.update({n: float(x) for n, x in zip(names, np.exp(np.asarray(z)), strict=False)})
-    model_error = None
-    if engine == "neqb":
-        model_error = _check_neqb_model(
-            z, data, spec, params, v, P, w, sigma, sigma_hat, eps_max, neqb_opts, check_model, residuals, warnings
+        bar.phase(f"lzjax fit: start grid ({len(v)} rows)")
+        z, start, warnings = _start(names, base, grid_gamma, gamma0, data, spec)
+        bar.phase("lzjax fit: L-BFGS")
+        z, history, iterations, converged = _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, bar)
+        chi2 = history[-1]
+        bar.phase("lzjax fit: error bars", total=iterations)  # no more iterations: no ETA
+        covariance, errors, chi2_dof, sigma_hat, residuals = _error_bars(
+            z, data, spec, names, chi2, dof, sigma, error_method, warnings
         )
-    return FitResult(
-        params=params,
-        errors=errors,
-        covariance=covariance,
-        names=names,
-        chi2=chi2,
-        dof=dof,
-        chi2_dof=chi2_dof,
-        iterations=iterations,
-        converged=converged,
-        loss_history=np.asarray(history),
-        engine=engine,
-        engine_options=engine_info,
-        sigma_estimated=sigma is None,
-        sigma=sigma_hat,
-        start=start,
-        error_method=error_method,
-        model_error=model_error,
-        warnings=tuple(warnings),
-        _spec=spec,
-        _consts=consts,
-    )
+        params = dict(base)
+        params.update({n: float(x) for n, x in zip(names, np.exp(np.asarray(z)), strict=False)})
+        model_error = None
+        if engine == "neqb":
+            if check_model:
+                bar.phase("lzjax fit: model check (solve_neqb)")
+            model_error = _check_neqb_model(
+                z, data, spec, params, v, P, w, sigma, sigma_hat, eps_max, neqb_opts, check_model, residuals, warnings
+            )
+        bar.set_description("lzjax fit")
+        return FitResult(
+            params=params,
+            errors=errors,
+            covariance=covariance,
+            names=names,
+            chi2=chi2,
+            dof=dof,
+            chi2_dof=chi2_dof,
+            iterations=iterations,
+            converged=converged,
+            loss_history=np.asarray(history),
+            engine=engine,
+            engine_options=engine_info,
+            sigma_estimated=sigma is None,
+            sigma=sigma_hat,
+            start=start,
+            error_method=error_method,
+            model_error=model_error,
+            warnings=tuple(warnings),
+            _spec=spec,
+            _consts=consts,
+        )

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_probabilities", "plot_fit", "plot_trajectory"]
+__all__ = ["plot_probabilities", "plot_fit", "plot_trajectory", "plot_window"]
 
 _LABELS = {"v": "v / Δ²", "T": "T / Δ", "theta": "Θ", "omega_c": "ω_c / Δ", "gamma": "γ", "s": "s", "delta": "Δ"}
 
@@ -49,8 +49,29 @@ def _label(name: str, x: float) -> str:
     return f"{_SYMBOLS.get(name, name)}={_format_value(name, x)}"
 
 
+def _curve(ax, xs, ys, err, colour, line: str, marker: str, label=None, filled: bool = True) -> None:
+    """One curve with a marker at every computed point; error bars where `err` is finite (QUAPI
+    ladders). A point that was not computed (NaN: status other than converged/unchecked) is absent."""
+    style = {
+        "color": colour,
+        "ls": line,
+        "lw": 1.0,
+        "marker": marker,
+        "ms": 3.5,
+        "mfc": colour if filled else "none",
+        "label": label,
+    }
+    if err is not None and np.any(np.isfinite(err) & np.isfinite(ys)):
+        yerr = np.where(np.isfinite(err), err, np.nan)
+        ax.errorbar(xs, ys, yerr=yerr, capsize=2, elinewidth=0.8, **style)
+    else:
+        ax.plot(xs, ys, **style)
+
+
 def plot_probabilities(result, path=None, *, x: str = "v", ax=None):
-    """P_LZ (solid) and P_ES (dashed) against parameter `x`, one colour per other grid point.
+    """P_LZ (solid, filled circles) and P_ES (dashed, open squares) against parameter `x`, one
+    colour per other grid point: a marker at every computed point, error bars where the result
+    carries finite ones (P_LZ_err, P_ES_err: QUAPI ladders); points not computed are absent.
 
     Returns the matplotlib Figure; writes it to `path` when given (any matplotlib format).
     """
@@ -62,22 +83,28 @@ def plot_probabilities(result, path=None, *, x: str = "v", ax=None):
     others = [n for n in names if n != x and len(result.coords[n]) > 1]
     ranges = [range(len(result.coords[n])) for n in others]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+    def column(name, index):
+        return np.asarray(result[name], dtype=float)[index] if name in result.data else None
+
     for k, combo in enumerate(itertools.product(*ranges)):
         index: list[Any] = [0] * len(names)
         for n, i in zip(others, combo, strict=False):
             index[names.index(n)] = i
         index[axis] = slice(None)
+        at = tuple(index)
         label = ", ".join(_label(n, result.coords[n][i]) for n, i in zip(others, combo, strict=False)) or None
         colour = colours[k % len(colours)]
         xs = result.coords[x]
-        ax.plot(xs, np.asarray(result["P_LZ"])[tuple(index)], "-", color=colour, label=label)
+        _curve(ax, xs, column("P_LZ", at), column("P_LZ_err", at), colour, "-", "o", label)
         if "P_ES" in result.data:
-            ax.plot(xs, np.asarray(result["P_ES"])[tuple(index)], "--", color=colour)
+            _curve(ax, xs, column("P_ES", at), column("P_ES_err", at), colour, "--", "s", filled=False)
     if x == "v":
         ax.set_xscale("log")
     ax.set_xlabel(_LABELS.get(x, x))
-    ax.set_ylabel("P_LZ (solid), P_ES (dashed)")
+    ax.set_ylabel("P_LZ (solid, ●), P_ES (dashed, □)")
     ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.25, lw=0.5)
     if others:
         ax.legend(fontsize=8)
     fixed = [_label(n, c[0]) for n, c in result.coords.items() if len(c) == 1]
@@ -137,5 +164,48 @@ def plot_trajectory(ds, start: str = "ground", window=None, path=None):
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.25, lw=0.5)
     if names:
+        ax.legend(fontsize=7)
+    return _finish(fig, path)
+
+
+def plot_window(ds, path=None):
+    """The crossing window of a :func:`lzjax.dynamics.crossing_window` dataset: its edges ε₋
+    and ε₊ (markers with their bisection errors, the window [ε₋, ε₊] shaded) against the swept
+    parameter (the per-point parameter with the most values, v on a tie), one colour per value
+    of the other varying parameters. The bias axis is symmetric-logarithmic (linear within
+    |ε| ≤ 1 Δ). Returns the Figure, written to `path` when given."""
+    from .writers import point_params
+
+    plt, fig, ax = _figure(path, figsize=(7.0, 4.4))
+    params = point_params(ds)
+    values = {k: np.asarray(ds[k].values, dtype=float) for k in params}
+    varying = [k for k in params if np.unique(values[k]).size > 1]
+    x = max(varying or ["v"], key=lambda k: (np.unique(values[k]).size, k == "v"))
+    others = [k for k in varying if k != x]
+    keys = [tuple(values[k][p] for k in others) for p in range(ds.sizes["point"])]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for c, key in enumerate(dict.fromkeys(keys)):
+        rows = np.array([p for p in range(len(keys)) if keys[p] == key])
+        rows = rows[np.argsort(values[x][rows])]
+        xs, colour = values[x][rows], colours[c % len(colours)]
+        label = ", ".join(_label(k, float(v)) for k, v in zip(others, key, strict=False)) or None
+        lo, hi = (np.asarray(ds[k].values, dtype=float)[rows] for k in ("eps_minus", "eps_plus"))
+        ax.fill_between(xs, lo, hi, color=colour, alpha=0.15, lw=0)
+        for edge, marker, name in ((lo, "v", "eps_minus"), (hi, "^", "eps_plus")):
+            err = np.asarray(ds[f"{name}_err"].values, dtype=float)[rows]
+            ax.errorbar(xs, edge, yerr=err, color=colour, marker=marker, ms=4, lw=1.0, capsize=2, label=label)
+            label = None
+    ax.axhline(0.0, color="0.5", lw=0.6)
+    if x == "v":
+        ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_xlabel(_LABELS.get(x, x))
+    ax.set_ylabel("window edges ε / Δ:  ε₊ (▲), ε₋ (▼)")
+    fixed = [_label(k, float(values[k][0])) for k in params if k not in varying]
+    ax.set_title(
+        f"crossing window [ε₋, ε₊] (shaded), δ = {ds.attrs.get('tol', float('nan')):g}; " + ", ".join(fixed), fontsize=9
+    )
+    ax.grid(alpha=0.25, lw=0.5)
+    if others:
         ax.legend(fontsize=7)
     return _finish(fig, path)

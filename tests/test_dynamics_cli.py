@@ -98,6 +98,10 @@ PER = [
         (["window", *BATH, "--v", "1", "--tol", "0.5"], "--tol must be in"),
         (["window", *BATH, "--v", "1", "--out", "{d}/w.png"], "--out must end in"),
         (["window", *BATH, "--v", "1", "--times", "0"], "unrecognized arguments: --times"),
+        (["window", *BATH, "--v", "1", "--plot", "{d}/w.gif"], "--plot must end in"),
+        (["window", *BATH, "--v", "1", "--plot", "{d}/sub/w.png"], "does not exist"),
+        (["window", *BATH, "--v", "1", "--plot", "/proc/w.png"], "cannot write into folder"),
+        (["window", *BATH, "--v", "1", "--out", "{d}/w.csv", "--plot", "{d}/dir.csv"], "--plot must end in"),
     ],
 )
 def test_bad_flags_and_paths_fail_fast_and_write_nothing(argv, fragment, tmp_path, capsys, no_work):
@@ -236,3 +240,31 @@ def test_window_output_equals_crossing_window(tmp_path, capsys):
         np.testing.assert_allclose(
             printed[6:10], [row[k] for k in ("eps_minus", "eps_minus_err", "eps_plus", "eps_plus_err")], rtol=1e-5
         )
+
+
+def test_window_plot_written_with_the_records(tmp_path, capsys):
+    """`lzjax window --plot w.png` (v = 1, 3 × T = 1.6, 6.4): a valid PNG beside the records; the
+    figure is lzjax.plotting.plot_window's (edges with error bars, the window shaded)."""
+    pytest.importorskip("matplotlib")
+    png, out = tmp_path / "w.png", tmp_path / "w.csv"
+    bath = ["--T", "1.6,6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5"]
+    argv = ["window", "--v", "1,3", *bath, "--tol", "1e-2", "--n-seg", "64", "--iterations", "4"]
+    assert main([*argv, "--plot", str(png), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.exists()
+    assert sorted(os.listdir(tmp_path)) == ["w.csv", "w.png"]
+
+
+def test_window_plot_refused_before_any_work(tmp_path, capsys, no_work):
+    """A --plot that cannot be written (read-only folder) exits 2 before the computation; nothing written."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        assert main(["window", "--v", "1", *BATH, "--plot", str(ro / "w.png")]) == 2
+        one_error_line(capsys, "--plot")
+        assert os.listdir(ro) == []
+    finally:
+        ro.chmod(0o700)

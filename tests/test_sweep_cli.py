@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from lzjax import Bath, Drive, LZProblem, solve_neqb
@@ -149,3 +150,43 @@ def test_cli_quapi_needs_complete_settings(capsys):
     errs = capsys.readouterr().err.strip().splitlines()
     assert len(errs) == 3 and all(e.startswith("lzjax: error:") for e in errs)
     assert "dt" in errs[2]
+
+
+def _ladder_like_result(err: float):
+    """A QUAPI-ladder-shaped SweepResult (v × T), one point not computed (NaN)."""
+    from lzjax.sweeps import SweepResult
+
+    v, T = np.geomspace(0.1, 10, 6), np.array([1.6, 6.4])
+    P = np.exp(-np.pi / (2 * v))[:, None] * np.array([1.0, 0.9])[None, :]
+    shape = (6, 2, 1, 1, 1, 1, 1)
+    P_LZ = P.reshape(shape).copy()
+    P_LZ[2, 1] = np.nan  # status other than converged/unchecked: absent
+    data = {
+        "P_LZ": P_LZ,
+        "P_ES": 0.1 * P_LZ,
+        "P_LZ_err": np.full(shape, err),
+        "P_ES_err": np.full(shape, err),
+    }
+    coords = {"v": v, "T": T, "theta": [0.0], "omega_c": [5.0], "gamma": [5e-4], "s": [3.0], "delta": [1.0]}
+    return SweepResult(coords={k: np.asarray(c) for k, c in coords.items()}, data=data, attrs={"engine": "quapi"})
+
+
+def test_sweep_plot_markers_and_error_bars(tmp_path):
+    """Markers at the computed points; error bars (ErrorbarContainer) where P_LZ_err/P_ES_err are
+    finite, none where they are NaN (fixed QUAPI, NEQB); a NaN point is not drawn."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.container import ErrorbarContainer
+
+    fig = _ladder_like_result(0.02).plot(tmp_path / "p.png")
+    ax = fig.axes[0]
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 4  # P_LZ and P_ES for each T
+    lines = [c.lines[0] for c in bars]
+    assert all(line.get_marker() in ("o", "s") for line in lines)
+    assert sum(np.isnan(np.asarray(line.get_ydata(), dtype=float)).sum() for line in lines) == 2
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    fig = _ladder_like_result(np.nan).plot()
+    ax = fig.axes[0]
+    assert not [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(ax.lines) == 4 and all(line.get_marker() in ("o", "s") for line in ax.lines)

@@ -8,6 +8,7 @@ the command line (units Δ = ħ = 1).
                      [--n-steps N] [--start ground|excited] [--window-tol δ]
                      [--out FILE.csv|.json|.nc] [--plot FILE.png]
     lzjax window --v 0.3,1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 --tol 1e-4 [--out FILE]
+                 [--plot FILE.png]
 
 Every parameter flag (the bath's, Θ, v, and the protocol's) takes one value or a list; the
 run covers their Cartesian product as one batch. Flags that do not apply to the chosen drive
@@ -123,6 +124,9 @@ def add_window_parser(sub) -> None:
     p.add_argument("--n-seg", dest="n_seg", type=int, default=1024, help="NEQB steps per segment (default 1024)")
     p.add_argument("--iterations", type=int, default=16, help="bisection halvings (default 16)")
     p.add_argument("--out", help="write one record per point to .csv, .json or .nc")
+    p.add_argument(
+        "--plot", help="the window edges eps_minus, eps_plus against the swept parameter to this PNG/PDF/SVG"
+    )
     p.add_argument("--yes", action="store_true", help="run even when the size estimate is above the hard limit")
 
 
@@ -408,12 +412,15 @@ def _print_rows(records, columns, per_point=()) -> None:
 
 
 def run_window(args) -> int:
-    from .. import dynamics
+    from .. import dynamics, plotting
     from ..model import Bath, Drive
     from ..writers import window_records, write_records
 
     check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
+    check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    check_distinct(**{"--out": args.out, "--plot": args.plot})
     require_netcdf(args.out)
+    require_matplotlib(args.plot)
     _check_delta(args)
     if args.v is None:
         raise InputError("window needs --v (the crossing window of the linear sweep)")
@@ -439,6 +446,8 @@ def run_window(args) -> int:
     try:
         if args.out:
             write_records(outputs.temporary(args.out), records, os.path.splitext(args.out)[1], dataset=ds)
+        if args.plot:
+            save_figure(lambda: plotting.plot_window(ds), outputs, args.plot)
         outputs.commit()
     finally:
         outputs.discard()

@@ -112,6 +112,7 @@ def run_fit(args) -> int:
             engine=engine,
             engine_options=options,
             max_iter=args.max_iter,
+            progress=True,  # on a terminal at once; in a log only a fit longer than 10 s
             **known,
         )
     record = result.to_dict()
