@@ -70,8 +70,9 @@ BATH_WINDOW_TOL = 1e-6
 #: tensor per bath and δt; a run that keeps ε_q shrinks δt instead): a faster sweep crosses the
 #: window in a few steps of δt, and every run then agrees with the others on a wrong value
 #: (seen: the process tensor at v = 1e4, δt 0.05, one step: P_LZ 0.999995 "converged", exact 1.6e-4;
-#: at v = 30, 20 steps: off by 1.1e-2 with a bar of 9.3e-3; v = 10, 60 steps, is inside its bar)
-MIN_WINDOW_STEPS = 48
+#: at v = 30, 20 steps: off by 1.1e-2 with a bar of 9.3e-3; at v = 10, 60 steps, inside its bar; the
+#: limit lies between the two)
+MIN_WINDOW_STEPS = 32
 
 
 #: slowest dimensionless sweep speed v/Δ² any ladder can grid: its shortest exact window 2ε_q/v
