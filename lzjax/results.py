@@ -127,7 +127,20 @@ def classify(
 
 
 def make_result(
-    *, P_LZ, P_ES, P_LZ_err, P_ES_err, tol, eps_max, t_max, engine, settings, shape, beyond=None, clip: bool = False
+    *,
+    P_LZ,
+    P_ES,
+    P_LZ_err,
+    P_ES_err,
+    tol,
+    eps_max,
+    t_max,
+    engine,
+    settings,
+    shape,
+    beyond=None,
+    clip: bool = False,
+    precision: str | None = None,
 ) -> Result:
     """Assemble a :class:`Result` of batch `shape` from flat arrays; sets `converged` and `status`
     through :func:`classify` (the trace defect is read from ``settings["trace_err"]`` if present).
@@ -135,9 +148,12 @@ def make_result(
     `tol` None means fixed settings (status "unchecked"). `beyond`: NEQB's validity flag.
     `clip`: values that pass the check (outside [0, 1] by less than their error) are reported
     clipped to [0, 1] (extrapolated values; the error bar keeps the full correction).
+    `precision`: the engine's ("float64" or "float32": the rounding slack of the check); None
+    reads it from the dtype of `P_LZ` (an engine whose float32 path returns float64 must say so).
     """
     p_lz = np.array(P_LZ).reshape(-1)  # dtype follows the engine's precision
-    precision = "float32" if p_lz.dtype in (np.float32, np.complex64) else "float64"
+    if precision is None:
+        precision = "float32" if p_lz.dtype in (np.float32, np.complex64) else "float64"
     err_lz, err_es = (np.array(np.broadcast_to(a, p_lz.shape), dtype=float) for a in (P_LZ_err, P_ES_err))
     converged = None if tol is None else (err_lz <= tol) & (err_es <= tol)
     trace = settings.get("trace_err")

@@ -165,4 +165,5 @@ def solve_quapi(
         engine=f"quapi-{engine.name}",
         settings={"dt": float(dt), "kmax": int(kmax), "trace_err": np.asarray(trace_err)},
         shape=shape,
+        precision=precision,  # the steady steps ran in complex64: float32's slack, float64 values
     )
