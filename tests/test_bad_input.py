@@ -61,6 +61,7 @@ def test_public_api_accepts_exactly_the_documented_ranges(name, value):
     flag=st.sampled_from(["--v", "--T", "--gamma", "--s", "--omega-c", "--theta", "--delta"]),
     text=st.text(alphabet="0123456789.,-+eEpi/*xna ", min_size=0, max_size=12),
 )
+@pytest.mark.slow
 def test_cli_never_tracebacks_and_never_writes_on_bad_input(flag, text, tmp_path_factory, capsys):
     out = tmp_path_factory.mktemp("cli") / "r.json"
     args = {"--v": "1", "--T": "6.4", "--gamma": "5e-4", "--s": "3", "--omega-c": "5", "--theta": "0", "--delta": "1"}
@@ -94,6 +95,7 @@ def test_cli_never_tracebacks_and_never_writes_on_bad_input(flag, text, tmp_path
         max_size=8,
     )
 )
+@pytest.mark.slow
 def test_valid_inputs_give_probabilities(points):
     v, gamma, s, omega_c, T, theta = (np.array(x) for x in zip(*points, strict=False))
     res = solve_neqb(LZProblem(Drive(v), Bath(gamma, s, omega_c, T), theta), tol=1e-4)

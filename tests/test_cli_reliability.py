@@ -65,6 +65,7 @@ def test_bad_output_paths_fail_fast_and_write_nothing(flags, fragment, tmp_path,
     assert sorted(os.listdir(tmp_path)) == ["dir.json"], "nothing written, no .tmp left"
 
 
+@pytest.mark.slow
 def test_a_failing_plot_leaves_no_results_file(tmp_path, monkeypatch, capsys):
     def broken(self, *a, **k):
         raise ValueError("plot failed")
@@ -185,6 +186,7 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"lzjax {lzjax.__version__}"
 
 
+@pytest.mark.slow
 def test_cli_store_resumes_like_the_python_call(tmp_path, capsys, monkeypatch):
     store = tmp_path / "s.jsonl"
     argv = [
@@ -264,6 +266,7 @@ def test_legend_theta_as_multiple_of_pi():
     assert labels == ["Θ=0", "Θ=0.022π", "Θ=0.3"]
 
 
+@pytest.mark.slow
 def test_sigint_mid_sweep_keeps_chunks_and_says_so_in_one_line(tmp_path):
     """A real Ctrl-C through `python -m lzjax` (the persistent cache on, in a private folder)."""
     store, cache = tmp_path / "s.jsonl", tmp_path / "cache"
@@ -355,6 +358,7 @@ def _interrupted(argv, env, delay):
     return code, err
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_every_time_in_every_subcommand(tmp_path):
     """Issue 23, item 8: after its one line, an interrupted run crashed in the interpreter's
     teardown (SIGSEGV, XLA's threads) in 7 of 27 tries, or its Ctrl-C was dropped by JAX's garbage

@@ -7,6 +7,7 @@ backend-compile events, tests/conftest.py). The fit's check is in tests/test_fit
 """
 
 import numpy as np
+import pytest
 
 from lzjax import Bath, Drive, LZProblem, solve_neqb, sweep
 from lzjax.quapi import converge_quapi, solve_quapi
@@ -23,6 +24,7 @@ def _twice(compiles, call):
     return first, compiles.count, a, b
 
 
+@pytest.mark.slow
 def test_solve_neqb_second_call_compiles_nothing(compiles):
     problem = LZProblem(Drive(v=np.array([0.1, 1.0, 3.0])), BATH, theta=0.2)
     n1, n2, a, b = _twice(compiles, lambda: solve_neqb(problem, tol=1e-5))
@@ -31,6 +33,7 @@ def test_solve_neqb_second_call_compiles_nothing(compiles):
     assert np.array_equal(a.P_LZ, b.P_LZ)
 
 
+@pytest.mark.slow
 def test_converge_quapi_second_call_compiles_nothing(compiles):
     problem = LZProblem(Drive(v=np.array([1.0, 3.0])), BATH)
     n1, n2, a, b = _twice(compiles, lambda: converge_quapi(problem, tol=1e-2, budget=3, eps_q=6.0))
@@ -45,6 +48,7 @@ def test_solve_quapi_second_call_compiles_nothing(compiles):
     assert np.array_equal(a.P_ES, b.P_ES)
 
 
+@pytest.mark.slow
 def test_sweep_over_chunks_compiles_once(compiles):
     """Four chunks of one NEQB sweep: the later chunks reuse the first chunk's executables."""
     grid = dict(v=np.geomspace(0.1, 3, 8), T=6.4, gamma=5e-4, s=3, omega_c=5)
@@ -53,6 +57,7 @@ def test_sweep_over_chunks_compiles_once(compiles):
     assert np.array_equal(a["P_LZ"], b["P_LZ"])
 
 
+@pytest.mark.slow
 def test_converge_quapi_at_new_nearby_speeds_compiles_nothing(compiles):
     """The process-tensor ladder at v = 1, 3 and then at v = 1.01, 3.02: the step counts change
     (by ~1 %) but stay in their buckets (lzjax.quapi.runner.step_bucket), the tensors are the
@@ -64,6 +69,7 @@ def test_converge_quapi_at_new_nearby_speeds_compiles_nothing(compiles):
     assert np.all(second.P_LZ != first.P_LZ) and np.all(np.abs(second.P_LZ - first.P_LZ) < 0.02)
 
 
+@pytest.mark.slow
 def test_converge_quapi_one_wide_batch_on_an_accelerator_equals_the_cpu_buckets(monkeypatch):
     """On an accelerator the ladder runs all points of a plan as one call (mixed step buckets,
     each point held once its own steps are done); on a CPU one call per bucket. An ADT ladder

@@ -65,6 +65,7 @@ def _times(t0, t1):
 
 
 @pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.slow
 def test_no_bath_equals_schrodinger(name):
     """γ = 0: P_ground and P_up equal a DOP853 (rtol 1e-11) Schrödinger solution at ten times.
 
@@ -101,6 +102,7 @@ def fig1_solve_neqb():
     return lzjax.solve_neqb(LZProblem(Drive(v=1.0), FIG1, 0.0))
 
 
+@pytest.mark.slow
 def test_infinite_sweep_end_equals_solve_neqb(fig1_solve_neqb):
     """Infinite linear sweep (Fig. 1 point, v = 1, T = 6.4): the trajectory's asymptotic read-out
     P_LZ, P_ES equals solve_neqb to 1e-6; the projective P_ground at +ε_coh stays within the
@@ -113,6 +115,7 @@ def test_infinite_sweep_end_equals_solve_neqb(fig1_solve_neqb):
     assert ds.epsilon.values[0, 0] == pytest.approx(-ds.attrs["eps_coh"][0])
 
 
+@pytest.mark.slow
 def test_batch_equals_single_points():
     """A vmapped batch over (v, T) equals the points run one by one (to rounding)."""
     times = np.array([-2.0, 0.0, 3.0])
@@ -125,6 +128,7 @@ def test_batch_equals_single_points():
         np.testing.assert_allclose(batch.r_x.values[i], one.r_x.values[0], atol=1e-9)
 
 
+@pytest.mark.slow
 def test_tabulated_drive_interpolates():
     """Cubic-spline samples of the tanh sweep reproduce its trajectory (γ = 0) to 1e-5; linear
     interpolation is exact for a linear drive."""
@@ -167,6 +171,7 @@ def test_bad_input_is_one_clear_error(build, match):
 # ---- exact engine (plain ADT) -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_exact_trajectory_trace_bounds_and_weak_coupling_neqb():
     """Paper Fig. 1 point (Θ = 0, γ = 5e-4, s = 3, ω_c = 5, T = 6.4, v = 1), finite sweep
     ε = −20 … 20 from the bare ground/excited states, ADT δt = 0.1, k_max = 6, every 20 steps:
@@ -204,6 +209,7 @@ def test_exact_trajectory_no_bath_and_record_modes():
 
 
 @pytest.mark.parametrize("every", [1, 2])
+@pytest.mark.slow
 def test_exact_pure_dephasing(every):
     """Δ = 0, Θ = 0 (s = 3, T = 0, γ = 0.05; and strided): |ρ↑↓(t)| = |ρ↑↓(0)| exp(−Γ(t)) with
     Γ(t) = ∫dω G(ω) coth(ω/2T)(1 − cos ωt)/ω² while t ≤ k_max δt, populations frozen (1e-9).
@@ -241,6 +247,7 @@ def test_exact_pure_dephasing(every):
 # ---- crossing window ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_crossing_window_is_sufficient_and_tight(fig1_solve_neqb):
     """Fig. 1 point (v = 1, T = 6.4, γ = 5e-4, s = 3, ω_c = 5), δ = 1e-4: with the bath only in
     [ε₋, ε₊] P_LZ and P_ES move by ≤ δ from the full-bath values (which equal solve_neqb to 1e-6);
@@ -267,6 +274,7 @@ def test_crossing_window_is_sufficient_and_tight(fig1_solve_neqb):
     assert 1 / 1.5 < float(ds.rate_eps_plus[0]) / hi < 1.5 and 1 / 1.5 < float(ds.rate_eps_minus[0]) / lo < 1.5
 
 
+@pytest.mark.slow
 def test_process_tensor_trajectory_equals_the_adt():
     """The compressed engine along a finite sweep (ε = −6 … 6, v = 1, δt = 0.1, every 10th
     step, Θ = 0.3, γ = 5e-3): with no truncation it equals the plain ADT at the same memory

@@ -195,6 +195,7 @@ def test_quapi_trajectory_records_equal_exact_trajectory(tmp_path, capsys):
         np.testing.assert_allclose([row[k] for k in ("t", *OBS)], want, rtol=0, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_window_output_equals_crossing_window(tmp_path, capsys):
     """`lzjax window` (v = 1, 3; δ = 1e-2, 64 steps per segment, 4 halvings): the printed table
     (without --out) and the JSON records (with it, no table then) carry crossing_window's ε₋,
@@ -242,6 +243,7 @@ def test_window_output_equals_crossing_window(tmp_path, capsys):
         )
 
 
+@pytest.mark.slow
 def test_window_plot_written_with_the_records(tmp_path, capsys):
     """`lzjax window --plot w.png` (v = 1, 3 × T = 1.6, 6.4): a valid PNG beside the records; the
     figure is lzjax.plotting.plot_window's (edges with error bars, the window shaded)."""

@@ -114,6 +114,7 @@ V = np.array([0.3, 1.0, 3.0])
 EXACT = -np.expm1(-np.pi / (2 * V))
 
 
+@pytest.mark.slow
 def test_third_engine_through_the_ladder(registered):
     res = converge_quapi(
         LZProblem(Drive(v=V), Bath(gamma=0.0, s=3, omega_c=5, T=0.0), theta=0.0), tol=1e-3, engine="coherent"
@@ -123,6 +124,7 @@ def test_third_engine_through_the_ladder(registered):
         assert np.all(np.abs(p - EXACT) <= err + 1e-6), (p - EXACT, err)
 
 
+@pytest.mark.slow
 def test_third_engine_through_sweep_and_cli(registered, tmp_path):
     grid = lzjax.sweep("quapi", v=V, T=0.0, gamma=0.0, s=3, omega_c=5, tol=1e-3, method="coherent")
     assert set(grid.data) == {"P_LZ", "P_ES", "P_LZ_err", "P_ES_err", *Coherent.columns, "status"}

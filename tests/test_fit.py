@@ -54,6 +54,7 @@ def noisy(truth, seed):
 
 
 @pytest.mark.parametrize("k", range(len(CASES)))
+@pytest.mark.slow
 def test_recover_gamma(k, truths):
     gamma, T, theta = CASES[k]
     P, sigma = noisy(truths[k], SEED + k)
@@ -75,6 +76,7 @@ def test_recover_gamma(k, truths):
     assert res.dof == V.size - 1 and res.names == ("gamma",)
 
 
+@pytest.mark.slow
 def test_recover_gamma_without_sigma_estimates_it(truths):
     gamma, T, theta = CASES[0]
     P, sigma = noisy(truths[0], SEED)
@@ -104,6 +106,7 @@ def test_second_fit_compiles_nothing_new(truths, compiles):
     assert res.converged and res.params["gamma"] != first.params["gamma"]
 
 
+@pytest.mark.slow
 def test_recover_gamma_and_omega_c_jointly(truths):
     gamma, omega_c, T, theta = JOINT
     v = V_JOINT
@@ -142,6 +145,7 @@ def _central(f, x, h):
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
+@pytest.mark.slow
 def test_neqb_gradient_matches_finite_differences():
     def p_lz(gamma, omega_c, T, v, theta):
         problem = LZProblem(Drive(v), Bath(gamma, S, omega_c, T), theta)
@@ -184,6 +188,7 @@ def test_quapi_gradient_matches_finite_differences():
     assert worst < 1e-7  # measured ≤ 1e-9 (dt 0.2, kmax 3, tmax 40)
 
 
+@pytest.mark.slow
 def test_quapi_engine_recovers_its_own_gamma_and_hessian_errors():
     opts = dict(dt=0.25, kmax=2, tmax=25.0)
     v = np.geomspace(0.5, 10.0, 8)
@@ -209,6 +214,7 @@ def test_quapi_engine_recovers_its_own_gamma_and_hessian_errors():
     assert he.errors["gamma"] == pytest.approx(err, rel=0.2)  # Hessian = Gauss-Newton + residual term
 
 
+@pytest.mark.slow
 def test_quapi_process_tensor_fit_recovers_its_own_gamma(tmp_path):
     """engine_options with pt_tol: the forward model is the process tensor, built (and its
     tangent) on the host per parameter point. Data: quapi_probabilities(engine="pt") at
@@ -387,6 +393,7 @@ def _curve_csv(tmp_path, truth, with_sigma=True):
     return _write(tmp_path, "\n".join(lines) + "\n", "curve.csv")
 
 
+@pytest.mark.slow
 def test_cli_fit_writes_json_and_plot(tmp_path, capsys, truths):
     data = _curve_csv(tmp_path, truths[0])
     out, png = tmp_path / "fit.json", tmp_path / "fit.png"

@@ -13,6 +13,7 @@ def lz(v):
     return 1.0 - np.exp(-np.pi / (2.0 * np.asarray(v)))
 
 
+@pytest.mark.slow
 def test_landau_zener_limit_over_four_decades():
     """γ → 0: P_LZ = P_ES = 1 − exp(−π/2v) to 1e-6, with automatic window and steps."""
     v = np.geomspace(0.01, 10.0, 13)
@@ -26,6 +27,7 @@ def test_landau_zener_limit_over_four_decades():
     np.testing.assert_allclose(tiny.P_LZ, lz(v), atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow
 def test_extreme_drive_speeds_work():
     """The whole range 1e-3 ≤ v ≤ 1e2 runs, converges and stays in [0, 1]."""
     v = np.array([1e-3, 3e-3, 30.0, 100.0])
@@ -36,6 +38,7 @@ def test_extreme_drive_speeds_work():
     np.testing.assert_allclose(free.P_LZ, lz(v), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_against_scipy_dop853_on_random_points(rng):
     """20 random points (Θ, s ∈ {1, 3}, T including 0): |lzjax − scipy| < 1e-6 on the same window."""
     n = 20
@@ -53,6 +56,7 @@ def test_against_scipy_dop853_on_random_points(rng):
         assert abs(res.P_ES[i] - ref[1]) < 1e-6, (i, v[i], s[i], T[i], theta[i])
 
 
+@pytest.mark.slow
 def test_error_estimate_is_honest():
     """The reported error bounds the distance to a 100× tighter run."""
     problem = LZProblem(Drive(np.array([0.02, 0.3, 1.0, 4.0])), Bath(5e-3, 3.0, 5.0, 6.4), 0.1)
@@ -63,6 +67,7 @@ def test_error_estimate_is_honest():
     assert np.all(loose.t_max == 2 * loose.eps_max / np.array([0.02, 0.3, 1.0, 4.0]))
 
 
+@pytest.mark.slow
 def test_batched_equals_one_by_one_and_delta_rescaling():
     v = np.array([0.05, 0.5, 2.0])
     batch = solve_neqb(LZProblem(Drive(v), Bath(5e-4, 3.0, 5.0, 6.4), 0.05), eps_max=30.0)
@@ -74,6 +79,7 @@ def test_batched_equals_one_by_one_and_delta_rescaling():
     np.testing.assert_allclose(scaled.P_LZ, batch.P_LZ, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_gradient_matches_finite_differences():
     def p_lz(gamma):
         return neqb_probabilities(LZProblem(Drive(0.2), Bath(gamma, 3.0, 5.0, 6.4), 0.0), 40.0, 2048)[0]
@@ -85,6 +91,7 @@ def test_gradient_matches_finite_differences():
     assert float(grad) == pytest.approx(float(fd), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_zero_temperature_longitudinal_wubs_deviation_is_measured():
     """Wubs' theorem (T = 0, Θ = 0: P_LZ exactly coherent) holds for NEQB only approximately.
 
@@ -117,6 +124,7 @@ def fig1():
     return sweep("neqb", v=V, T=[0.0, 0.5, 3.2, 6.4, 12.8, 25.6], gamma=5e-4, s=3, omega_c=5, tol=1e-6)
 
 
+@pytest.mark.slow
 def test_no_bath_effect_at_low_temperature(fig1):
     """Θ = 0, γ = 5e-4: for k_B T ≲ Δ P_LZ stays at the coherent value (measured max
     deviation 1.5e-3 at T = 0, 4.3e-3 at T = 0.5), while at T = 6.4 it drops by 0.26."""
@@ -128,6 +136,7 @@ def test_no_bath_effect_at_low_temperature(fig1):
     assert np.abs(fig1["P_LZ"].reshape(len(V), -1)[fast] - lz(V[fast])[:, None]).max() < 6e-3
 
 
+@pytest.mark.slow
 def test_minimum_below_delta_squared_deepens_with_temperature(fig1):
     p = fig1["P_LZ"].reshape(len(V), -1)
     slow = V < 1.0
@@ -139,6 +148,7 @@ def test_minimum_below_delta_squared_deepens_with_temperature(fig1):
     assert np.all(np.diff(minima) < 0), minima
 
 
+@pytest.mark.slow
 def test_sign_asymmetry_of_small_theta():
     """Fig. 4 (T = 6.4, γ = 5e-4, ω_c = 5): P_LZ(+0.022π) − P_LZ(−0.022π) from Eq. (7)-(10) as
     written is negative: −0.286 at v = 0.005, −0.136 at v = 0.02, −0.003 at v = 0.2 — the size of
@@ -153,6 +163,7 @@ def test_sign_asymmetry_of_small_theta():
     assert abs(diff[-1]) < 0.01
 
 
+@pytest.mark.slow
 def test_cutoff_dependence_strong_for_super_ohmic_weak_for_ohmic():
     """Fig. 6 at T = 6.4: spread of P_LZ(v ≤ Δ²) over ω_c ∈ {2.5, 5, 10, 20} is 0.29 for s = 3
     (γ = 5e-4) but 0.098 for s = 1 (γ = 5e-3) — measured, asserted as a ratio > 2.5."""
@@ -165,6 +176,7 @@ def test_cutoff_dependence_strong_for_super_ohmic_weak_for_ohmic():
     assert spreads[0] > 2.5 * spreads[1]
 
 
+@pytest.mark.slow
 def test_float32_fast_path_error_is_bounded():
     """Opt-in float32: dtype follows, error against float64 measured ~2.4e-5 (asserted < 1e-4)."""
     problem = LZProblem(Drive(np.geomspace(0.01, 10, 16)), Bath(5e-4, 3.0, 5.0, 6.4), 0.0)
@@ -177,6 +189,7 @@ def test_float32_fast_path_error_is_bounded():
         solve_neqb(problem, precision="float16")
 
 
+@pytest.mark.slow
 def test_error_estimate_neither_cries_wolf_nor_lies_at_gamma_zero():
     """Issue 23 item 3: at v ≈ 1.03–1.12 the window check ran the 1.5× window with the same step
     count — a coarser grid whose own step error (2.6e-6 at v = 1.03, N = 1024) was reported

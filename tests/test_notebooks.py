@@ -67,6 +67,7 @@ def test_every_paper_result_has_a_notebook():
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.slow
 def test_notebook_runs_fast(name, workdir, kernel_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient

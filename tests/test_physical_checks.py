@@ -130,6 +130,7 @@ def test_polaron_reduction_against_quadrature():
 
 
 @pytest.mark.parametrize("gamma", [0.05, 0.2])
+@pytest.mark.slow
 def test_neqb_beyond_weak_coupling_is_flagged(gamma, capsys):
     """Wubs: the exact P_LZ at T = 0, Θ = 0 is the coherent 0.7921 (v = 1). NEQB is off by
     0.098 (γ = 0.05) and 0.19 (γ = 0.2), numerically converged; κ = 0.18 / 0.54 bounds that
@@ -144,6 +145,7 @@ def test_neqb_beyond_weak_coupling_is_flagged(gamma, capsys):
     assert "beyond NEQB's weak coupling" in err and "use lzjax quapi" in err
 
 
+@pytest.mark.slow
 def test_kappa_bounds_neqb_error_where_exact_is_known():
     """Calibration (Wubs, T = 0, Θ = 0): over s, ω_c, γ and v the NEQB error stays ≤ κ
     (measured 0.60–0.98 κ at the worst v), so κ is an honest scale of the model error."""
@@ -156,6 +158,7 @@ def test_kappa_bounds_neqb_error_where_exact_is_known():
         assert 0.5 * kappa <= worst <= kappa, (s, omega_c, gamma, worst, kappa)
 
 
+@pytest.mark.slow
 def test_paper_fig1_point_is_within_validity():
     """The paper's Fig. 1 bath (γ = 5e-4, s = 3, ω_c = 5) at every temperature it shows."""
     res = solve_neqb(

@@ -28,6 +28,7 @@ _DT = 0.1
 
 
 @pytest.mark.parametrize("kmax, tol", [(3, 0.0), (4, 0.0), (5, 1e-13), (6, 1e-13)])
+@pytest.mark.slow
 def test_reproduces_adt(kmax, tol):
     """LZ protocol, N = 60 steps, ρ at every step against adt_propagate at the same K.
 
@@ -70,6 +71,7 @@ def test_trace_and_jit_vmap():
 
 
 @pytest.mark.parametrize("T, tol", [(0.0, 1e-11), (6.4, 1e-12)])
+@pytest.mark.slow
 def test_pure_dephasing_long_memory(T, tol):
     """Δ = 0, Θ = 0, the paper's bath (γ = 5e-3, s = 3, ω_c = 5) at T = 0 and 6.4, δt = 0.1,
     N = 100 steps (t = 10, the whole memory): |ρ↑↓(t_k)| against exp(−Γ(t_k))/2 (scipy quad) at
@@ -159,6 +161,7 @@ def test_step_buckets_bound_the_held_steps_and_the_compiled_lengths():
 
 
 @pytest.mark.parametrize("engine", ["pt", "adt"])
+@pytest.mark.slow
 def test_mixed_sweep_speeds_in_one_batch_equal_one_by_one(engine):
     """One window-protocol batch of three sweep speeds v = 0.5, 1, 2 over the same |ε| ≤ 6 at one
     δt = 0.1 (240, 120 and 60 steps: each point held once its own steps are done, the compiled
@@ -215,6 +218,7 @@ def test_mixed_sweep_speeds_in_one_batch_equal_one_by_one(engine):
     assert np.all(batch[2] < 1e-9)  # |Tr ρ − 1|
 
 
+@pytest.mark.slow
 def test_pt_ladder_shares_one_tensor_per_bath_and_step():
     """Two angles through the PT ladder build one tensor per (bath, δt, settings) — the four
     distinct runs of the plan — for both points (the tensor does not depend on Θ); a second call
@@ -238,6 +242,7 @@ def test_pt_ladder_shares_one_tensor_per_bath_and_step():
     assert np.all((both.P_LZ > 0) & (both.P_LZ < 1))
 
 
+@pytest.mark.slow
 def test_pt_gradients_in_v_and_theta_match_finite_differences():
     """jax.grad of P_LZ through the PT propagation (windowed protocol, K = 8, tol 1e-9) in the
     sweep speed v and the angle Θ equals central differences (h = 1e-5 relative) to 1e-5
@@ -266,6 +271,7 @@ def test_pt_gradients_in_v_and_theta_match_finite_differences():
 # ---- derivatives in the bath: the tangent of the build ----------------------------------------
 
 
+@pytest.mark.slow
 def test_pt_tangent_untruncated_equals_adt_derivative():
     """build_process_tensor_jvp at tol 0 (K = 2, χ 25, nothing truncated): the tangent of ρ(t_k)
     over N = 12 LZ steps along two random complex directions dη (every lag, all three η kinds)
@@ -337,6 +343,7 @@ def _window_p(x, settings, n_steps=20):
     )
 
 
+@pytest.mark.slow
 def test_pt_bath_derivatives_match_finite_differences():
     """jax.jacfwd (forward) and jax.grad (reverse) of (P_LZ, P_ES) in (γ, ω_c, T) through
     quapi_window_probabilities(engine="pt") with truncation on (K = 6, tol 1e-8, χ 70, discarded

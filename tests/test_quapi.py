@@ -135,6 +135,7 @@ def test_eta_linear_in_gamma():
 
 
 @pytest.mark.parametrize("s, T, gamma", [(3.0, 0.0, 0.05), (1.0, 2.0, 0.05)])
+@pytest.mark.slow
 def test_pure_dephasing(s, T, gamma):
     """Δ = 0, Θ = 0: |ρ↑↓(t)| = |ρ↑↓(0)| exp(−Γ(t)) while t ≤ kmax·δt (no memory truncation).
 
@@ -178,6 +179,7 @@ def test_no_bath_landau_zener():
 # ---- Wubs' theorem ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_wubs_zero_temperature():
     """T = 0, Θ = 0, γ = 5e-3, s = 3, ω_c = 5, v = 1: P_LZ = 1 − exp(−π/2) (Wubs et al. 2006).
 
@@ -204,6 +206,7 @@ def test_wubs_zero_temperature():
         (0.3, 25.0, 0.08, 6, (+4.2e-4, -4.8e-3)),
     ],
 )
+@pytest.mark.slow
 def test_weak_coupling_matches_neqb(v, eps_max, dt, kmax, expected):
     """Θ = 0, γ = 5e-4, s = 3, ω_c = 5, T = 6.4: |QUAPI − NEQB| < 1e-2 (paper Fig. 1).
 
@@ -220,6 +223,7 @@ def test_weak_coupling_matches_neqb(v, eps_max, dt, kmax, expected):
     np.testing.assert_allclose(diff, expected, atol=1e-3)  # the measured record
 
 
+@pytest.mark.slow
 def test_neqb_above_quapi_at_stronger_coupling():
     """γ = 5e-3, T = 6.4, v = 3 (paper Fig. 2: NEQB overestimates for v ≳ Δ², T ≳ 3Δ).
 
@@ -237,6 +241,7 @@ def test_neqb_above_quapi_at_stronger_coupling():
 # ---- structure: trace, range, batching, progress, validation ---------------------------------
 
 
+@pytest.mark.slow
 def test_trace_preserved_and_probabilities_in_range():
     """Tr ρ(t_k) = 1 to 1e-13 at every step (Θ = 0.3, T = 2, γ = 0.05); P in [0, 1]."""
     problem = LZProblem(Drive(v=0.5), Bath(gamma=0.05, s=1.0, omega_c=5.0, T=2.0), 0.3)
@@ -252,6 +257,7 @@ def test_trace_preserved_and_probabilities_in_range():
     assert np.all((p >= 0) & (p <= 1))
 
 
+@pytest.mark.slow
 def test_batch_equals_single_points_and_progress():
     """A broadcast batch (v × T) equals one-by-one calls and the expert single-point function;
     the progress bar (chunked scan) gives the same numbers (measured: bitwise equal)."""
@@ -361,6 +367,7 @@ def test_window_no_bath_asymptotic_readout():
         assert abs(float(p[1]) - lz_formula(v)) < tol
 
 
+@pytest.mark.slow
 def test_converge_wubs_point():
     """converge_quapi (process tensor, the default) at Wubs' point (T = 0, Θ = 0, γ = 5e-3,
     s = 3, ω_c = 5, v = 1): within 2e-4 of 1 − e^{−π/2} (issue 11), inside its error bar.
@@ -378,6 +385,7 @@ def test_converge_wubs_point():
     assert 0.0 <= float(result.P_ES) <= 1.0 and float(result.trace_err) < 1e-10
 
 
+@pytest.mark.slow
 def test_converge_wubs_point_adt():
     """The plain-ADT ladder (budget 10, engine chosen by `budget`) at Wubs' point: within 2e-3
     of 1 − e^{−π/2}, and the error bar covers the true error.
@@ -398,6 +406,7 @@ def test_converge_wubs_point_adt():
 
 
 @pytest.mark.parametrize("v, bound", [(0.3, 2e-3), (1.0, 4e-3)])
+@pytest.mark.slow
 def test_converge_matches_neqb_fig1(v, bound):
     """Paper Fig. 1 (Θ = 0, γ = 5e-4, s = 3, ω_c = 5, T = 6.4): the process-tensor ladder at
     tol 1e-3 agrees with NEQB (issue 11: 2e-3), with error bars below 1e-3.
@@ -417,6 +426,7 @@ def test_converge_matches_neqb_fig1(v, bound):
     assert bool(quapi.converged) and float(quapi.P_LZ_err) < 1e-3
 
 
+@pytest.mark.slow
 def test_converge_neqb_above_quapi_fig2():
     """γ = 5e-3, T = 6.4, v = 3 (paper Fig. 2): NEQB − QUAPI measured with converge_quapi
     (process tensor, tol 1e-3), NEQB lies above QUAPI by more than the QUAPI error bar.
@@ -432,6 +442,7 @@ def test_converge_neqb_above_quapi_fig2():
     assert float(neqb.P_ES - quapi.P_ES) > 2e-2 > 10 * float(quapi.P_ES_err)
 
 
+@pytest.mark.slow
 def test_converge_transversal_wide_window_matches_neqb():
     """Transversal super-Ohmic bath (paper Fig. 3: Θ = π/2, γ = 5e-6, s = 3, ω_c = 5) at
     T = 25.6, v = 0.03, near the minimum that the paper's QUAPI did not reach: the relaxation
@@ -489,6 +500,7 @@ def test_strong_coupling_refused_up_front_with_the_reason():
     assert bounds[0] > 600 and bounds[1] < 0.7 * bounds[0]
 
 
+@pytest.mark.slow
 def test_adt_step_error_order_at_fixed_memory_time():
     """Fitted order of the plain ADT's δt error at fixed memory time τ = K δt (the Richardson
     step of the ladder pairs such runs and assumes δt²). Window |ε| ≤ 4, v = 1, γ = 5e-3, s = 3,

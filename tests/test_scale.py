@@ -29,6 +29,7 @@ def run_python(code: str, env_extra=None, **kw):
     )
 
 
+@pytest.mark.slow
 def test_sharded_over_eight_host_devices_equals_unsharded():
     code = f"""
         import json, jax, numpy as np
@@ -47,6 +48,7 @@ def test_sharded_over_eight_host_devices_equals_unsharded():
     np.testing.assert_allclose(sharded["P_ES"], single["P_ES"].ravel(), rtol=0, atol=1e-13)
 
 
+@pytest.mark.slow
 def test_chunked_equals_whole_and_bad_chunk_size():
     whole = sweep("neqb", **GRID)
     chunked = sweep("neqb", chunk_size=7, **GRID)
@@ -55,6 +57,7 @@ def test_chunked_equals_whole_and_bad_chunk_size():
         sweep("neqb", chunk_size=0, **GRID)
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted(tmp_path, monkeypatch):
     store = tmp_path / "study.jsonl"
     grid = dict(GRID, v=list(np.geomspace(0.05, 5.0, 15)))  # 60 points, 30 chunks of 2
@@ -95,6 +98,7 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path, monkeypatch):
     assert len(lines) == n_chunks + 1 and all(json.loads(x) for x in lines)
 
 
+@pytest.mark.slow
 def test_store_refuses_other_parameters_and_foreign_files(tmp_path):
     store = tmp_path / "s.jsonl"
     sweep("neqb", chunk_size=8, store=store, **GRID)

@@ -62,6 +62,7 @@ def chunk_lines(path):
     return path.read_text().splitlines()[1:]
 
 
+@pytest.mark.slow
 def test_foreign_chunk_of_another_gamma_is_never_used(tmp_path, capsys):
     """The issue's reproduction with the real engine: a chunk of the same grid computed at
     γ = 2e-3, appended to (or in place of a line of) a finished γ = 5e-4 store."""

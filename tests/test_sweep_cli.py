@@ -16,6 +16,7 @@ from lzjax.sweeps import sweep
 BASE = ["--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5"]
 
 
+@pytest.mark.slow
 def test_sweep_grid_layout_matches_direct_calls():
     res = sweep("neqb", v=[0.1, 1.0], theta=[0.0, 0.3], T=[0.0, 6.4], gamma=5e-4, s=3, omega_c=5)
     assert res.dims == ("v", "T", "theta")
@@ -50,6 +51,7 @@ def test_parse_angle(text, value):
     assert parse_angle(text) == pytest.approx(value)
 
 
+@pytest.mark.slow
 def test_cli_json_contract(tmp_path):
     out = tmp_path / "r.json"
     assert main(["neqb", "--v", "0.1,0.3,1", *BASE, "--theta", "0,0.022pi", "--out", str(out)]) == 0
@@ -64,6 +66,7 @@ def test_cli_json_contract(tmp_path):
     assert all(0.0 <= r["P_LZ"] <= 1.0 and 0.0 <= r["P_ES"] <= 1.0 for r in records)
 
 
+@pytest.mark.slow
 def test_cli_csv_table_and_plot(tmp_path, capsys):
     out, png = tmp_path / "r.csv", tmp_path / "r.png"
     assert main(["neqb", "--v", "0.3,1", *BASE, "--out", str(out), "--plot", str(png)]) == 0

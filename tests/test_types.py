@@ -147,6 +147,7 @@ def test_empty_values_are_refused_by_name(name, empty):
         sweep("neqb", **dict(SWEEP, **{name: empty}))
 
 
+@pytest.mark.slow
 def test_a_problem_built_from_lists_solves_like_arrays():
     """`Drive(v=[0.1, 0.3])` used to be accepted and then fail in solve_neqb (TypeError)."""
     from_lists = LZProblem(Drive([0.1, 0.3]), Bath(5e-4, 3.0, 5.0, [1.6, 6.4]), [0.0, 0.1])
