@@ -1,13 +1,3 @@
-"""`python -m lzjax ...` runs the command line (same as the `lzjax` script)."""
+"""`python -m lzjax ...` runs the command line (same as the `lzjax` script and `python -m lzjax.cli`)."""
 
-import os
-import sys
-
-try:
-    from .cli import console_main
-except KeyboardInterrupt:  # Ctrl-C while the command line is imported
-    print("lzjax: interrupted", file=sys.stderr)
-    sys.stderr.flush()
-    os._exit(130)
-
-sys.exit(console_main())
+from .cli import __main__ as _cli_main  # noqa: F401  (runs the command line on import)

@@ -173,6 +173,16 @@ def _bath_lists(args, with_v: bool) -> dict[str, np.ndarray]:
     return lists
 
 
+def _check_outputs(args) -> None:
+    """--out, --plot and --delta of `trajectory` and `window`, before any work."""
+    check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
+    check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    check_distinct(**{"--out": args.out, "--plot": args.plot})
+    require_netcdf(args.out)
+    require_matplotlib(args.plot)
+    _check_delta(args)
+
+
 def _plan_trajectory(args) -> dict:
     """Everything checked and built (protocol, bath, options); raises before any work."""
     from ..model import Bath, Drive
@@ -180,12 +190,7 @@ def _plan_trajectory(args) -> dict:
     from ..protocols import LinearSweep, PeriodicDrive, TanhSweep
     from ..trajectories import prepare_system
 
-    check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
-    check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
-    check_distinct(**{"--out": args.out, "--plot": args.plot})
-    require_netcdf(args.out)
-    require_matplotlib(args.plot)
-    _check_delta(args)
+    _check_outputs(args)
     drive, engine = args.drive, args.engine
     # flags that do not apply to the drive
     given = [d for d in _DRIVE_FLAGS if getattr(args, d) is not None]
@@ -416,12 +421,7 @@ def run_window(args) -> int:
     from ..model import Bath, Drive
     from ..writers import window_records, write_records
 
-    check_output_path(args.out, (".csv", ".json", ".nc"), "--out")
-    check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
-    check_distinct(**{"--out": args.out, "--plot": args.plot})
-    require_netcdf(args.out)
-    require_matplotlib(args.plot)
-    _check_delta(args)
+    _check_outputs(args)
     if args.v is None:
         raise InputError("window needs --v (the crossing window of the linear sweep)")
     _check_window_tol("--tol", args.tol)
