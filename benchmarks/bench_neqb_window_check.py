@@ -7,9 +7,26 @@ run at 2N steps):
     PYTHONPATH=<new tree> python benchmarks/bench_neqb_window_check.py new
 """
 
-import time, sys, numpy as np, lzjax
-v = np.geomspace(1e-3, 1e2, 80); T = np.array([0.0, 1.6, 6.4, 25.6])
-kw = dict(v=v, T=T, gamma=5e-4, s=3, omega_c=5)
-lzjax.sweep("neqb", **kw)  # compiles
-best = min((lambda t0: (lzjax.sweep("neqb", **kw), time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(3))
-print(sys.argv[1], f"{best:.2f} s for 320 points (best of 3, warm)")
+import sys
+import time
+
+import numpy as np
+
+import lzjax
+
+
+def main(tag: str) -> None:
+    v = np.geomspace(1e-3, 1e2, 80)
+    T = np.array([0.0, 1.6, 6.4, 25.6])
+    kw = dict(v=v, T=T, gamma=5e-4, s=3, omega_c=5)
+    lzjax.sweep("neqb", **kw)  # compiles
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        lzjax.sweep("neqb", **kw)
+        times.append(time.perf_counter() - t0)
+    print(tag, f"{min(times):.2f} s for {v.size * T.size} points (best of 3, warm)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "lzjax")
