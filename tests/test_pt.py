@@ -220,8 +220,9 @@ def test_mixed_sweep_speeds_in_one_batch_equal_one_by_one(engine):
 
 @pytest.mark.slow
 def test_pt_ladder_shares_one_tensor_per_bath_and_step():
-    """Two angles through the PT ladder build one tensor per (bath, δt, settings) — the four
-    distinct runs of the plan — for both points (the tensor does not depend on Θ); a second call
+    """Two angles through the PT ladder build one tensor per (bath, δt, settings) — the five
+    distinct tensors of the plan's seven runs (three steps; the longer memory; the looser
+    truncation) — for both points (the tensor does not depend on Θ); a second call
     reuses them, and every sweep speed keeps δt (so shares them); the batch equals the points run
     one by one."""
     from lzjax.quapi.engines.pt import build_cached
@@ -230,9 +231,9 @@ def test_pt_ladder_shares_one_tensor_per_bath_and_step():
     opts = dict(tol=1e-2, engine="pt", dt=0.1, memory=0.4, eps_q=6.0, pt_tol=1e-7)
     build_cached.cache_clear()
     both = converge_quapi(LZProblem(Drive(v=3.0), bath, np.array([0.0, 0.3])), **opts)
-    assert build_cached.cache_info().misses == 4  # fine, coarse, long, loose
+    assert build_cached.cache_info().misses == 5  # fine, coarse, coarser, long, loose
     one = converge_quapi(LZProblem(Drive(v=3.0), bath, 0.3), **opts)
-    assert build_cached.cache_info().misses == 4  # reused, not rebuilt
+    assert build_cached.cache_info().misses == 5  # reused, not rebuilt
     np.testing.assert_allclose([both.P_LZ[1], both.P_ES[1]], [float(one.P_LZ), float(one.P_ES)], rtol=0, atol=1e-12)
     from lzjax.quapi.engines.pt import pt_plan  # every sweep speed keeps δt, hence the same tensors
 

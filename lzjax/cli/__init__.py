@@ -22,7 +22,8 @@ One module per command family: :mod:`.sweeps` (neqb, quapi), :mod:`.fit`, :mod:`
 function adding its parser and the function running it; `main` dispatches through it.
 
 Compiled programs are kept between calls in JAX's persistent compilation cache, in
-``$XDG_CACHE_HOME/lzjax/jax`` (default ``~/.cache/lzjax/jax``); ``LZJAX_NO_CACHE=1`` turns it off.
+``$XDG_CACHE_HOME/lzjax/jax`` (default ``~/.cache/lzjax/jax``), and built process tensors in
+``.../lzjax/tensors`` (:mod:`lzjax.cache`); ``LZJAX_NO_CACHE=1`` turns both off.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import sys
 import threading
 import time
 
+from ..cache import cache_dir
 from . import demo, dynamics, fit, sweeps
 from .common import InputError, Parser, file_error_message, parse_angle, parse_values
 
@@ -106,14 +108,9 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 def _enable_compilation_cache() -> str | None:
     """JAX's persistent compilation cache in a user cache folder (opt out: LZJAX_NO_CACHE=1)."""
-    if os.environ.get("LZJAX_NO_CACHE", "").strip().lower() not in ("", "0", "false", "no"):
+    path = cache_dir("jax")
+    if path is None:
         return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = os.path.join(base, "lzjax", "jax")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        return None  # no cache rather than no run
     import jax
 
     jax.config.update("jax_compilation_cache_dir", path)

@@ -62,8 +62,14 @@ __all__ = [
     "check_ladder_steps",
     "check_ladder_tol",
     "MIN_WINDOW_STEPS",
+    "WINDOW_FACTOR",
+    "MAX_REFINEMENTS",
 ]
 
+#: a three-step plan's window error is at most this many times the change from ε_q to 4ε_q/3: the
+#: error falls at least as ε_q^−0.8 (measured against |ε| ≤ 100 over four baths, issue 20: from
+#: ε_q^−0.5 locally, sub-Ohmic, to faster than e^(−ε_q/ω_c)); 1/((4/3)^0.8 − 1) = 3.9
+WINDOW_FACTOR = 4.0
 #: ∫Γ1 dt beyond the end of the golden-rule tails (:func:`lzjax.quapi.window.bath_window`)
 BATH_WINDOW_TOL = 1e-6
 #: fewest steps the finest run of a ladder may take over its exact window when its δt is fixed (one
@@ -117,6 +123,8 @@ def combine(p: dict, dt: dict, runs: dict[str, Run], s, parts: dict | None = Non
     contributions to the error bar are stored in it ("dt", "memory", "window", "compression").
     A plan without window runs takes `tail` (∫Γ1 dt left to the golden-rule tails, per point)
     as its window error: the tails cannot move a population by more than they relax."""
+    if "coarser" in p:
+        return _combine_triple(p, dt, runs, s, parts)
     rich = richardson(p["fine"], dt["fine"], p["coarse"], dt["coarse"])
     power = np.clip(s, 1.0, 3.0)
     other = "short" if "short" in p else "long"  # the memory partner of fine (same δt)
@@ -141,6 +149,41 @@ def combine(p: dict, dt: dict, runs: dict[str, Run], s, parts: dict | None = Non
     if parts is not None:
         parts.update(dt=np.abs(rich - p["fine"]), memory=memory_err, window=np.abs(window), compression=compression)
     return rich + memory, np.abs(rich - p["fine"]) + memory_err + np.abs(window) + compression
+
+
+def _combine_triple(p: dict, dt: dict, runs: dict[str, Run], s, parts: dict | None):
+    """:func:`combine` for the process-tensor plan of three steps (:func:`lzjax.quapi.engines.pt.pt_plan`):
+    value Rich(wide, wide_coarse) + the memory correction; δt error |Rich(fine, coarse) −
+    Rich(coarse, coarser)|; window error f·|Rich(wide, wide_coarse) − Rich(fine, coarse)|, f =
+    WINDOW_FACTOR, or, with the pair of the window before (`narrow`, `narrow_coarse`, after a
+    widening), f = ρ/(1 − ρ) clipped to [1, WINDOW_FACTOR] with ρ the ratio of the last two
+    changes (a geometric fall; WINDOW_FACTOR when ρ ≥ 1); memory from coarse → long (same
+    step); compression |loose − coarser| times the step ratio fine/coarser (its drift grows
+    with the step count)."""
+    r12 = richardson(p["fine"], dt["fine"], p["coarse"], dt["coarse"])
+    r23 = richardson(p["coarse"], dt["coarse"], p["coarser"], dt["coarser"])
+    wide = richardson(p["wide"], dt["wide"], p["wide_coarse"], dt["wide_coarse"])
+    power = np.clip(s, 1.0, 3.0)
+    base, k = runs["coarse"].steps, runs["long"].steps
+    diff = p["coarse"] - p["long"]
+    memory = diff * k**power / (base**power - k**power)
+    memory_err = np.abs(diff) * k / abs(base - k)
+    change = np.abs(wide - r12)
+    factor = WINDOW_FACTOR
+    if "narrow" in p:  # three windows: the error falls by ρ per window step, Σ_k ρ^k = ρ/(1 − ρ) after
+        before = np.abs(r12 - richardson(p["narrow"], dt["narrow"], p["narrow_coarse"], dt["narrow_coarse"]))
+        rho = change / np.maximum(before, 1e-300)
+        factor = np.clip(rho / np.maximum(1.0 - rho, 1e-300), 1.0, WINDOW_FACTOR)
+        factor = np.where(rho < 1.0, factor, WINDOW_FACTOR)
+    err = {
+        "dt": np.abs(r12 - r23),
+        "memory": memory_err,
+        "window": factor * change,
+        "compression": np.abs(p["loose"] - p["coarser"]) * np.asarray(dt["coarser"]) / np.asarray(dt["fine"]),
+    }
+    if parts is not None:
+        parts.update(err)
+    return wide + memory, err["dt"] + err["memory"] + err["window"] + err["compression"]
 
 
 _bath_windows = jax.jit(jax.vmap(lambda p: bath_window(p, BATH_WINDOW_TOL)))
@@ -171,6 +214,78 @@ def call_parts(n_steps) -> list[np.ndarray]:
         return [np.arange(n_steps.size)]
     buckets = np.array([step_bucket(int(x)) for x in n_steps])
     return [np.flatnonzero(buckets == b) for b in np.unique(buckets)]
+
+
+#: most refinement passes of an adaptive ladder (:meth:`refine_plan` of its engine)
+MAX_REFINEMENTS = 4
+#: the parts of an error bar in the order a refinement prefers among equal parts
+_PARTS = ("window", "dt", "memory", "compression")
+
+
+def _run_plan(engine, dimless, index, plan: dict[str, Run], v, eps_max, compensate, memo, record, bar) -> None:
+    """Every run of `plan` at the points `index` (one bath: a shared influence serves them all)
+    that `memo` does not hold yet, into `memo`; the fine run's engine settings into `record`."""
+    group = take(dimless, index)
+    scalar = take(group.bath, 0)
+    for name, run in plan.items():
+        need = np.array([k for k, i in enumerate(index) if (run, i) not in memo], dtype=int)
+        if name == "fine" or need.size:
+            tensor, info = engine.run_influence(scalar, run, compensate)  # shared engines: one per bath
+            if name == "fine":
+                for key, x in engine.run_settings(plan, info).items():
+                    record.setdefault(key, np.zeros(v.size))[index] = x
+        if not need.size:
+            continue
+        n_steps, step = _grids(run, v[index][need])
+        result = np.zeros((3, need.size))
+        for part in call_parts(n_steps):  # points of one step bucket share a call (mixed speeds)
+            sub = take(group, need[part])
+            result[:, part] = np.asarray(
+                run_batch(
+                    engine,
+                    "window",
+                    sub,
+                    jnp.asarray(step[part]),
+                    n_steps[part],
+                    run.memory,
+                    eps_max=jnp.asarray(eps_max[index][need][part]),
+                    compensate=compensate,
+                    shared=tensor,
+                    bar=bar,
+                )
+            )
+        for k, i in enumerate(index[need]):
+            memo[(run, i)] = (result[0, k], result[1, k], result[2, k], step[k])
+
+
+def _missing_steps(plan: dict[str, Run], index, v, memo) -> int:
+    """Padded steps of the runs of `plan` at `index` that `memo` does not hold (progress bar)."""
+    total = 0
+    for run in plan.values():
+        need = [i for i in index if (run, i) not in memo]
+        if need:
+            n = _grids(run, v[need])[0]
+            total += sum(padded_steps(n[part]) for part in call_parts(n))
+    return total
+
+
+def _refine(engine, dimless, pending, plan_of: list, err, record, tol: float, v) -> np.ndarray:
+    """The points of `pending` whose error bar exceeds `tol` and whose engine refines the
+    largest part of it (``engine.refine_plan``, None: it cannot); their plans are replaced."""
+    refine = getattr(engine, "refine_plan", None)
+    if refine is None:
+        return np.zeros(0, dtype=int)
+    again = []
+    for i in pending:
+        if not np.max(err[:, i]) > tol:
+            continue
+        order = sorted(_PARTS, key=lambda name: -record[f"err_{name}"][i])
+        new = refine(plan_of[i], order[0], take(dimless, np.array([i])))
+        if new is None or any(2.0 * r.eps_q / (r.dt * MAX_STEPS) > float(v[i]) for r in new.values()):
+            continue
+        plan_of[i] = new
+        again.append(i)
+    return np.array(again, dtype=int)
 
 
 def converge_quapi(
@@ -262,64 +377,81 @@ def converge_quapi(
             )
         largest = max(len(part) for n, _ in grid.values() for part in call_parts(n))  # the largest call
         check_memory(engine, plan["fine"].memory, largest, engine.memory_range)
+    # the pair factors depend on the bath, δt and the lags only: one point per distinct triple
+    checks: dict = {}
+    bath_rows = np.stack([np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(b)], axis=1)
     for index, plan in zip(groups, plans, strict=False):
         run = max(plan.values(), key=lambda r: r.dt)  # the coarsest step: the largest factors
-        check_influence(
-            engine,
-            take(dimless, index),
-            np.full(len(index), run.grid(float(v[index[0]]))[1]),
-            plan["fine"].memory,
-            compensate,
-            steps=max(r.steps for r in plan.values()),
-        )
+        step = run.grid(float(v[index[0]]))[1]
+        steps = max(r.steps for r in plan.values())
+        for i in index:
+            key = (steps, plan["fine"].memory, step, tuple(bath_rows[i]))
+            checks.setdefault(key[:2], {}).setdefault(key[2:], i)
+    for (steps, memory), points in checks.items():
+        index = np.array(list(points.values()))
+        step = np.array([key[0] for key in points])
+        check_influence(engine, take(dimless, index), step, memory, compensate, steps=steps)
     eps_max = np.array(_bath_windows(dimless))  # raised below to at least 2 ε_q per point
     for index, plan in zip(groups, plans, strict=False):
         eps_max[index] = np.maximum(eps_max[index], 2.0 * plan["fine"].eps_q)
+    plan_of: list = [None] * v.size  # each point's current plan and merge key
+    merge_of: list = [None] * v.size
+    for index, plan in batches:
+        for i in index:
+            plan_of[i] = plan
+    for n, (index, _) in enumerate(zip(groups, plans, strict=True)):
+        for i in index:
+            merge_of[i] = None if merge_keys is None else merge_keys[n]
     total = sum(padded_steps(n[part]) for g in grids for n, _ in g.values() for part in call_parts(n))
     bar = new_bar(total, progress, "QUAPI ladder steps")
     out = np.zeros((2, 2, v.size))  # (value, error) × (LZ, ES) × points
     record = {
         name: np.zeros(v.size)
-        for name in ("dt", "eps_q", "trace_err", "tail", "err_dt", "err_memory", "err_window", "err_compression")
+        for name in (
+            "dt",
+            "eps_q",
+            "trace_err",
+            "tail",
+            "err_dt",
+            "err_memory",
+            "err_window",
+            "err_compression",
+            "refinements",
+        )
     }
-    for (index, plan), grid in zip(batches, grids, strict=False):
-        group = take(dimless, index)
-        results, steps, trace = {}, {}, np.zeros(len(index))
-        for name, run in plan.items():
-            n_steps, step = grid[name]
-            scalar = take(group.bath, 0)
-            tensor, info = engine.run_influence(scalar, run, compensate)  # shared engines: one per bath
-            if name == "fine":
-                for key, x in engine.run_settings(plan, info).items():
-                    record.setdefault(key, np.zeros(v.size))[index] = x
-            result = np.zeros((3, len(index)))
-            for part in call_parts(n_steps):  # points of one step bucket share a call (mixed speeds)
-                sub = take(group, part)
-                result[:, part] = np.asarray(
-                    run_batch(
-                        engine,
-                        "window",
-                        sub,
-                        jnp.asarray(step[part]),
-                        n_steps[part],
-                        run.memory,
-                        eps_max=jnp.asarray(eps_max[index][part]),
-                        compensate=compensate,
-                        shared=tensor,
-                        bar=bar,
-                    )
-                )
-            results[name], steps[name] = result[:2], step
-            trace = np.maximum(trace, result[2])
-        record["eps_q"][index] = 0.5 * v[index] * grid["fine"][0] * grid["fine"][1]
-        record["tail"][index] = np.asarray(tail_weights_each(group, record["eps_q"][index]))
-        parts = {}
-        value, err = combine(results, steps, plan, np.asarray(b.s)[index], parts, record["tail"][index])
-        for name, part in parts.items():  # the largest of (LZ, ES) per point
-            record[f"err_{name}"][index] = np.max(part, axis=0)
-        out[0][:, index], out[1][:, index] = value, err + trace
-        record["dt"][index] = steps["fine"]
-        record["trace_err"][index] = trace
+    memo: dict = {}  # (run, point) -> (P_LZ, P_ES, |Tr ρ − 1|, δt): a refined plan reuses its runs
+    pending = np.arange(v.size)
+    for refinement in range(MAX_REFINEMENTS + 1):
+        batched: dict = {}
+        for i in pending:
+            batched.setdefault((tuple(plan_of[i].items()), merge_of[i]), []).append(i)
+        todo = [(np.array(ix), plan_of[ix[0]]) for ix in batched.values()]
+        if refinement and bar is not None:
+            total += sum(_missing_steps(plan, index, v, memo) for index, plan in todo)
+            bar.phase(f"QUAPI ladder steps (refinement {refinement})", total=total)
+        for index, plan in todo:
+            _run_plan(engine, dimless, index, plan, v, eps_max, compensate, memo, record, bar)
+            results = {name: np.array([memo[(run, i)][:2] for i in index]).T for name, run in plan.items()}
+            steps = {name: np.array([memo[(run, i)][3] for i in index]) for name, run in plan.items()}
+            trace = np.max([[memo[(run, i)][2] for i in index] for run in plan.values()], axis=0)
+            used = "wide" if "coarser" in plan else "fine"  # the window of the value
+            n_used = np.array([plan[used].grid(float(x))[0] for x in v[index]])
+            record["eps_q"][index] = 0.5 * v[index] * n_used * steps[used]
+            group = take(dimless, index)
+            record["tail"][index] = np.asarray(tail_weights_each(group, record["eps_q"][index]))
+            parts = {}
+            value, err = combine(results, steps, plan, np.asarray(b.s)[index], parts, record["tail"][index])
+            for name, part in parts.items():  # the largest of (LZ, ES) per point
+                record[f"err_{name}"][index] = np.max(part, axis=0)
+            out[0][:, index], out[1][:, index] = value, err + trace
+            record["dt"][index] = steps["fine"]
+            record["trace_err"][index] = trace
+            record["refinements"][index] = refinement
+        if refinement == MAX_REFINEMENTS:
+            break
+        pending = _refine(engine, dimless, pending, plan_of, out[1], record, tol, v)
+        if not pending.size:
+            break
     if bar is not None:
         bar.close()
     value, err = out
@@ -328,6 +460,7 @@ def converge_quapi(
         "eps_q": record["eps_q"] * delta,
         "tail": record["tail"],
         "trace_err": record["trace_err"],
+        "refinements": record["refinements"].astype(int),
         **{k: record[k] for k in ("err_dt", "err_memory", "err_window", "err_compression")},
     }
     settings.update(engine.ladder_settings(record))

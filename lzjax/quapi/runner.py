@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..progress import progress_bar
-from .influence import eta_coefficients, log_factor_bound
-from .window import PROTOCOLS
+from .influence import eta_coefficients, pair_log_factor
+from .window import PROTOCOLS, step_propagators
 
 __all__ = [
     "run_batch",
@@ -33,6 +33,9 @@ __all__ = [
     "check_memory",
     "check_influence",
     "to_single",
+    "chunk_length",
+    "batch_bucket",
+    "CHUNK_STEPS",
 ]
 
 
@@ -88,9 +91,21 @@ def check_memory(engine, memory: int, batch: int, memory_range=None, fraction: f
     )
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3))
-def _log_factor_bounds(bath, dt, memory: int, compensate: bool):
-    return jax.vmap(lambda b, d: log_factor_bound(eta_coefficients(b, d, memory, compensate).interior))(bath, dt)
+#: lag counts of the influence checks are padded to a multiple of this (one program per bucket)
+LAG_BUCKET = 64
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _log_factor_bounds(bath, dt, steps, bucket: int, compensate: bool):
+    """:func:`lzjax.quapi.influence.log_factor_bound` over the lags 0 … `steps` (traced), η
+    computed for `bucket` lags and the rest masked (added as exact zeros)."""
+
+    def one(b, d):
+        phi = pair_log_factor(eta_coefficients(b, d, bucket, compensate).interior)
+        per_lag = jnp.max(jnp.real(phi), axis=(-2, -1))
+        return jnp.sum(jnp.where(jnp.arange(bucket + 1) <= steps, per_lag, 0.0))
+
+    return jax.vmap(one)(bath, dt)
 
 
 def check_influence(engine, flat, dt, memory, compensate: bool = False, steps: int | None = None) -> None:
@@ -100,7 +115,8 @@ def check_influence(engine, flat, dt, memory, compensate: bool = False, steps: i
     point. `steps`: the memory in steps the bound runs over (default: `memory` itself)."""
     limit, why = engine.influence_limit(memory)
     steps = int(memory) if steps is None else int(steps)
-    bound = np.asarray(_log_factor_bounds(flat.bath, jnp.asarray(dt), steps, bool(compensate)))
+    bucket = LAG_BUCKET * -(-steps // LAG_BUCKET)
+    bound = np.asarray(_log_factor_bounds(flat.bath, jnp.asarray(dt), jnp.int32(steps), bucket, bool(compensate)))
     bad = np.flatnonzero(~(bound <= limit))
     if not bad.size:
         return
@@ -136,63 +152,98 @@ def step_bucket(n_steps: int) -> int:
     return -(-n >> e) << e
 
 
+#: steps per compiled chunk of a run
+CHUNK_STEPS = 256
+
+
+#: the chunk length of short runs (fewer than CHUNK_STEPS steps)
+SHORT_CHUNK_STEPS = 64
+
+
+def chunk_length(n_max: int) -> int:
+    """The compiled chunk length of a run whose longest point has `n_max` steps: 256, or 64 for
+    runs shorter than that (two compiled lengths in all)."""
+    return CHUNK_STEPS if int(n_max) >= CHUNK_STEPS else SHORT_CHUNK_STEPS
+
+
+def batch_bucket(size: int) -> int:
+    """The compiled batch size of `size` points: the next power of two (rows past `size` repeat
+    the first point and are dropped), above 1024 the next multiple of 1024."""
+    size = int(size)
+    return 1 << max(size - 1, 0).bit_length() if size <= 1024 else -(-size // 1024) * 1024
+
+
 @functools.cache
 def _compiled(engine, protocol: str):
-    """(prepare, steps, advance, finish): vmapped and jitted once per (engine, protocol).
+    """The compiled pieces of a run, vmapped over the points and jitted once per (engine,
+    protocol), each seeing only what it needs, so that little is traced again:
 
-    Only `steps` (the step propagators) is compiled per padded step count (:func:`step_bucket`);
-    the others see the engine's compile key of the memory (`engine.compile_key`) and the
-    shapes. Each point's own step count `n` is an array, so a batch may mix sweep speeds and
-    repeated runs of other lengths compile only the cheap propagator call."""
+    - `influence` (engines without a shared influence): per point, per memory setting;
+    - `setup` (the protocol's start: incoming tails, dressed state; the first steps' propagators
+      of the engine's head): per batch size and head length;
+    - `start` and `readout` (the engine's): per batch size and influence shapes;
+    - `steps` (the step propagators of a chunk of steps, :func:`lzjax.quapi.window.step_propagators`,
+      `begin` per point): per batch size and chunk length;
+    - `advance` (a chunk of steady steps, each point held outside [head, n − 1)): per batch size,
+      influence shapes and chunk length;
+    - `finish` (the protocol's read-out and outgoing tails, |Tr ρ − 1|): per batch size.
+
+    None sees the step count: runs of any length, and batches of mixed sweep speeds, share them."""
     setup, finish = PROTOCOLS[protocol]
     axis = None if engine.shared_influence else 0
 
-    def prepare(problem, dt, eps_max, shared, n, memory, compensate):
-        influence = shared if engine.shared_influence else engine.influence(problem.bath, dt, memory, compensate)
-        head = engine.head(memory)
-        k_head, rho0, aux = setup(problem, dt, max(head, 1), eps_max, n)  # the first steps only
-        state = engine.start(k_head[:head], rho0, influence, memory)
-        return state, aux, (() if engine.shared_influence else influence)
+    vinfluence = jax.jit(
+        jax.vmap(
+            lambda bath, dt, memory, compensate: engine.influence(bath, dt, memory, compensate), (0, 0, None, None)
+        ),
+        static_argnums=(2, 3),
+    )
+    vsetup = jax.jit(
+        jax.vmap(lambda problem, dt, eps_max, n, head: setup(problem, dt, head, eps_max, n), (0, 0, 0, 0, None)),
+        static_argnums=(4,),
+    )
+    vstart = jax.jit(
+        jax.vmap(
+            lambda k_head, rho0, influence, memory: engine.start(k_head, rho0, influence, memory), (0, 0, axis, None)
+        ),
+        static_argnums=(3,),
+    )
+    vsteps = jax.jit(
+        jax.vmap(
+            lambda problem, dt, n, begin, length: step_propagators(problem, dt, n, begin, length), (0, 0, 0, 0, None)
+        ),
+        static_argnums=(4,),
+    )
 
-    def steps(problem, dt, n, n_pad):
-        k_steps = setup(problem, dt, n_pad, jnp.zeros(()), n)[0]
-        return k_steps, jax.lax.dynamic_index_in_dim(k_steps, n - 1, keepdims=False)
+    def advance(state, steady, k, n, begin, first):
+        """Steps begin … begin + len(k) − 1, each only where it lies in [first, n − 1) (after
+        the head, before the point's last step), the state held otherwise."""
 
-    def advance(state, steady, k_steps, begin, first, last, length: int, masked: bool):
-        """Steps begin … begin + length − 1 of k_steps; `masked`: only those in [first, last)
-        (after the head, before the point's own last step), the state held otherwise."""
-
-        def body(s, j):
-            new = engine.advance(s, steady, jax.lax.dynamic_slice_in_dim(k_steps, j, 1))
-            if not masked:
-                return new, None
-            keep = (j >= first) & (j < last)
+        def body(s, x):
+            k_j, j = x
+            new = engine.advance(s, steady, k_j[None])
+            keep = (j >= first) & (j < n - 1)
             return jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, s), None
 
-        return jax.lax.scan(body, state, begin + jnp.arange(length))[0]
+        return jax.lax.scan(body, state, (k, begin + jnp.arange(k.shape[0])))[0]
 
-    def finish_point(state, k_last, influence, aux, problem, dt, eps_max, n):
-        rho = engine.readout(state, k_last, influence)  # (2, 4): vec(ρ) of the two starts
+    vadvance = jax.jit(jax.vmap(advance, in_axes=(0, axis, 0, 0, None, None)))
+    vreadout = jax.jit(
+        jax.vmap(lambda state, k_last, influence: engine.readout(state, k_last, influence), (0, 0, axis))
+    )
+
+    def finish_point(rho, aux, problem, dt, eps_max, n):
         trace_err = jnp.max(jnp.abs(rho[:, 0] + rho[:, 3] - 1.0))  # |Tr ρ − 1|
         return (*finish(rho, aux, problem, dt, n, eps_max), trace_err)
 
-    vprepare = jax.jit(jax.vmap(prepare, in_axes=(0, 0, 0, axis, 0, None, None)), static_argnums=(5, 6))
-    vsteps = jax.jit(jax.vmap(steps, in_axes=(0, 0, 0, None)), static_argnums=(3,))
-
-    @functools.partial(jax.jit, static_argnums=(6, 7))
-    def vadvance(state, steady, k_steps, begin, first, last, length, masked):
-        return jax.vmap(functools.partial(advance, length=length, masked=masked), in_axes=(0, axis, 0, None, None, 0))(
-            state, steady, k_steps, begin, first, last
-        )
-
-    vfinish = jax.jit(jax.vmap(finish_point, in_axes=(0, 0, axis, 0, 0, 0, 0, 0)))
-    return vprepare, vsteps, vadvance, vfinish
+    vfinish = jax.jit(jax.vmap(finish_point))
+    return vinfluence, vsetup, vstart, vsteps, vadvance, vreadout, vfinish
 
 
 def chunks(n_pad: int, progress: bool, n_chunks: int = 40) -> list[tuple[int, int]]:
     """Equal [begin, end) ranges covering the padded steps [0, n_pad): the largest power of two
     dividing n_pad (:func:`step_bucket` makes it ≥ n_pad/16), halved with `progress` until there
-    are ≥ `n_chunks` (a moving bar). One compiled scan length per padded run."""
+    are ≥ `n_chunks` (a moving bar)."""
     length = n_pad & -n_pad
     while progress and length > 1 and n_pad // length < n_chunks:
         length //= 2
@@ -220,50 +271,56 @@ def run_batch(
     (a batch may mix sweep speeds: each point is held once its own steps are done, exactly);
     `memory` static; `eps_max` (batch,) the end of the golden-rule tails (window protocol);
     `shared`: the host-built influence of a shared-influence engine (one bath for the whole
-    batch). `bar`: a progress bar (:func:`lzjax.progress.progress_bar`) advanced by the padded
-    step count (:func:`padded_steps`) over `n_chunks` chunks; without one the steady steps run in
-    as few scans as the chunk lengths allow.
+    batch). The steady steps run in chunks of :func:`chunk_length` steps, one compiled program
+    for every chunk (and every run of the same batch size and influence shapes); the batch is
+    padded to :func:`batch_bucket`. `bar`: a progress bar (:func:`lzjax.progress.progress_bar`)
+    advanced by each chunk's length (:func:`padded_steps` in all). `n_chunks` is kept for
+    callers of the former interface and unused.
     """
+    del n_chunks
     engine = engine.kernel  # the compiled compositions do not depend on the engine's ladder settings
-    vprepare, vsteps, vadvance, vfinish = _compiled(engine, protocol)
+    vinfluence, vsetup, vstart, vsteps, vadvance, vreadout, vfinish = _compiled(engine, protocol)
     size = jnp.shape(dt)[0]
-    n = np.broadcast_to(np.asarray(n_steps, dtype=np.int64), (size,))
-    n_pad = step_bucket(int(n.max()))
+    padded = batch_bucket(size)
+    rows = np.concatenate([np.arange(size), np.zeros(padded - size, dtype=int)])
+    pad = (lambda tree: jax.tree_util.tree_map(lambda a: a[rows], tree)) if padded > size else (lambda tree: tree)  # noqa: E731
+    n = np.broadcast_to(np.asarray(n_steps, dtype=np.int64), (size,))[rows]
     n_dev = jnp.asarray(n, dtype=jnp.int32)
-    if eps_max is None:
-        eps_max = jnp.zeros(size)
-    state, aux, influence = vprepare(
-        flat,
-        dt,
-        eps_max,
-        shared if engine.shared_influence else (),
-        n_dev,
-        engine.compile_key(memory),
-        bool(compensate),
-    )
-    k_steps, k_last = vsteps(flat, dt, n_dev, n_pad)
+    eps_max = jnp.zeros(padded) if eps_max is None else pad(jnp.asarray(eps_max))
+    flat, dt = pad(flat), pad(jnp.asarray(dt))
+    key = engine.compile_key(memory)
     if engine.shared_influence:
         influence = shared
+    else:
+        influence = vinfluence(flat.bath, dt, key, bool(compensate))
+    head = engine.head(memory)
+    k_head, rho0, aux = vsetup(flat, dt, eps_max, n_dev, max(head, 1))  # the first steps only
+    state = vstart(k_head[:, :head], rho0, influence, key)
     steady = engine.steady(influence)
-    if single:  # the influence build, propagators and first steps stay float64; the hot loop runs in complex64
-        state, steady, k_steps = to_single((state, steady, k_steps))
-    first = engine.head(memory)  # point i's steady steps use k_steps[i, first:n_i - 1]
-    last = jnp.asarray(n - 1, dtype=jnp.int32)
-    running = int(n.min()) - 1  # before this step no point is held
-    for begin, end in chunks(n_pad, bar is not None, n_chunks):
-        masked = begin < first or end > running
-        state = vadvance(state, steady, k_steps, jnp.int32(begin), jnp.int32(first), last, end - begin, masked)
+    if single:  # the influence build and first steps stay float64; the hot loop runs in complex64
+        state, steady = to_single((state, steady))
+    first = jnp.int32(head)  # point i's steady steps are head … n_i − 2
+    length = chunk_length(int(n.max()))
+    for begin in range(0, int(n.max()) - 1, length):
+        k = vsteps(flat, dt, n_dev, jnp.full(padded, begin, dtype=jnp.int32), length)
+        if single:
+            k = k.astype(jnp.complex64)
+        state = vadvance(state, steady, k, n_dev, jnp.int32(begin), first)
         if bar is not None:
             jax.block_until_ready(state)
-            bar.update(end - begin)
+            bar.update(length)
     if single:
         state = jax.tree_util.tree_map(lambda x: x.astype(jnp.complex128), state)
-    return vfinish(state, k_last, influence, aux, flat, dt, eps_max, n_dev)
+    k_last = vsteps(flat, dt, n_dev, n_dev - 1, 1)[:, 0]
+    out = vfinish(vreadout(state, k_last, influence), aux, flat, dt, eps_max, n_dev)
+    return tuple(o[:size] for o in out) if padded > size else out
 
 
 def padded_steps(n_steps) -> int:
     """Steps a :func:`run_batch` call reports to its progress bar for these step counts."""
-    return step_bucket(int(np.max(n_steps)))
+    n_max = int(np.max(n_steps))
+    length = chunk_length(n_max)
+    return -(-max(n_max - 1, 0) // length) * length
 
 
 def new_bar(total: int, enabled: bool, desc: str = "QUAPI steps"):

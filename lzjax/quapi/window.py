@@ -42,6 +42,7 @@ __all__ = [
     "bath_window",
     "tail_weight",
     "N_OUTER",
+    "step_propagators",
 ]
 
 #: steps of each golden-rule tail (sinh grid)
@@ -94,6 +95,14 @@ def window_readout(rho, aux, problem, dt, n_steps: int, eps_max, n_outer: int = 
     r_x = asymptotic_rx(r.T, t_end, problem)
     r_x = relax_tail(r_x, problem, eps_q, jnp.maximum(eps_max, eps_q), n_outer)
     return 0.5 * (1.0 + r_x[0]), 0.5 * (1.0 - r_x[1])
+
+
+def step_propagators(problem, dt, n, first, length: int):
+    """The Liouville step propagators (length, 4, 4) of steps first … first + length − 1 of a
+    protocol of `n` steps on t_k = (k − n/2) δt (both protocols' grid; `n`, `first` may be
+    traced, `length` static): the same numbers as rows first … of the protocol's K."""
+    t = (first + jnp.arange(length + 1) - 0.5 * n) * dt
+    return liouville(magnus4_propagators(problem.drive, t, problem.theta))
 
 
 def plain_protocol(problem, dt, n_steps: int, eps_max=None, n=None):

@@ -30,8 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
+from ...cache import entry_key, load_arrays, store_arrays
 from ...checks import check_integer, check_number
 from ...model import Bath
+from ...version import __version__
 from ..influence import Eta, eta_coefficients
 from ..plan import Run, tail_weights, take
 from ..process_tensor import (
@@ -59,6 +61,12 @@ __all__ = [
     "PT_WINDOWS",
     "PT_DT_RATIO",
     "PT_TAPER",
+    "PT_DT_MAX",
+    "PT_DT_MIN",
+    "PT_DT_OMEGA_C",
+    "PT_EDGE_PHASE",
+    "PT_TAIL_FACTOR",
+    "pt_step",
 ]
 
 #: the bond dimension is padded to a multiple of this (bounds the number of compiled shapes; the
@@ -118,8 +126,14 @@ def _pad(pt: ProcessTensor, chi: int) -> ProcessTensor:
 def _host_eta(gamma, s, omega_c, T, dt, settings: PTSettings, compensate: bool) -> Eta:
     """The (tapered) numpy η of a dimensionless bath that the tensor is built from."""
     bath = Bath(gamma=gamma, s=s, omega_c=omega_c, T=T)
-    eta = jax.tree_util.tree_map(np.asarray, _eta_compiled(bath, dt, settings.kmax, compensate))
+    lags = _ETA_BUCKET * -(-(settings.kmax + 1) // _ETA_BUCKET)  # one compiled η per bucket of K
+    eta = _eta_compiled(bath, dt, lags, compensate)
+    eta = jax.tree_util.tree_map(lambda x: np.asarray(x)[: settings.kmax + 1], eta)
     return taper_eta(eta, settings.taper)
+
+
+#: η is computed for a multiple of this many lags and cut to K + 1 (η_k does not depend on K)
+_ETA_BUCKET = 64
 
 
 #: η of one bath as one program (eagerly, op by op, it took ~0.14 s per bath at K = 256)
@@ -133,9 +147,31 @@ def build_cached(
     """(padded process tensor, its record) of a dimensionless bath at step `dt` (1/Δ), built
     once. The record: chi (before padding), memory (steps), discarded (largest relative
     discarded weight), eig_err, trace_defect, build_s (see :class:`ProcessTensor`)."""
-    eta = _host_eta(gamma, s, omega_c, T, dt, settings, compensate)
-    pt = build_process_tensor(eta, tol=settings.tol, chi_max=settings.chi_max)
+    key = _disk_key(gamma, s, omega_c, T, dt, settings, compensate)
+    pt = _from_disk(key)
+    if pt is None:
+        eta = _host_eta(gamma, s, omega_c, T, dt, settings, compensate)
+        pt = build_process_tensor(eta, tol=settings.tol, chi_max=settings.chi_max)
+        store_arrays("tensors", key, {f: np.asarray(getattr(pt, f)) for f in ProcessTensor._fields})
     return _pad(pt, CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)), _record(pt)
+
+
+#: bumped when a build's numbers change (with the lzjax version, part of every disk-cache key)
+_DISK_FORMAT = 1
+
+
+def _disk_key(gamma, s, omega_c, T, dt, settings: PTSettings, compensate: bool) -> str:
+    """The disk-cache entry of a build (:mod:`lzjax.cache`): bitwise inputs, settings, version."""
+    floats = [float(x).hex() for x in (gamma, s, omega_c, T, dt, settings.tol, settings.taper)]
+    return entry_key("pt", _DISK_FORMAT, __version__, *floats, int(settings.kmax), int(settings.chi_max), compensate)
+
+
+def _from_disk(key: str) -> ProcessTensor | None:
+    """A tensor stored by :func:`build_cached` in another call (unpadded, numpy), or None."""
+    arrays = load_arrays("tensors", key)
+    if arrays is None or set(arrays) != set(ProcessTensor._fields):
+        return None
+    return ProcessTensor(**arrays)
 
 
 def _record(pt: ProcessTensor) -> dict:
@@ -357,43 +393,92 @@ def _mix(psi, k):
     return jnp.einsum("na,bai->bni", k, psi)
 
 
-#: δt'/δt of the process-tensor ladder's Richardson partner
+#: δt'/δt of the process-tensor ladder's Richardson partners (δt, 1.25 δt, 1.5625 δt), and the
+#: ratio of its step grid 0.05/1.25^k: the coarse runs of one level are the fine runs of the next
 PT_DT_RATIO = 1.25
 #: fraction of the memory over which the process-tensor ladder rolls the lag couplings off
 PT_TAPER = 0.5
+#: the coarsest step of the process-tensor ladder (units 1/Δ), and its bath-scale limit δt·ω_c
+PT_DT_MAX = 0.05
+#: the finest step a refinement goes to (units 1/Δ; the engine's `dt` range starts here)
+PT_DT_MIN = 1e-3
+PT_DT_OMEGA_C = 0.25
+#: largest E δt of the coarsest run at the edge of the wide window (units of ħ): beyond, the
+#: Richardson triple leaves the δt² regime where the bath has weight (measured: at Θ = 0.15,
+#: v = 0.3 (Fig. 1 bath), |ε| ≤ 30 it still extrapolates to 4e-4 at E δt = 2.3, 1e-4 at 1.6)
+PT_EDGE_PHASE = 2.0
 
 
 def pt_plan(
     dt: float, memory_time: float, eps_q: float, tol: float, chi_max: int, window_runs: bool = True
 ) -> dict[str, Run]:
-    """The six runs of the process-tensor ladder: memory τ = `memory_time` (1/Δ) at both steps,
-    K = round(τ/δt); `long` doubles the memory; `loose` repeats `fine` at 10× the truncation
-    `tol` (the compression error); δt' = 1.25 δt; one tensor per (bath, δt, settings). Without
-    `window_runs` (the tails carry less than the error bar) the two window runs are left out and
-    the tails' share of ∫Γ1 dt is the window error (:func:`combine`).
+    """The seven runs of the process-tensor ladder, δ_k = δt·1.25^k, memory τ = `memory_time`
+    (1/Δ), K_k = round(τ/δ_k), truncation `tol`, exact window |ε| ≤ ε_q:
 
-    The lag couplings roll off over the last half of the memory (`PT_TAPER`,
-    :func:`lzjax.quapi.process_tensor.taper_eta`): a hard cut where they are not yet negligible
-    at the truncation tolerance makes the compression count the lag (χ ~ K, minutes per build).
-    The memory partner is longer, not shorter (as the ADT's): lags beyond the kernel's reach leave
-    χ unchanged and cost ~0.2 ms each, so the partner costs one cheap build."""
-    coarse = dt * PT_DT_RATIO
-    k_fine, k_coarse = max(2, round(memory_time / dt)), max(2, round(memory_time / coarse))
-    fine, coarse_m = (PTSettings(k, tol, chi_max, PT_TAPER) for k in (k_fine, k_coarse))
-    wide = 4.0 * eps_q / 3.0
-    plan = {
-        "fine": Run(dt, fine, eps_q, True),
-        "coarse": Run(coarse, coarse_m, eps_q, True),
-        "long": Run(dt, fine._replace(kmax=2 * k_fine), eps_q, True),
-        "loose": Run(dt, fine._replace(tol=10.0 * tol), eps_q, True),
+        fine = (δ_0, K_0, ε_q)   coarse = (δ_1, K_1, ε_q)   coarser = (δ_2, K_2, ε_q)
+        wide = (δ_0, K_0, 4ε_q/3)   wide_coarse = (δ_1, K_1, 4ε_q/3)
+        long = (δ_1, 2K_1, ε_q)   loose = (δ_2, K_2, ε_q, 10·tol)
+
+    :func:`lzjax.quapi.ladder.combine` reads them: the value is the wide window Richardson-
+    extrapolated in δt²; the δt error the change of the extrapolation one level coarser
+    (fine·coarse against coarse·coarser: an estimate of the δt⁴ remainder, measured within
+    1.5× of the true one up to E δt' ≈ 2); the window error :data:`lzjax.quapi.ladder.WINDOW_FACTOR` times the
+    change from ε_q to 4ε_q/3 (measured, at a wide reference window, errors falling between
+    ε_q^−0.5 and faster than e^(−ε_q/ω_c)); the memory error from the longer partner at the
+    coarse step; the compression error the change at 10× the truncation (at the coarser step,
+    scaled by its step count). One tensor per (bath, δ_k, settings): levels share tensors.
+    `window_runs` is accepted for the ADT's signature and ignored (the window pair always runs:
+    the tails' error is not bounded by their weight; a sub-Ohmic bath showed 6× more)."""
+    del window_runs
+    steps = [_level(dt, k) for k in range(3)]
+    settings = [PTSettings(max(2, round(memory_time / h)), tol, chi_max, PT_TAPER) for h in steps]
+    wide = _wider(eps_q)
+    return {
+        "fine": Run(steps[0], settings[0], eps_q, True),
+        "coarse": Run(steps[1], settings[1], eps_q, True),
+        "coarser": Run(steps[2], settings[2], eps_q, True),
+        "wide": Run(steps[0], settings[0], wide, True),
+        "wide_coarse": Run(steps[1], settings[1], wide, True),
+        "long": Run(steps[1], settings[1]._replace(kmax=2 * settings[1].kmax), eps_q, True),
+        "loose": Run(steps[2], settings[2]._replace(tol=10.0 * tol), eps_q, True),
     }
-    if window_runs:
-        plan.update(wide=Run(dt, fine, wide, True), wide_coarse=Run(coarse, coarse_m, wide, True))
-    return plan
 
 
-#: candidate exact-window half-widths of the process-tensor ladder (units Δ)
-PT_WINDOWS = (15.0, 20.0, 30.0, 40.0, 60.0, 80.0, 100.0)
+def _grid_index(x: float, first: float, ratio: float) -> int | None:
+    """k with x = first·ratio^k to 1e-12 relative (a point of a geometric grid), else None."""
+    k = round(math.log(x / first) / math.log(ratio))
+    return k if abs(first * ratio**k / x - 1.0) < 1e-12 else None
+
+
+def _level(dt: float, k: int) -> float:
+    """δt·1.25^k; on the step grid 0.05/1.25^j exactly the grid's value (levels share tensors)."""
+    j = _grid_index(dt, PT_DT_MAX, 1.0 / PT_DT_RATIO)
+    return dt * PT_DT_RATIO**k if j is None else PT_DT_MAX / PT_DT_RATIO ** (j - k)
+
+
+def _wider(eps_q: float) -> float:
+    """4ε_q/3; on the window grid :data:`PT_WINDOWS` exactly the next grid value."""
+    j = _grid_index(eps_q, PT_WINDOWS[0], 4.0 / 3.0)
+    return 4.0 * eps_q / 3.0 if j is None else PT_WINDOWS[0] * (4.0 / 3.0) ** (j + 1)
+
+
+#: candidate exact-window half-widths of the process-tensor ladder (units Δ): 20·(4/3)^k, so that
+#: a widened window's pair starts where the last one ended (its runs are reused)
+PT_WINDOWS = tuple(20.0 * (4.0 / 3.0) ** k for k in range(7))
+#: the ladder's first window leaves the golden-rule tails at most this many times `tol` of ∫Γ1 dt
+#: (their error is a small fraction of it, measured 0.2–9 %; the window pair measures it, and the
+#: ladder widens the window where it is too large: :meth:`PT.refine_plan`)
+PT_TAIL_FACTOR = 30.0
+
+
+def pt_step(omega_c: float, eps_q: float) -> float:
+    """The finest step of a plan at window `eps_q`: the largest of 0.05/1.25^k (k ≥ 0) with
+    δt ω_c ≤ :data:`PT_DT_OMEGA_C` and E(4ε_q/3)·1.5625 δt ≤ :data:`PT_EDGE_PHASE` (a grid, so
+    that plans of different windows share their tensors)."""
+    edge = math.hypot(1.0, _wider(eps_q)) * PT_DT_RATIO**2
+    limit = min(PT_DT_OMEGA_C / float(omega_c), PT_EDGE_PHASE / edge)
+    k = max(0, math.ceil(math.log(PT_DT_MAX / limit) / math.log(PT_DT_RATIO) - 1e-9))
+    return PT_DT_MAX / PT_DT_RATIO**k
 
 
 def pt_tol_default(tol: float, n_steps: int = 6000) -> float:
@@ -429,9 +514,11 @@ class PT:
       default :func:`pt_tol_default`, 6e-3·tol/N for the bath's longest run of N steps).
     - `chi_max`: bond-dimension cap (accepted: integer in [4, 4096], default 512).
     - `dt`: Trotter step of the finest run (units 1/Δ; accepted: [1e-3, 0.2]; default
-      min(0.05, 0.25/ω_c, 1.2/E(ε_q)), so that the coarse run keeps E δt' ≤ 1.5).
+      :func:`pt_step`: the largest of 0.05/1.25^k with δt ω_c ≤ 0.25 and E δt ≤ 2 for the
+      coarsest run at the wide window's edge).
     - `eps_q`: half-width of the exact window (units of Δ; accepted: [5, 120]; default the
-      smallest of :data:`PT_WINDOWS` whose golden-rule tails carry < tol/10 of ∫Γ1 dt).
+      smallest of :data:`PT_WINDOWS` whose golden-rule tails carry < 10 tol of ∫Γ1 dt; the
+      window pair 4ε_q/3 measures their error).
 
     Run settings (static, hashable): :class:`PTSettings`. See the module docstring.
     """
@@ -503,42 +590,64 @@ class PT:
         )
 
     def ladder_plans(self, dimless, groups, tol: float):
-        """(plans, merge keys) of the groups: the exact window (:func:`window_for` unless given),
-        one δt per bath (the smallest its sweep speeds need), one truncation per bath for its
-        slowest sweep (the most steps), :func:`pt_plan`; the merge key is the bath."""
+        """(plans, merge keys) of the groups: the exact window (:func:`window_for` at
+        :data:`PT_TAIL_FACTOR`·tol unless given), its step (:func:`pt_step` unless given), one
+        truncation per (bath, step) for its longest run (the most steps), :func:`pt_plan`; the
+        merge key is (bath, step)."""
         b = dimless.bath
         v = np.asarray(dimless.drive.v)
         keys = self.group_keys(dimless)
-        windows = [self.eps_q if self.eps_q is not None else window_for(dimless, index, 0.1 * tol) for index in groups]
-        small_tail = [
-            float(np.max(np.asarray(tail_weights(take(dimless, index), eq)))) < 0.1 * tol
-            for index, eq in zip(groups, windows, strict=False)
+        windows = [
+            self.eps_q if self.eps_q is not None else window_for(dimless, index, PT_TAIL_FACTOR * tol)
+            for index in groups
         ]
-        # Nyquist margin: E(ε_q) δt' ≤ 1.5 on the coarse run (E δt < π aliases, DESIGN §3); one δt
-        # per bath (the smallest its sweep speeds need), so that every v shares its tensors
         steps = [
-            self.dt
-            if self.dt is not None
-            else min(0.05, 0.25 / float(np.asarray(b.omega_c)[index[0]]), 1.5 / (PT_DT_RATIO * math.sqrt(1.0 + eq**2)))
-            for index, eq in zip(groups, windows, strict=False)
+            self.dt if self.dt is not None else pt_step(float(np.asarray(b.omega_c)[index[0]]), eq)
+            for index, eq in zip(groups, windows, strict=True)
         ]
-        bath_of = [tuple(keys[index[0], 1:]) for index in groups]
-        finest = {key: min(st for k, st in zip(bath_of, steps, strict=False) if k == key) for key in bath_of}
-        # one truncation per bath, for its slowest sweep (the most steps)
-        longest = {
-            key: max(
-                math.ceil(2.0 * eq / (float(v[index[0]]) * finest[key]))
-                for k, eq, index in zip(bath_of, windows, groups, strict=False)
-                if k == key
-            )
-            for key in finest
-        }
+        merge = [(tuple(keys[index[0], 1:]), h) for index, h in zip(groups, steps, strict=True)]
+        # one truncation per (bath, step), for its slowest sweep (the most steps, wide window)
+        longest: dict = {}
+        for key, eq, index in zip(merge, windows, groups, strict=True):
+            n = math.ceil(2.0 * (4.0 * eq / 3.0) / (float(v[index[0]]) * key[1]))
+            longest[key] = max(longest.get(key, 0), n)
         tols = {key: self.pt_tol if self.pt_tol is not None else pt_tol_default(tol, n) for key, n in longest.items()}
         plans = [
-            pt_plan(finest[key], self.memory_time, eq, tols[key], self.chi_max, not small)
-            for key, eq, small in zip(bath_of, windows, small_tail, strict=False)
+            pt_plan(key[1], self.memory_time, eq, tols[key], self.chi_max)
+            for key, eq in zip(merge, windows, strict=True)
         ]
-        return plans, bath_of
+        return plans, merge
+
+    def refine_plan(self, plan: dict, part: str, point) -> dict | None:
+        """The plan one step finer in the error `part` ("window", "dt", "memory" or
+        "compression") for the point `point` (a dimensionless batch of one), or None where this
+        engine does not refine it: the window grows to the next of :data:`PT_WINDOWS` (its step
+        following :func:`pt_step`), the step one grid level finer; a window or step the user
+        set, the memory and the truncation stay (their parts are named in the record). Grid
+        plans reuse runs: the widened window's fine and coarse runs are the last wide pair."""
+        fine = plan["fine"]
+        tol = fine.memory.tol
+        if part == "window" and self.eps_q is None:
+            eq = _wider(fine.eps_q)
+            if eq > PT_WINDOWS[-1] * (1.0 + 1e-9):
+                return None
+            dt = fine.dt if self.dt is not None else min(fine.dt, pt_step(float(np.asarray(point.bath.omega_c)[0]), eq))
+            # the last window's pair stays in the plan (its runs are done): three windows give
+            # the rate at which the window error falls (:func:`lzjax.quapi.ladder.combine`)
+            return {
+                **pt_plan(dt, self.memory_time, eq, tol, self.chi_max),
+                "narrow": fine,
+                "narrow_coarse": plan["coarse"],
+            }
+        if part == "dt" and self.dt is None:
+            dt = _level(fine.dt, -1)
+            if dt < PT_DT_MIN:
+                return None
+            new = pt_plan(dt, self.memory_time, fine.eps_q, tol, self.chi_max)
+            if "narrow" in plan:  # keep the window history (its runs are done)
+                new.update(narrow=plan["narrow"], narrow_coarse=plan["narrow_coarse"])
+            return new
+        return None
 
     def run_influence(self, bath, run, compensate: bool):
         """(tensor, record) of one ladder run for a bath with scalar leaves (:meth:`info`)."""
@@ -584,11 +693,12 @@ class PT:
         return 2e-5
 
     def ladder_cost(self, n_points: int, v_typical: float) -> tuple[float, float]:
-        """(seconds, bytes) of a ladder over `n_points`, rough: six runs over 2ε_q/v (ε_q ~ 60)
-        at δt ~ 0.02, each point-step :meth:`step_seconds`; a tensor at `chi_max` (size estimates)."""
-        steps = 2 * (60.0 if self.eps_q is None else self.eps_q) / v_typical / 0.02
+        """(seconds, bytes) of a ladder over `n_points`, rough: seven runs worth 6.3 fine runs over
+        2ε_q/v (ε_q ~ 30) at δt ~ 0.04, each point-step :meth:`step_seconds`; a tensor at
+        `chi_max` (size estimates)."""
+        steps = 2 * (30.0 if self.eps_q is None else self.eps_q) / v_typical / 0.04
         memory = self.memory_bytes(PTSettings(1, 1e-9, self.chi_max), min(n_points, 256))
-        return n_points * 6 * steps * self.step_seconds(), memory
+        return n_points * 6.3 * steps * self.step_seconds(), memory
 
     def chunk_points(self, options: dict) -> int:
         """Points per sweep chunk: ψ per point is small, the tensor is shared."""
