@@ -77,7 +77,7 @@ def store_arrays(kind: str, key: str, arrays: dict[str, np.ndarray]) -> bool:
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # pyright: ignore[reportArgumentType]  (names are array keys)
         os.chmod(tmp, 0o644)
         os.replace(tmp, os.path.join(folder, key))
         tmp = None
