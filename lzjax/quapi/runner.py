@@ -1,6 +1,6 @@
 """Batch runner for any exact engine: vmapped preparation, chunked steady scans, read-out.
 
-One run = one protocol ("window" or "plain", :data:`lzjax.quapi.window.PROTOCOLS`), one engine
+One run = one protocol ("window" or "plain", :data:`lzjax.quapi.window.QUAPI_SCHEMES`), one engine
 (:mod:`lzjax.quapi.engine`), fixed memory settings and a flat batch of dimensionless problems,
 each point with its own step count. The four jitted compositions (prepare, step propagators,
 advance, finish) are built once per (engine, protocol) and cached. Only the step propagators
@@ -23,7 +23,7 @@ import numpy as np
 
 from ..progress import progress_bar
 from .influence import eta_coefficients, log_factor_bound
-from .window import PROTOCOLS
+from .window import QUAPI_SCHEMES
 
 __all__ = [
     "run_batch",
@@ -144,7 +144,7 @@ def _compiled(engine, protocol: str):
     the others see the engine's compile key of the memory (`engine.compile_key`) and the
     shapes. Each point's own step count `n` is an array, so a batch may mix sweep speeds and
     repeated runs of other lengths compile only the cheap propagator call."""
-    setup, finish = PROTOCOLS[protocol]
+    setup, finish = QUAPI_SCHEMES[protocol]
     axis = None if engine.shared_influence else 0
 
     def prepare(problem, dt, eps_max, shared, n, memory, compensate):

@@ -21,7 +21,7 @@ from ..results import Result, make_result
 from .engines import get_engine
 from .engines.adt import ADT
 from .runner import check_influence, check_memory, new_bar, padded_steps, run_batch
-from .window import PROTOCOLS
+from .window import QUAPI_SCHEMES
 
 __all__ = ["quapi_probabilities", "quapi_window_probabilities", "solve_quapi", "estimate_memory_bytes", "steps_for"]
 
@@ -42,7 +42,7 @@ def _point(engine, protocol: str, problem: LZProblem, dt, n_steps: int, memory: 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 6, 7, 8))
 def _point_compiled(engine, protocol, problem, dt, shared, eps_max, n_steps, memory, compensate):
-    setup, finish = PROTOCOLS[protocol]
+    setup, finish = QUAPI_SCHEMES[protocol]
     influence = shared if engine.shared_influence else engine.influence(problem.bath, dt, memory, compensate)
     k_steps, rho0, aux = setup(problem, dt, n_steps, eps_max)
     head = engine.head(memory)
