@@ -445,8 +445,8 @@ class PT:
     name: ClassVar[str] = "pt"
     shared_influence: ClassVar[bool] = True
     #: the ladder settings of :func:`lzjax.quapi.converge_quapi` that belong to this engine
-    #: (`memory` there is `memory_time` here)
-    ladder_options: ClassVar[tuple[str, ...]] = ("dt", "memory", "pt_tol", "chi_max", "eps_q")
+    #: (`memory` is an alias of `memory_time`, kept for older calls and the sweep option)
+    ladder_options: ClassVar[tuple[str, ...]] = ("dt", "memory_time", "memory", "pt_tol", "chi_max", "eps_q")
     #: whether :func:`lzjax.quapi.solve_quapi` runs it at fixed (dt, kmax, tmax)
     fixed_settings: ClassVar[bool] = False
     #: the result columns a sweep keeps besides P_LZ, P_ES and their errors, in order
@@ -473,14 +473,14 @@ class PT:
         check(
             "memory_time",
             self.memory_time,
-            lambda x: check_number("memory", x, 0.1, 100.0, unit="memory time, units 1/delta"),
+            lambda x: check_number("memory_time", x, 0.1, 100.0, unit="memory time, units 1/delta"),
         )
         check("pt_tol", self.pt_tol, check_pt_tol)
         check("chi_max", self.chi_max, lambda x: check_integer("chi_max", x, 4, 4096))
         check("dt", self.dt, lambda x: check_number("dt", x, 1e-3, 0.2, unit="units 1/delta"))
         check("eps_q", self.eps_q, lambda x: check_number("eps_q", x, 5.0, 120.0, unit="units of delta"))
         if self.memory_time is None:
-            raise ValueError("memory (memory time, units 1/delta) must be a number in [0.1, 100], got None")
+            raise ValueError("memory_time (units 1/delta) must be a number in [0.1, 100], got None")
 
     @property
     def kernel(self) -> PT:
@@ -490,6 +490,8 @@ class PT:
     def configured(self, **settings) -> PT:
         """A copy with ladder `settings` (names of :attr:`ladder_options`) replaced, validated."""
         if "memory" in settings:
+            if "memory_time" in settings:
+                raise ValueError("give memory_time or its alias memory, not both")
             settings["memory_time"] = settings.pop("memory")
         return dataclasses.replace(self, **settings)
 
