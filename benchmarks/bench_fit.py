@@ -74,9 +74,8 @@ def main() -> None:
         warm_checked.append(time.perf_counter() - t0)
 
     # the pieces, warm
-    spec = res._spec
-    consts = res._consts
-    data = {"v": jnp.asarray(v), "P": jnp.asarray(P), "w": jnp.asarray(1 / sigma), "consts": consts}
+    spec = res.spec
+    data = res.data(v, P, sigma)
     z = jnp.log(jnp.asarray([res.params["gamma"]]))
     z_grid = jnp.log(jnp.asarray(fitmod.GAMMA_GRID))[:, None]
 
@@ -88,9 +87,9 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
         return min(times)
 
-    t_grid = best_of(lambda: fitmod._chi2_grid(z_grid, data, spec))
-    t_vg = best_of(lambda: fitmod._value_and_grad(z, data, spec))
-    reverse = jax.jit(jax.value_and_grad(fitmod._chi2), static_argnames="spec")
+    t_grid = best_of(lambda: fitmod.chi2_grid(z_grid, data, spec))
+    t_vg = best_of(lambda: fitmod.value_and_grad(z, data, spec))
+    reverse = jax.jit(jax.value_and_grad(fitmod.chi2), static_argnames="spec")
     t_rev = best_of(lambda: reverse(z, data, spec))
 
     g, e = res.params["gamma"], res.errors["gamma"]

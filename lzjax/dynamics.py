@@ -34,9 +34,9 @@ import numpy as np
 
 from .adiabatic import asymptotic_rx, dressed_state, relax_tail
 from .checks import MAX_STEPS, check_batch_steps, check_choice, check_integer, check_number
-from .model import Bath, Drive
+from .model import Bath, Drive, LinearDrive
 from .neqb import cf4_step, check_neqb_validity, window_eps_max
-from .protocols import DrivenSystem, LinearSweep
+from .protocols import DrivenSystem
 from .trajectories import HashableAxes, drop_ends, observables, prepare_system, trajectory_dataset
 
 __all__ = [
@@ -251,7 +251,7 @@ def neqb_trajectory(
     n_outer = check_integer("n_outer", n_outer, 16)
     system, in_axes, shape, params = prepare_system(drive, bath, theta, eps_start=eps_start, eps_end=eps_end)
     check_neqb_validity(system)
-    linear = isinstance(system.drive, (Drive, LinearSweep))
+    linear = isinstance(system.drive, LinearDrive)  # Drive or LinearSweep
     grid = check_choice("grid", grid or ("asinh" if linear else "uniform"), GRIDS)
     if grid == "asinh" and not linear:
         raise ValueError("grid 'asinh' needs a linear drive (Drive or LinearSweep); use 'uniform'")

@@ -31,7 +31,7 @@ at dof·(10⁻⁸/σ)² so that noise-free data can converge. Reaching ``max_ite
 a line search that no longer moves gives ``converged = False``.
 
 **Gradient.** Forward mode: J = ∂r/∂z by ``jax.jacfwd`` and ∇χ² = 2Jᵀr (p ≤ 3 parameters,
-so forward mode beats reverse mode through the long scans; see `_value_and_grad`).
+so forward mode beats reverse mode through the long scans; see :func:`value_and_grad`).
 
 **Error bars.** Gauss-Newton: J = ∂r/∂z (``jax.jacfwd`` of the weighted residuals r at the
 optimum), Cov_z = (JᵀJ)⁻¹, transformed to the physical parameters by Cov_θ = D Cov_z D,
@@ -51,15 +51,22 @@ model is compared with the converged :func:`lzjax.neqb.solve_neqb` at the optimu
 model agrees with ``solve_neqb`` to ≲ 3·10⁻⁵ for v ∈ [0.01, 10] (γ = 5·10⁻⁴…5·10⁻³, s = 3,
 ω_c = 5, T = 6.4; ε_max 130–300), 3·10⁻⁶–8·10⁻⁶ with 1024.
 
-**QUAPI.** ``engine="quapi"`` needs ``engine_options = {"dt", "kmax", "tmax"}``: one δt,
-k_max and protocol duration t_max (units 1/Δ) for every point, so t_max must cover the
-slowest sweep. These are fixed settings, not a convergence ladder: the fit inherits their
-discretisation error. With ``pt_tol`` (and optionally ``chi_max``, ``taper``) the memory
-k_max is that of the process tensor (:class:`lzjax.quapi.engines.pt.PTSettings`, any length)
-instead of the 4^k_max ADT: one host build per parameter point, shared by all v and
-differentiated through its tangent build (:func:`lzjax.quapi.engines.pt.differentiable_tensor`).
-That path runs eagerly (the start grid is a host loop, each L-BFGS step builds a tensor and its
-tangent) and gives first derivatives only, so ``error_method="hessian"`` is refused.
+**Exact engines.** ``engine`` an exact engine of :data:`lzjax.quapi.ENGINES`, by name ("pt",
+"adt") or configured (``PT(pt_tol=1e-7)``, ``ADT()``), with ``engine_options = {"dt", "tmax"}``
+and the memory ``kmax`` in steps (required for the ADT; the process tensor's default is
+round(memory_time/dt)): one δt, memory and protocol duration t_max (units 1/Δ) for every point,
+so t_max must cover the slowest sweep. These are fixed settings, not a convergence ladder: the
+fit inherits their discretisation error. The engine owns the rest: its run settings
+(``engine.fixed_memory``; the process tensor takes ``taper`` too, and its `pt_tol` and `chi_max`
+from the configured object) and the settings recorded (``engine.fixed_record``). A pure engine
+(``engine.fit_traced``: the ADT) runs :func:`lzjax.quapi.quapi_probabilities` per point, jitted
+with χ² and its Jacobian; the process tensor has its own model (``engine.fit_model``): one
+tensor per parameter point built on the host, shared by all v and differentiated through its
+tangent build (:func:`lzjax.quapi.engines.pt.differentiable_tensor`), run eagerly (the start
+grid is a host loop, each L-BFGS step builds a tensor and its tangent), first derivatives
+only: ``error_method="hessian"`` is refused. ``engine="quapi"`` (with ``pt_tol`` in
+`engine_options` for the process tensor, else the ADT) is the deprecated spelling of the
+previous release.
 
 Units: v in Δ², ω_c and T in Δ (Δ = ``delta``); γ dimensionless.
 """
@@ -70,6 +77,7 @@ import csv
 import dataclasses
 import math
 import os
+import warnings as _warnings
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -82,11 +90,26 @@ from .checks import check_bool, check_choice, check_integer, check_step_count
 from .model import Bath, Drive, LZProblem, dimensionless
 from .neqb import check_neqb_validity, neqb_probabilities, solve_neqb, window_eps_max
 from .progress import progress_bar
+from .quapi.engines import ADT, ENGINES, PT, get_engine
+from .quapi.solve import quapi_probabilities
 
-__all__ = ["FitResult", "fit_curve", "load_curve_csv", "validate_curve", "check_engine_options", "FITTABLE"]
+__all__ = [
+    "FitResult",
+    "FitSpec",
+    "fit_curve",
+    "load_curve_csv",
+    "validate_curve",
+    "check_engine_options",
+    "fit_engine",
+    "chi2",
+    "chi2_grid",
+    "value_and_grad",
+    "lbfgs_init",
+    "lbfgs_direction",
+    "FITTABLE",
+]
 
 FITTABLE = ("gamma", "omega_c", "T")
-ENGINES = ("neqb", "quapi")
 GAMMA_GRID = tuple(np.geomspace(1e-6, 1e-1, 16))
 _FACTOR_GRID = (0.5, 1.0, 2.0)  # ω_c/ω_c0 and T/T0 in the start grid when fitted
 _RANGE_FACTOR = 3.0  # the NEQB window covers ω_c, T up to 3× their start values
@@ -216,10 +239,14 @@ class FitResult:
       else None.
     - `iterations`: L-BFGS steps; `converged`: the stopping rule was met (see module);
       `loss_history`: χ² at the start and after each step (length iterations + 1).
-    - `engine`, `engine_options` (for NEQB: n_steps, eps_max in units of Δ, window_tol; for
-      QUAPI: dt, kmax, tmax, and pt_tol, chi_max, taper with the process tensor); `start`: the
-      best grid point; `model_error`: max |P_fixed window − P_solve_neqb| at the optimum (NEQB
-      with check_model, else None); `warnings`: text.
+    - `engine` ("neqb", "adt", "pt": the forward model's name), `engine_options` (for NEQB:
+      n_steps, eps_max in units of Δ, window_tol; for an exact engine: dt, kmax, tmax and its
+      own record, e.g. pt_tol, chi_max, taper for the process tensor); `start`: the best grid
+      point; `model_error`: max |P_fixed window − P_solve_neqb| at the optimum (NEQB with
+      check_model, else None); `warnings`: text.
+    - `spec`, `consts`: the compiled model's static configuration (:class:`FitSpec`) and its
+      constants (fixed parameters, window): with the data they are the arguments of
+      :func:`chi2`, :func:`chi2_grid` and :func:`value_and_grad` (benchmarks, tests).
     """
 
     params: dict
@@ -240,15 +267,21 @@ class FitResult:
     error_method: str
     model_error: float | None = None
     warnings: tuple = ()
-    _spec: Any = dataclasses.field(default=None, repr=False, compare=False)
-    _consts: Any = dataclasses.field(default=None, repr=False, compare=False)
+    spec: Any = dataclasses.field(default=None, repr=False, compare=False)
+    consts: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     def predict(self, v):
         """P_LZ of the fitted model (the same fixed-window engine) at sweep speeds `v`."""
         v = np.atleast_1d(np.asarray(v, dtype=np.float64))
         z = jnp.log(jnp.asarray([self.params[n] for n in self.names]))
-        predict = _predict if self._spec.pt is None else _pt_model
-        return np.asarray(predict(z, jnp.asarray(v), self._consts, self._spec))
+        predict = _predict if _traced(self.spec) else _model
+        return np.asarray(predict(z, jnp.asarray(v), self.consts, self.spec))
+
+    def data(self, v, P, sigma=None) -> dict:
+        """The data argument of :func:`chi2`, :func:`chi2_grid` and :func:`value_and_grad` for
+        this fit's model (weights 1/σ, or 1 without σ)."""
+        w = np.ones_like(np.asarray(v, dtype=np.float64)) if sigma is None else 1.0 / np.asarray(sigma)
+        return {"v": jnp.asarray(v), "P": jnp.asarray(P), "w": jnp.asarray(w), "consts": self.consts}
 
     def to_dict(self) -> dict:
         """JSON-ready record: gamma, gamma_err, chi2_dof, iterations, converged, then an
@@ -282,16 +315,24 @@ class FitResult:
 # ---- forward model and jitted cores ----------------------------------------------------------
 
 
-class _Spec(NamedTuple):
-    """Static configuration: changing it compiles; everything else is an argument."""
+class FitSpec(NamedTuple):
+    """Static configuration of a fit's model: changing it compiles; everything else is an
+    argument. `engine`: "neqb" or the exact engine's kernel (its configuration-free instance);
+    `names`: the fitted parameters; `n_steps`: NEQB's window steps; `dt`, `memory` (the engine's
+    run memory: k_max for the ADT, :class:`lzjax.quapi.engines.pt.PTSettings` for the process
+    tensor), `tmax`: an exact engine's fixed settings."""
 
-    engine: str
+    engine: Any
     names: tuple
     n_steps: int = 0
     dt: float = 0.0
-    kmax: int = 0
+    memory: Any = 0
     tmax: float = 0.0
-    pt: Any = None  # PTSettings: QUAPI through the process tensor (host build, see _pt_model)
+
+
+def _traced(spec: FitSpec) -> bool:
+    """Whether the model runs under jax.jit (NEQB and pure engines) or eagerly (host builds)."""
+    return spec.engine == "neqb" or spec.engine.fit_traced
 
 
 def _parameters(z, consts, names):
@@ -301,28 +342,41 @@ def _parameters(z, consts, names):
     return params
 
 
-def _point(params, v, eps_max, spec: _Spec):
-    """P_LZ at one sweep speed (per-point pure function; vmapped over v)."""
-    problem = LZProblem(
+def _problem(params, v):
+    return LZProblem(
         Drive(v, params["delta"]), Bath(params["gamma"], params["s"], params["omega_c"], params["T"]), params["theta"]
     )
-    if spec.engine == "neqb":
-        return neqb_probabilities(problem, eps_max, spec.n_steps)[0]
-    from .quapi import quapi_probabilities
 
-    return quapi_probabilities(problem, dt=spec.dt, kmax=spec.kmax, tmax=spec.tmax)[0]
+
+def _point(params, v, eps_max, spec: FitSpec):
+    """NEQB's P_LZ at one sweep speed (per-point pure function; vmapped over v)."""
+    return neqb_probabilities(_problem(params, v), eps_max, spec.n_steps)[0]
+
+
+def _exact_point(params, v, spec: FitSpec):
+    """A pure exact engine's P_LZ at one sweep speed (fixed settings; vmapped over v)."""
+    problem = _problem(params, v)
+    return quapi_probabilities(problem, dt=spec.dt, kmax=spec.memory, tmax=spec.tmax, engine=spec.engine)[0]
 
 
 def _model(z, v, consts, spec):
+    """P_LZ at the sweep speeds `v`: NEQB or a pure exact engine per point (vmapped), or the
+    model of an engine that builds on the host (``engine.fit_model``, eager, the batch at once)."""
     params = _parameters(z, consts, spec.names)
-    return jax.vmap(lambda vi: _point(params, vi, consts["eps_max"], spec))(v)
+    if spec.engine == "neqb":
+        return jax.vmap(lambda vi: _point(params, vi, consts["eps_max"], spec))(v)
+    if spec.engine.fit_traced:
+        return jax.vmap(lambda vi: _exact_point(params, vi, spec))(v)
+    return spec.engine.fit_model(_problem(params, v), spec.dt, spec.tmax, spec.memory)
 
 
 def _residuals(z, data, spec):
     return (_model(z, data["v"], data["consts"], spec) - data["P"]) * data["w"]
 
 
-def _chi2(z, data, spec):
+def chi2(z, data, spec):
+    """χ² at log-parameters `z` (p,) for `data` ({"v", "P", "w", "consts"}, see
+    :meth:`FitResult.data`) and the model `spec` (:class:`FitSpec`). Pure, not jitted."""
     r = _residuals(z, data, spec)
     return jnp.sum(r * r)
 
@@ -333,23 +387,25 @@ def _optimizer():
 
 
 @partial(jax.jit, static_argnames=("spec",))
-def _chi2_grid(z_grid, data, spec):
-    return jax.vmap(lambda z: _chi2(z, data, spec))(z_grid)
+def chi2_grid(z_grid, data, spec):
+    """χ² at each row of `z_grid` (m, p), one vmapped call (jitted once per `spec`)."""
+    return jax.vmap(lambda z: chi2(z, data, spec))(z_grid)
 
 
 @jax.jit
-def _init_state(z):
+def lbfgs_init(z):
+    """The L-BFGS memory (optax) at the start point `z`."""
     return _optimizer().init(z)
 
 
 @jax.jit
-def _direction(grad, state, z):
+def lbfgs_direction(grad, state, z):
     """L-BFGS search direction −H⁻¹∇χ² (optax) and the updated memory."""
     return _optimizer().update(grad, state, z)
 
 
 @partial(jax.jit, static_argnames=("spec",))
-def _value_and_grad(z, data, spec):
+def value_and_grad(z, data, spec):
     """(χ², ∇_z χ², J, r) from one forward-mode pass: J = ∂r/∂z (``jax.jacfwd``), ∇χ² = 2 Jᵀr.
 
     With p ≤ 3 parameters forward mode is the cheap direction: on the 32-point benchmark one
@@ -393,51 +449,24 @@ def _line_search(z, value, grad, direction, data, spec, *, c1=1e-4, c2=0.9, max_
     return z, value, grad, False
 
 
-def _pt_model(z, v, consts, spec):
-    """P_LZ at the sweep speeds `v` through the process tensor: one host build per parameter
-    point, shared by every v and differentiable in the bath
-    (:func:`lzjax.quapi.engines.pt.differentiable_tensor`), then the jitted plain protocol of
-    :func:`lzjax.quapi.runner.run_batch` (the same numbers as
-    :func:`lzjax.quapi.quapi_probabilities` with engine "pt"). Eager: not inside jit or vmap."""
-    from .quapi.engines.pt import PT, differentiable_tensor
-    from .quapi.runner import run_batch
-    from .quapi.solve import steps_for
-
-    params = _parameters(z, consts, spec.names)
-    n = v.shape[0]
-    leaf = lambda x: jnp.broadcast_to(x, (n,))  # noqa: E731
-    bath = Bath(params["gamma"], params["s"], params["omega_c"], params["T"])
-    flat = dimensionless(
-        LZProblem(Drive(v, leaf(params["delta"])), jax.tree_util.tree_map(leaf, bath), leaf(params["theta"]))
-    )
-    delta = float(params["delta"])  # a constant of the fit
-    tensor = differentiable_tensor(
-        dimensionless(LZProblem(Drive(1.0, params["delta"]), bath)).bath, spec.dt * delta, spec.pt
-    )
-    return run_batch(
-        PT(), "plain", flat, jnp.full(n, spec.dt * delta), steps_for(spec.dt, spec.tmax), spec.pt, shared=tensor
-    )[0]
-
-
-def _pt_chi2_grid(z_grid, data, spec):
-    """χ² at each grid row through :func:`_pt_model` (a host loop; inf where the tensor's
-    compression fails, :func:`lzjax.quapi.engines.pt.check_tensor`)."""
+def _eager_chi2_grid(z_grid, data, spec):
+    """χ² at each grid row through an eager model (a host loop; inf where the model refuses the
+    point, e.g. a process tensor whose compression fails)."""
     out = []
     for z in z_grid:
         try:
-            r = (_pt_model(z, data["v"], data["consts"], spec) - data["P"]) * data["w"]
-            out.append(float(jnp.sum(r * r)))
+            out.append(float(chi2(z, data, spec)))
         except ValueError:
             out.append(math.inf)
     return np.asarray(out)
 
 
-def _pt_value_and_grad(z, data, spec):
-    """:func:`_value_and_grad` through :func:`_pt_model` (eager jacfwd; χ² = inf where the
-    tensor's compression fails, which the line search treats as too far)."""
+def _eager_value_and_grad(z, data, spec):
+    """:func:`value_and_grad` through an eager model (jacfwd outside jit; χ² = inf where the
+    model refuses the point, which the line search treats as too far)."""
 
     def r(x):
-        out = (_pt_model(x, data["v"], data["consts"], spec) - data["P"]) * data["w"]
+        out = _residuals(x, data, spec)
         return out, out
 
     try:
@@ -449,13 +478,13 @@ def _pt_value_and_grad(z, data, spec):
 
 
 def _loss_and_grad(z, data, spec):
-    """(χ², ∇χ², J, r) by the spec's engine: jitted, or the process tensor's eager path."""
-    return _value_and_grad(z, data, spec) if spec.pt is None else _pt_value_and_grad(z, data, spec)
+    """(χ², ∇χ², J, r) of the spec's model: jitted, or eagerly for an engine that builds on the host."""
+    return value_and_grad(z, data, spec) if _traced(spec) else _eager_value_and_grad(z, data, spec)
 
 
 @partial(jax.jit, static_argnames=("spec",))
 def _hessian(z, data, spec):
-    return jax.hessian(_chi2)(z, data, spec)
+    return jax.hessian(chi2)(z, data, spec)
 
 
 @partial(jax.jit, static_argnames=("spec",))
@@ -492,8 +521,45 @@ def _positive_float(name, value, *, allow_zero=False):
     return x
 
 
+def fit_engine(engine, engine_options: dict | None = None):
+    """The forward model of a fit: ("neqb" or a configured exact engine, its engine_options).
+
+    `engine`: "neqb"; an exact engine of :data:`lzjax.quapi.ENGINES` by name ("pt", "adt") or
+    configured (``PT(pt_tol=1e-7)``); or the deprecated "quapi" (a DeprecationWarning), mapped
+    as in the previous release: the process tensor ``PT(pt_tol=..., chi_max=...)`` when
+    `engine_options` hold pt_tol, else the plain ADT. ValueError naming an unknown engine."""
+    options = dict(engine_options or {})
+    if isinstance(engine, str) and engine == "neqb":
+        return "neqb", options
+    if isinstance(engine, str) and engine == "quapi":
+        _warnings.warn(
+            "fit_curve(engine='quapi') is deprecated: pass engine='pt' or a configured "
+            "lzjax.quapi.PT(pt_tol=..., chi_max=...) for the process tensor, engine='adt' for the plain ADT",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if "pt_tol" in options:
+            return PT(pt_tol=options.pop("pt_tol"), chi_max=options.pop("chi_max", PT.chi_max)), options
+        stray = sorted({"chi_max", "taper"} & set(options))
+        if stray:
+            raise ValueError(f"engine_options {stray} need pt_tol (the process tensor)")
+        return ADT(), options
+    if isinstance(engine, str) and engine not in ENGINES:
+        raise ValueError(
+            f"engine must be 'neqb' or an exact engine ({', '.join(map(repr, ENGINES))}, or a configured "
+            f"one such as lzjax.quapi.PT(...)), got {engine!r}"
+        )
+    engine = get_engine(engine)
+    if not callable(getattr(engine, "fixed_memory", None)):
+        raise ValueError(
+            f"engine {getattr(engine, 'name', engine)!r} has no fixed settings for a fit "
+            "(fixed_options, fixed_memory, fixed_record, fit_traced and, unless traced, fit_model)"
+        )
+    return engine, options
+
+
 def _engine_spec(engine, names, options):
-    options = dict(options or {})
+    """(FitSpec, NEQB options) of a resolved engine (:func:`fit_engine`); every setting checked."""
     if engine == "neqb":
         unknown = set(options) - {"n_steps", "eps_max", "window_tol"}
         if unknown:
@@ -507,44 +573,29 @@ def _engine_spec(engine, names, options):
         eps_max = options.get("eps_max")
         if eps_max is not None:
             eps_max = _positive_float("eps_max", eps_max)
-        return _Spec("neqb", names, n_steps=int(n_steps)), {"eps_max": eps_max, "window_tol": float(window_tol)}
-    from .quapi.engines.adt import KMAX_RANGE
-    from .quapi.engines.pt import PT, PTSettings
-
-    unknown = set(options) - {"dt", "kmax", "tmax"} - set(_PT_OPTIONS)
-    missing = {"dt", "kmax", "tmax"} - set(options)
+        return FitSpec("neqb", names, n_steps=int(n_steps)), {"eps_max": eps_max, "window_tol": float(window_tol)}
+    accepted = ("dt", "kmax", "tmax", *engine.fixed_options)
+    unknown = set(options) - set(accepted)
+    missing = {"dt", "tmax"} - set(options)
     if unknown or missing:
         raise ValueError(
-            "engine='quapi' needs engine_options with dt, kmax and tmax (fixed settings), and "
-            "pt_tol (with optional chi_max, taper) for the process tensor; "
-            f"missing {sorted(missing)}, unknown {sorted(unknown)}"
+            f"engine {engine.name!r} needs engine_options with dt and tmax and the memory kmax (fixed "
+            f"settings; accepted: {', '.join(accepted)}); missing {sorted(missing)}, unknown {sorted(unknown)}"
         )
-    pt = None
-    if "pt_tol" in options:  # PT.check names the bad setting and its range
-        pt = PTSettings(
-            options["kmax"],
-            options["pt_tol"],
-            options.get("chi_max", _PT_OPTIONS["chi_max"]),
-            options.get("taper", _PT_OPTIONS["taper"]),
-        )
-        PT().check(pt)
-        pt = PTSettings(int(pt.kmax), float(pt.tol), int(pt.chi_max), float(pt.taper))
-    elif set(options) & set(_PT_OPTIONS):
-        raise ValueError(f"engine_options {sorted(set(options) & set(_PT_OPTIONS))} need pt_tol (the process tensor)")
-    kmax = pt.kmax if pt else check_integer("kmax", options["kmax"], *KMAX_RANGE)
     dt, tmax = _positive_float("dt", options["dt"]), _positive_float("tmax", options["tmax"])
-    check_step_count(dt, tmax, 1 if pt else kmax + 1)
-    return _Spec("quapi", names, dt=float(options["dt"]), kmax=int(kmax), tmax=float(options["tmax"]), pt=pt), {}
+    extra = {k: options[k] for k in engine.fixed_options if k in options}
+    memory = engine.fixed_memory(dt, options.get("kmax"), **extra)  # the engine names a bad setting
+    check_step_count(dt, tmax, engine.head(memory) + 1)
+    return FitSpec(engine.kernel, names, dt=dt, memory=memory, tmax=tmax), {}
 
 
-def check_engine_options(engine: str, options: dict | None) -> None:
-    """ValueError naming the setting and its range when `engine_options` for `engine` ("neqb"
-    or "quapi") are not what :func:`fit_curve` accepts (the same check it runs first)."""
-    _engine_spec(engine, ("gamma",), options)
-
-
-#: optional engine_options of the process tensor (engine "quapi" with pt_tol) and their defaults
-_PT_OPTIONS = {"pt_tol": None, "chi_max": 512, "taper": 0.0}
+def check_engine_options(engine, options: dict | None) -> None:
+    """ValueError naming the setting and its range when `engine_options` for `engine` (as
+    :func:`fit_curve` takes it) are not what :func:`fit_curve` accepts (the same check it runs first)."""
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", DeprecationWarning)
+        resolved, options = fit_engine(engine, options)
+    _engine_spec(resolved, ("gamma",), options)
 
 
 def _check_arguments(
@@ -557,7 +608,6 @@ def _check_arguments(
     if not names or len(set(names)) != len(names) or any(n not in FITTABLE for n in names):
         raise ValueError(f"fit must be a non-empty list of distinct names from {FITTABLE}, got {fit!r}")
     names = tuple(n for n in FITTABLE if n in names)  # canonical order
-    check_choice("engine", engine, ENGINES)
     check_choice("error_method", error_method, ("gauss-newton", "hessian"))
     check_integer("max_iter", max_iter, 1)
     for name, tol in (("ftol", ftol), ("gtol", gtol)):
@@ -589,13 +639,13 @@ def _check_arguments(
 
 
 def _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts):
-    """Phase 2: the NEQB window covering every parameter the fit may visit (0 for QUAPI)."""
-    info = dict(spec._asdict())
-    info = {k: info[k] for k in (("n_steps",) if engine == "neqb" else ("dt", "kmax", "tmax"))}
+    """Phase 2: the NEQB window covering every parameter the fit may visit (0 for an exact
+    engine), and the settings recorded (`engine_options` of the result)."""
     if engine != "neqb":
-        if spec.pt is not None:
-            info.update(pt_tol=spec.pt.tol, chi_max=spec.pt.chi_max, taper=spec.pt.taper)
+        info = {"dt": spec.dt, "kmax": None, "tmax": spec.tmax}
+        info.update(engine.fixed_record(spec.memory))  # kmax and the engine's own settings
         return 0.0, info
+    info = {"n_steps": spec.n_steps}
     upper = dict(base, gamma=max(_GAMMA_HI, float(grid_gamma.max()), 10.0 * (gamma0 or 0.0)))
     for n in ("omega_c", "T"):
         if n in names:
@@ -615,11 +665,11 @@ def _start(names, base, grid_gamma, gamma0, data, spec):
             values = base[n] * np.asarray(_FACTOR_GRID)
         axes.append(np.log(values))
     z_grid = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=-1)
-    grid = _chi2_grid if spec.pt is None else _pt_chi2_grid
-    chi2_grid = np.asarray(grid(jnp.asarray(z_grid), data, spec))
-    if not np.any(np.isfinite(chi2_grid)):
+    grid = chi2_grid if _traced(spec) else _eager_chi2_grid
+    values = np.asarray(grid(jnp.asarray(z_grid), data, spec))
+    if not np.any(np.isfinite(values)):
         raise ValueError("the model gives no finite χ² on the start grid (check the fixed parameters)")
-    best = int(np.nanargmin(np.where(np.isfinite(chi2_grid), chi2_grid, np.inf)))
+    best = int(np.nanargmin(np.where(np.isfinite(values), values, np.inf)))
     start = {n: float(math.exp(z_grid[best, i])) for i, n in enumerate(names)}
     warnings = [
         f"the best start value of {n} ({start[n]:.3g}) is at the edge of the start grid"
@@ -632,13 +682,13 @@ def _start(names, base, grid_gamma, gamma0, data, spec):
 def _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, bar):
     """Phase 4: L-BFGS (optax direction, host line search); returns (z, history, iterations, converged).
     `bar` (:func:`lzjax.progress.progress_bar`) is advanced once per iteration."""
-    state = _init_state(z)
+    state = lbfgs_init(z)
     value, grad, _, _ = _loss_and_grad(z, data, spec)
     value = float(value)
     history = [value]
     converged, iterations = False, 0
     for iterations in range(1, max_iter + 1):  # noqa: B007  (the count is returned after the loop)
-        direction, state = _direction(grad, state, z)
+        direction, state = lbfgs_direction(grad, state, z)
         z, value, grad, moved = _line_search(z, value, grad, direction, data, spec)
         previous = history[-1]
         history.append(value)
@@ -731,7 +781,7 @@ def fit_curve(
     delta=1.0,
     gamma0=None,
     fit=("gamma",),
-    engine: str = "neqb",
+    engine: Any = "neqb",
     engine_options: dict | None = None,
     gamma_grid=None,
     max_iter: int = 100,
@@ -752,9 +802,13 @@ def fit_curve(
     - `gamma0`: optional start value of γ, added to the start grid; the fixed γ when
       "gamma" is not fitted.
     - `fit`: names of the fitted parameters, a subset of ("gamma", "omega_c", "T").
-    - `engine`: "neqb" (default) or "quapi"; `engine_options`: for neqb n_steps (default 512),
-      eps_max (default: automatic, see module), window_tol (1e-7); for quapi dt, kmax, tmax,
-      and pt_tol (chi_max 512, taper 0) for the process tensor (see module).
+    - `engine`: "neqb" (default), or an exact engine of :data:`lzjax.quapi.ENGINES` by name
+      ("pt", "adt") or configured (``PT(pt_tol=1e-7, chi_max=64)``, ``ADT()``), as
+      :func:`lzjax.quapi.converge_quapi` takes it; "quapi" is the deprecated spelling (see
+      :func:`fit_engine`). `engine_options`: for neqb n_steps (default 512), eps_max (default:
+      automatic, see module), window_tol (1e-7); for an exact engine its fixed settings dt,
+      tmax and kmax (memory steps; the process tensor's default round(memory_time/dt)), and
+      the process tensor's taper (default 0) (see module).
     - `gamma_grid`: start-grid values of γ (default 16 log-spaced in [1e-6, 1e-1]).
     - `max_iter`, `ftol`, `gtol`: the stopping rule (see module).
     - `error_method`: "gauss-newton" (default) or "hessian".
@@ -767,14 +821,15 @@ def fit_curve(
     Every input is checked before anything is computed. Phases: check, fixed window, start
     grid, L-BFGS, error bars, model check (one private function each).
     """
+    engine, engine_options = fit_engine(engine, engine_options)
     names, v, P, sigma, gamma0, grid_gamma, base = _check_arguments(
         v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid, s, omega_c, T, theta, delta
     )
     spec, neqb_opts = _engine_spec(engine, names, engine_options)
-    if spec.pt is not None and error_method == "hessian":
+    if not _traced(spec) and error_method == "hessian":
         raise ValueError(
-            "error_method='hessian' needs second derivatives, which the process tensor "
-            "(engine_options pt_tol) does not give; use 'gauss-newton'"
+            f"error_method='hessian' needs second derivatives, which engine {engine.name!r} does not give "
+            "(its model builds on the host: first derivatives only); use 'gauss-newton'"
         )
     with progress_bar(max_iter, check_bool("progress", progress), "lzjax fit", unit="iteration") as bar:
         bar.phase(f"lzjax fit: fixed window ({len(v)} rows)")
@@ -816,7 +871,7 @@ def fit_curve(
             iterations=iterations,
             converged=converged,
             loss_history=np.asarray(history),
-            engine=engine,
+            engine=engine if engine == "neqb" else engine.name,
             engine_options=engine_info,
             sigma_estimated=sigma is None,
             sigma=sigma_hat,
@@ -824,6 +879,6 @@ def fit_curve(
             error_method=error_method,
             model_error=model_error,
             warnings=tuple(warnings),
-            _spec=spec,
-            _consts=consts,
+            spec=spec,
+            consts=consts,
         )

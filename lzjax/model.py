@@ -33,6 +33,7 @@ else:  # at run time a no-op: no dependency on typing_extensions (typing has it 
 
 __all__ = [
     "V_RANGE",
+    "LinearDrive",
     "Drive",
     "Bath",
     "LZProblem",
@@ -98,8 +99,25 @@ def pytree_dataclass(cls):
     return cls
 
 
+class LinearDrive:
+    """The linear bias ε(t) = v·t, written once: the base of the infinite :class:`Drive` and of
+    the finite :class:`lzjax.protocols.LinearSweep` (``isinstance(d, LinearDrive)`` asks "is the
+    drive linear"). A plain mixin with no fields: each subclass keeps its own fields and pytree
+    structure; it needs a field `v` (the sweep speed)."""
+
+    v: Any
+
+    def epsilon(self, t):
+        """Bias ε(t) = v t."""
+        return self.v * t
+
+    def depsilon(self, t):
+        """dε/dt = v."""
+        return self.v + 0.0 * t
+
+
 @pytree_dataclass
-class Drive:
+class Drive(LinearDrive):
     """Linear Landau-Zener drive ε(t) = v·t through an avoided crossing of splitting Δ.
 
     **Arguments:**
@@ -125,14 +143,6 @@ class Drive:
                     f"v/delta**2 (the sweep speed in units of delta**2) must be in [{lo:g}, {hi:g}]; "
                     f"got {float(speed[bad].ravel()[0] if speed.ndim else speed):g}"
                 )
-
-    def epsilon(self, t):
-        """Bias ε(t) = v t."""
-        return self.v * t
-
-    def depsilon(self, t):
-        """dε/dt."""
-        return self.v + 0.0 * t
 
 
 @pytree_dataclass

@@ -5,7 +5,8 @@ Units: Δ = ħ = 1 (energies in Δ, times in 1/Δ). The infinite linear sweep is
 read-out of the engines). The finite protocols here run over a window [t_start, t_end] and start
 and end in the instantaneous eigenbasis at finite bias (no asymptotic correction):
 
-- :class:`LinearSweep`: ε(t) = v t from ε_i to ε_f (t = ε_i/v … ε_f/v);
+- :class:`LinearSweep`: ε(t) = v t from ε_i to ε_f (t = ε_i/v … ε_f/v); its ε(t) is that of
+  :class:`lzjax.model.LinearDrive`, the one linear-drive type it shares with :class:`Drive`;
 - :class:`TanhSweep`: ε(t) = ε₀ + A tanh(t/τ) (speed A/τ at t = 0);
 - :class:`PeriodicDrive`: ε(t) = ε₀ + A cos ωt (Landau-Zener-Stückelberg interferometry);
 - :class:`TabulatedDrive`: samples (t_k, ε_k), natural cubic spline or linear interpolation.
@@ -25,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .checks import check_range, is_traced, real_values
-from .model import Bath, Drive, pytree_dataclass
+from .model import Bath, Drive, LinearDrive, pytree_dataclass
 
 __all__ = ["LinearSweep", "TanhSweep", "PeriodicDrive", "TabulatedDrive", "DrivenSystem", "PROTOCOLS", "is_protocol"]
 
@@ -42,7 +43,7 @@ def _check_order(name_lo: str, lo, name_hi: str, hi) -> None:
 
 
 @pytree_dataclass
-class LinearSweep:
+class LinearSweep(LinearDrive):
     """Finite linear sweep ε(t) = v t from ε_i to ε_f (units Δ; times t = ε/v in 1/Δ).
 
     **Arguments:**
@@ -69,14 +70,6 @@ class LinearSweep:
     @property
     def t_end(self):
         return self.eps_end / self.v
-
-    def epsilon(self, t):
-        """ε(t) = v t."""
-        return self.v * t
-
-    def depsilon(self, t):
-        """dε/dt = v."""
-        return self.v + 0.0 * t
 
 
 @pytree_dataclass

@@ -16,8 +16,10 @@ All fields are numpy arrays of the batch shape (the broadcast shape of the probl
   The values of a "not finite" or "unphysical" point are never returned as numbers: P is NaN
   there (null in every file) and the error ∞; a "beyond weak coupling" point keeps its numbers
   (the numerics are converged, the model is not valid) with `converged` False.
-- `engine`: the engine's name ("neqb", "quapi-adt", ...); `settings`: a dict of per-point engine
-  settings (NEQB: n_steps; QUAPI: dt, kmax, ...), also readable as attributes (`result.dt`).
+- `engine`: the engine's name ("neqb", "quapi-adt", "quapi-pt", ...); `settings`: a dict of
+  per-point engine settings, arrays of the batch shape, whose keys the built-in engines take from
+  :data:`SETTINGS` (name -> meaning; an added engine may record more). ``result.settings["dt"]``
+  is the explicit form; ``result.dt`` (attribute access to a setting) is kept as a shorthand.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["Result", "STATUSES", "PROBABILITY_SLACK", "TRACE_TOL", "classify", "make_result"]
+__all__ = ["Result", "STATUSES", "SETTINGS", "PROBABILITY_SLACK", "TRACE_TOL", "classify", "make_result"]
 
 STATUSES = ("converged", "not converged", "unchecked", "not finite", "unphysical", "beyond weak coupling")
 #: how far outside [0, 1] a probability may lie by rounding alone, per precision, when the
@@ -36,11 +38,29 @@ STATUSES = ("converged", "not converged", "unchecked", "not finite", "unphysical
 PROBABILITY_SLACK = {"float64": 1e-9, "float32": 1e-3}
 #: the trace defect |Tr ρ − 1| accepted without a larger error estimate, per precision
 TRACE_TOL = {"float64": 1e-6, "float32": 1e-3}
+#: the keys of `Result.settings` that the built-in engines record (per point) and their meaning
+SETTINGS = {
+    "n_steps": "NEQB: steps of the converged run",
+    "kappa": "NEQB: the weak-coupling measure κ (beyond lzjax.neqb.KAPPA_MAX: 'beyond weak coupling')",
+    "dt": "QUAPI: Trotter step of the (finest) run, 1/Δ",
+    "kmax": "QUAPI ADT: memory length in steps (fixed settings; the ladder's budget)",
+    "memory": "QUAPI PT ladder: memory K of the fine run, in steps (the memory time is PT.memory_time)",
+    "chi": "QUAPI PT ladder: bond dimension of the fine run's tensor (before padding)",
+    "pt_tol": "QUAPI PT ladder: relative truncation of the fine run's compression",
+    "eps_q": "QUAPI ladder: half-width of the exact window used, Δ",
+    "tail": "QUAPI ladder: ∫Γ1 dt left to the golden-rule tails",
+    "trace_err": "QUAPI: |Tr ρ − 1| (the largest over the ladder's runs; added to the error bar)",
+    "err_dt": "QUAPI ladder: the time-step part of the error bar (max over P_LZ, P_ES)",
+    "err_memory": "QUAPI ladder: the memory part of the error bar",
+    "err_window": "QUAPI ladder: the window (golden-rule tail) part of the error bar",
+    "err_compression": "QUAPI ladder: the compression part of the error bar (PT; 0 for the ADT)",
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class Result:
-    """Engine output on a batch (see the module docstring for the fields)."""
+    """Engine output on a batch (see the module docstring for the fields; the keys of `settings`
+    are documented in :data:`SETTINGS`)."""
 
     P_LZ: Any
     P_ES: Any
@@ -53,7 +73,7 @@ class Result:
     engine: str = ""
     settings: dict = dataclasses.field(default_factory=dict)
 
-    def __getattr__(self, name):  # only called when normal lookup fails
+    def __getattr__(self, name):  # only called when normal lookup fails: result.dt = result.settings["dt"]
         settings = object.__getattribute__(self, "settings")
         if name in settings:
             return settings[name]

@@ -224,8 +224,8 @@ def engine_call(engine: str, options: dict, progress: bool):
     names = (*names, "status")
 
     def run(problem):
-        result = solve(problem, progress=progress, **call_options)
-        return {n: np.asarray(getattr(result, n)).reshape(-1) for n in names}
+        values = solve(problem, progress=progress, **call_options).fields()  # results and settings
+        return {n: np.asarray(values[n]).reshape(-1) for n in names}
 
     return run, names
 

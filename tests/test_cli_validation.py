@@ -122,7 +122,10 @@ def _records(path):
     return json.loads(path.read_text())
 
 
-@pytest.mark.parametrize("engine", [["--engine", "quapi", "--dt", "0.1", "--kmax", "2"], []])
+@pytest.mark.parametrize(
+    "engine",
+    [["--engine", "quapi", "--dt", "0.1", "--kmax", "2"], ["--engine", "adt", "--dt", "0.1", "--kmax", "2"], []],
+)
 def test_trajectory_times_records_start_and_end_exactly_once(engine, tmp_path, capsys):
     """--times: start and end recorded (as the help says, for both engines), the recorded times
     equal the requested ones (no 1e-15 noise), a requested start recorded once."""

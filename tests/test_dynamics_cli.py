@@ -79,7 +79,30 @@ PER = [
         (LIN + ["--times", "0", "--dt", "0.1"], "--dt does not apply to --engine neqb with --drive linear"),
         (LIN + ["--times", "0", "--kmax", "4"], "--kmax does not apply to --engine neqb"),
         (LIN + ["--times", "0", "--engine", "quapi", "--dt", "0.1", "--kmax", "3"], "needs a finite window"),
-        (LIN + ["--times", "0", "--engine", "quapi", "--eps-start", "-5", "--eps-end", "5"], "needs --dt and --kmax"),
+        (LIN + ["--times", "0", "--engine", "quapi", "--eps-start", "-5", "--eps-end", "5"], "quapi needs --dt"),
+        (
+            LIN + ["--times", "0", "--engine", "adt", "--dt", "0.1", "--eps-start", "-5", "--eps-end", "5"],
+            "kmax (memory length in steps) is required",
+        ),
+        (
+            LIN
+            + ["--times", "0", "--engine", "adt", "--dt", "0.1", "--kmax", "2", "--memory", "1"]
+            + ["--eps-start", "-5", "--eps-end", "5"],
+            "--memory does not apply to --engine adt",
+        ),
+        (
+            LIN
+            + ["--times", "0", "--engine", "pt", "--dt", "0.1", "--kmax", "2", "--memory", "1"]
+            + ["--eps-start", "-5", "--eps-end", "5"],
+            "give one",
+        ),
+        (
+            LIN
+            + ["--times", "0", "--engine", "pt", "--dt", "0.1", "--memory", "500"]
+            + ["--eps-start", "-5", "--eps-end", "5"],
+            "memory_time must be a number in [0.1, 100]",
+        ),
+        (LIN + ["--times", "0", "--memory", "1"], "--memory does not apply to --engine neqb"),
         (
             PER + ["--every", "5", "--engine", "quapi", "--dt", "0.1", "--kmax", "3", "--n-steps", "64"],
             "--n-steps does not apply to --engine quapi",
@@ -174,21 +197,31 @@ def test_trajectory_records_equal_neqb_trajectory(tmp_path, capsys):
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-15)
 
 
-def test_quapi_trajectory_records_equal_exact_trajectory(tmp_path, capsys):
-    """--engine quapi (periodic drive, δt = 0.1, k_max = 2, every 25 steps): the JSON rows equal
-    exact_trajectory's values."""
+@pytest.mark.parametrize(
+    "flags, engine, memory",
+    [
+        (["--engine", "adt", "--kmax", "2"], "adt", 2),
+        (["--engine", "pt", "--memory", "0.3"], "pt", 3),  # memory time 0.3/Δ: K = 3 steps of 0.1
+        (["--engine", "quapi", "--kmax", "3"], "pt", 3),  # quapi: the alias of pt, in every subcommand
+    ],
+)
+def test_exact_trajectory_records_equal_exact_trajectory(tmp_path, capsys, flags, engine, memory):
+    """--engine adt / pt / quapi (periodic drive, δt = 0.1, every 25 steps): the JSON rows equal
+    exact_trajectory's values with the same engine and run memory (the process tensor's from
+    PT.fixed_memory: K steps, pt_tol 1e-9)."""
     from lzjax.protocols import PeriodicDrive
+    from lzjax.quapi.engines import get_engine
 
-    assert (
-        main(
-            PER
-            + ["--every", "25", "--engine", "quapi", "--dt", "0.1", "--kmax", "2", "--out", str(tmp_path / "q.json")]
-        )
-        == 0
-    )
+    out = tmp_path / "q.json"
+    assert main(PER + ["--every", "25", "--dt", "0.1", *flags, "--out", str(out)]) == 0
     capsys.readouterr()
-    rows = json.loads((tmp_path / "q.json").read_text())
-    ds = quapi_trajectory.exact_trajectory(PeriodicDrive(0.5, 4.0, 1.0, 0.0, 10.0), FIG1, 0.0, dt=0.1, kmax=2, every=25)
+    rows = json.loads(out.read_text())
+    exact = get_engine(engine)
+    kmax = exact.fixed_memory(0.1, memory)
+    ds = quapi_trajectory.exact_trajectory(
+        PeriodicDrive(0.5, 4.0, 1.0, 0.0, 10.0), FIG1, 0.0, dt=0.1, kmax=kmax, every=25, engine=exact
+    )
+    assert ds.attrs["engine"] == f"quapi-{engine}"
     assert len(rows) == ds.sizes["time"] == 5
     for j, row in enumerate(rows):
         want = [float(ds.t[0, j])] + [float(ds.sel(start="ground")[k][0, j]) for k in OBS]

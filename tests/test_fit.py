@@ -19,7 +19,7 @@ from lzjax import Bath, Drive, LZProblem, neqb_probabilities, solve_neqb
 from lzjax import fit as fitmod
 from lzjax.cli import main
 from lzjax.fit import fit_curve, load_curve_csv
-from lzjax.quapi import quapi_probabilities
+from lzjax.quapi import ADT, PT, quapi_probabilities
 
 V = np.geomspace(0.01, 1.0, 24)
 SEED = 20261124
@@ -95,7 +95,7 @@ def test_second_fit_compiles_nothing_new(truths, compiles):
     (XLA backend compilations counted, tests/conftest.py)."""
     gamma, T, theta = CASES[0]
     P, sigma = noisy(truths[0], SEED + 100)
-    jitted = [fitmod._chi2_grid, fitmod._value_and_grad, fitmod._direction, fitmod._init_state]
+    jitted = [fitmod.chi2_grid, fitmod.value_and_grad, fitmod.lbfgs_direction, fitmod.lbfgs_init]
     first = fit_curve(V, P, sigma, s=S, omega_c=OMEGA_C, T=T, theta=theta, check_model=False)
     before = [f._cache_size() for f in jitted]
     P2, sigma2 = noisy(truths[2], SEED + 101)
@@ -199,16 +199,14 @@ def test_quapi_engine_recovers_its_own_gamma_and_hessian_errors():
     truth = np.asarray(model(v))
     sigma = 0.01 * truth
     P = truth + sigma * np.random.default_rng(SEED + 3).standard_normal(v.size)
-    gn = fit_curve(v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine="quapi", engine_options=opts)
-    he = fit_curve(
-        v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine="quapi", engine_options=opts, error_method="hessian"
-    )
+    gn = fit_curve(v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine="adt", engine_options=opts)
+    he = fit_curve(v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine=ADT(), engine_options=opts, error_method="hessian")
     est, err = gn.params["gamma"], gn.errors["gamma"]
     print(
         f"\nquapi fit: gamma {gamma:g} -> {est:.6g} ± {err:.3g} (hessian ± {he.errors['gamma']:.3g}), "
         f"chi2/dof {gn.chi2_dof:.3f}, {gn.iterations} it"
     )
-    assert gn.converged and gn.engine == "quapi" and gn.model_error is None
+    assert gn.converged and gn.engine == "adt" and gn.model_error is None
     assert abs(est - gamma) < 3 * err and abs(est / gamma - 1) < 0.15
     assert he.params["gamma"] == pytest.approx(est, rel=1e-6)
     assert he.errors["gamma"] == pytest.approx(err, rel=0.2)  # Hessian = Gauss-Newton + residual term
@@ -216,16 +214,18 @@ def test_quapi_engine_recovers_its_own_gamma_and_hessian_errors():
 
 @pytest.mark.slow
 def test_quapi_process_tensor_fit_recovers_its_own_gamma(tmp_path):
-    """engine_options with pt_tol: the forward model is the process tensor, built (and its
+    """engine=PT(pt_tol=...): the forward model is the process tensor, built (and its
     tangent) on the host per parameter point. Data: quapi_probabilities(engine="pt") at
     γ = 5e-3 (K = 4, tol 1e-7, δt 0.2, t_max 20, Θ = 0.3, v ∈ {0.5, 1, 2, 4}) plus 1 % noise.
     Measured: γ = 5.024e-3 ± 2.4e-4 (0.1σ), converged in 5 steps from γ0 = 4e-3 (33 s on the
     shared 2-core CPU, each step a build and a tangent build); the fitted model at the truth
-    reproduces the data to 4e-15 (asserted 1e-12). Hessian errors are refused. `lzjax fit
-    --engine quapi --pt-tol 1e-7` on the same data gives the same γ (to 0.05σ)."""
+    reproduces the data to 4e-15 (asserted 1e-12). Hessian errors are refused. The deprecated
+    spelling engine="quapi" with pt_tol in engine_options is the same fit (with a
+    DeprecationWarning), and `lzjax fit --engine pt --pt-tol 1e-7` (and its alias `--engine
+    quapi`) on the same data gives the same γ (to 0.05σ)."""
     from lzjax.quapi.engines.pt import PTSettings
 
-    opts = dict(dt=0.2, kmax=4, tmax=20.0, pt_tol=1e-7)
+    opts = dict(dt=0.2, kmax=4, tmax=20.0)
     v = np.array([0.5, 1.0, 2.0, 4.0])
     gamma = 5e-3
     truth = np.array(
@@ -252,20 +252,35 @@ def test_quapi_process_tensor_fit_recovers_its_own_gamma(tmp_path):
         omega_c=OMEGA_C,
         T=6.4,
         theta=0.3,
-        engine="quapi",
+        engine=PT(pt_tol=1e-7),
         engine_options=opts,
         gamma0=4e-3,
         gamma_grid=[4e-3],
     )
     est, err = res.params["gamma"], res.errors["gamma"]
     print(f"\npt fit: gamma {gamma:g} -> {est:.6g} ± {err:.3g}, chi2/dof {res.chi2_dof:.3f}, {res.iterations} it")
-    assert res.converged and res.engine_options["pt_tol"] == 1e-7
+    assert res.converged and res.engine == "pt" and res.engine_options["pt_tol"] == 1e-7
     assert abs(est - gamma) < 3 * err and abs(est / gamma - 1) < 0.15
     res_truth = dataclasses.replace(res, params=dict(res.params, gamma=gamma))
     np.testing.assert_allclose(res_truth.predict(v), truth, rtol=0, atol=1e-12)  # same model as the data
     with pytest.raises(ValueError, match="hessian"):
-        fit_curve(v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine="quapi", engine_options=opts, error_method="hessian")
-    # the command line: `lzjax fit --engine quapi` is this fit (its start grid adds 1e-6 … 1e-1)
+        fit_curve(v, P, sigma, s=S, omega_c=OMEGA_C, T=6.4, engine="pt", engine_options=opts, error_method="hessian")
+    with pytest.warns(DeprecationWarning, match="engine='quapi'"):  # the previous release's spelling
+        old = fit_curve(
+            v,
+            P,
+            sigma,
+            s=S,
+            omega_c=OMEGA_C,
+            T=6.4,
+            theta=0.3,
+            engine="quapi",
+            engine_options=dict(opts, pt_tol=1e-7),
+            gamma0=4e-3,
+            gamma_grid=[4e-3],
+        )
+    assert old.params == res.params and old.engine_options == res.engine_options
+    # the command line: `lzjax fit --engine pt` is this fit (its start grid adds 1e-6 … 1e-1)
     data = tmp_path / "pt.csv"
     data.write_text(
         "v,P_LZ,sigma\n" + "".join(f"{a:.10g},{b:.15g},{c:.15g}\n" for a, b, c in zip(v, P, sigma, strict=False))
@@ -283,7 +298,7 @@ def test_quapi_process_tensor_fit_recovers_its_own_gamma(tmp_path):
         "--theta",
         "0.3",
         "--engine",
-        "quapi",
+        "pt",
         "--dt",
         "0.2",
         "--kmax",
@@ -299,8 +314,11 @@ def test_quapi_process_tensor_fit_recovers_its_own_gamma(tmp_path):
     ]
     assert main(argv) == 0
     record = json.loads(out.read_text())
-    assert record["engine_options"]["pt_tol"] == 1e-7 and record["converged"]
+    assert record["engine_options"]["pt_tol"] == 1e-7 and record["converged"] and record["engine"] == "pt"
     assert abs(record["gamma"] - est) < 0.05 * err
+    argv[argv.index("pt")] = "quapi"  # the alias of the default exact engine, in every subcommand
+    assert main(argv) == 0
+    assert json.loads(out.read_text())["gamma"] == record["gamma"]
 
 
 # ---- bad data: clear errors, nothing fitted, no output written --------------------------------
@@ -365,8 +383,12 @@ def test_fit_curve_validates_before_computing():
         (dict(fit=("gamma", "omega_c", "T")), "3 point(s) for 3 fitted parameter(s); need at least 4"),
         (dict(fit=("gamma", "s")), "fit must be"),
         (dict(engine="magic"), "engine must be"),
-        (dict(engine="quapi"), "needs engine_options"),
-        (dict(engine="quapi", engine_options=dict(dt=0.1, kmax=40, tmax=10.0)), "kmax must be"),
+        (dict(engine="adt"), "needs engine_options"),
+        (dict(engine="adt", engine_options=dict(dt=0.1, kmax=40, tmax=10.0)), "kmax must be"),
+        (dict(engine="adt", engine_options=dict(dt=0.1, tmax=10.0)), "kmax (memory length in steps) is required"),
+        (dict(engine="adt", engine_options=dict(dt=0.1, kmax=2, tmax=10.0, taper=0.5)), "unknown ['taper']"),
+        (dict(engine=PT(pt_tol=1e-9), engine_options=dict(dt=0.1, tmax=10.0, taper=2.0)), "taper"),
+        (dict(engine="pt", engine_options=dict(dt=0.1, kmax=4, tmax=10.0), error_method="hessian"), "hessian"),
         (dict(engine_options=dict(n_steps=3)), "n_steps must be"),
         (dict(omega_c=-1.0), "omega_c (cutoff frequency)"),
         (dict(theta=2.0), "theta (coupling angle"),
@@ -435,14 +457,25 @@ def test_cli_fit_writes_json_and_plot(tmp_path, capsys, truths):
         ("v,sigma\n0.1,0.01\n0.2,0.01\n", [], "missing column(s) P_LZ"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n", ["--fit", "gamma,omega_c"], "need at least 3"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--fit", "gamma,s"], "--fit must be"),
-        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "quapi"], "needs --dt, --kmax and --tmax"),
-        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "adt"], "needs --dt, --kmax and --tmax"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "quapi"], "--engine quapi needs --dt and --tmax"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "pt"], "--engine pt needs --dt and --tmax"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--engine", "adt"], "--engine adt needs --dt and --tmax"),
+        (
+            "v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n",
+            ["--engine", "adt", "--dt", "0.2", "--tmax", "9"],
+            "kmax (memory length in steps) is required",
+        ),
         (
             "v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n",
             ["--engine", "adt", "--dt", "0.2", "--kmax", "2", "--tmax", "9", "--pt-tol", "1e-9"],
-            "--pt-tol belongs to --engine quapi",
+            "--pt-tol does not apply to --engine adt",
         ),
-        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--pt-tol", "1e-9"], "--pt-tol belongs to --engine quapi/adt"),
+        (
+            "v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n",
+            ["--engine", "adt", "--dt", "0.2", "--kmax", "2", "--tmax", "9", "--memory", "1"],
+            "--memory does not apply to --engine adt",
+        ),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--pt-tol", "1e-9"], "--pt-tol belongs to the exact engines"),
         (
             "v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n",
             ["--engine", "quapi", "--dt", "0.2", "--kmax", "2", "--tmax", "9", "--pt-tol", "0.5"],

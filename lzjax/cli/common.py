@@ -29,7 +29,73 @@ __all__ = [
     "Outputs",
     "save_figure",
     "file_error_message",
+    "ENGINE_ALIASES",
+    "engine_choices",
+    "engine_name",
+    "ENGINE_FLAGS",
+    "add_engine_flags",
+    "engine_settings",
+    "exact_engine",
 ]
+
+#: `--engine` means the same engines in every subcommand: "neqb" (where it applies) and the exact
+#: engines of :data:`lzjax.quapi.ENGINES` ("pt", the process tensor; "adt", the plain augmented
+#: density tensor); "quapi" is an alias of the default exact engine, the process tensor
+ENGINE_ALIASES = {"quapi": "pt"}
+
+
+def engine_choices(neqb: bool = False) -> list[str]:
+    """The choices of `--engine`: ["neqb"] (if it applies), the registry's names, the aliases."""
+    from ..quapi.engines import ENGINES
+
+    return ["neqb"] * neqb + [*ENGINES, *ENGINE_ALIASES]
+
+
+def engine_name(name: str) -> str:
+    """The engine an `--engine` choice names (an alias resolved)."""
+    return ENGINE_ALIASES.get(name, name)
+
+
+#: flags of an exact engine's own settings at fixed settings (flag -> the engine's field)
+ENGINE_FLAGS = {"--memory": "memory_time", "--pt-tol": "pt_tol"}
+
+
+def add_engine_flags(p: argparse.ArgumentParser, engine_help: str) -> None:
+    """`--engine` (neqb, the exact engines, the alias quapi) and the exact engine's memory and
+    settings at fixed settings: --kmax (steps), --memory (the memory time), --pt-tol."""
+    p.add_argument("--engine", default="neqb", choices=engine_choices(neqb=True), help=engine_help)
+    p.add_argument("--kmax", type=int, help="pt/adt: memory length in steps (adt: required)")
+    p.add_argument(
+        "--memory", type=float, help="pt: memory time in 1/Δ instead of --kmax (default 6.4: K = round(memory/dt))"
+    )
+    p.add_argument(
+        "--pt-tol", dest="pt_tol", type=float, help="pt: compression tolerance of the process tensor (default 1e-9)"
+    )
+
+
+def engine_settings(args) -> dict:
+    """The exact engine's settings given by the flags of :data:`ENGINE_FLAGS` (field -> value)."""
+    values = {key: getattr(args, flag[2:].replace("-", "_")) for flag, key in ENGINE_FLAGS.items()}
+    return {key: x for key, x in values.items() if x is not None}
+
+
+def exact_engine(args):
+    """The exact engine that `--engine` names, configured by its flags (:data:`ENGINE_FLAGS`); a
+    flag the engine does not take, or --kmax with --memory, is an :class:`InputError`."""
+    from ..quapi.engines import get_engine
+
+    engine = get_engine(engine_name(args.engine))
+    settings = engine_settings(args)
+    wrong = [flag for flag, key in ENGINE_FLAGS.items() if key in settings and key not in engine.ladder_options]
+    if wrong:
+        raise InputError(
+            f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --engine {args.engine} "
+            f"(its settings: {', '.join(engine.ladder_options)})"
+        )
+    if args.kmax is not None and "memory_time" in settings:
+        raise InputError("--kmax (memory steps) and --memory (memory time) give the same memory: give one")
+    with user_input():
+        return engine.configured(**settings)
 
 
 class InputError(Exception):

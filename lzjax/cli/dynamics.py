@@ -4,11 +4,17 @@ the command line (units Δ = ħ = 1).
     lzjax trajectory --v 1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 [--theta 0]
                      (--times -5,0,5 | --every N) [--eps-start -20 --eps-end 20]
                      [--drive linear|tanh|periodic] [--amplitude A --tau τ --eps0 ε₀ --omega ω
-                      --t-start t0 --t-end t1] [--engine neqb|quapi] [--dt δt] [--kmax K]
-                     [--n-steps N] [--start ground|excited] [--window-tol δ]
+                      --t-start t0 --t-end t1] [--engine neqb|pt|adt|quapi] [--dt δt]
+                     [--kmax K | --memory τ] [--pt-tol ε] [--n-steps N] [--start ground|excited]
+                     [--window-tol δ]
                      [--out FILE.csv|.json|.nc] [--plot FILE.png]
     lzjax window --v 0.3,1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 --tol 1e-4 [--out FILE]
                  [--plot FILE.png]
+
+`--engine` names the same engines as in every subcommand: neqb (default), or an exact engine at
+fixed settings on a finite window: pt (the process tensor, memory time --memory in 1/Δ or --kmax
+steps; one bath and one duration per call; quapi is its alias) or adt (the plain augmented
+density tensor, --kmax steps).
 
 Every parameter flag (the bath's, Θ, v, and the protocol's) takes one value or a list; the
 run covers their Cartesian product as one batch. Flags that do not apply to the chosen drive
@@ -25,11 +31,15 @@ import sys
 import numpy as np
 
 from .common import (
+    ENGINE_FLAGS,
     InputError,
     Outputs,
+    add_engine_flags,
     add_physics_flags,
     check_distinct,
     check_output_path,
+    engine_settings,
+    exact_engine,
     parse_values,
     require_matplotlib,
     require_netcdf,
@@ -92,9 +102,12 @@ def add_trajectory_parser(sub) -> None:
     p.add_argument("--t-end", dest="t_end", help="tanh/periodic: end time (1/Δ)")
     p.add_argument("--times", help="record times t1,t2,... in 1/Δ (linear: ε = v t); start and end always recorded")
     p.add_argument("--every", type=int, help="record every N-th step instead of --times")
-    p.add_argument("--engine", default="neqb", choices=["neqb", "quapi"], help="neqb (default) or quapi (exact, ADT)")
-    p.add_argument("--dt", type=float, help="time step in 1/Δ (quapi: required; neqb: tanh/periodic, default 0.01)")
-    p.add_argument("--kmax", type=int, help="quapi: memory length in steps (required)")
+    add_engine_flags(
+        p,
+        "neqb (default), or exact at fixed settings: pt (the process tensor; quapi is its alias) "
+        "or adt (the plain augmented density tensor)",
+    )
+    p.add_argument("--dt", type=float, help="time step in 1/Δ (pt/adt: required; neqb: tanh/periodic, default 0.01)")
     p.add_argument(
         "--n-steps", dest="n_steps", type=int, help="neqb, linear drive: steps over the window (default 4096)"
     )
@@ -216,18 +229,22 @@ def _plan_trajectory(args) -> dict:
             raise InputError("--eps-start and --eps-end go together (a finite linear sweep)")
     finite = drive != "linear" or args.eps_start is not None
     # flags that do not apply to the engine
-    if engine == "quapi":
-        _refuse(["--n-steps"] if args.n_steps is not None else [], "to --engine quapi (neqb, linear drive)")
-        missing = [f for f, x in (("--dt", args.dt), ("--kmax", args.kmax)) if x is None]
-        if missing:
-            raise InputError(f"--engine quapi needs {' and '.join(missing)} (fixed settings)")
+    exact = engine != "neqb"
+    if exact:
+        _refuse(["--n-steps"] if args.n_steps is not None else [], f"to --engine {engine} (neqb, linear drive)")
+        if args.dt is None:
+            raise InputError(f"--engine {engine} needs --dt (fixed settings)")
         if not finite:
             raise InputError(
-                "--engine quapi needs a finite window: --eps-start and --eps-end "
+                f"--engine {engine} needs a finite window: --eps-start and --eps-end "
                 "(the infinite sweep's tails are NEQB's)"
             )
+        engine_object = exact_engine(args)
     else:
-        _refuse(["--kmax"] if args.kmax is not None else [], "to --engine neqb (quapi only)")
+        given = ["--kmax"] * (args.kmax is not None) + [
+            f for f, k in ENGINE_FLAGS.items() if k in engine_settings(args)
+        ]
+        _refuse(given, "to --engine neqb")
         if drive == "linear":
             _refuse(["--dt"] if args.dt is not None else [], "to --engine neqb with --drive linear (use --n-steps)")
         else:
@@ -297,12 +314,10 @@ def _plan_trajectory(args) -> dict:
                 f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (1/Δ)"
             )
     # dt and n_steps are the engines' to check (first thing, before any work: see run_trajectory)
-    if engine == "quapi":
-        kwargs.update(dt=args.dt, kmax=args.kmax)
-        from ..quapi.engines import get_engine
-
-        with user_input():  # before the size estimate, which grows like 4^kmax
-            get_engine("adt").check(args.kmax)
+    if exact:
+        with user_input():  # the engine's run memory, before the size estimate (the ADT's grows like 4^kmax)
+            memory = engine_object.fixed_memory(args.dt, args.kmax)  # pyright: ignore[reportPossiblyUnbound]
+        kwargs.update(dt=args.dt, kmax=memory, engine=engine_object)  # pyright: ignore[reportPossiblyUnbound]
     elif drive == "linear":
         if args.n_steps is not None:
             kwargs["n_steps"] = args.n_steps
@@ -311,7 +326,7 @@ def _plan_trajectory(args) -> dict:
     n = int(np.prod(shape))
     # the step count of every engine, counted before the size estimate and before any allocation
     with user_input():
-        if engine == "quapi":
+        if exact:
             from ..quapi.trajectory import check_exact_steps
 
             span_all = (
@@ -319,7 +334,7 @@ def _plan_trajectory(args) -> dict:
                 if drive == "linear"
                 else flat["t_end"] - flat["t_start"]
             )
-            check_exact_steps(span_all, args.dt or 0.0, n)  # --dt: required with --engine quapi
+            check_exact_steps(span_all, args.dt or 0.0, n)  # --dt: required with an exact engine
         else:  # NEQB: asinh grid of n_steps for linear drives, uniform steps of dt otherwise
             from ..dynamics import check_neqb_steps
 
@@ -330,7 +345,7 @@ def _plan_trajectory(args) -> dict:
                 dt=0.01 if args.dt is None else args.dt,
                 n_steps=4096 if args.n_steps is None else args.n_steps,
             )
-    if engine == "quapi":
+    if exact:
         span = (
             float(np.max(t1 - t0))  # pyright: ignore[reportOperatorIssue, reportPossiblyUnbound]  # set with times
             if times is not None
@@ -342,7 +357,8 @@ def _plan_trajectory(args) -> dict:
                 )
             )
         )
-        size_check("quapi", n, {"dt": args.dt, "kmax": args.kmax, "tmax": span}, args.yes)
+        options = {"dt": args.dt, "kmax": kwargs["kmax"], "tmax": span, "engine": kwargs["engine"]}
+        size_check("quapi", n, options, args.yes)
     else:
         size_check("neqb", n, {}, args.yes)
     return {
@@ -351,7 +367,7 @@ def _plan_trajectory(args) -> dict:
         "theta": flat["theta"],
         "kwargs": kwargs,
         "shape": shape,
-        "engine": engine,
+        "exact": exact,
         "kind": drive,
         "finite": finite,
     }
@@ -363,7 +379,7 @@ def run_trajectory(args) -> int:
     from ..writers import OBSERVABLES, point_params, trajectory_records, write_records
 
     plan = _plan_trajectory(args)
-    engine = quapi_trajectory.exact_trajectory if plan["engine"] == "quapi" else dynamics.neqb_trajectory
+    engine = quapi_trajectory.exact_trajectory if plan["exact"] else dynamics.neqb_trajectory
     # The engines check dt, kmax, n_steps and the step count first thing, before any work, and
     # expose no separate validator yet: a ValueError out of these calls is such a check.
     with user_input():

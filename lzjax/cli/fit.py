@@ -7,20 +7,21 @@ import sys
 from typing import Any
 
 from .common import (
+    ENGINE_FLAGS,
     InputError,
     Outputs,
+    add_engine_flags,
     check_distinct,
     check_output_path,
+    engine_settings,
+    exact_engine,
     save_figure,
     single,
     user_input,
 )
 from .size import size_check
 
-__all__ = ["add_fit_parser", "run_fit", "FIT_PT_TOL"]
-
-#: compression tolerance of `lzjax fit --engine quapi` unless --pt-tol is given
-FIT_PT_TOL = 1e-9
+__all__ = ["add_fit_parser", "run_fit"]
 
 
 def add_fit_parser(sub) -> None:
@@ -33,20 +34,14 @@ def add_fit_parser(sub) -> None:
     fit.add_argument("--delta", default="1", help="tunnel splitting Δ (sets the unit; default 1)")
     fit.add_argument("--gamma0", help="start value of γ (added to the start grid 1e-6..1e-1)")
     fit.add_argument("--fit", default="gamma", help="fitted parameters: gamma[,omega_c][,T] (default gamma)")
-    fit.add_argument(
-        "--engine",
-        default="neqb",
-        choices=["neqb", "quapi", "adt"],
-        help="forward model: neqb (default), quapi (the exact process tensor) or adt (the plain "
-        "augmented density tensor, memory 4^kmax)",
+    add_engine_flags(
+        fit,
+        "forward model: neqb (default), pt (the exact process tensor; quapi is its alias) or adt "
+        "(the plain augmented density tensor, memory 4^kmax), at fixed settings",
     )
     fit.add_argument("--n-steps", dest="n_steps", type=int, help="neqb: steps of the fixed window (default 512)")
-    fit.add_argument("--dt", type=float, help="quapi/adt: Trotter step δt in 1/Δ (with --kmax, --tmax)")
-    fit.add_argument("--kmax", type=int, help="quapi/adt: memory length in steps")
-    fit.add_argument(
-        "--pt-tol", dest="pt_tol", type=float, help="quapi: compression tolerance of the process tensor (default 1e-9)"
-    )
-    fit.add_argument("--tmax", type=float, help="quapi/adt: protocol duration in 1/Δ (covers the slowest sweep)")
+    fit.add_argument("--dt", type=float, help="pt/adt: Trotter step δt in 1/Δ (with --tmax)")
+    fit.add_argument("--tmax", type=float, help="pt/adt: protocol duration in 1/Δ (covers the slowest sweep)")
     fit.add_argument(
         "--max-iter", dest="max_iter", type=int, default=100, help="L-BFGS iterations at most (default 100)"
     )
@@ -55,23 +50,23 @@ def add_fit_parser(sub) -> None:
     fit.add_argument("--yes", action="store_true", help="run even when the size estimate is above the hard limit")
 
 
-def _engine_options(args) -> dict:
-    quapi_flags = {"dt": args.dt, "kmax": args.kmax, "tmax": args.tmax}
-    if args.engine in ("quapi", "adt"):
-        if args.n_steps is not None:
-            raise InputError(f"--n-steps belongs to --engine neqb, not to --engine {args.engine}")
-        if any(x is None for x in quapi_flags.values()):
-            raise InputError(f"--engine {args.engine} needs --dt, --kmax and --tmax (fixed settings)")
-        options = dict(quapi_flags)
-        if args.engine == "quapi":
-            options["pt_tol"] = FIT_PT_TOL if args.pt_tol is None else args.pt_tol
-        elif args.pt_tol is not None:
-            raise InputError("--pt-tol belongs to --engine quapi (the process tensor), not to --engine adt")
-        return options
-    given = [f"--{k.replace('_', '-')}" for k, x in dict(quapi_flags, pt_tol=args.pt_tol).items() if x is not None]
-    if given:
-        raise InputError(f"{', '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to --engine quapi/adt")
-    return {"n_steps": 512 if args.n_steps is None else args.n_steps}
+def _fit_engine(args) -> tuple[Any, dict]:
+    """(engine: "neqb" or a configured exact engine, engine_options), every flag checked."""
+    if args.engine == "neqb":
+        fixed = [f for f, x in (("--dt", args.dt), ("--kmax", args.kmax), ("--tmax", args.tmax)) if x is not None]
+        given = fixed + [f for f, key in ENGINE_FLAGS.items() if key in engine_settings(args)]
+        if given:
+            raise InputError(
+                f"{', '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to the exact engines "
+                "(--engine pt/adt), not to --engine neqb"
+            )
+        return "neqb", {"n_steps": 512 if args.n_steps is None else args.n_steps}
+    if args.n_steps is not None:
+        raise InputError(f"--n-steps belongs to --engine neqb, not to --engine {args.engine}")
+    if args.dt is None or args.tmax is None:
+        raise InputError(f"--engine {args.engine} needs --dt and --tmax (fixed settings)")
+    engine = exact_engine(args)
+    return engine, {"dt": args.dt, "tmax": args.tmax, **({} if args.kmax is None else {"kmax": args.kmax})}
 
 
 def run_fit(args) -> int:
@@ -94,12 +89,11 @@ def run_fit(args) -> int:
         "delta": single("--delta", args.delta),
     }
     gamma0 = None if args.gamma0 is None else single("--gamma0", args.gamma0)
-    options = _engine_options(args)
-    engine = "neqb" if args.engine == "neqb" else "quapi"
+    engine, options = _fit_engine(args)
     with user_input():
         check_engine_options(engine, options)  # before the size estimate
         v, P, sigma = load_curve_csv(args.data, n_params=len(names))
-    size_check("fit", len(v), dict(options, max_iter=args.max_iter, engine=args.engine, n_params=len(names)), args.yes)
+    size_check("fit", len(v), dict(options, max_iter=args.max_iter, engine=engine, n_params=len(names)), args.yes)
     # fit_curve checks its remaining arguments (the model parameters, gamma0, max_iter) first
     # thing, before any model evaluation, and lzjax exposes no separate validator for them yet.
     with user_input():

@@ -4,6 +4,7 @@ a soft limit, refused above a hard one unless --yes."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -46,29 +47,19 @@ def _estimate(kind: str, n: int, options: dict, v=None) -> tuple[float, float]:
         return 15.0 + 4e-3 * n, 400.0 * n + 64 * 2**20
     if kind == "fit":
         iterations = max(1, options.get("max_iter", 100))
-        engine = options.get("engine", "neqb")
-        if engine == "neqb":
+        engine: Any = options.get("engine", "neqb")  # "neqb" or a configured exact engine
+        if isinstance(engine, str):
             return 20.0 + 3e-3 * n * iterations / 100, 25 * 2**10 * n
-        from ..quapi.engines import ADT, PT
-        from ..quapi.engines.pt import PTSettings
-
-        kmax, p = int(options["kmax"]), int(options.get("n_params", 1))
-        steps = _steps(options)
-        exact = PT() if engine == "quapi" else ADT()
-        per_step = exact.step_seconds(kmax)
-        build = 2e-3 * kmax * (1 + p) if engine == "quapi" else 0.0
-        per_eval = n * steps * per_step * (1 + p) + build
-        if engine == "quapi":
-            memory = PT().memory_bytes(PTSettings(kmax, 1e-9, options.get("chi_max", 512)), n)
-        else:
-            memory = ADT().memory_bytes(kmax, n)
-        return 20.0 + (8 + min(iterations, 30)) * per_eval, memory
+        p = int(options.get("n_params", 1))
+        memory = engine.fixed_memory(options["dt"], options.get("kmax"))  # checked before (fit's check)
+        per_eval = (n * _steps(options) * engine.step_seconds(memory) + engine.build_seconds(memory)) * (1 + p)
+        return 20.0 + (8 + min(iterations, 30)) * per_eval, engine.memory_bytes(memory, n)
     from ..sweeps import quapi_engine
 
-    engine = quapi_engine(options)
+    engine = options.get("engine") or quapi_engine(options)  # a trajectory passes its engine
     v_typ = float(np.median(v)) if v is not None else 1.0
-    if "dt" in options:  # fixed settings: one run of t_max/dt steps
-        kmax = int(options["kmax"])
+    if "dt" in options:  # fixed settings: one run of t_max/dt steps (the engine's run memory)
+        kmax = options["kmax"]
         return 20.0 + n * _steps(options) * engine.step_seconds(kmax), engine.memory_bytes(kmax, min(n, 4096))
     seconds, memory = engine.ladder_cost(n, v_typ)
     return 20.0 + seconds, memory

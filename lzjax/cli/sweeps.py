@@ -9,13 +9,14 @@ import sys
 
 import numpy as np
 
-from ..quapi.engines import ENGINES
 from .common import (
     InputError,
     Outputs,
     add_physics_flags,
     check_distinct,
     check_output_path,
+    engine_choices,
+    engine_name,
     parse_values,
     require_matplotlib,
     save_figure,
@@ -53,9 +54,10 @@ def add_quapi_parser(sub) -> None:
         "--engine",
         dest="quapi_engine",
         default=None,
-        choices=list(ENGINES),
+        choices=engine_choices(),
         help="convergence mode: exact engine, pt (process tensor: compressed memory, wide "
-        "window; the default) or adt (plain augmented density tensor; the default with --budget)",
+        "window; the default; quapi is its alias) or adt (plain augmented density tensor; the "
+        "default with --budget)",
     )
     p.add_argument("--memory", type=float, help="convergence mode, --engine pt: memory time in 1/Δ (default 6.4)")
     p.add_argument(
@@ -161,12 +163,13 @@ def _quapi_options(args) -> dict:
         from ..fit import check_engine_options
 
         with user_input():  # the ADT's fixed settings (dt, tmax > 0, kmax, steps), before the size estimate
-            check_engine_options("quapi", options)
+            check_engine_options("adt", options)
         return options
     if args.tol is not None:
         from ..quapi.engines import select_engine
 
-        engine = select_engine(args.quapi_engine, budget=args.budget)
+        name = None if args.quapi_engine is None else engine_name(args.quapi_engine)
+        engine = select_engine(name, budget=args.budget)
         settings = {key: getattr(args, key) for key in _LADDER_FLAGS.values() if getattr(args, key) is not None}
         wrong = [flag for flag, key in _LADDER_FLAGS.items() if key in settings and key not in engine.ladder_options]
         if wrong:

@@ -4,7 +4,8 @@ Layout (one idea per module):
 
 - `influence`: η coefficients and influence tensors of the discretised Feynman-Vernon functional;
 - `propagator`: time-dependent system propagators in the coupling basis;
-- `window`: the protocols ("window": exact |ε| ≤ ε_q with golden-rule tails; "plain");
+- `window`: the QUAPI schemes (:data:`lzjax.quapi.window.QUAPI_SCHEMES`: "window", exact
+  |ε| ≤ ε_q with golden-rule tails; "plain");
 - `engine`: the interface of an exact engine; `engines/`: the engines as configured objects
   (:class:`ADT`, the plain augmented density tensor; :class:`PT`, the process tensor) and their
   registry :data:`ENGINES`;

@@ -60,6 +60,17 @@ test an engine's name:
     readout(state, k_last, influence) -> rho (2, 4)
                                      ρ at the end point, the last step's propagator k_last
 
+  fixed settings (optional: :func:`lzjax.fit.fit_curve`, `lzjax fit`, `lzjax trajectory`):
+    fixed_options: tuple[str, ...]   run options besides dt, kmax, tmax (PT: taper)
+    fixed_memory(dt, kmax=None, **options) -> memory
+                                     the validated run memory at step dt (ADT: kmax, required;
+                                     PT: PTSettings, K = kmax or round(memory_time/dt))
+    fixed_record(memory) -> dict     the run settings a result records (kmax, ...)
+    build_seconds(memory) -> float   host work per bath before a run (size estimates)
+    fit_traced: bool                 True: a fit runs :func:`lzjax.quapi.quapi_probabilities`
+                                     per point under jit; False: the engine's eager
+    fit_model(problem, dt, tmax, memory) -> P_LZ (n,)   over problem.drive.v (first derivatives)
+
 `memory` is a static run setting (steps, or the engine's settings tuple); `head`, `start` and
 `influence` inside the compiled compositions receive `compile_key(memory)`. The runner vmaps
 the propagation and jits each composition once per (engine kernel, protocol), caching by the

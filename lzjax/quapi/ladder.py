@@ -298,6 +298,7 @@ def converge_quapi(
     budget: int | None = None,
     eps_q: float | None = None,
     dt: float | None = None,
+    memory_time: float | None = None,
     memory: float | None = None,
     pt_tol: float | None = None,
     chi_max: int | None = None,
@@ -316,9 +317,10 @@ def converge_quapi(
       is given), or a name of :data:`lzjax.quapi.ENGINES`. Each engine validates its own
       settings and documents them. Measured at the paper's Fig. 1 point (benchmarks/RESULTS.md):
       the process tensor reaches ±3e-6 where the ADT ladder stops at ±5e-4, in a fraction of its time.
-    - `budget`, `eps_q` (ADT); `dt`, `memory` (the memory time), `pt_tol`, `chi_max`, `eps_q` (PT):
-      the engine's settings given one by one (they replace those of `engine`; a setting the
-      engine does not take is refused by name).
+    - `budget`, `eps_q` (ADT); `dt`, `memory_time` (1/Δ; `memory` is an alias kept for older
+      calls), `pt_tol`, `chi_max`, `eps_q` (PT): the engine's settings given one by one, named as
+      its fields (they replace those of `engine`; a setting the engine does not take is refused
+      by name).
     - `compensate`: η from G(ω)/sinc²(ωδt/2) (:func:`lzjax.quapi.influence.box_compensation`):
       the discretised relaxation rates are then golden-rule exact at O(γ) for E < 3π/(4δt), so
       the δt correction shrinks where relaxation at large E dominates (transversal super-Ohmic
@@ -341,7 +343,8 @@ def converge_quapi(
     check_problem(problem)
     tol = check_ladder_tol(tol)
     compensate = check_bool("compensate", compensate)
-    given = {"budget": budget, "eps_q": eps_q, "dt": dt, "memory": memory, "pt_tol": pt_tol, "chi_max": chi_max}
+    given = {"budget": budget, "eps_q": eps_q, "dt": dt, "memory_time": memory_time, "memory": memory}
+    given.update(pt_tol=pt_tol, chi_max=chi_max)
     given = {k: x for k, x in given.items() if x is not None}
     wrong = [k for k in given if k not in engine.ladder_options]
     if wrong:

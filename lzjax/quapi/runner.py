@@ -1,6 +1,6 @@
 """Batch runner for any exact engine: vmapped preparation, chunked steady scans, read-out.
 
-One run = one protocol ("window" or "plain", :data:`lzjax.quapi.window.PROTOCOLS`), one engine
+One run = one protocol ("window" or "plain", :data:`lzjax.quapi.window.QUAPI_SCHEMES`), one engine
 (:mod:`lzjax.quapi.engine`), fixed memory settings and a flat batch of dimensionless problems,
 each point with its own step count. The four jitted compositions (prepare, step propagators,
 advance, finish) are built once per (engine, protocol) and cached. Only the step propagators
@@ -23,7 +23,7 @@ import numpy as np
 
 from ..progress import progress_bar
 from .influence import eta_coefficients, pair_log_factor
-from .window import PROTOCOLS, step_propagators
+from .window import QUAPI_SCHEMES, step_propagators
 
 __all__ = [
     "run_batch",
@@ -189,7 +189,7 @@ def _compiled(engine, protocol: str):
     - `finish` (the protocol's read-out and outgoing tails, |Tr ρ − 1|): per batch size.
 
     None sees the step count: runs of any length, and batches of mixed sweep speeds, share them."""
-    setup, finish = PROTOCOLS[protocol]
+    setup, finish = QUAPI_SCHEMES[protocol]
     axis = None if engine.shared_influence else 0
 
     vinfluence = jax.jit(

@@ -10,6 +10,7 @@ Times (dt, tmax) are in units of 1/Δ of the problem (ħ = 1); probabilities are
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +22,7 @@ from ..results import Result, make_result
 from .engines import get_engine
 from .engines.adt import ADT
 from .runner import check_influence, check_memory, new_bar, padded_steps, run_batch
-from .window import PROTOCOLS
+from .window import QUAPI_SCHEMES
 
 __all__ = ["quapi_probabilities", "quapi_window_probabilities", "solve_quapi", "estimate_memory_bytes", "steps_for"]
 
@@ -42,7 +43,7 @@ def _point(engine, protocol: str, problem: LZProblem, dt, n_steps: int, memory: 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 6, 7, 8))
 def _point_compiled(engine, protocol, problem, dt, shared, eps_max, n_steps, memory, compensate):
-    setup, finish = PROTOCOLS[protocol]
+    setup, finish = QUAPI_SCHEMES[protocol]
     influence = shared if engine.shared_influence else engine.influence(problem.bath, dt, memory, compensate)
     k_steps, rho0, aux = setup(problem, dt, n_steps, eps_max)
     head = engine.head(memory)
@@ -87,12 +88,14 @@ def quapi_window_probabilities(
     return _point(get_engine(engine), "window", dimensionless(problem), dt * d, n_steps, kmax, eps_max / d, compensate)
 
 
-def quapi_probabilities(problem: LZProblem, *, dt: float, kmax: int, tmax: float, engine="adt"):
+def quapi_probabilities(problem: LZProblem, *, dt: float, kmax: Any, tmax: float, engine: Any = "adt"):
     """Expert call: (P_LZ, P_ES) of one point at fixed settings, no checks, no error estimate.
 
     `problem` leaves are scalars (vmap it for batches; Δ ≠ 1 is rescaled here), `dt` and
     `tmax` Python numbers in units of 1/Δ (they fix the static step count N = round(tmax/dt)),
-    `kmax` the memory in steps. Differentiable in the problem leaves.
+    `kmax` the engine's run memory (steps for the ADT; :class:`lzjax.quapi.engines.pt.PTSettings`
+    for the process tensor), `engine` a name of :data:`lzjax.quapi.ENGINES` or an engine object.
+    Differentiable in the problem leaves.
     """
     n_steps = steps_for(dt, tmax)
     return _point(get_engine(engine), "plain", dimensionless(problem), dt * problem.drive.delta, n_steps, kmax, None)

@@ -21,8 +21,9 @@ The NEQB window design (:mod:`lzjax.neqb`) transplanted to QUAPI, linear drive �
 Two protocols share one interface, `setup(problem, dt, n_steps, eps_max, n=None) -> (K, rho0, aux)`
 and `finish(rho, aux, problem, dt, n, eps_max) -> (P_LZ, P_ES)` (`n` the point's own step count,
 may be traced; K has the static length `n_steps` ≥ n), so that every engine runs
-either (:data:`PROTOCOLS`): "window" (above) and "plain" (the whole protocol t ∈ [−N δt/2,
-N δt/2] from bare eigenstates, projective read-out; no tails).
+either scheme (:data:`QUAPI_SCHEMES`): "window" (above) and "plain" (the whole protocol t ∈
+[−N δt/2, N δt/2] from bare eigenstates, projective read-out; no tails). (The drive protocols
+ε(t) are another thing: :data:`lzjax.protocols.PROTOCOLS`.)
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ __all__ = [
     "window_readout",
     "plain_protocol",
     "plain_readout",
-    "PROTOCOLS",
+    "QUAPI_SCHEMES",
     "bath_window",
     "tail_weight",
     "N_OUTER",
@@ -118,5 +119,6 @@ def plain_readout(rho, observe, problem=None, dt=None, n_steps=None, eps_max=Non
     return p[0], p[1]
 
 
-#: name -> (setup, finish)
-PROTOCOLS = {"window": (window_protocol, window_readout), "plain": (plain_protocol, plain_readout)}
+#: QUAPI scheme name -> (setup, finish): how a run starts and is read out (the `protocol`
+#: argument of :func:`lzjax.quapi.runner.run_batch`); not the drive protocols of :mod:`lzjax.protocols`
+QUAPI_SCHEMES = {"window": (window_protocol, window_readout), "plain": (plain_protocol, plain_readout)}

@@ -195,6 +195,11 @@ class ADT:
     columns: ClassVar[tuple[str, ...]] = ("dt", "kmax", "t_max", "converged")
     #: accepted run memories (k_max), for the memory guard's advice
     memory_range: ClassVar[tuple[int, int]] = KMAX_RANGE
+    #: fixed-settings options besides dt, kmax, tmax (:meth:`fixed_memory`): none
+    fixed_options: ClassVar[tuple[str, ...]] = ()
+    #: whether a fit's model at fixed settings is pure (:func:`lzjax.quapi.quapi_probabilities`
+    #: under jax.jit / vmap, derivatives of any order); False: the engine's own eager `fit_model`
+    fit_traced: ClassVar[bool] = True
 
     def __post_init__(self):
         budget = check_integer("budget", self.budget, 3, KMAX_RANGE[1], what="largest kmax")
@@ -235,6 +240,19 @@ class ADT:
         """The engine's result settings of a ladder from the recorded per-point values."""
         return {"kmax": int(self.budget)}
 
+    # -- fixed settings (a fit's forward model, a trajectory) ---------------------------------
+    def fixed_memory(self, dt: float, kmax: int | None = None) -> int:
+        """The run memory at fixed settings: `kmax` itself (required; accepted: integer in
+        :data:`KMAX_RANGE`); `dt` plays no part (the plain ADT has no memory time)."""
+        if kmax is None:
+            raise ValueError("kmax (memory length in steps) is required for the plain ADT at fixed settings")
+        self.check(kmax)
+        return int(kmax)
+
+    def fixed_record(self, memory: int) -> dict:
+        """The run settings a fixed-settings result records (:attr:`lzjax.fit.FitResult.engine_options`)."""
+        return {"kmax": int(memory)}
+
     # -- the propagation (per point, pure; see :mod:`lzjax.quapi.engine`) ----------------------
     def check(self, memory, tol=None):
         check_integer("kmax", memory, *KMAX_RANGE)
@@ -262,6 +280,11 @@ class ADT:
     def step_seconds(kmax: int) -> float:
         """Seconds per step of one point on the 2-core CPU, rough: 12 ms at k_max 10, ×4 per unit."""
         return 12e-3 * 4.0 ** (int(kmax) - 10)
+
+    @staticmethod
+    def build_seconds(memory=None) -> float:
+        """Seconds of host work per bath before a run (size estimates): none, η is per point."""
+        return 0.0
 
     def ladder_cost(self, n_points: int, v_typical: float) -> tuple[float, float]:
         """(seconds, bytes) of a ladder over `n_points`, rough: about four rungs over the exact

@@ -32,7 +32,7 @@ from jax.custom_derivatives import SymbolicZero
 
 from ...cache import entry_key, load_arrays, store_arrays
 from ...checks import check_integer, check_number
-from ...model import Bath
+from ...model import Bath, Drive, LZProblem, dimensionless
 from ...version import __version__
 from ..influence import Eta, eta_coefficients
 from ..plan import Run, tail_weights, take
@@ -67,7 +67,12 @@ __all__ = [
     "PT_EDGE_PHASE",
     "PT_TAIL_FACTOR",
     "pt_step",
+    "FIXED_PT_TOL",
 ]
+
+#: the truncation of fixed settings (:meth:`PT.fixed_memory`) when `pt_tol` is not given (a fit's
+#: or a trajectory's; the ladder chooses its own per bath)
+FIXED_PT_TOL = 1e-9
 
 #: the bond dimension is padded to a multiple of this (bounds the number of compiled shapes; the
 #: step costs ∝ χ², so χ = 17 padded to 24 costs 1.8× less than to 32)
@@ -532,8 +537,8 @@ class PT:
     name: ClassVar[str] = "pt"
     shared_influence: ClassVar[bool] = True
     #: the ladder settings of :func:`lzjax.quapi.converge_quapi` that belong to this engine
-    #: (`memory` there is `memory_time` here)
-    ladder_options: ClassVar[tuple[str, ...]] = ("dt", "memory", "pt_tol", "chi_max", "eps_q")
+    #: (`memory` is an alias of `memory_time`, kept for older calls and the sweep option)
+    ladder_options: ClassVar[tuple[str, ...]] = ("dt", "memory_time", "memory", "pt_tol", "chi_max", "eps_q")
     #: whether :func:`lzjax.quapi.solve_quapi` runs it at fixed (dt, kmax, tmax)
     fixed_settings: ClassVar[bool] = False
     #: the result columns a sweep keeps besides P_LZ, P_ES and their errors, in order
@@ -554,20 +559,25 @@ class PT:
     )
     #: accepted run memories for the memory guard's advice (none: the memory is not the cost)
     memory_range: ClassVar[None] = None
+    #: fixed-settings options besides dt, kmax, tmax (:meth:`fixed_memory`)
+    fixed_options: ClassVar[tuple[str, ...]] = ("taper",)
+    #: whether a fit's model at fixed settings is pure: no, :meth:`fit_model` builds on the host
+    #: (eager, first derivatives only)
+    fit_traced: ClassVar[bool] = False
 
     def __post_init__(self):
         check = lambda name, value, f: object.__setattr__(self, name, None if value is None else f(value))  # noqa: E731
         check(
             "memory_time",
             self.memory_time,
-            lambda x: check_number("memory", x, 0.1, 100.0, unit="memory time, units 1/delta"),
+            lambda x: check_number("memory_time", x, 0.1, 100.0, unit="memory time, units 1/delta"),
         )
         check("pt_tol", self.pt_tol, check_pt_tol)
         check("chi_max", self.chi_max, lambda x: check_integer("chi_max", x, 4, 4096))
         check("dt", self.dt, lambda x: check_number("dt", x, 1e-3, 0.2, unit="units 1/delta"))
         check("eps_q", self.eps_q, lambda x: check_number("eps_q", x, 5.0, 120.0, unit="units of delta"))
         if self.memory_time is None:
-            raise ValueError("memory (memory time, units 1/delta) must be a number in [0.1, 100], got None")
+            raise ValueError("memory_time (units 1/delta) must be a number in [0.1, 100], got None")
 
     @property
     def kernel(self) -> PT:
@@ -577,6 +587,8 @@ class PT:
     def configured(self, **settings) -> PT:
         """A copy with ladder `settings` (names of :attr:`ladder_options`) replaced, validated."""
         if "memory" in settings:
+            if "memory_time" in settings:
+                raise ValueError("give memory_time or its alias memory, not both")
             settings["memory_time"] = settings.pop("memory")
         return dataclasses.replace(self, **settings)
 
@@ -661,6 +673,43 @@ class PT:
         """The engine's result settings of a ladder from the recorded per-point values."""
         return {"memory": record["memory"].astype(int), "chi": record["chi"].astype(int), "pt_tol": record["pt_tol"]}
 
+    # -- fixed settings (a fit's forward model, a trajectory) ---------------------------------
+    def fixed_memory(self, dt: float, kmax: int | None = None, taper: float = 0.0) -> PTSettings:
+        """The run settings at fixed step `dt` (1/Δ): memory K = `kmax` steps if given, else
+        round(memory_time/dt) (at least 2); truncation `pt_tol` (:data:`FIXED_PT_TOL` when None),
+        `chi_max`; `taper` (fraction of the memory rolled off, accepted [0, 1]; default 0, the
+        hard cut). Validated (:meth:`check`)."""
+        dt = check_number("dt", dt, 0.0, lower_open=True, unit="units 1/delta")
+        steps = max(2, round(self.memory_time / dt)) if kmax is None else kmax
+        tol = FIXED_PT_TOL if self.pt_tol is None else self.pt_tol
+        settings = PTSettings(steps, tol, self.chi_max, taper)
+        self.check(settings)
+        return PTSettings(int(steps), float(tol), int(self.chi_max), float(taper))
+
+    def fixed_record(self, memory: PTSettings) -> dict:
+        """The run settings a fixed-settings result records (:attr:`lzjax.fit.FitResult.engine_options`)."""
+        return {"kmax": memory.kmax, "pt_tol": memory.tol, "chi_max": memory.chi_max, "taper": memory.taper}
+
+    def fit_model(self, problem, dt: float, tmax: float, memory: PTSettings):
+        """P_LZ at the sweep speeds of `problem` (``drive.v`` of shape (n,), the other leaves
+        scalars, the bath's possibly tracers of a derivative) at fixed (δt, K, t_max): one host
+        build per bath, shared by every v and differentiable in the bath
+        (:func:`differentiable_tensor`), then the jitted plain scheme of
+        :func:`lzjax.quapi.runner.run_batch` (the numbers of :func:`lzjax.quapi.quapi_probabilities`
+        with engine "pt"). Eager: not inside jit or vmap; first derivatives only."""
+        from ..runner import run_batch
+
+        drive, bath = problem.drive, problem.bath
+        n = drive.v.shape[0]
+        leaf = lambda x: jnp.broadcast_to(x, (n,))  # noqa: E731
+        flat = dimensionless(
+            LZProblem(Drive(drive.v, leaf(drive.delta)), jax.tree_util.tree_map(leaf, bath), leaf(problem.theta))
+        )
+        delta = float(drive.delta)  # a constant of the fit
+        tensor = differentiable_tensor(dimensionless(LZProblem(Drive(1.0, drive.delta), bath)).bath, dt * delta, memory)
+        steps = int(round(tmax / dt))  # the static step count (lzjax.quapi.solve.steps_for)
+        return run_batch(self.kernel, "plain", flat, jnp.full(n, dt * delta), steps, memory, shared=tensor)[0]
+
     # -- the propagation (per point, pure; see :mod:`lzjax.quapi.engine`) ----------------------
     def check(self, memory, tol=None):
         if not isinstance(memory, PTSettings):
@@ -691,6 +740,12 @@ class PT:
     def step_seconds(memory=None) -> float:
         """Seconds per point-step on the 2-core CPU (χ ≲ 32), rough."""
         return 2e-5
+
+    @staticmethod
+    def build_seconds(memory: PTSettings) -> float:
+        """Seconds of the host build of one tensor (or its tangent), rough: ~2 ms per memory step
+        (size estimates)."""
+        return 2e-3 * int(memory.kmax)
 
     def ladder_cost(self, n_points: int, v_typical: float) -> tuple[float, float]:
         """(seconds, bytes) of a ladder over `n_points`, rough: seven runs worth 6.3 fine runs over
