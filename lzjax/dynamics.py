@@ -34,7 +34,7 @@ import numpy as np
 
 from .adiabatic import asymptotic_rx, dressed_state, relax_tail
 from .checks import MAX_STEPS, check_batch_steps, check_choice, check_integer, check_number
-from .model import Bath, Drive, LinearDrive
+from .model import Drive, LinearDrive
 from .neqb import cf4_step, check_neqb_validity, window_eps_max
 from .protocols import DrivenSystem
 from .trajectories import HashableAxes, drop_ends, observables, prepare_system, trajectory_dataset
@@ -306,10 +306,7 @@ def neqb_trajectory(
 
 
 def _bath_off(system):
-    b = system.bath
-    return DrivenSystem(
-        drive=system.drive, bath=Bath(gamma=0.0 * b.gamma, s=b.s, omega_c=b.omega_c, T=b.T), theta=system.theta
-    )
+    return DrivenSystem(drive=system.drive, bath=system.bath.scaled(0.0), theta=system.theta)
 
 
 def _segment(system, state, x0, x1, n_seg: int):
@@ -379,7 +376,8 @@ def rate_window(system, tol, n_nodes: int = 20001):
 
     def one(p):
         s1 = jax.tree_util.tree_map(lambda a: a[p] if jnp.ndim(a) else a, system)
-        e_max = float(60.0 * max(float(s1.bath.omega_c), 1.0) * (1.0 + float(s1.bath.s)))
+        scale, s0 = float(s1.bath.frequency_scale), float(s1.bath.low_frequency_exponent)
+        e_max = float(60.0 * max(scale, 1.0) * (1.0 + s0))
         x = np.linspace(-np.arcsinh(e_max), np.arcsinh(e_max), n_nodes)
         eps = np.sinh(x)
         g = np.asarray(relaxation_rate(jnp.asarray(eps), s1.theta, s1.bath)) * np.cosh(x) / float(s1.drive.v)

@@ -19,6 +19,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .checks import check_range, is_traced, parameter_values, real_values
@@ -36,11 +37,13 @@ __all__ = [
     "LinearDrive",
     "Drive",
     "Bath",
+    "SpectralDensity",
     "LZProblem",
     "dimensionless",
     "flatten_problem",
     "check_problem",
     "pytree_dataclass",
+    "static_field",
 ]
 
 
@@ -75,26 +78,40 @@ def _normalize(obj: Any, *names: str) -> None:
         object.__setattr__(obj, name, parameter_values(name, getattr(obj, name)))
 
 
-@dataclass_transform(frozen_default=True)
+def static_field(**kwargs) -> Any:
+    """A dataclass field of a :func:`pytree_dataclass` kept out of the leaves (in the treedef):
+    hashable values that set shapes or hold fixed data (a table), never traced or broadcast."""
+    return dataclasses.field(metadata={"static": True}, **kwargs)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, static_field))
 def pytree_dataclass(cls):
-    """A frozen dataclass whose fields are all pytree leaves. Unflattening (inside jit, vmap,
+    """A frozen dataclass whose fields are all pytree leaves (but those made with
+    :func:`static_field`, which go into the treedef). Unflattening (inside jit, vmap,
     grad, tree_map) rebuilds the object without `__init__`, so the checks in `__post_init__`
     run only when a user builds one — JAX may put any placeholder (None, object(), specs)
     into the leaves."""
     cls = dataclasses.dataclass(frozen=True)(cls)
-    names = tuple(f.name for f in dataclasses.fields(cls))
+    fields = dataclasses.fields(cls)
+    names = tuple(f.name for f in fields if not f.metadata.get("static"))
+    statics = tuple(f.name for f in fields if f.metadata.get("static"))
+
+    def aux(obj):
+        return tuple(getattr(obj, n) for n in statics) if statics else None
 
     def flatten_with_keys(obj):
-        return [(jax.tree_util.GetAttrKey(n), getattr(obj, n)) for n in names], None
+        return [(jax.tree_util.GetAttrKey(n), getattr(obj, n)) for n in names], aux(obj)
 
-    def unflatten(_, children):
+    def unflatten(data, children):
         obj = object.__new__(cls)
         for n, child in zip(names, children, strict=True):
             object.__setattr__(obj, n, child)
+        for n, value in zip(statics, data or (), strict=True):
+            object.__setattr__(obj, n, value)
         return obj
 
     jax.tree_util.register_pytree_with_keys(
-        cls, flatten_with_keys, unflatten, flatten_func=lambda obj: ([getattr(obj, n) for n in names], None)
+        cls, flatten_with_keys, unflatten, flatten_func=lambda obj: ([getattr(obj, n) for n in names], aux(obj))
     )
     return cls
 
@@ -114,6 +131,49 @@ class LinearDrive:
     def depsilon(self, t):
         """dε/dt = v."""
         return self.v + 0.0 * t
+
+
+class SpectralDensity:
+    """The interface every bath offers the engines (units Δ = 1 inside them; G enters
+    C(t) = ∫₀^∞ dω G(ω) [coth(ω/2T) cos ωt − i sin ωt] with no 1/π in front, DESIGN.md §1).
+
+    A bath is a :func:`pytree_dataclass` with a temperature leaf `T` and:
+    - `density(omega)`: G(ω) for ω ≥ 0 (jnp; jit, vmap and grad pass through its leaves).
+    - `frequency_scale`: where G has its weight (ω_c of a cutoff; places quadrature grids and
+      the QUAPI step's default δt ∝ 1/scale); broadcast like the leaves.
+    - `low_frequency_exponent`: s₀ with G ∝ ω^s₀ as ω → 0; C(t) ~ t^−(s₀+1) at T = 0, the
+      memory tail (the ladder's extrapolation power); s₀ < 1 is sub-Ohmic.
+    - `ohmic_coefficient`: lim G(ω)/ω (0 for super-Ohmic s₀ > 1): the Markovian dephasing rate
+      Γd = B_Θ² π T · lim G(ω)/ω of the NEQB (Eq. 10: γT at s = 1).
+    - `rescaled(delta)`: the same bath with energies in units of Δ (G(ω) → G(ωΔ)/Δ).
+    - `scaled(factor)`: the bath with G multiplied by `factor` (factor 0: no coupling).
+    - `components()`: the densities summed on the one coupling (a sum's parts; else itself).
+    - `breakpoints()`: None for a density analytic on ω > 0 (integrated on a logarithmic grid),
+      else the numpy frequencies where it has kinks or jumps (integrated panel by panel).
+    """
+
+    T: Any
+
+    def components(self) -> tuple:
+        """The densities summed on the one coupling operator (itself for a single family)."""
+        return (self,)
+
+    def breakpoints(self) -> Any:
+        """None: G is analytic on ω > 0 (see the class docstring)."""
+        return None
+
+    def describe(self) -> str:
+        """'name=value, …' of the scalar leaves, for messages (a part of a sum in brackets)."""
+        out = []
+        for f in dataclasses.fields(self):  # pyright: ignore[reportArgumentType]  # every bath is a dataclass
+            value = getattr(self, f.name)
+            if isinstance(value, SpectralDensity):
+                out.append(f"[{value.describe()}]")
+            elif isinstance(value, tuple) and value and isinstance(value[0], SpectralDensity):
+                out += [f"[{v.describe()}]" for v in value]
+            elif not f.metadata.get("static"):
+                out.append(f"{f.name}={float(np.asarray(value).reshape(-1)[0]):g}")
+        return ", ".join(out)
 
 
 @pytree_dataclass
@@ -146,7 +206,7 @@ class Drive(LinearDrive):
 
 
 @pytree_dataclass
-class Bath:
+class Bath(SpectralDensity):
     """Bosonic bath with spectral function G(ω) = γ Δ^(1−s)/π ω^s exp(−ω/ω_c).
 
     **Arguments:**
@@ -167,6 +227,37 @@ class Bath:
         check_range("s", self.s, lower=0.0, lower_open=True, meaning="spectral exponent")
         check_range("omega_c", self.omega_c, lower=0.0, lower_open=True, meaning="cutoff frequency")
         check_range("T", self.T, lower=0.0, meaning="temperature")
+
+    def density(self, omega):
+        """G(ω) = γ/π ω^s exp(−ω/ω_c) for ω ≥ 0 (units Δ = 1)."""
+        omega = jnp.asarray(omega)
+        safe = jnp.where(omega > 0, omega, 1.0)
+        # ω^s e^{−ω/ω_c} in log space: no intermediate overflow for large s
+        value = self.gamma / jnp.pi * jnp.exp(self.s * jnp.log(safe) - safe / self.omega_c)
+        return jnp.where(omega > 0, value, 0.0)
+
+    @property
+    def frequency_scale(self):
+        """ω_c."""
+        return self.omega_c
+
+    @property
+    def low_frequency_exponent(self):
+        """s."""
+        return self.s
+
+    @property
+    def ohmic_coefficient(self):
+        """γ/π at s = 1, else 0 (the NEQB refuses s < 1 at T > 0)."""
+        return jnp.where(jnp.asarray(self.s) == 1, self.gamma / jnp.pi, 0.0)
+
+    def rescaled(self, delta) -> Bath:
+        """Units Δ = 1: ω_c → ω_c/Δ, T → T/Δ (γ, s unchanged)."""
+        return Bath(gamma=self.gamma, s=self.s, omega_c=self.omega_c / delta, T=self.T / delta)
+
+    def scaled(self, factor) -> Bath:
+        """γ → factor·γ."""
+        return Bath(gamma=factor * self.gamma, s=self.s, omega_c=self.omega_c, T=self.T)
 
 
 @pytree_dataclass
@@ -196,10 +287,22 @@ class LZProblem:
         )
         if not isinstance(self.drive, Drive):
             raise ValueError(f"drive must be a Drive, got {type(self.drive).__name__}")
-        if not isinstance(self.bath, Bath):
-            raise ValueError(f"bath must be a Bath, got {type(self.bath).__name__}")
+        if not isinstance(self.bath, SpectralDensity):
+            raise ValueError(
+                f"bath must be a Bath or a spectral density of lzjax.spectral, got {type(self.bath).__name__}"
+            )
         delta = self.drive.delta
-        _check_scale("omega_c", "omega_c/delta", self.bath.omega_c, delta, 1, zero_ok=False)
+        if isinstance(self.bath, Bath):
+            _check_scale("omega_c", "omega_c/delta", self.bath.omega_c, delta, 1, zero_ok=False)
+        else:
+            _check_scale(
+                "frequency_scale",
+                "the bath's frequency scale/delta",
+                self.bath.frequency_scale,
+                delta,
+                1,
+                zero_ok=False,
+            )
         _check_scale("T", "T/delta", self.bath.T, delta, 1, zero_ok=True)
 
 
@@ -212,12 +315,12 @@ def check_problem(problem, name: str = "problem") -> None:
 
 
 def dimensionless(problem: LZProblem) -> LZProblem:
-    """Rescale to Δ = 1: v → v/Δ², ω_c → ω_c/Δ, T → T/Δ (γ, s, Θ unchanged)."""
+    """Rescale to Δ = 1: v → v/Δ², the bath's energies → /Δ (`bath.rescaled`; for :class:`Bath`
+    ω_c → ω_c/Δ, T → T/Δ, γ and s unchanged), Θ unchanged."""
     d = problem.drive.delta
-    b = problem.bath
     return LZProblem(
         drive=Drive(v=problem.drive.v / d**2, delta=1.0 + 0.0 * d),
-        bath=Bath(gamma=b.gamma, s=b.s, omega_c=b.omega_c / d, T=b.T / d),
+        bath=problem.bath.rescaled(d),
         theta=problem.theta,
     )
 

@@ -95,13 +95,11 @@ def bloch_coefficients(t, problem: LZProblem):
 def weak_coupling_measure(bath) -> np.ndarray:
     """κ of every point of a flat, dimensionless `bath` (numpy arrays; computed once per distinct
     bath, so a sweep over v costs one quadrature per bath)."""
-    leaves = [
-        np.broadcast_to(np.asarray(getattr(bath, k), float), np.shape(bath.gamma))
-        for k in ("gamma", "s", "omega_c", "T")
-    ]
+    flat, treedef = jax.tree_util.tree_flatten(bath)
+    leaves = [np.broadcast_to(np.asarray(a, float), np.shape(flat[0])) for a in flat]
     rows = np.stack([np.ravel(a) for a in np.broadcast_arrays(*leaves)], axis=1)
     unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-    kappa = np.asarray(polaron_reduction(type(bath)(*unique.T)))
+    kappa = np.asarray(polaron_reduction(jax.tree_util.tree_unflatten(treedef, list(unique.T))))
     return kappa[np.ravel(inverse)]
 
 
@@ -221,8 +219,9 @@ def neqb_probabilities(problem: LZProblem, eps_max, n_steps: int = 2048):
 
 
 def check_neqb_validity(problem: LZProblem | DrivenSystem) -> None:
-    """NEQB needs s ≥ 1 at T > 0 (the Markovian dephasing rate diverges for sub-Ohmic baths)."""
-    s = np.asarray(problem.bath.s, dtype=float)
+    """NEQB needs s ≥ 1 at T > 0 (the Markovian dephasing rate diverges for sub-Ohmic baths;
+    for any bath its `low_frequency_exponent`)."""
+    s = np.asarray(problem.bath.low_frequency_exponent, dtype=float)
     T = np.asarray(problem.bath.T, dtype=float)
     s, T = np.broadcast_arrays(s, T)
     if np.any((s < 1) & (T > 0)):

@@ -12,12 +12,16 @@ import math
 import numpy as np
 
 
-def _rates(epsilon, v, gamma, s, omega_c, T, theta):
+def _rates(epsilon, v, gamma, s, omega_c, T, theta, density=None, ohmic=0.0):
     energy = math.sqrt(1.0 + epsilon * epsilon)
     u, w = 1.0 / energy, epsilon / energy
     a_theta = u * math.cos(theta) - w * math.sin(theta)
     b_theta = w * math.cos(theta) + u * math.sin(theta)
     coth = 1.0 / math.tanh(energy / (2.0 * T)) if T > 0 else 1.0
+    if density is not None:  # any G(E) (a Python function) and lim G(ω)/ω
+        gamma1 = a_theta**2 * math.pi / 2.0 * density(energy) * coth
+        gamma_d = b_theta**2 * math.pi * T * ohmic
+        return energy, v / energy**2, gamma1, 0.5 * gamma1 + gamma_d, 1.0 / coth
     spectral = gamma / math.pi * energy**s * math.exp(-energy / omega_c)
     gamma1 = a_theta**2 * math.pi / 2.0 * spectral * coth
     gamma_d = b_theta**2 * gamma * T if s == 1 else 0.0
@@ -35,11 +39,15 @@ def _bloch_rhs(y, energy, phi_dot, g1, g2, r_st):
     return out
 
 
-def neqb_reference(v, gamma, s, omega_c, T, theta, eps_max, *, rtol=1e-12, atol=1e-13, method="DOP853"):
-    """(P_LZ, P_ES) of Eq. (7)-(10) by scipy.integrate.solve_ivp, Δ = 1, window ±ε_max."""
+def neqb_reference(
+    v, gamma, s, omega_c, T, theta, eps_max, *, rtol=1e-12, atol=1e-13, method="DOP853", density=None, ohmic=0.0
+):
+    """(P_LZ, P_ES) of Eq. (7)-(10) by scipy.integrate.solve_ivp, Δ = 1, window ±ε_max. With
+    `density` (a Python function G(E)) and `ohmic` (lim G(ω)/ω), any spectral density: Γ1 =
+    A_Θ² (π/2) G(E) coth, Γd = B_Θ² π T·ohmic (γ, s, ω_c then unused)."""
     from scipy.integrate import solve_ivp
 
-    params = (v, gamma, s, omega_c, T, theta)
+    params = (v, gamma, s, omega_c, T, theta, density, ohmic)
 
     def rhs(t, y):
         return _bloch_rhs(y, *_rates(v * t, *params))

@@ -171,7 +171,7 @@ def test_mixed_sweep_speeds_in_one_batch_equal_one_by_one(engine):
     from lzjax.model import dimensionless, flatten_problem
     from lzjax.quapi import quapi_window_probabilities
     from lzjax.quapi.engines import ADT, PT
-    from lzjax.quapi.engines.pt import PTSettings, build_cached
+    from lzjax.quapi.engines.pt import PTSettings, bath_key, build_cached
     from lzjax.quapi.runner import run_batch, step_bucket
 
     v, theta = np.array([0.5, 1.0, 2.0]), np.array([0.3, 1.1, 0.3])
@@ -180,7 +180,7 @@ def test_mixed_sweep_speeds_in_one_batch_equal_one_by_one(engine):
     memory = PTSettings(4, 1e-12) if engine == "pt" else 4
     bath = _PROBLEM.bath
     flat = dimensionless(flatten_problem(LZProblem(Drive(v=v), bath, theta))[0])
-    shared = build_cached(bath.gamma, bath.s, bath.omega_c, bath.T, 0.1, memory, False)[0] if engine == "pt" else None
+    shared = build_cached(bath_key(bath), 0.1, memory, False)[0] if engine == "pt" else None
     batch = np.array(
         run_batch(
             PT() if engine == "pt" else ADT(),
@@ -426,13 +426,13 @@ def test_truncation_scales_with_the_step_count_and_bad_tensors_are_refused():
     linearly in N); a built tensor passes check_tensor with |λ − 1| and the trace defect far
     below its limit max(1e-6, 1e3·tol), while a record with a lost normalisation, or NaN, is
     refused naming the bath and the remedy."""
-    from lzjax.quapi.engines.pt import PTSettings, build_cached, check_tensor, pt_tol_default
+    from lzjax.quapi.engines.pt import PTSettings, bath_key, build_cached, check_tensor, pt_tol_default
 
     assert pt_tol_default(1e-4, 6000) == pytest.approx(1e-10)
     assert pt_tol_default(1e-3, 10) == 1e-8 and pt_tol_default(1e-4, 10**9) == 1e-12
     assert pt_tol_default(1e-3, 60_000) == pytest.approx(pt_tol_default(1e-3, 6000) / 10)
     bath = _PROBLEM.bath
-    _, info = build_cached(bath.gamma, bath.s, bath.omega_c, bath.T, 0.05, PTSettings(64, 1e-9, 512, 0.5), False)
+    _, info = build_cached(bath_key(bath), 0.05, PTSettings(64, 1e-9, 512, 0.5), False)
     assert max(info["eig_err"], info["trace_defect"]) < 1e-8
     check_tensor(info, 1e-9, bath, 0.05)
     for bad in (dict(info, eig_err=2e-6), dict(info, trace_defect=float("nan"))):

@@ -23,6 +23,17 @@ These integrands have no cancellation; the ω integral is a double-exponential (
 rule, ω = ω_c exp(x − e^(−x)), exact to ~1e-15 relative for s ≳ 0.1 and (k_max + 1)·δt·ω_c ≲ 40
 (checked against scipy quad of the double time integral of C in tests/test_quapi.py,
 test_eta_against_scipy_quad). γ enters linearly.
+
+Any other spectral density (:mod:`lzjax.spectral`) goes through the lineshape g(t) = ∫₀^t∫₀^t' C
+(:func:`lzjax.bath.lineshape`), g'' = C: for slices of lengths L1, L2 with midpoints d apart,
+
+    η(L1, L2, d) = g(d + Σ/2) − g(d + δ/2) − g(d − δ/2) + g(d − Σ/2),  Σ = L1 + L2, δ = L1 − L2,
+    η(L) = g(L),
+
+exact identities; only g is computed, by quadrature on the density's own nodes, whose error
+(stated in :func:`lzjax.bath.lineshape`) is the error of η (tests/test_spectral.py: the Bath
+through this path equals the closed form above to 1e-12). Re g(t) = Γ(t), so pure dephasing
+stays exact at any δt.
 """
 
 from __future__ import annotations
@@ -33,11 +44,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..bath import coth_half, spectral_density
+from ..bath import coth_half, lineshape_from_nodes, quadrature_nodes, spectral_density
+from ..model import Bath
 
 __all__ = [
     "Eta",
     "eta_coefficients",
+    "eta_by_lineshape",
     "eta_pair",
     "eta_self",
     "box_compensation",
@@ -126,12 +139,45 @@ def _x_minus_sin_over_x2(x):
     return jnp.where(small, series, (xl - jnp.sin(xl)) / (xl * xl))
 
 
+def _lineshape(bath, t, compensate_dt=None):
+    """g(t) of :func:`lzjax.bath.lineshape`, with G × :func:`box_compensation` if `compensate_dt`."""
+    omega, weight, damped = quadrature_nodes(bath)
+    if compensate_dt is not None:
+        weight = weight * box_compensation(omega, compensate_dt)
+    return lineshape_from_nodes(t, omega, weight, damped, bath.T)
+
+
+def _eta_pair_lineshape(bath, l1, l2, d, compensate_dt=None):
+    total, diff = jnp.asarray(l1) + l2, jnp.asarray(l1) - l2
+    times = jnp.stack(jnp.broadcast_arrays(d + total / 2, d + diff / 2, d - diff / 2, d - total / 2))
+    g = _lineshape(bath, jnp.maximum(times, 0.0), compensate_dt)
+    return g[0] - g[1] - g[2] + g[3]
+
+
+def eta_by_lineshape(bath, dt, kmax: int, compensate: bool) -> Eta:
+    """:func:`eta_coefficients` from the lineshape g at the half steps t_m = m δt/2,
+    m = 0 … 2 k_max + 2 (module docstring): the path of every bath but :class:`lzjax.model.Bath`,
+    which it serves too (tests/test_spectral.py compares the two)."""
+    g = _lineshape(bath, 0.5 * dt * jnp.arange(2 * kmax + 3), dt if compensate else None)
+    two_d = 2 * np.arange(1, kmax + 1)
+    interior = g[two_d + 2] - 2.0 * g[two_d] + g[two_d - 2]
+    edge = g[two_d + 1] - g[two_d] - g[two_d - 1] + g[two_d - 2]
+    start_end = g[two_d] - 2.0 * g[two_d - 1] + g[two_d - 2]
+    return Eta(
+        interior=jnp.concatenate([g[2:3], interior]),
+        edge=jnp.concatenate([g[1:2], edge]),
+        start_end=jnp.concatenate([g[1:2], start_end]),
+    )
+
+
 def eta_pair(bath, l1, l2, d, compensate_dt=None):
     """η for two distinct slices of lengths l1, l2 (units 1/Δ) with midpoints d apart (later − earlier).
 
     Arguments broadcast together; returns a complex array of their shape. With `compensate_dt`,
     G(ω) is multiplied by :func:`box_compensation` for that step.
     """
+    if not isinstance(bath, Bath):
+        return _eta_pair_lineshape(bath, l1, l2, d, compensate_dt)
     omega, weight, coth = _omega_nodes(bath, compensate_dt)
     l1, l2, d = (jnp.asarray(a)[..., None] for a in (l1, l2, d))
     kernel = weight * l1 * l2 * _sinc(omega * l1 / 2) * _sinc(omega * l2 / 2)
@@ -140,6 +186,8 @@ def eta_pair(bath, l1, l2, d, compensate_dt=None):
 
 def eta_self(bath, length, compensate_dt=None):
     """η for a slice with itself, ∫dt' ∫_{t''<t'} dt'' C(t' − t''), slice length `length` (1/Δ)."""
+    if not isinstance(bath, Bath):
+        return _lineshape(bath, length, compensate_dt)
     omega, weight, coth = _omega_nodes(bath, compensate_dt)
     length = jnp.asarray(length)[..., None]
     real = jnp.sum(weight * coth * 0.5 * _sinc(omega * length / 2) ** 2, -1)
@@ -155,6 +203,8 @@ def eta_coefficients(bath, dt, kmax: int, compensate: bool = False) -> Eta:
     E < 3π/(4δt), instead of being reduced by sinc²(Eδt/2). The price: pure dephasing, exact at any
     δt without it, acquires an O(δt²) error. Both converge to the same δt → 0 limit.
     """
+    if not isinstance(bath, Bath):
+        return eta_by_lineshape(bath, dt, kmax, compensate)
     c = dt if compensate else None
     delta_k = jnp.arange(1, kmax + 1)
     full, half = dt, 0.5 * dt

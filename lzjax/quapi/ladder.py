@@ -443,7 +443,9 @@ def converge_quapi(
             group = take(dimless, index)
             record["tail"][index] = np.asarray(tail_weights_each(group, record["eps_q"][index]))
             parts = {}
-            value, err = combine(results, steps, plan, np.asarray(b.s)[index], parts, record["tail"][index])
+            value, err = combine(
+                results, steps, plan, np.asarray(b.low_frequency_exponent)[index], parts, record["tail"][index]
+            )
             for name, part in parts.items():  # the largest of (LZ, ES) per point
                 record[f"err_{name}"][index] = np.max(part, axis=0)
             out[0][:, index], out[1][:, index] = value, err + trace

@@ -126,8 +126,8 @@ def check_influence(engine, flat, dt, memory, compensate: bool = False, steps: i
     raise ValueError(
         f"{bad.size} point(s) are too strongly coupled for QUAPI at this time step: the influence "
         f"factors exp(phi) reach e^{pick(bound):.0f} at dt = {dt_i:.3g}/delta, {why} (limit e^{limit:.3g}; "
-        f"first: gamma={pick(flat.bath.gamma):g}, s={pick(flat.bath.s):g}, omega_c={pick(flat.bath.omega_c):g}, "
-        f"T={pick(flat.bath.T):g} in units of delta); it shrinks with dt: use a smaller dt or NEQB"
+        f"first: {jax.tree_util.tree_map(pick, flat.bath).describe()} in units of delta); it shrinks with dt: "
+        "use a smaller dt or NEQB"
     )
 
 

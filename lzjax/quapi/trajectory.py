@@ -226,10 +226,7 @@ def exact_trajectory(
     shared = ()
     if engine.shared_influence:  # one tensor for the whole batch: one bath and one δt
         baths = np.stack(
-            [
-                np.broadcast_to(np.asarray(getattr(system.bath, f), float), (n_points,))
-                for f in ("gamma", "s", "omega_c", "T")
-            ]
+            [np.broadcast_to(np.asarray(leaf, float), (n_points,)) for leaf in jax.tree_util.tree_leaves(system.bath)]
         )
         if np.any(baths != baths[:, :1]) or np.any(np.abs(steps - steps[0]) > 1e-12 * steps[0]):
             raise ValueError(

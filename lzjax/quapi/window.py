@@ -28,10 +28,13 @@ either scheme (:data:`QUAPI_SCHEMES`): "window" (above) and "plain" (the whole p
 
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
 
 from ..adiabatic import asymptotic_rx, bloch_from_rho, dressed_state, relax_tail, rho_from_bloch
 from ..bath import relaxation_rate, relaxation_window_energy
+from ..model import Bath
 from .propagator import liouville, lz_protocol, magnus4_propagators
 
 __all__ = [
@@ -60,13 +63,18 @@ def tail_weight(problem, eps_q, n_nodes: int = 2001):
     """∫ Γ1 dt over |ε| > ε_q (both tails, linear drive, dimensionless `problem`): the relaxation
     left to the golden-rule tails when the exact window is |ε| ≤ ε_q (a probability scale).
     Composite Simpson on ε = ε_q + ω_c y, y ∈ [0, 80] (Γ1 falls as e^{−E/ω_c}; tested against
-    scipy quad to 1e-6 relative, tests/test_quapi.py)."""
-    y = jnp.linspace(0.0, 80.0, n_nodes)  # n_nodes odd
+    scipy quad to 1e-6 relative, tests/test_quapi.py). Any other bath: ε = ε_q + s (e^y − 1),
+    s its frequency scale, y ∈ [0, ln 1e6] (slower tails: Drude-Lorentz falls as 1/E)."""
+    generic = not isinstance(problem.bath, Bath)
+    y = jnp.linspace(0.0, math.log(1e6) if generic else 80.0, n_nodes)  # n_nodes odd
     weights = jnp.where(jnp.arange(n_nodes) % 2 == 1, 4.0, 2.0).at[0].set(1.0).at[-1].set(1.0)
     weights = weights * (y[1] - y[0]) / 3.0
-    eps = eps_q + problem.bath.omega_c * y
+    scale = problem.bath.frequency_scale
+    eps = eps_q + scale * (jnp.expm1(y) if generic else y)
     rate = relaxation_rate(eps, problem.theta, problem.bath) + relaxation_rate(-eps, problem.theta, problem.bath)
-    return jnp.sum(weights * rate) * problem.bath.omega_c / problem.drive.v
+    if generic:
+        rate = rate * jnp.exp(y)  # dε/dy = s e^y
+    return jnp.sum(weights * rate) * scale / problem.drive.v
 
 
 def window_protocol(problem, dt, n_steps: int, eps_max, n=None, n_outer: int = N_OUTER):

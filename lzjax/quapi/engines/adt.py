@@ -217,14 +217,16 @@ class ADT:
 
     # -- the convergence ladder ----------------------------------------------------------------
     def group_keys(self, dimless) -> np.ndarray:
-        """Points sharing a plan: equal (v, ω_c) (η is computed per point, so baths may mix)."""
-        return np.stack([np.asarray(dimless.drive.v), np.asarray(dimless.bath.omega_c)], axis=1)
+        """Points sharing a plan: equal (v, ω_c) — the bath's `frequency_scale` (η is computed per
+        point, so baths may mix)."""
+        v = np.asarray(dimless.drive.v)
+        return np.stack([v, np.broadcast_to(np.asarray(dimless.bath.frequency_scale, dtype=float), v.shape)], axis=1)
 
     def ladder_plans(self, dimless, groups, tol: float):
         """(plans, merge keys): :func:`adt_plan` per group at δt = min(0.1, 0.5/ω_c, 1.5/E(ε_q))."""
         plans = []
         for index in groups:
-            wc = float(np.asarray(dimless.bath.omega_c)[index[0]])
+            wc = float(np.broadcast_to(np.asarray(dimless.bath.frequency_scale), np.shape(dimless.drive.v))[index[0]])
             plans.append(adt_plan(self.budget, min(0.1, 0.5 / wc, 1.5 / math.sqrt(1.0 + self.eps_q**2)), self.eps_q))
         return plans, None
 

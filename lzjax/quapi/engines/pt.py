@@ -32,7 +32,7 @@ from jax.custom_derivatives import SymbolicZero
 
 from ...cache import entry_key, load_arrays, store_arrays
 from ...checks import check_integer, check_number
-from ...model import Bath, Drive, LZProblem, dimensionless
+from ...model import Drive, LZProblem, dimensionless
 from ...version import __version__
 from ..influence import Eta, eta_coefficients
 from ..plan import Run, tail_weights, take
@@ -48,6 +48,7 @@ __all__ = [
     "PT",
     "PTSettings",
     "build_cached",
+    "bath_key",
     "differentiable_tensor",
     "check_tensor",
     "traced_chi",
@@ -128,9 +129,21 @@ def _pad(pt: ProcessTensor, chi: int) -> ProcessTensor:
     )
 
 
-def _host_eta(gamma, s, omega_c, T, dt, settings: PTSettings, compensate: bool) -> Eta:
-    """The (tapered) numpy η of a dimensionless bath that the tensor is built from."""
-    bath = Bath(gamma=gamma, s=s, omega_c=omega_c, T=T)
+def bath_key(bath) -> tuple:
+    """The cache key of a dimensionless bath with scalar leaves: (treedef, leaves as floats) —
+    its type (and a table's data) and every leaf, for any spectral density."""
+    leaves, treedef = jax.tree_util.tree_flatten(bath)
+    return treedef, tuple(float(np.asarray(x)) for x in leaves)
+
+
+def _bath_of(key: tuple):
+    """The bath of a :func:`bath_key` (Python-float leaves)."""
+    return jax.tree_util.tree_unflatten(key[0], list(key[1]))
+
+
+def _host_eta(key: tuple, dt, settings: PTSettings, compensate: bool) -> Eta:
+    """The (tapered) numpy η of a dimensionless bath (its :func:`bath_key`) that the tensor is built from."""
+    bath = _bath_of(key)
     lags = _ETA_BUCKET * -(-(settings.kmax + 1) // _ETA_BUCKET)  # one compiled η per bucket of K
     eta = _eta_compiled(bath, dt, lags, compensate)
     eta = jax.tree_util.tree_map(lambda x: np.asarray(x)[: settings.kmax + 1], eta)
@@ -146,18 +159,17 @@ _eta_compiled = jax.jit(eta_coefficients, static_argnums=(2, 3))
 
 
 @functools.lru_cache(maxsize=64)
-def build_cached(
-    gamma: float, s: float, omega_c: float, T: float, dt: float, settings: PTSettings, compensate: bool = False
-) -> tuple[ProcessTensor, dict]:
-    """(padded process tensor, its record) of a dimensionless bath at step `dt` (1/Δ), built
-    once. The record: chi (before padding), memory (steps), discarded (largest relative
+def build_cached(key: tuple, dt: float, settings: PTSettings, compensate: bool = False) -> tuple[ProcessTensor, dict]:
+    """(padded process tensor, its record) of a dimensionless bath (its :func:`bath_key`) at step
+    `dt` (1/Δ), built once. The record: chi (before padding), memory (steps), discarded (largest relative
     discarded weight), eig_err, trace_defect, build_s (see :class:`ProcessTensor`)."""
-    key = _disk_key(gamma, s, omega_c, T, dt, settings, compensate)
-    pt = _from_disk(key)
+    disk = _disk_key(key, dt, settings, compensate)
+    pt = None if disk is None else _from_disk(disk)
     if pt is None:
-        eta = _host_eta(gamma, s, omega_c, T, dt, settings, compensate)
+        eta = _host_eta(key, dt, settings, compensate)
         pt = build_process_tensor(eta, tol=settings.tol, chi_max=settings.chi_max)
-        store_arrays("tensors", key, {f: np.asarray(getattr(pt, f)) for f in ProcessTensor._fields})
+        if disk is not None:
+            store_arrays("tensors", disk, {f: np.asarray(getattr(pt, f)) for f in ProcessTensor._fields})
     return _pad(pt, CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)), _record(pt)
 
 
@@ -165,10 +177,17 @@ def build_cached(
 _DISK_FORMAT = 1
 
 
-def _disk_key(gamma, s, omega_c, T, dt, settings: PTSettings, compensate: bool) -> str:
-    """The disk-cache entry of a build (:mod:`lzjax.cache`): bitwise inputs, settings, version."""
-    floats = [float(x).hex() for x in (gamma, s, omega_c, T, dt, settings.tol, settings.taper)]
-    return entry_key("pt", _DISK_FORMAT, __version__, *floats, int(settings.kmax), int(settings.chi_max), compensate)
+def _disk_key(key: tuple, dt, settings: PTSettings, compensate: bool) -> str | None:
+    """The disk-cache entry of a build (:mod:`lzjax.cache`): the bath's type and leaves bitwise,
+    step, settings, version; None when the bath's static data does not print in full (a long
+    table: its repr is elided, so it could not be told from another)."""
+    treedef = str(key[0])
+    if "..." in treedef:
+        return None
+    floats = [float(x).hex() for x in (*key[1], dt, settings.tol, settings.taper)]
+    return entry_key(
+        "pt", _DISK_FORMAT, __version__, treedef, *floats, int(settings.kmax), int(settings.chi_max), compensate
+    )
 
 
 def _from_disk(key: str) -> ProcessTensor | None:
@@ -194,27 +213,20 @@ def _record(pt: ProcessTensor) -> dict:
 #: the ProcessTensor fields that depend on the bath smoothly (differentiated), and the records
 _SMOOTH_FIELDS = ("q_start", "q_int", "q_end", "q_absent", "left", "right")
 _RECORD_FIELDS = ("discarded", "eig_err", "trace_defect", "build_s")
-_BATH_LEAVES = ("gamma", "s", "omega_c", "T")
 
 
 @functools.lru_cache(maxsize=16)
 def _tangent_cached(
-    gamma: float,
-    s: float,
-    omega_c: float,
-    T: float,
-    dt: float,
-    settings: PTSettings,
-    compensate: bool,
-    which: tuple[int, ...],
+    key: tuple, dt: float, settings: PTSettings, compensate: bool, which: tuple[int, ...]
 ) -> tuple[ProcessTensor, ProcessTensor, dict]:
     """(padded tensor, padded tangents, record) of :func:`build_cached`'s tensor along the bath
-    leaves `which` (indices into γ, s, ω_c, T): dη from jax.jacfwd of :func:`eta_coefficients`,
+    leaves `which` (indices into the key's leaves; for Bath γ, s, ω_c, T): dη from jax.jacfwd of
+    :func:`eta_coefficients`,
     then :func:`build_process_tensor_jvp` (whose tensor equals build_cached's bitwise, so the
     primal is not built twice)."""
-    eta = _host_eta(gamma, s, omega_c, T, dt, settings, compensate)
-    x0 = jnp.array([gamma, s, omega_c, T], dtype=jnp.float64)
-    jac = jax.jacfwd(lambda x: eta_coefficients(Bath(*x), dt, settings.kmax, compensate))(x0)
+    eta = _host_eta(key, dt, settings, compensate)
+    x0 = jnp.array(key[1], dtype=jnp.float64)
+    jac = jax.jacfwd(lambda x: eta_coefficients(_bath_of((key[0], list(x))), dt, settings.kmax, compensate))(x0)
     deta = taper_eta(Eta(*(np.asarray(j).T[list(which)] for j in jac)), settings.taper)  # (p, K + 1)
     pt, dpt = build_process_tensor_jvp(eta, deta, tol=settings.tol, chi_max=settings.chi_max)
     chi = CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)
@@ -239,20 +251,21 @@ def _fields(pt: ProcessTensor) -> tuple:
     return tuple(getattr(pt, f) for f in _SMOOTH_FIELDS + _RECORD_FIELDS)
 
 
-def _host_fields(settings, compensate, which, *leaves):
+def _host_fields(treedef, settings, compensate, which, *leaves):
     """The callback of a traced bath: :func:`_fields` (and with `which` the tangent fields along
-    those leaves) as numpy arrays padded to :func:`traced_chi`; `leaves` γ, s, ω_c, T, δt. A
+    those leaves) as numpy arrays padded to :func:`traced_chi`; `leaves` the bath's, then δt. A
     bath that an eager call refuses (invalid leaves, or a tensor :func:`check_tensor` rejects)
     comes back as NaN: a compiled program cannot raise."""
     chi = traced_chi(settings)
     with jax.default_device(jax.devices("cpu")[0]):  # host work stays off an accelerator's stream
         *x, dt = [float(v) for v in leaves]
+        key = (treedef, tuple(x))
         try:
             if which:
-                pt, dpt, info = _tangent_cached(*x, dt, settings, compensate, which)
+                pt, dpt, info = _tangent_cached(key, dt, settings, compensate, which)
             else:
-                (pt, info), dpt = build_cached(*x, dt, settings, compensate), None
-            check_tensor(info, settings.tol, Bath(*x), dt)
+                (pt, info), dpt = build_cached(key, dt, settings, compensate), None
+            check_tensor(info, settings.tol, _bath_of(key), dt)
         except ValueError:
             pt, dpt = _nan_tensor(chi), (_nan_tensor(chi, len(which)) if which else None)
         out = _fields(_pad(pt, chi))
@@ -280,7 +293,7 @@ def _nan_tensor(chi: int, directions: int | None = None) -> ProcessTensor:
     )
 
 
-def _traced_fields(leaves, settings, compensate, which=()):
+def _traced_fields(treedef, leaves, settings, compensate, which=()):
     """:func:`_host_fields` through `jax.pure_callback` (sequential under vmap)."""
     chi = traced_chi(settings)
     shapes = {
@@ -296,56 +309,59 @@ def _traced_fields(leaves, settings, compensate, which=()):
     tangents = (
         [jax.ShapeDtypeStruct((len(which),) + shapes[f], jnp.complex128) for f in _SMOOTH_FIELDS] if which else []
     )
-    return _callback(tuple(smooth + records + tangents), settings, compensate, which, *leaves)
+    return _callback(tuple(smooth + records + tangents), treedef, settings, compensate, which, *leaves)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
-def _callback(shapes, settings, compensate, which, *leaves):
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3, 4))
+def _callback(shapes, treedef, settings, compensate, which, *leaves):
     return jax.pure_callback(
-        functools.partial(_host_fields, settings, compensate, which), shapes, *leaves, vmap_method="sequential"
+        functools.partial(_host_fields, treedef, settings, compensate, which), shapes, *leaves, vmap_method="sequential"
     )
 
 
 @_callback.defjvp
-def _callback_jvp(shapes, settings, compensate, which, primals, tangents):
+def _callback_jvp(shapes, treedef, settings, compensate, which, primals, tangents):
     raise ValueError(
         "the process tensor gives first derivatives in the bath only (its tangent build is first "
-        "order): no jax.hessian or nested jvp/grad in gamma, s, omega_c, T"
+        "order): no jax.hessian or nested jvp/grad in the bath's parameters"
     )
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
-def _smooth_arrays(gamma, s, omega_c, T, dt, settings, compensate):
-    """The smooth fields, then the records, of the padded tensor of a bath at step `dt` (custom
-    JVP below; dt may be traced, e.g. δt·Δ with Δ under jit, but is not differentiated)."""
-    x = _concrete((gamma, s, omega_c, T, dt))
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2))
+def _smooth_arrays(treedef, settings, compensate, *leaves):
+    """The smooth fields, then the records, of the padded tensor of a bath (its `leaves` of
+    `treedef`, then the step dt; custom JVP below; dt may be traced, e.g. δt·Δ with Δ under jit,
+    but is not differentiated)."""
+    x = _concrete(leaves)
     if x is None:
-        return _traced_fields((gamma, s, omega_c, T, dt), settings, compensate)
-    pt, info = build_cached(*x, settings, bool(compensate))
-    check_tensor(info, settings.tol, Bath(*x[:4]), x[4])
+        return _traced_fields(treedef, leaves, settings, compensate)
+    key = (treedef, tuple(x[:-1]))
+    pt, info = build_cached(key, x[-1], settings, bool(compensate))
+    check_tensor(info, settings.tol, _bath_of(key), x[-1])
     return _fields(pt)
 
 
-def _smooth_arrays_jvp(settings, compensate, primals, tangents):
-    if not isinstance(tangents[4], SymbolicZero):
+def _smooth_arrays_jvp(treedef, settings, compensate, primals, tangents):
+    if not isinstance(tangents[-1], SymbolicZero):
         raise ValueError(
             "the process tensor has no derivative in its time step δt (nor, through it, in "
             "Drive.delta): keep delta constant when differentiating through engine='pt'"
         )
-    which = tuple(i for i, t in enumerate(tangents[:4]) if not isinstance(t, SymbolicZero))
+    which = tuple(i for i, t in enumerate(tangents[:-1]) if not isinstance(t, SymbolicZero))
     if not which:
-        out = _smooth_arrays(*primals, settings, compensate)
+        out = _smooth_arrays(treedef, settings, compensate, *primals)
         return out, tuple(jnp.zeros_like(o) for o in out)
     x = _concrete(primals)
     if x is None:
-        fields = _traced_fields(primals, settings, compensate, which)
+        fields = _traced_fields(treedef, primals, settings, compensate, which)
         out, dpt = (
             fields[: -len(_SMOOTH_FIELDS)],
             dict(zip(_SMOOTH_FIELDS, fields[-len(_SMOOTH_FIELDS) :], strict=False)),
         )
     else:
-        pt, dpt, info = _tangent_cached(*x, settings, bool(compensate), which)
-        check_tensor(info, settings.tol, Bath(*x[:4]), x[4])
+        key = (treedef, tuple(x[:-1]))
+        pt, dpt, info = _tangent_cached(key, x[-1], settings, bool(compensate), which)
+        check_tensor(info, settings.tol, _bath_of(key), x[-1])
         out, dpt = _fields(pt), {f: getattr(dpt, f) for f in _SMOOTH_FIELDS}
     dx = jnp.stack([jnp.asarray(tangents[i], jnp.float64) for i in which]).astype(jnp.complex128)  # (p,)
     smooth = tuple(jnp.tensordot(dx, dpt[f], axes=1) for f in _SMOOTH_FIELDS)
@@ -373,7 +389,8 @@ def differentiable_tensor(bath, dt, settings: PTSettings, compensate: bool = Fal
     tangents are cached per (bath, dt, settings, differentiated leaves). The records (discarded,
     eig_err, trace_defect, build_s) are constants. ValueError as :func:`check_tensor` (concrete
     bath)."""
-    arrays = _smooth_arrays(*(getattr(bath, n) for n in _BATH_LEAVES), dt, settings, bool(compensate))
+    leaves, treedef = jax.tree_util.tree_flatten(bath)
+    arrays = _smooth_arrays(treedef, settings, bool(compensate), *leaves, dt)
     return ProcessTensor(
         memory=jnp.asarray(settings.kmax), **dict(zip(_SMOOTH_FIELDS + _RECORD_FIELDS, arrays, strict=False))
     )
@@ -386,8 +403,7 @@ def check_tensor(info: dict, tol: float, bath, dt) -> None:
     limit = max(1e-6, 1e3 * float(tol))
     if not (info["eig_err"] <= limit and info["trace_defect"] <= limit):  # NaN fails too
         raise ValueError(
-            f"the process-tensor compression failed for gamma={float(bath.gamma):g}, s={float(bath.s):g}, "
-            f"omega_c={float(bath.omega_c):g}, T={float(bath.T):g} at dt={float(dt):.3g}/delta: "
+            f"the process-tensor compression failed for {bath.describe()} at dt={float(dt):.3g}/delta: "
             f"|lambda - 1| = {info['eig_err']:.2g}, trace defect {info['trace_defect']:.2g} (limit {limit:.2g}); "
             f"use a smaller pt_tol or dt, or the plain ADT (engine='adt')"
         )
@@ -477,7 +493,8 @@ PT_TAIL_FACTOR = 30.0
 
 
 def pt_step(omega_c: float, eps_q: float) -> float:
-    """The finest step of a plan at window `eps_q`: the largest of 0.05/1.25^k (k ≥ 0) with
+    """The finest step of a plan at window `eps_q` for a bath of frequency scale `omega_c` (ω_c of
+    a cutoff; ``bath.frequency_scale``): the largest of 0.05/1.25^k (k ≥ 0) with
     δt ω_c ≤ :data:`PT_DT_OMEGA_C` and E(4ε_q/3)·1.5625 δt ≤ :data:`PT_EDGE_PHASE` (a grid, so
     that plans of different windows share their tensors)."""
     edge = math.hypot(1.0, _wider(eps_q)) * PT_DT_RATIO**2
@@ -594,12 +611,13 @@ class PT:
 
     # -- the convergence ladder ----------------------------------------------------------------
     def group_keys(self, dimless) -> np.ndarray:
-        """Points sharing a plan: equal (v, bath) — one tensor per bath serves every v and Θ."""
+        """Points sharing a plan: equal (v, bath) — one tensor per bath serves every v and Θ. Columns:
+        v, the bath's frequency scale, then every leaf of the bath (for Bath v, ω_c, γ, s, ω_c, T:
+        the rows sort as the historical (v, ω_c, γ, s, T))."""
         b = dimless.bath
-        return np.stack(
-            [np.asarray(dimless.drive.v), np.asarray(b.omega_c), np.asarray(b.gamma), np.asarray(b.s), np.asarray(b.T)],
-            axis=1,
-        )
+        v = np.asarray(dimless.drive.v)
+        leaves = [np.broadcast_to(np.asarray(x, dtype=float), v.shape) for x in jax.tree_util.tree_leaves(b)]
+        return np.stack([v, np.broadcast_to(np.asarray(b.frequency_scale, dtype=float), v.shape), *leaves], axis=1)
 
     def ladder_plans(self, dimless, groups, tol: float):
         """(plans, merge keys) of the groups: the exact window (:func:`window_for` at
@@ -614,7 +632,7 @@ class PT:
             for index in groups
         ]
         steps = [
-            self.dt if self.dt is not None else pt_step(float(np.asarray(b.omega_c)[index[0]]), eq)
+            self.dt if self.dt is not None else pt_step(float(np.asarray(b.frequency_scale)[index[0]]), eq)
             for index, eq in zip(groups, windows, strict=True)
         ]
         merge = [(tuple(keys[index[0], 1:]), h) for index, h in zip(groups, steps, strict=True)]
@@ -643,7 +661,11 @@ class PT:
             eq = _wider(fine.eps_q)
             if eq > PT_WINDOWS[-1] * (1.0 + 1e-9):
                 return None
-            dt = fine.dt if self.dt is not None else min(fine.dt, pt_step(float(np.asarray(point.bath.omega_c)[0]), eq))
+            dt = (
+                fine.dt
+                if self.dt is not None
+                else min(fine.dt, pt_step(float(np.asarray(point.bath.frequency_scale)[0]), eq))
+            )
             # the last window's pair stays in the plan (its runs are done): three windows give
             # the rate at which the window error falls (:func:`lzjax.quapi.ladder.combine`)
             return {
@@ -766,16 +788,14 @@ class PT:
     def influence(self, bath, dt, memory: PTSettings, compensate: bool):
         """The tensor of :meth:`info`; when a bath leaf or δt is a JAX tracer (differentiated, or
         under jit/vmap), :func:`differentiable_tensor` (same values, derivatives in γ, s, ω_c, T)."""
-        if any(isinstance(x, jax.core.Tracer) for x in [getattr(bath, n) for n in _BATH_LEAVES] + [dt]):
+        if any(isinstance(x, jax.core.Tracer) for x in [*jax.tree_util.tree_leaves(bath), dt]):
             return differentiable_tensor(bath, dt, memory, compensate)
         return self.info(bath, dt, memory, compensate)[0]
 
     def info(self, bath, dt, memory: PTSettings, compensate: bool):
         """(tensor, record) of :func:`build_cached` for a bath with scalar leaves; ValueError if
         the compression lost the normalisation or the trace (:func:`check_tensor`)."""
-        pt, info = build_cached(
-            float(bath.gamma), float(bath.s), float(bath.omega_c), float(bath.T), float(dt), memory, bool(compensate)
-        )
+        pt, info = build_cached(bath_key(bath), float(dt), memory, bool(compensate))
         check_tensor(info, memory.tol, bath, dt)
         return pt, info
 

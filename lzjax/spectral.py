@@ -1,0 +1,364 @@
+"""Spectral densities beyond the paper's family: validated pytrees that every engine takes.
+
+Convention (DESIGN.md §1): G(ω) = Σ λ_k² δ(ω − ω_k) of B in the coupling −(cosΘ σz + sinΘ σx)·B/2,
+entering C(t) = ∫₀^∞ dω G(ω) [coth(ω/2T) cos ωt − i sin ωt] with no 1/π in front. Then
+λ_R = ∫₀^∞ G(ω)/ω dω is the reorganisation energy between the two eigenstates of the coupling
+operator (X = ±1): a chemist's J(ω) (with C(t) = (1/π)∫J …) is π G(ω).
+
+Families (energies in the units of Δ; T ≥ 0 the temperature of every one):
+
+* :class:`lzjax.model.Bath` — γ Δ^(1−s)/π ω^s e^(−ω/ω_c), the paper's (closed forms, unchanged).
+* :class:`GaussianCutoff` — γ Δ^(1−s)/π ω^s e^(−ω²/ω_c²) (quantum-dot deformation-potential
+  phonons: s = 3; piezoelectric: s = 1).
+* :class:`DrudeLorentz` — (1/π) 2λ ω γ_D/(ω² + γ_D²): J(ω) = 2λωγ_D/(ω² + γ_D²), λ = λ_R.
+* :class:`BrownianOscillator` — (1/π) 2λ γ_b ω_0² ω/((ω_0² − ω²)² + γ_b² ω²), λ = λ_R.
+* :class:`Tabulated` — a table (ω_i, G_i), linear in between, linear from (0, 0) to the first
+  point, zero beyond the last one.
+* :class:`Sum` — components on the one coupling operator, one temperature.
+
+Every family gives `density` (G, jnp, differentiable in its leaves), `frequency_scale`,
+`low_frequency_exponent`, `ohmic_coefficient`, `rescaled`, `scaled` (the interface
+:class:`lzjax.model.SpectralDensity`); C(t), the QUAPI η, the rates and windows come from
+:mod:`lzjax.bath` by quadrature. Bad input is refused in one line naming the parameter.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from .checks import check_range, is_traced, real_values
+from .model import SpectralDensity, pytree_dataclass, static_field
+
+__all__ = ["GaussianCutoff", "DrudeLorentz", "BrownianOscillator", "Tabulated", "Sum", "FAMILIES"]
+
+
+def _leaf(obj: Any, name: str, *, positive: bool, meaning: str) -> None:
+    """Normalise a leaf (lists → float64 arrays) and check it is ≥ 0 (> 0 if `positive`)."""
+    value = getattr(obj, name)
+    if isinstance(value, (list, tuple)):
+        value = real_values(name, value)
+        object.__setattr__(obj, name, value)
+    check_range(name, value, lower=0.0, lower_open=positive, meaning=meaning)
+
+
+def _like(leaf, value):
+    """`value` broadcast like `leaf` (numpy stays numpy, a tracer a tracer)."""
+    return value + 0.0 * leaf
+
+
+@pytree_dataclass
+class GaussianCutoff(SpectralDensity):
+    """G(ω) = γ Δ^(1−s)/π ω^s exp(−ω²/ω_c²).
+
+    **Arguments:** `gamma` (γ ≥ 0, dimensionless), `s` (> 0), `omega_c` (> 0, units of Δ),
+    `T` (≥ 0, units of Δ) — as :class:`lzjax.model.Bath`, with a Gaussian cutoff.
+    """
+
+    gamma: Any
+    s: Any
+    omega_c: Any
+    T: Any
+
+    def __post_init__(self):
+        _leaf(self, "gamma", positive=False, meaning="coupling strength")
+        _leaf(self, "s", positive=True, meaning="spectral exponent")
+        _leaf(self, "omega_c", positive=True, meaning="cutoff frequency")
+        _leaf(self, "T", positive=False, meaning="temperature")
+
+    def density(self, omega):
+        """G(ω) (units Δ = 1), ω^s e^{−ω²/ω_c²} in log space."""
+        omega = jnp.asarray(omega)
+        safe = jnp.where(omega > 0, omega, 1.0)
+        value = self.gamma / jnp.pi * jnp.exp(self.s * jnp.log(safe) - (safe / self.omega_c) ** 2)
+        return jnp.where(omega > 0, value, 0.0)
+
+    @property
+    def frequency_scale(self):
+        """ω_c."""
+        return self.omega_c
+
+    @property
+    def low_frequency_exponent(self):
+        """s."""
+        return self.s
+
+    @property
+    def ohmic_coefficient(self):
+        """γ/π at s = 1, else 0."""
+        return jnp.where(jnp.asarray(self.s) == 1, self.gamma / jnp.pi, 0.0)
+
+    def rescaled(self, delta) -> GaussianCutoff:
+        return GaussianCutoff(self.gamma, self.s, self.omega_c / delta, self.T / delta)
+
+    def scaled(self, factor) -> GaussianCutoff:
+        return GaussianCutoff(factor * self.gamma, self.s, self.omega_c, self.T)
+
+
+@pytree_dataclass
+class DrudeLorentz(SpectralDensity):
+    """G(ω) = (1/π) 2λ ω γ_D/(ω² + γ_D²) (Debye; J = πG the chemists' density).
+
+    **Arguments:** `lam` (λ ≥ 0, the reorganisation energy ∫G/ω dω, units of Δ), `gamma_d`
+    (γ_D > 0, the Debye frequency, units of Δ), `T` (≥ 0, units of Δ).
+    G falls only as 1/ω: ∫G dω (so C(0)) diverges logarithmically while η, Γ(t) and the rates are
+    finite; at Θ ≠ 0 ∫Γ1 dt over a whole linear sweep diverges (Γ1 ∝ G(E) ∝ 1/E), so the window
+    rests on the bound :func:`lzjax.bath.relaxation_window_energy` reaches at 1e6·γ_D.
+    """
+
+    lam: Any
+    gamma_d: Any
+    T: Any
+
+    def __post_init__(self):
+        _leaf(self, "lam", positive=False, meaning="reorganisation energy")
+        _leaf(self, "gamma_d", positive=True, meaning="Drude (Debye) frequency")
+        _leaf(self, "T", positive=False, meaning="temperature")
+
+    def density(self, omega):
+        omega = jnp.asarray(omega)
+        value = 2.0 * self.lam / jnp.pi * omega * self.gamma_d / (omega * omega + self.gamma_d**2)
+        return jnp.where(omega > 0, value, 0.0)
+
+    @property
+    def frequency_scale(self):
+        """γ_D."""
+        return self.gamma_d
+
+    @property
+    def low_frequency_exponent(self):
+        """1 (Ohmic)."""
+        return _like(self.gamma_d, 1.0)
+
+    @property
+    def ohmic_coefficient(self):
+        """2λ/(π γ_D)."""
+        return 2.0 * self.lam / (jnp.pi * self.gamma_d)
+
+    def rescaled(self, delta) -> DrudeLorentz:
+        return DrudeLorentz(self.lam / delta, self.gamma_d / delta, self.T / delta)
+
+    def scaled(self, factor) -> DrudeLorentz:
+        return DrudeLorentz(factor * self.lam, self.gamma_d, self.T)
+
+
+@pytree_dataclass
+class BrownianOscillator(SpectralDensity):
+    """G(ω) = (1/π) 2λ γ_b ω_0² ω/((ω_0² − ω²)² + γ_b² ω²) (an underdamped mode, damped Ohmically).
+
+    **Arguments:** `lam` (λ ≥ 0, reorganisation energy ∫G/ω dω, units of Δ), `omega_0` (> 0,
+    the mode frequency, units of Δ), `gamma_b` (> 0, its damping, units of Δ; underdamped for
+    γ_b < 2ω_0, any value accepted), `T` (≥ 0, units of Δ).
+    """
+
+    lam: Any
+    omega_0: Any
+    gamma_b: Any
+    T: Any
+
+    def __post_init__(self):
+        _leaf(self, "lam", positive=False, meaning="reorganisation energy")
+        _leaf(self, "omega_0", positive=True, meaning="oscillator frequency")
+        _leaf(self, "gamma_b", positive=True, meaning="oscillator damping")
+        _leaf(self, "T", positive=False, meaning="temperature")
+
+    def density(self, omega):
+        omega = jnp.asarray(omega)
+        w02 = self.omega_0**2
+        value = (
+            2.0 * self.lam / jnp.pi * self.gamma_b * w02 * omega / ((w02 - omega**2) ** 2 + (self.gamma_b * omega) ** 2)
+        )
+        return jnp.where(omega > 0, value, 0.0)
+
+    @property
+    def frequency_scale(self):
+        """ω_0."""
+        return self.omega_0
+
+    @property
+    def low_frequency_exponent(self):
+        """1 (Ohmic)."""
+        return _like(self.omega_0, 1.0)
+
+    @property
+    def ohmic_coefficient(self):
+        """2λγ_b/(π ω_0²)."""
+        return 2.0 * self.lam * self.gamma_b / (jnp.pi * self.omega_0**2)
+
+    def rescaled(self, delta) -> BrownianOscillator:
+        return BrownianOscillator(self.lam / delta, self.omega_0 / delta, self.gamma_b / delta, self.T / delta)
+
+    def scaled(self, factor) -> BrownianOscillator:
+        return BrownianOscillator(factor * self.lam, self.omega_0, self.gamma_b, self.T)
+
+
+#: panels of a table: uniform over [0, ω_last] (this many), plus every table point, plus a
+#: geometric refinement towards ω = 0 (where coth(ω/2T) varies on the scale T)
+TABLE_PANELS = 400
+
+
+@functools.lru_cache(maxsize=64)
+def _table_edges(omega: tuple[float, ...]) -> np.ndarray:
+    top = omega[-1]
+    first = top / TABLE_PANELS
+    edges = np.concatenate([[0.0], omega, np.linspace(0.0, top, TABLE_PANELS + 1), first * 0.5 ** np.arange(1, 31)])
+    return np.unique(edges)
+
+
+@pytree_dataclass
+class Tabulated(SpectralDensity):
+    """G(ω) from a table: `scale` × the piecewise-linear interpolant through (0, 0) and the points
+    (ω_i, G_i); zero beyond the last point (end the table with G = 0 for a continuous G).
+
+    **Arguments:**
+    - `omega`: strictly increasing frequencies ω_i ≥ 0, at least two (units of Δ; static data).
+    - `G`: G(ω_i) ≥ 0, finite, in the units of Δ (G(0) must be 0 if ω_0 = 0: a finite G(0)
+      makes ∫G coth/ω² dω, the dephasing, diverge). Static data: not differentiated.
+    - `T`: temperature ≥ 0 (units of Δ).
+    - `scale`: a multiplier ≥ 0 of the table (a leaf: differentiable, fittable; default 1).
+    - `unit`: the energy unit the table is given in relative to the engine's (set by
+      `rescaled`; leave 1).
+
+    Error of the interpolation: O(h²G'') per panel of width h (a table sampled from a smooth
+    density at spacing h reproduces its P_LZ to that order; measured in tests/test_spectral.py).
+    Quadrature: 16-point Gauss-Legendre on :data:`TABLE_PANELS` panels (and the table points):
+    exact for the interpolant up to the oscillation of cos ωt, ~1e-12 while t·ω_last/400 ≲ 5.
+    """
+
+    omega: tuple = static_field()
+    G: tuple = static_field()
+    T: Any = 0.0
+    scale: Any = 1.0
+    unit: Any = 1.0
+
+    def __post_init__(self):
+        omega, g = real_values("omega", self.omega).ravel(), real_values("G", self.G).ravel()
+        if omega.size < 2 or omega.size != g.size:
+            raise ValueError(f"omega and G must be tables of equal length >= 2, got {omega.size} and {g.size}")
+        if not np.all(np.isfinite(omega)) or omega[0] < 0:
+            raise ValueError("omega must be finite and >= 0 (frequencies in units of delta)")
+        if np.any(np.diff(omega) <= 0):
+            i = int(np.flatnonzero(np.diff(omega) <= 0)[0])
+            raise ValueError(
+                f"omega must be strictly increasing, got omega[{i + 1}] = {omega[i + 1]:g} after {omega[i]:g}"
+            )
+        if not np.all(np.isfinite(g)) or np.any(g < 0):
+            i = int(np.flatnonzero(~(np.isfinite(g) & (g >= 0)))[0])
+            raise ValueError(f"G must be finite and >= 0 (a spectral density), got G[{i}] = {g[i]:g}")
+        if omega[0] == 0 and g[0] != 0:
+            raise ValueError(f"G must vanish at omega = 0 (got G(0) = {g[0]:g}): the dephasing ∫G coth/ω² diverges")
+        object.__setattr__(self, "omega", tuple(float(x) for x in omega))
+        object.__setattr__(self, "G", tuple(float(x) for x in g))
+        _leaf(self, "T", positive=False, meaning="temperature")
+        _leaf(self, "scale", positive=False, meaning="multiplier of the table")
+        _leaf(self, "unit", positive=True, meaning="energy unit of the table")
+
+    def _points(self):
+        omega, g = np.asarray(self.omega), np.asarray(self.G)
+        if omega[0] > 0:
+            omega, g = np.concatenate([[0.0], omega]), np.concatenate([[0.0], g])
+        return omega, g
+
+    def density(self, omega):
+        xp, fp = self._points()
+        x = jnp.asarray(omega) * self.unit
+        return self.scale * jnp.interp(x, xp, fp, right=0.0) / self.unit
+
+    def breakpoints(self):
+        """Panel edges (units Δ = 1): table points, :data:`TABLE_PANELS` uniform panels, a
+        geometric refinement towards 0."""
+        return jnp.asarray(_table_edges(self.omega)) / self.unit
+
+    @property
+    def frequency_scale(self):
+        """The G-weighted mean frequency ∫ωG/∫G of the table (units Δ = 1)."""
+        xp, fp = self._points()
+        weight = np.trapezoid(fp, xp)
+        mean = np.trapezoid(xp * fp, xp) / weight if weight > 0 else xp[-1]
+        return _like(self.T, mean) / self.unit
+
+    @property
+    def low_frequency_exponent(self):
+        """1 if the first segment rises from (0, 0), else 3 (G ≡ 0 near ω = 0)."""
+        xp, fp = self._points()
+        return _like(self.T, 1.0 if fp[1] > 0 else 3.0)
+
+    @property
+    def ohmic_coefficient(self):
+        """Slope G_1/ω_1 of the first segment (times `scale`)."""
+        xp, fp = self._points()
+        return self.scale * (fp[1] / xp[1]) + 0.0 * self.unit
+
+    def rescaled(self, delta) -> Tabulated:
+        return Tabulated(self.omega, self.G, self.T / delta, self.scale, self.unit * delta)
+
+    def scaled(self, factor) -> Tabulated:
+        return Tabulated(self.omega, self.G, self.T, factor * self.scale, self.unit)
+
+
+@pytree_dataclass
+class Sum(SpectralDensity):
+    """G = Σ G_part: components on the one coupling operator (one bath, one temperature).
+
+    **Arguments:** `parts`: a tuple of at least one spectral density (any family, sums
+    included), all at the same temperature T (refused otherwise).
+    """
+
+    parts: tuple
+
+    def __post_init__(self):
+        parts = tuple(self.parts) if isinstance(self.parts, (list, tuple)) else (self.parts,)
+        if not parts or not all(isinstance(p, SpectralDensity) for p in parts):
+            raise ValueError(f"parts must be a non-empty tuple of spectral densities, got {self.parts!r:.80}")
+        if any(is_traced(p.T) for p in parts):
+            object.__setattr__(self, "parts", parts)
+            return
+        temps = [np.asarray(p.T, dtype=float) for p in parts]
+        if any(t.shape != temps[0].shape or np.any(t != temps[0]) for t in temps):
+            raise ValueError("parts must share one temperature T (one bath on one coupling)")
+        object.__setattr__(self, "parts", parts)
+
+    @property
+    def T(self):  # pyright: ignore[reportIncompatibleVariableOverride]  # read from the parts
+        """The common temperature of the parts."""
+        return self.parts[0].T
+
+    def components(self) -> tuple:
+        return tuple(c for p in self.parts for c in p.components())
+
+    def density(self, omega):
+        return sum(p.density(omega) for p in self.parts)
+
+    @property
+    def frequency_scale(self):
+        """The largest of the parts'."""
+        return functools.reduce(jnp.maximum, [p.frequency_scale for p in self.parts])
+
+    @property
+    def low_frequency_exponent(self):
+        """The smallest of the parts' (the slowest memory tail)."""
+        return functools.reduce(jnp.minimum, [p.low_frequency_exponent for p in self.parts])
+
+    @property
+    def ohmic_coefficient(self):
+        """The sum of the parts'."""
+        return sum(p.ohmic_coefficient for p in self.parts)
+
+    def rescaled(self, delta) -> Sum:
+        return Sum(tuple(p.rescaled(delta) for p in self.parts))
+
+    def scaled(self, factor) -> Sum:
+        return Sum(tuple(p.scaled(factor) for p in self.parts))
+
+
+#: the families by name (besides :class:`lzjax.model.Bath`)
+FAMILIES = {
+    "gaussian": GaussianCutoff,
+    "drude_lorentz": DrudeLorentz,
+    "brownian": BrownianOscillator,
+    "tabulated": Tabulated,
+    "sum": Sum,
+}
