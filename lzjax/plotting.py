@@ -136,7 +136,8 @@ def plot_fit(result, v, P, sigma=None, path=None, *, n_curve: int = 96):
 def plot_trajectory(ds, start: str = "ground", window=None, path=None):
     """Populations P_ground (solid) and P_up (dashed) against t per point (at most 8 drawn) of a
     trajectory dataset (:func:`lzjax.dynamics.neqb_trajectory`,
-    :func:`lzjax.quapi.trajectory.exact_trajectory`); the crossing window [ε₋, ε₊]/v shaded
+    :func:`lzjax.quapi.trajectory.exact_trajectory`; a converged one's error bars as bands,
+    :func:`lzjax.quapi.trajectory_ladder.converge_trajectory`); the crossing window [ε₋, ε₊]/v shaded
     when `window` (a :func:`lzjax.dynamics.crossing_window` dataset) is given. Returns the
     Figure, written to `path` when given."""
     from .writers import point_params
@@ -150,6 +151,10 @@ def plot_trajectory(ds, start: str = "ground", window=None, path=None):
         label = ", ".join(f"{k}={float(ds[k].values[p]):g}" for k in names) or None
         ax.plot(ds.t.values[p], sel.P_ground.values[p], "-", color=c, label=label)
         ax.plot(ds.t.values[p], sel.P_up.values[p], "--", color=c, lw=0.9)
+        for name in ("P_ground", "P_up"):  # error bands of a converged trajectory
+            if f"{name}_err" in sel:
+                value, err = sel[name].values[p], sel[f"{name}_err"].values[p]
+                ax.fill_between(ds.t.values[p], value - err, value + err, color=c, alpha=0.25, lw=0)
         if window is not None:
             v = float(ds.v.values[p])
             ax.axvspan(

@@ -157,18 +157,21 @@ def point_params(ds) -> list[str]:
 
 def trajectory_records(ds, start: str = "ground") -> list[dict]:
     """One dict per (point, record): the point's parameters, `start`, t, epsilon and the
-    observables (floats), for the infinite sweep also its P_LZ, P_ES; point-major order."""
+    observables (floats), with their error bars `<name>_err` for a converged trajectory, for the
+    infinite sweep also its P_LZ, P_ES; point-major order."""
     sel = ds.sel(start=start)
     names = point_params(ds)
     out = []
     t, eps = ds.t.values, ds.epsilon.values
     values = {k: sel[k].values for k in OBSERVABLES}
+    errors = {k: sel[f"{k}_err"].values for k in OBSERVABLES if f"{k}_err" in ds}  # a converged trajectory
     ends = [k for k in ("P_LZ", "P_ES") if k in ds]  # the infinite sweep's asymptotic read-out
     for p in range(ds.sizes["point"]):
         base = {k: float(ds[k].values[p]) for k in names}
         for j in range(ds.sizes["time"]):
             rec = dict(base, start=start, t=float(t[p, j]), epsilon=float(eps[p, j]))
             rec.update({k: float(values[k][p, j]) for k in OBSERVABLES})
+            rec.update({f"{k}_err": float(errors[k][p, j]) for k in errors})
             rec.update({k: float(ds[k].values[p]) for k in ends})
             out.append(rec)
     return out

@@ -107,7 +107,20 @@ def add_trajectory_parser(sub) -> None:
         "neqb (default), or exact at fixed settings: pt (the process tensor; quapi is its alias) "
         "or adt (the plain augmented density tensor)",
     )
-    p.add_argument("--dt", type=float, help="time step in 1/Δ (pt/adt: required; neqb: tanh/periodic, default 0.01)")
+    p.add_argument(
+        "--dt",
+        type=float,
+        help="time step in 1/Δ (pt/adt: required, pt with --tol the finest step; neqb: tanh/periodic)",
+    )
+    p.add_argument(
+        "--tol",
+        type=float,
+        help="pt: a converged trajectory with error bars to this absolute error (the ladder of δt, memory "
+        "and truncation; no other setting needed)",
+    )
+    p.add_argument(
+        "--n-times", dest="n_times", type=int, help="with --tol: record intervals (evenly spaced times; default 64)"
+    )
     p.add_argument(
         "--n-steps", dest="n_steps", type=int, help="neqb, linear drive: steps over the window (default 4096)"
     )
@@ -230,10 +243,26 @@ def _plan_trajectory(args) -> dict:
     finite = drive != "linear" or args.eps_start is not None
     # flags that do not apply to the engine
     exact = engine != "neqb"
-    if exact:
+    converged = args.tol is not None
+    if converged:
+        if engine not in ("pt", "quapi"):
+            raise InputError(f"--tol (a converged trajectory) runs --engine pt; --engine {engine} takes fixed --dt")
+        _refuse(
+            [f for f, x in (("--times", args.times), ("--every", args.every), ("--kmax", args.kmax)) if x is not None],
+            "with --tol (records: --n-times evenly spaced; the memory: --memory)",
+        )
+        if not finite:
+            raise InputError("--tol needs a finite window: --eps-start and --eps-end (or a tanh/periodic drive)")
+        with user_input():
+            from ..quapi.ladder import check_ladder_tol
+
+            check_ladder_tol(args.tol)
+    elif args.n_times is not None:
+        raise InputError("--n-times applies with --tol (a converged trajectory)")
+    if exact and not converged:
         _refuse(["--n-steps"] if args.n_steps is not None else [], f"to --engine {engine} (neqb, linear drive)")
         if args.dt is None:
-            raise InputError(f"--engine {engine} needs --dt (fixed settings)")
+            raise InputError(f"--engine {engine} needs --dt (fixed settings) or --tol (converged)")
         if not finite:
             raise InputError(
                 f"--engine {engine} needs a finite window: --eps-start and --eps-end "
@@ -251,8 +280,8 @@ def _plan_trajectory(args) -> dict:
             _refuse(
                 ["--n-steps"] if args.n_steps is not None else [], f"to --drive {drive} with --engine neqb (use --dt)"
             )
-    if (args.times is None) == (args.every is None):
-        raise InputError("give one of --times t1,t2,... (1/Δ) or --every N")
+    if not converged and (args.times is None) == (args.every is None):
+        raise InputError("give one of --times t1,t2,... (1/Δ) or --every N (or --tol with --engine pt)")
     times = None
     if args.times is not None:
         times = parse_values("--times", args.times)
@@ -260,7 +289,7 @@ def _plan_trajectory(args) -> dict:
             raise InputError(f"--times must be finite numbers (1/Δ), got {args.times!r}")
         if np.any(np.diff(times) < 0):
             raise InputError(f"--times must be non-decreasing, got {args.times!r}")
-    elif args.every < 1:
+    elif args.every is not None and args.every < 1:
         raise InputError(f"--every must be a positive integer, got {args.every}")
     if args.window_tol is not None:
         _check_window_tol("--window-tol", args.window_tol)
@@ -313,6 +342,23 @@ def _plan_trajectory(args) -> dict:
                 f"--times must lie inside the protocol window of every point "
                 f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (1/Δ)"
             )
+    if converged:  # the ladder chooses every step; checked by converge_trajectory before any work
+        options = {"dt": args.dt, "memory_time": args.memory, "pt_tol": args.pt_tol}
+        kwargs = {k: x for k, x in options.items() if x is not None}
+        kwargs.update(tol=args.tol, n_times=64 if args.n_times is None else args.n_times)
+        if drive == "linear":
+            kwargs.update(eps_start=flat["eps_start"], eps_end=flat["eps_end"])
+        return {
+            "drive": protocol,
+            "bath": bath,
+            "theta": flat["theta"],
+            "kwargs": kwargs,
+            "shape": shape,
+            "exact": True,
+            "converged": True,
+            "kind": drive,
+            "finite": finite,
+        }
     # dt and n_steps are the engines' to check (first thing, before any work: see run_trajectory)
     if exact:
         with user_input():  # the engine's run memory, before the size estimate (the ADT's grows like 4^kmax)
@@ -379,7 +425,10 @@ def run_trajectory(args) -> int:
     from ..writers import OBSERVABLES, point_params, trajectory_records, write_records
 
     plan = _plan_trajectory(args)
-    engine = quapi_trajectory.exact_trajectory if plan["exact"] else dynamics.neqb_trajectory
+    if plan.get("converged"):
+        from ..quapi.trajectory_ladder import converge_trajectory as engine
+    else:
+        engine = quapi_trajectory.exact_trajectory if plan["exact"] else dynamics.neqb_trajectory
     # The engines check dt, kmax, n_steps and the step count first thing, before any work, and
     # expose no separate validator yet: a ValueError out of these calls is such a check.
     with user_input():

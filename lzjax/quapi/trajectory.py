@@ -152,7 +152,7 @@ def exact_trajectory(
     theta=0.0,
     *,
     dt: float,
-    kmax: int,
+    kmax,
     times=None,
     every=None,
     eps_start=None,
@@ -167,7 +167,8 @@ def exact_trajectory(
       `eps_start`, `eps_end` (the finite linear sweep; the infinite one needs the NEQB's tails).
     - `bath`, `theta`: broadcast with the drive's batched fields into one vmapped batch.
     - `dt`: largest time step (1/Δ; accepted: (0, 1]); per point δt = span/N.
-    - `kmax`: memory in steps (the engine's check; ADT: integer in [1, 14]).
+    - `kmax`: the engine's memory setting (its check; ADT: steps, integer in [1, 14]; PT: a
+      :class:`lzjax.quapi.engines.pt.PTSettings`).
     - `times` (1/Δ; nearest grid points) or `every` (integer ≥ 1): the records; start and end
       always recorded with `every`.
     - `engine`: an engine name of :data:`lzjax.quapi.ENGINES` (or an engine object).
@@ -235,7 +236,8 @@ def exact_trajectory(
             )
         scalar = jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(-1)[0], system.bath)
         shared = engine.influence(scalar, float(steps[0]), kmax, compensate)
-    fn = _batch_fn(engine.kernel, kmax, n, every, compensate, HashableAxes(in_axes))
+    key = engine.compile_key(kmax) if engine.shared_influence else kmax  # PT: shapes only, not its settings
+    fn = _batch_fn(engine.kernel, key, n, every, compensate, HashableAxes(in_axes))
     obs, t, eps = fn(system, jnp.asarray(t0), jnp.asarray(steps), jnp.asarray(record), shared)
     t, eps = _exact_record_times(system, in_axes, np.asarray(t), np.asarray(eps), t0, t1, steps, t_req)
     obs = {k: jnp.swapaxes(a, 1, 2) for k, a in obs.items()}  # (P, m, 2) -> (P, 2, m)

@@ -1,0 +1,205 @@
+"""Converged exact trajectories: ρ(t) along any finite drive with error bars at every record time.
+
+:func:`converge_trajectory` runs :func:`lzjax.quapi.trajectory.exact_trajectory` through the
+process tensor at the five runs of the end-point ladder's plan (:func:`lzjax.quapi.engines.pt.pt_plan`,
+without its window pair: a finite drive has no golden-rule tails), on grids chosen so that
+every run records at the same M + 1 evenly spaced times t_m = t_start + m (t_end − t_start)/M:
+per record interval the three steps take 25q, 20q and 16q steps (ratios exactly 1.25).
+
+    fine = (δ, K_0)   coarse = (1.25 δ, K_1)   coarser = (1.5625 δ, K_2)
+    long = (1.25 δ, 2 K_1)   loose = (1.5625 δ, K_2, 10·pt_tol)
+
+At every record time and for every observable (P_ground, P_excited, P_up, r_x, r_y, r_z):
+value Rich(fine, coarse) + the memory correction; error |Rich(fine, coarse) − Rich(coarse,
+coarser)| (δt) + 2|coarse − long| (memory, the p = 1 extrapolation) + 1.5625 |loose − coarser|
+(compression) + |Tr ρ − 1| (the largest over the runs): the rule of
+:func:`lzjax.quapi.ladder.combine` for end points. Where the largest bar exceeds `tol`, the
+part that dominates is refined (δ ÷ 1.6, the memory time doubled, or the truncation ÷ 10) and
+every run repeated, up to `max_refinements` times.
+
+Units Δ = ħ = 1 (energies in Δ, times in 1/Δ). The process tensor serves one bath and one grid
+per call: the points of a call share the bath and the protocol's duration (they may differ in
+Θ and in the drive's other parameters).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import numpy as np
+
+from ..checks import check_integer
+from ..model import Drive
+from ..trajectories import prepare_system
+from .engines import PT, select_engine
+from .engines.pt import PT_DT_MAX, PT_DT_OMEGA_C, PT_DT_RATIO, PT_EDGE_PHASE, PT_TAPER, PTSettings, pt_tol_default
+from .ladder import check_ladder_tol, richardson
+from .trajectory import exact_trajectory
+
+__all__ = ["converge_trajectory", "TRAJECTORY_VARIABLES", "trajectory_step"]
+
+#: the observables a converged trajectory extrapolates and bars (the trace is checked, not kept)
+TRAJECTORY_VARIABLES = ("P_ground", "P_excited", "P_up", "r_x", "r_y", "r_z")
+#: the steps of the fine, coarse and coarser runs per record interval, per unit of q
+_STEPS = (25, 20, 16)
+
+
+def trajectory_step(frequency_scale: float, energy_max: float) -> float:
+    """The default finest step (1/Δ) of a converged trajectory: the largest of 0.05 with
+    δ ω_c ≤ 0.25 and E_max · 1.5625 δ ≤ 2 (E_max the largest level splitting along the drive),
+    the end-point ladder's rules (:func:`lzjax.quapi.engines.pt.pt_step`)."""
+    return min(PT_DT_MAX, PT_DT_OMEGA_C / float(frequency_scale), PT_EDGE_PHASE / (energy_max * PT_DT_RATIO**2))
+
+
+def _energy_max(system, in_axes, t0, t1) -> float:
+    """max √(1 + ε²) over 2001 times of every point's protocol."""
+    s = np.linspace(0.0, 1.0, 2001)
+    times = t0[:, None] + (t1 - t0)[:, None] * s[None]
+    eps = jax.vmap(lambda d, t: d.epsilon(t), in_axes=(in_axes.drive, 0))(system.drive, times)
+    return float(np.max(np.sqrt(1.0 + np.asarray(eps) ** 2)))
+
+
+def converge_trajectory(
+    drive,
+    bath,
+    theta=0.0,
+    *,
+    tol: float = 1e-3,
+    n_times: int = 64,
+    eps_start=None,
+    eps_end=None,
+    engine=None,
+    dt: float | None = None,
+    memory_time: float | None = None,
+    pt_tol: float | None = None,
+    max_refinements: int = 3,
+):
+    """The exact trajectory along a finite drive with error bars, converged to `tol` (module doc).
+
+    **Arguments:**
+    - `drive`, `bath`, `theta`, `eps_start`, `eps_end`: as :func:`lzjax.quapi.trajectory.exact_trajectory`
+      (one bath and one protocol duration per call).
+    - `tol`: target absolute error of every recorded observable (accepted: [1e-6, 0.1]).
+    - `n_times`: record intervals M (accepted: integer in [1, 10000]): M + 1 evenly spaced times.
+    - `engine`: the process tensor (`"pt"` or a configured :class:`lzjax.quapi.engines.PT`; its
+      `memory_time`, `pt_tol`, `chi_max`, `dt` are used). The plain ADT has no converged
+      trajectory (fixed settings: :func:`exact_trajectory`).
+    - `dt`, `memory_time`, `pt_tol`: the engine's settings given one by one (`dt` the finest step
+      in 1/Δ: default :func:`trajectory_step`; memory time in 1/Δ, default 6.4; truncation:
+      default :func:`lzjax.quapi.engines.pt.pt_tol_default` for the fine run's step count).
+    - `max_refinements`: most refinement passes (accepted: integer in [0, 6]).
+
+    Returns the ``xarray.Dataset`` of :func:`exact_trajectory` (dims point, start, time; the
+    values of the extrapolation) with, per observable X of :data:`TRAJECTORY_VARIABLES`, the
+    error bar `X_err`; the parts `err_dt`, `err_memory`, `err_compression`, `err_trace` (the
+    largest over the observables) per (point, start, time); `converged` per point (every bar of
+    the point ≤ tol); attributes `dt` (finest step), `memory_time`, `pt_tol`, `refinements`,
+    `tol`.
+    """
+    engine = select_engine(engine if engine is not None else "pt")
+    if not isinstance(engine, PT):
+        raise ValueError(
+            f"the converged trajectory runs the process tensor (engine 'pt'); engine {engine.name!r} runs at "
+            "fixed settings: exact_trajectory(..., dt=..., kmax=...)"
+        )
+    tol = check_ladder_tol(tol)
+    n_times = check_integer("n_times", n_times, 1, 10_000)
+    max_refinements = check_integer("max_refinements", max_refinements, 0, 6)
+    given = {k: x for k, x in {"dt": dt, "memory": memory_time, "pt_tol": pt_tol}.items() if x is not None}
+    if given:
+        engine = engine.configured(**given)
+    if isinstance(drive, Drive) and eps_start is None:
+        raise ValueError("eps_start and eps_end are needed with a linear Drive (a finite sweep)")
+    system, in_axes, _, _ = prepare_system(drive, bath, theta, eps_start=eps_start, eps_end=eps_end)
+    n_points = int(np.size(np.asarray(system.theta)))
+    t0 = np.broadcast_to(np.asarray(system.drive.t_start, float), (n_points,))
+    t1 = np.broadcast_to(np.asarray(system.drive.t_end, float), (n_points,))
+    span = float(np.max(t1 - t0))
+    scale = float(np.max(np.asarray(system.bath.frequency_scale)))
+    step = engine.dt if engine.dt is not None else trajectory_step(scale, _energy_max(system, in_axes, t0, t1))
+    memory = float(engine.memory_time)
+    truncation = engine.pt_tol
+    s0 = float(np.max(np.asarray(system.bath.low_frequency_exponent)))
+    for refinement in range(max_refinements + 1):
+        q = max(1, math.ceil(span / (_STEPS[0] * n_times * step) - 1e-9))
+        steps = [span / (n_times * k * q) for k in _STEPS]
+        n_fine = n_times * _STEPS[0] * q
+        cut = truncation if truncation is not None else pt_tol_default(tol, n_fine)
+        settings = [PTSettings(max(2, round(memory / h)), cut, engine.chi_max, PT_TAPER) for h in steps]
+        runs = {
+            "fine": (0, settings[0]),
+            "coarse": (1, settings[1]),
+            "coarser": (2, settings[2]),
+            "long": (1, settings[1]._replace(kmax=2 * settings[1].kmax)),
+            "loose": (2, settings[2]._replace(tol=10.0 * cut)),
+        }
+        out = {
+            name: exact_trajectory(
+                drive,
+                bath,
+                theta,
+                dt=steps[i],
+                kmax=k,
+                every=_STEPS[i] * q,
+                engine=PT(),
+                eps_start=eps_start,
+                eps_end=eps_end,
+            )
+            for name, (i, k) in runs.items()
+        }
+        value, err, parts = _combine(out, steps, settings[1].kmax, s0)
+        worst = {name: float(np.max(p)) for name, p in parts.items()}
+        if max(float(np.max(e)) for e in err.values()) <= tol or refinement == max_refinements:
+            break
+        part = max(("dt", "memory", "compression"), key=lambda name: worst[name])
+        if part == "dt" and engine.dt is None:
+            step /= 1.6
+        elif part == "memory":
+            memory *= 2.0
+        elif part == "compression" and cut > 1e-13:
+            truncation = cut / 10.0
+        else:  # the dominant part is the trace, or a setting the user fixed
+            break
+    result = out["fine"].copy()
+    for name in TRAJECTORY_VARIABLES:
+        result[name] = (result[name].dims, value[name])
+        result[f"{name}_err"] = (result[name].dims, err[name])
+    for name, p in parts.items():
+        result[f"err_{name}"] = (result["P_ground"].dims, p)
+    worst_point = np.max(np.stack([err[name] for name in TRAJECTORY_VARIABLES]), axis=(0, 2, 3))
+    result["converged"] = (("point",), worst_point <= tol)
+    result.attrs.update(
+        engine="quapi-pt",
+        dt=steps[0],
+        memory_time=memory,
+        pt_tol=cut,
+        refinements=refinement,
+        tol=tol,
+        n_steps=n_fine,
+    )
+    return result
+
+
+def _combine(out: dict, steps: list[float], base: int, s0: float):
+    """(values, errors, parts) per observable from the five runs' datasets (module doc)."""
+    power = min(max(s0, 1.0), 3.0)
+    k = 2 * base
+    value, err = {}, {}
+    parts = {name: 0.0 for name in ("dt", "memory", "compression", "trace")}
+    trace = np.max([np.abs(np.asarray(ds["trace"]) - 1.0) for ds in out.values()], axis=0)
+    for name in TRAJECTORY_VARIABLES:
+        x = {run: np.asarray(ds[name]) for run, ds in out.items()}
+        r12 = richardson(x["fine"], steps[0], x["coarse"], steps[1])
+        r23 = richardson(x["coarse"], steps[1], x["coarser"], steps[2])
+        diff = x["coarse"] - x["long"]
+        value[name] = r12 + diff * k**power / (base**power - k**power)
+        own = {
+            "dt": np.abs(r12 - r23),
+            "memory": 2.0 * np.abs(diff),
+            "compression": np.abs(x["loose"] - x["coarser"]) * steps[2] / steps[0],
+            "trace": trace,
+        }
+        err[name] = sum(own.values())
+        parts = {p: np.maximum(parts[p], own[p]) for p in parts}
+    return value, err, parts
