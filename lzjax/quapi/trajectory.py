@@ -20,6 +20,7 @@ equal to span/N per point), from the bare instantaneous ground and excited state
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -157,7 +158,7 @@ def exact_trajectory(
     every=None,
     eps_start=None,
     eps_end=None,
-    engine="adt",
+    engine: Any = "adt",
     compensate: bool = False,
 ):
     """Exact (path-integral) density matrix along a finite protocol, as an ``xarray.Dataset``.
