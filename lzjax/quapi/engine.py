@@ -29,6 +29,9 @@ test an engine's name:
                                      rule of :func:`lzjax.quapi.ladder.combine` reads "fine",
                                      "coarse", a memory partner, window runs); groups with equal
                                      plans (and merge keys) run as one batch
+    refine_plan(plan, part, point) -> plan or None   (optional) the plan one step finer in the
+                                     error part ("window", "dt", "memory", "compression") that
+                                     dominates a point's bar above tol; None: not refined
     run_influence(bath, run, compensate) -> (shared influence or None, record)
     run_settings(plan, record) -> dict   per-batch settings of the result (PT: memory, χ, pt_tol)
     ladder_settings(record) -> dict      the engine's result settings (dtypes final)

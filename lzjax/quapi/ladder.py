@@ -24,15 +24,32 @@ and the rule (:func:`combine`):
   coarse), estimates it. (Un-extrapolated, wide − short is dominated by the Trotter error of the
   added range: the discretised path sees the bath through a box filter, rates × sinc²(E δt/2).)
 
-The process-tensor plan (:func:`lzjax.quapi.engines.pt.pt_plan`) uses the same rule with a *longer* memory partner,
-long = (δt, 2K): c_mem = (fine − long) k^p/(K^p − k^p) with k = 2K (the correction from K to ∞),
-e_mem = 2 |fine − long|; its window pair keeps the fine memory, and a fourth part, the
-compression error |loose − fine| (`loose` at 10× the truncation), is added to the bar. When the
-default window leaves the golden-rule tails less than tol/10 of ∫Γ1 dt, the window runs are left
-out and that share itself is the window error (the tails cannot move a population by more).
-
 Value P_R + c_mem; error |P_R − fine| + e_mem + |c_win| (each correction counted in full as its
-own uncertainty). A value outside [0, 1] by less than its error bar is clipped to [0, 1] after
+own uncertainty).
+
+The process-tensor plan (:func:`lzjax.quapi.engines.pt.pt_plan`, issue 20) spends where the error
+is. Three steps δ_k = δt·1.25^k on the grid 0.05/1.25^j (levels share tensors), a window pair
+always, a longer memory partner and a looser truncation:
+
+    fine = (δ_0, K_0, ε_q)   coarse = (δ_1, K_1, ε_q)   coarser = (δ_2, K_2, ε_q)
+    wide = (δ_0, K_0, 4ε_q/3)   wide_coarse = (δ_1, K_1, 4ε_q/3)
+    long = (δ_1, 2K_1, ε_q)   loose = (δ_2, K_2, ε_q, 10·pt_tol)
+
+and the rule (:func:`_combine_triple`): value Rich(wide, wide_coarse) + c_mem (coarse → long);
+δt error |Rich(fine, coarse) − Rich(coarse, coarser)| — the change of the extrapolation one level
+coarser, an estimate of its δt⁴ remainder (measured within 1.5× of the true one up to E δt' ≈ 2,
+where |Rich − fine| in full overstated it 10–20×); window error f·|Rich(wide, wide_coarse) −
+Rich(fine, coarse)| with f = :data:`WINDOW_FACTOR` (a window error falling as slowly as ε_q^−0.8)
+or, once the window has been widened and three windows are known, ρ/(1 − ρ) ∈ [1, f] from the
+ratio ρ of the last two changes; memory 2|coarse − long|; compression 1.5625·|loose − coarser|.
+The first window is the smallest of 20·(4/3)^k whose tails carry < 30 tol of ∫Γ1 dt (their
+error is a small fraction of it, measured 0.2–9 %; not bounded by it: a sub-Ohmic bath showed
+6× more, so the pair always runs). Points whose bar exceeds tol are refined, up to
+:data:`MAX_REFINEMENTS` times, in the part that dominates (``engine.refine_plan``: the window to
+the next of the grid, whose fine and coarse runs are the last wide pair; the step one level
+finer, reusing two of the three): runs already done are reused, never repeated.
+
+A value outside [0, 1] by less than its error bar is clipped to [0, 1] after
 extrapolation (seen: 1.0007 ± 0.0018; the bar keeps the full correction); by more, the point is
 "unphysical" (:func:`lzjax.results.classify`).
 """
@@ -335,7 +352,8 @@ def converge_quapi(
     ω_c = 5, v = 1) and the paper's Fig. 1 points, see there.
     Returns a :class:`lzjax.results.Result` with settings `dt` (finest run), `kmax` (ADT) or
     `memory`, `chi` and `pt_tol` (PT), `eps_q` (the exact window used), `tail` (∫Γ1 dt left to the
-    golden-rule tails), `trace_err`, and the parts of the error bar `err_dt`, `err_memory`,
+    golden-rule tails), `trace_err`, `refinements` (the refinement passes the point took), and
+    the parts of the error bar `err_dt`, `err_memory`,
     `err_window`, `err_compression` (each the larger of P_LZ's and P_ES's); `t_max` = 2 ε_max/v
     (the whole protocol, tails included).
     """
