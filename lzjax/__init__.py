@@ -17,6 +17,7 @@ from .neqb import KAPPA_MAX, neqb_probabilities, solve_neqb
 from .protocols import LinearSweep, PeriodicDrive, TabulatedDrive, TanhSweep
 from .quapi import ADT, ENGINES, PT, converge_quapi, solve_quapi
 from .quapi.trajectory import exact_trajectory
+from .quapi.trajectory_ladder import converge_trajectory
 from .results import Result
 from .sweeps import SweepResult, sweep
 from .version import __version__ as __version__
@@ -49,6 +50,7 @@ __all__ = [
     "load_curve_csv",
     "neqb_trajectory",
     "exact_trajectory",
+    "converge_trajectory",
     "crossing_window",
     # modules
     "bath",

@@ -12,7 +12,8 @@ Layout (one idea per module):
 - `plan`: a ladder's runs; `runner`: vmapped, chunked batch runs of any engine, memory guard,
   float32 path;
 - `solve`: fixed-settings calls; `ladder`: the convergence ladder (:func:`converge_quapi`);
-  `trajectory`: ρ(t) along finite protocols (:func:`exact_trajectory`).
+  `trajectory`: ρ(t) along finite protocols (:func:`exact_trajectory`); `trajectory_ladder`:
+  converged trajectories with error bars (:func:`converge_trajectory`).
 """
 
 from .engines import ADT, ENGINES, PT
@@ -21,11 +22,13 @@ from .influence import Eta, eta_coefficients
 from .ladder import converge_quapi
 from .solve import estimate_memory_bytes, quapi_probabilities, quapi_window_probabilities, solve_quapi
 from .trajectory import exact_trajectory
+from .trajectory_ladder import converge_trajectory
 
 __all__ = [
     "converge_quapi",
     "solve_quapi",
     "exact_trajectory",
+    "converge_trajectory",
     "quapi_probabilities",
     "quapi_window_probabilities",
     "estimate_memory_bytes",
