@@ -84,7 +84,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from .checks import check_bool, check_choice, check_integer, check_step_count
 from .model import Bath, Drive, LZProblem, dimensionless
@@ -382,7 +381,10 @@ def chi2(z, data, spec):
 
 
 def _optimizer():
-    """optax L-BFGS direction and memory; the line search runs on the host (see `_line_search`)."""
+    """optax L-BFGS direction and memory; the line search runs on the host (see `_line_search`).
+    optax is imported here, not with lzjax (a command-line call that fits nothing skips it)."""
+    import optax
+
     return optax.lbfgs(memory_size=10, linesearch=None)
 
 
