@@ -396,3 +396,40 @@ def test_ctrl_c_exits_130_every_time_in_every_subcommand(tmp_path):
                 failures.append(f"{name} after {delay} s left {leftovers}")
     assert not failures, "\n".join(failures)
     assert count == {name: len(tries) for name in commands}
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_lzjax_is_imported_exits_130():
+    """Issue 23: a Ctrl-C during start-up — while `lzjax` (and JAX, 1–3 s) is imported, before
+    the command line can take Ctrl-C over — printed a KeyboardInterrupt traceback. The console
+    script's entry (lzjax_main.py, outside the package) guards the import: status 130 and the
+    one line. The signal is sent while JAX is being imported (`-X importtime` shows its first
+    module in), at three moments of the import."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    results = []
+    try:
+        for delay in (0.0, 0.2, 0.5):
+            proc = subprocess.Popen(
+                [sys.executable, "-X", "importtime", "-m", "lzjax_main", "neqb", "--v", "1", *BASE],
+                cwd=str(ROOT),
+                env=dict(os.environ, PYTHONPATH=str(ROOT), LZJAX_NO_CACHE="1"),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert proc.stderr is not None
+            for line in proc.stderr:  # the first module of JAX's is in: lzjax is being imported
+                if line.startswith("import time:") and line.split("|")[-1].strip().startswith("jax"):
+                    break
+            time.sleep(delay)
+            imported = proc.poll() is None
+            proc.send_signal(signal.SIGINT)
+            rest = proc.stderr.read()
+            code = proc.wait(60)
+            err = [x for x in rest.splitlines() if x.strip() and not x.startswith("import time:")]
+            results.append((delay, imported, code, err))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    for delay, alive, code, err in results:
+        assert alive, f"finished before the signal at {delay} s"
+        assert code == 130 and err == ["lzjax: interrupted"], (delay, code, err[-6:])
