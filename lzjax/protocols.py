@@ -9,7 +9,8 @@ and end in the instantaneous eigenbasis at finite bias (no asymptotic correction
   :class:`lzjax.model.LinearDrive`, the one linear-drive type it shares with :class:`Drive`;
 - :class:`TanhSweep`: ε(t) = ε₀ + A tanh(t/τ) (speed A/τ at t = 0);
 - :class:`PeriodicDrive`: ε(t) = ε₀ + A cos ωt (Landau-Zener-Stückelberg interferometry);
-- :class:`TabulatedDrive`: samples (t_k, ε_k), natural cubic spline or linear interpolation.
+- :class:`TabulatedDrive`: samples (t_k, ε_k), natural cubic spline or linear interpolation;
+- :class:`FunctionDrive`: any JAX-traceable ε(t) a user writes (ε̇ by automatic differentiation).
 
 Every protocol is a frozen pytree dataclass with pure-jnp `epsilon(t)` and `depsilon(t)`,
 validated eagerly (ValueError naming the parameter and its accepted range); `BATCHED` lists the
@@ -22,13 +23,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .checks import check_range, is_traced, real_values
-from .model import Bath, Drive, LinearDrive, pytree_dataclass
+from .model import Bath, Drive, LinearDrive, pytree_dataclass, static_field
 
-__all__ = ["LinearSweep", "TanhSweep", "PeriodicDrive", "TabulatedDrive", "DrivenSystem", "PROTOCOLS", "is_protocol"]
+__all__ = [
+    "LinearSweep",
+    "TanhSweep",
+    "PeriodicDrive",
+    "TabulatedDrive",
+    "FunctionDrive",
+    "DrivenSystem",
+    "PROTOCOLS",
+    "is_protocol",
+]
 
 
 def _check_order(name_lo: str, lo, name_hi: str, hi) -> None:
@@ -234,7 +245,65 @@ class TabulatedDrive:
 
 
 #: protocol name -> class (the CLI's --drive names; "linear" is the finite LinearSweep)
-PROTOCOLS = {"linear": LinearSweep, "tanh": TanhSweep, "periodic": PeriodicDrive, "tabulated": TabulatedDrive}
+@pytree_dataclass
+class FunctionDrive:
+    """A user bias ε(t) (units Δ) over [t_start, t_end] (1/Δ): `function` maps a time (a JAX
+    scalar) to ε with jnp operations (jit, vmap and grad pass through it); ε̇ = jax.grad of it.
+
+    **Arguments:**
+    - `function`: a pure, JAX-traceable callable t ↦ ε(t) (kept static: hashable, not traced).
+    - `t_start`, `t_end`: protocol window (accepted: finite, t_start < t_end).
+    - `n_check`: points of the grid on which ε(t) and ε̇(t) are checked when the drive is built
+      (default 1001): both must be finite there, or the drive is refused in one line naming
+      the first bad time — before any work.
+    """
+
+    t_start: Any
+    t_end: Any
+    function: Any = static_field(default=None)
+
+    BATCHED = ()
+
+    def __post_init__(self):
+        if not callable(self.function):
+            raise ValueError(f"function must be a callable t -> epsilon(t) (units delta), got {self.function!r}")
+        check_range("t_start", self.t_start, meaning="start time")
+        check_range("t_end", self.t_end, meaning="end time")
+        _check_order("t_start", self.t_start, "t_end", self.t_end)
+        if is_traced(self.t_start) or is_traced(self.t_end):
+            return
+        grid = np.linspace(float(np.min(self.t_start)), float(np.max(self.t_end)), 1001)
+        try:
+            eps = np.asarray(jax.vmap(self.epsilon)(jnp.asarray(grid)), dtype=float)
+            rate = np.asarray(jax.vmap(self.depsilon)(jnp.asarray(grid)), dtype=float)
+        except Exception as exc:  # noqa: BLE001 - any failure of the user's function, named
+            raise ValueError(f"function (the drive epsilon(t)) failed on a JAX time array: {exc}") from exc
+        if eps.shape != grid.shape:
+            raise ValueError(f"function (the drive epsilon(t)) must map a scalar time to a scalar, got {eps.shape[1:]}")
+        for name, values in (("epsilon(t)", eps), ("d epsilon/dt", rate)):
+            bad = ~np.isfinite(values)
+            if np.any(bad):
+                t_bad = grid[int(np.flatnonzero(bad)[0])]
+                raise ValueError(f"function (the drive): {name} is not finite at t = {t_bad:g} (1/delta)")
+
+    def epsilon(self, t):
+        """ε(t) = function(t)."""
+        return jnp.asarray(self.function(t), dtype=float)
+
+    def depsilon(self, t):
+        """dε/dt by jax.grad (any shape of t)."""
+        t = jnp.asarray(t, dtype=float)
+        flat = jax.vmap(jax.grad(lambda x: self.epsilon(x)))(t.reshape(-1))
+        return flat.reshape(t.shape)
+
+
+PROTOCOLS = {
+    "linear": LinearSweep,
+    "tanh": TanhSweep,
+    "periodic": PeriodicDrive,
+    "tabulated": TabulatedDrive,
+    "function": FunctionDrive,
+}
 
 
 def is_protocol(drive) -> bool:

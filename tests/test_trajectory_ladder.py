@@ -113,3 +113,58 @@ def test_cli_converged_trajectory_equals_the_library(tmp_path):
     for j, row in enumerate(rows):
         for name in ("P_ground", "P_ground_err", "r_z", "r_z_err"):
             assert abs(float(row[name]) - float(ds[name].values[0, 0, j])) <= 1e-12, (name, j)
+
+
+def test_function_drive_equals_the_linear_sweep_and_refuses_bad_functions():
+    """A user ε(t) = v t given as a JAX function (FunctionDrive, ε̇ by jax.grad) gives the exact
+    trajectory of the finite linear sweep it equals, to 1e-12 at every record (plain ADT, fixed
+    settings, Θ = 0.4); an ε(t) that is NaN or infinite anywhere on the window, or a function of
+    the wrong shape, is refused when the drive is built, naming the drive and the first bad time."""
+    import jax.numpy as jnp
+
+    from lzjax.protocols import FunctionDrive, LinearSweep
+    from lzjax.quapi import exact_trajectory
+
+    bath = Bath(5e-3, 1.0, 5.0, 1.0)
+    opts = dict(dt=0.1, kmax=3, every=10, engine="adt")
+    linear = exact_trajectory(LinearSweep(v=0.5, eps_start=-4.0, eps_end=4.0), bath, 0.4, **opts)
+    user = exact_trajectory(FunctionDrive(t_start=-8.0, t_end=8.0, function=lambda t: 0.5 * t), bath, 0.4, **opts)
+    for name in ("P_ground", "P_excited", "r_x", "r_y", "r_z"):
+        np.testing.assert_allclose(user[name].values, linear[name].values, rtol=0, atol=1e-12, err_msg=name)
+    with pytest.raises(ValueError, match=r"function \(the drive\).*not finite at t = -1"):
+        FunctionDrive(t_start=-1.0, t_end=1.0, function=lambda t: jnp.log(t + 1.0))
+    with pytest.raises(ValueError, match="callable"):
+        FunctionDrive(t_start=-1.0, t_end=1.0, function=3.0)
+    with pytest.raises(ValueError, match="scalar"):
+        FunctionDrive(t_start=-1.0, t_end=1.0, function=lambda t: jnp.stack([t, t]))
+
+
+def test_cli_tabulated_drive_file(tmp_path, capsys):
+    """`lzjax trajectory --drive tabulated --drive-file eps.csv` (header `t,epsilon`): samples of
+    ε = t give the finite linear sweep's populations (NEQB, to 1e-6 at the common end time; the
+    spline of a linear function is that function); a file without the header, with a non-number
+    or with fewer than two samples is refused in one line naming the file."""
+    from lzjax.cli import main
+
+    bath = ["--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5"]
+    table = tmp_path / "eps.csv"
+    table.write_text("t,epsilon\n" + "".join(f"{t},{t}\n" for t in range(-10, 11, 5)))
+    out_tab, out_lin = tmp_path / "tab.json", tmp_path / "lin.json"
+    tab = ["trajectory", "--drive", "tabulated", "--drive-file", str(table), *bath, "--dt", "0.01", "--every", "100"]
+    assert main([*tab, "--out", str(out_tab)]) == 0
+    lin = ["trajectory", "--v", "1", "--eps-start", "-10", "--eps-end", "10", *bath, "--times", "10"]
+    assert main([*lin, "--out", str(out_lin)]) == 0
+    import json
+
+    end_tab, end_lin = json.loads(out_tab.read_text())[-1], json.loads(out_lin.read_text())[-1]
+    assert end_tab["t"] == end_lin["t"] == 10.0
+    assert abs(end_tab["P_ground"] - end_lin["P_ground"]) <= 1e-6
+    for text, word in (
+        ("t,eps\n1,2\n3,4\n", "header"),
+        ("t,epsilon\n1,x\n2,3\n", "two numbers"),
+        ("t,epsilon\n1,2\n", "two"),
+    ):
+        table.write_text(text)
+        assert main([*tab[:-4], "--every", "100"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--drive-file" in err[0] and word in err[0], err

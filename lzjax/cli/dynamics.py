@@ -63,11 +63,13 @@ _DRIVE_NEEDS = {
     "linear": (),
     "tanh": ("amplitude", "tau", "t_start", "t_end"),
     "periodic": ("eps0", "amplitude", "omega", "t_start", "t_end"),
+    "tabulated": (),
 }
 _DRIVE_ACCEPTS = {
     "linear": (),
     "tanh": ("amplitude", "tau", "t_start", "t_end", "eps0"),
     "periodic": ("eps0", "amplitude", "omega", "t_start", "t_end"),
+    "tabulated": (),
 }
 #: bath and angle flags (dest -> flag), in record order
 _BATH_FLAGS = {"T": "--T", "gamma": "--gamma", "s": "--s", "omega_c": "--omega-c", "theta": "--theta"}
@@ -90,7 +92,13 @@ def add_trajectory_parser(sub) -> None:
         default="linear",
         choices=list(_DRIVE_NEEDS),
         help="linear (ε = v t; infinite unless --eps-start/--eps-end), tanh (ε₀ + A tanh(t/τ)), "
-        "periodic (ε₀ + A cos ωt)",
+        "periodic (ε₀ + A cos ωt), tabulated (samples of ε(t) from --drive-file)",
+    )
+    p.add_argument(
+        "--drive-file",
+        dest="drive_file",
+        help="tabulated: CSV of the bias, header line `t,epsilon` (t in 1/Δ strictly increasing, ε in Δ; "
+        "natural cubic spline between the samples, the protocol runs from the first to the last t)",
     )
     p.add_argument("--eps-start", dest="eps_start", help="linear: bias at the start of a finite sweep (Δ)")
     p.add_argument("--eps-end", dest="eps_end", help="linear: bias at the end of a finite sweep (Δ)")
@@ -190,6 +198,25 @@ def _mesh(lists: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], tuple[in
     return {k: g.ravel() for k, g in zip(lists, grids, strict=False)}, shape
 
 
+def _read_drive_file(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(t, ε) of a `--drive-file` CSV (header line `t,epsilon`); InputError in one line naming
+    the file and what is wrong (the samples' own checks follow in TabulatedDrive.from_samples)."""
+    try:
+        with open(path, newline="") as fh:
+            rows = [line.strip() for line in fh if line.strip()]
+    except OSError as exc:
+        raise InputError(f"--drive-file {path}: {exc.strerror or exc}") from None
+    if not rows or [c.strip() for c in rows[0].split(",")] != ["t", "epsilon"]:
+        raise InputError(f"--drive-file {path}: the first line must be the header `t,epsilon`")
+    try:
+        data = np.array([[float(c) for c in row.split(",")] for row in rows[1:]], dtype=float)
+    except ValueError:
+        raise InputError(f"--drive-file {path}: every line after the header must be two numbers t,epsilon") from None
+    if data.ndim != 2 or data.shape[1] != 2 or data.shape[0] < 2:
+        raise InputError(f"--drive-file {path}: needs at least two lines t,epsilon after the header")
+    return data[:, 0], data[:, 1]
+
+
 def _bath_lists(args, with_v: bool) -> dict[str, np.ndarray]:
     lists = {}
     if with_v:
@@ -213,7 +240,7 @@ def _plan_trajectory(args) -> dict:
     """Everything checked and built (protocol, bath, options); raises before any work."""
     from ..model import Bath, Drive
     from ..neqb import check_neqb_validity
-    from ..protocols import LinearSweep, PeriodicDrive, TanhSweep
+    from ..protocols import LinearSweep, PeriodicDrive, TabulatedDrive, TanhSweep
     from ..trajectories import prepare_system
 
     _check_outputs(args)
@@ -240,6 +267,13 @@ def _plan_trajectory(args) -> dict:
             raise InputError("--drive linear needs --v")
         if (args.eps_start is None) != (args.eps_end is None):
             raise InputError("--eps-start and --eps-end go together (a finite linear sweep)")
+    if (drive == "tabulated") != (args.drive_file is not None):
+        raise InputError(
+            "--drive tabulated needs --drive-file"
+            if drive == "tabulated"
+            else "--drive-file applies to --drive tabulated"
+        )
+    table = _read_drive_file(args.drive_file) if drive == "tabulated" else None
     finite = drive != "linear" or args.eps_start is not None
     # flags that do not apply to the engine
     exact = engine != "neqb"
@@ -302,6 +336,9 @@ def _plan_trajectory(args) -> dict:
         if getattr(args, d) is not None:
             lists[d] = parse_values(_DRIVE_FLAGS[d], getattr(args, d))
     flat, shape = _mesh(lists)
+    if table is not None:  # one tabulated protocol for every point
+        size = int(np.prod(shape))
+        flat["t_start"], flat["t_end"] = np.full(size, table[0][0]), np.full(size, table[0][-1])
     kwargs = {"times": times, "every": args.every}
     if drive == "linear" and finite:
         kwargs.update(eps_start=flat["eps_start"], eps_end=flat["eps_end"])
@@ -319,6 +356,9 @@ def _plan_trajectory(args) -> dict:
                 t_end=flat["t_end"],
                 eps0=flat.get("eps0", 0.0),
             )
+        elif drive == "tabulated":
+            assert table is not None
+            protocol = TabulatedDrive.from_samples(table[0], table[1])
         else:
             protocol = PeriodicDrive(
                 eps0=flat["eps0"],
