@@ -27,7 +27,7 @@ PROBLEM = LZProblem(Drive(v=[0.5, 2.0]), Bath(gamma=1e-3, s=3, omega_c=5, T=1.0)
 
 
 def test_one_protocol_registry_and_one_scheme_registry():
-    assert set(PROTOCOLS) == {"linear", "tanh", "periodic", "tabulated"}
+    assert set(PROTOCOLS) == {"linear", "tanh", "periodic", "tabulated", "function"}
     assert set(QUAPI_SCHEMES) == {"window", "plain"}
     import lzjax.quapi.window as window
 
