@@ -68,6 +68,14 @@ only: ``error_method="hessian"`` is refused. ``engine="quapi"`` (with ``pt_tol``
 `engine_options` for the process tensor, else the ADT) is the deprecated spelling of the
 previous release.
 
+**Other spectral densities.** ``bath=`` a density of :mod:`lzjax.spectral` (its leaves the
+start and fixed values) instead of s, omega_c, T: `fit` names any of its parameters
+(:func:`fittable`: λ, γ_D, ω_0, γ_b, ω_c, a table's scale, T; a sum's parts' as gamma[0],
+lam[1], ..., one T). Start grid: the couplings (the leaves :meth:`scaled` multiplies: γ, λ, a
+table's scale) at their start value × 10^[−3, 2] (16 points, and the start itself), the other
+fitted ones × {½, 1, 2}; the NEQB window covers the couplings up to 100× and the others up to
+3× their start values. The rest (L-BFGS, error bars, model check, the exact engines) as above.
+
 Units: v in Δ², ω_c and T in Δ (Δ = ``delta``); γ dimensionless.
 """
 
@@ -86,11 +94,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .checks import check_bool, check_choice, check_integer, check_step_count
-from .model import Bath, Drive, LZProblem, dimensionless
+from .model import Bath, Drive, LZProblem, SpectralDensity, dimensionless
 from .neqb import check_neqb_validity, neqb_probabilities, solve_neqb, window_eps_max
 from .progress import progress_bar
 from .quapi.engines import ADT, ENGINES, PT, get_engine
 from .quapi.solve import quapi_probabilities
+from .spectral import NAMED_FAMILIES, family_name
 
 __all__ = [
     "FitResult",
@@ -106,6 +115,7 @@ __all__ = [
     "lbfgs_init",
     "lbfgs_direction",
     "FITTABLE",
+    "fittable",
 ]
 
 FITTABLE = ("gamma", "omega_c", "T")
@@ -113,6 +123,7 @@ GAMMA_GRID = tuple(np.geomspace(1e-6, 1e-1, 16))
 _FACTOR_GRID = (0.5, 1.0, 2.0)  # ω_c/ω_c0 and T/T0 in the start grid when fitted
 _RANGE_FACTOR = 3.0  # the NEQB window covers ω_c, T up to 3× their start values
 _GAMMA_HI = 1e-1
+_COUPLING_GRID = tuple(np.geomspace(1e-3, 1e2, 16))  # a family's couplings / their start values
 _P_FLOOR = 1e-8  # residuals below this count as exact (floor of χ² in the stopping rule)
 
 
@@ -242,7 +253,8 @@ class FitResult:
       n_steps, eps_max in units of Δ, window_tol; for an exact engine: dt, kmax, tmax and its
       own record, e.g. pt_tol, chi_max, taper for the process tensor); `start`: the best grid
       point; `model_error`: max |P_fixed window − P_solve_neqb| at the optimum (NEQB with
-      check_model, else None); `warnings`: text.
+      check_model, else None); `warnings`: text; `family`: the spectral density's family
+      (:data:`lzjax.spectral.NAMED_FAMILIES`) of a fit with ``bath=``, else None (the paper's).
     - `spec`, `consts`: the compiled model's static configuration (:class:`FitSpec`) and its
       constants (fixed parameters, window): with the data they are the arguments of
       :func:`chi2`, :func:`chi2_grid` and :func:`value_and_grad` (benchmarks, tests).
@@ -266,6 +278,7 @@ class FitResult:
     error_method: str
     model_error: float | None = None
     warnings: tuple = ()
+    family: str | None = None
     spec: Any = dataclasses.field(default=None, repr=False, compare=False)
     consts: Any = dataclasses.field(default=None, repr=False, compare=False)
 
@@ -285,7 +298,7 @@ class FitResult:
     def to_dict(self) -> dict:
         """JSON-ready record: gamma, gamma_err, chi2_dof, iterations, converged, then an
         entry and an `_err` for every other fitted parameter, and the details."""
-        out = {}
+        out: dict[str, Any] = {} if self.family is None else {"family": self.family}
         for name in self.names:
             out[name] = float(self.params[name])
             out[f"{name}_err"] = float(self.errors[name])
@@ -319,7 +332,8 @@ class FitSpec(NamedTuple):
     argument. `engine`: "neqb" or the exact engine's kernel (its configuration-free instance);
     `names`: the fitted parameters; `n_steps`: NEQB's window steps; `dt`, `memory` (the engine's
     run memory: k_max for the ADT, :class:`lzjax.quapi.engines.pt.PTSettings` for the process
-    tensor), `tmax`: an exact engine's fixed settings."""
+    tensor), `tmax`: an exact engine's fixed settings; `bath`: None (the paper's Bath of gamma,
+    s, omega_c, T) or (treedef, leaf names) of a spectral density (:func:`fittable`)."""
 
     engine: Any
     names: tuple
@@ -327,6 +341,7 @@ class FitSpec(NamedTuple):
     dt: float = 0.0
     memory: Any = 0
     tmax: float = 0.0
+    bath: Any = None
 
 
 def _traced(spec: FitSpec) -> bool:
@@ -341,20 +356,27 @@ def _parameters(z, consts, names):
     return params
 
 
-def _problem(params, v):
-    return LZProblem(
-        Drive(v, params["delta"]), Bath(params["gamma"], params["s"], params["omega_c"], params["T"]), params["theta"]
-    )
+def _problem(params, v, bath=None):
+    """The problem of `params` at speed(s) `v`; `bath` the spec's (None: the paper's Bath)."""
+    if bath is None:
+        return LZProblem(
+            Drive(v, params["delta"]),
+            Bath(params["gamma"], params["s"], params["omega_c"], params["T"]),
+            params["theta"],
+        )
+    treedef, names = bath
+    density = jax.tree_util.tree_unflatten(treedef, [params[n] for n in names])
+    return LZProblem(Drive(v, params["delta"]), density, params["theta"])
 
 
 def _point(params, v, eps_max, spec: FitSpec):
     """NEQB's P_LZ at one sweep speed (per-point pure function; vmapped over v)."""
-    return neqb_probabilities(_problem(params, v), eps_max, spec.n_steps)[0]
+    return neqb_probabilities(_problem(params, v, spec.bath), eps_max, spec.n_steps)[0]
 
 
 def _exact_point(params, v, spec: FitSpec):
     """A pure exact engine's P_LZ at one sweep speed (fixed settings; vmapped over v)."""
-    problem = _problem(params, v)
+    problem = _problem(params, v, spec.bath)
     return quapi_probabilities(problem, dt=spec.dt, kmax=spec.memory, tmax=spec.tmax, engine=spec.engine)[0]
 
 
@@ -366,7 +388,7 @@ def _model(z, v, consts, spec):
         return jax.vmap(lambda vi: _point(params, vi, consts["eps_max"], spec))(v)
     if spec.engine.fit_traced:
         return jax.vmap(lambda vi: _exact_point(params, vi, spec))(v)
-    return spec.engine.fit_model(_problem(params, v), spec.dt, spec.tmax, spec.memory)
+    return spec.engine.fit_model(_problem(params, v, spec.bath), spec.dt, spec.tmax, spec.memory)
 
 
 def _residuals(z, data, spec):
@@ -503,7 +525,19 @@ def _windows(v, gamma, s, omega_c, T, theta, delta, tol):
     return jax.vmap(one)(v) * delta
 
 
-def _neqb_window(v, params, tol):
+@partial(jax.jit, static_argnames=("bath",))
+def _family_windows(v, params, tol, bath):
+    def one(vi):
+        return window_eps_max(dimensionless(_problem(params, vi, bath)), tol)[1]
+
+    return jax.vmap(one)(v) * params["delta"]
+
+
+def _neqb_window(v, params, tol, bath=None):
+    """The largest NEQB window over the speeds `v` at `params` (units of Δ)."""
+    if bath is not None:
+        values = {k: jnp.asarray(x) for k, x in params.items()}
+        return float(jnp.max(_family_windows(jnp.asarray(v), values, tol, bath)))
     p = params
     return float(
         jnp.max(_windows(jnp.asarray(v), p["gamma"], p["s"], p["omega_c"], p["T"], p["theta"], p["delta"], tol))
@@ -511,6 +545,15 @@ def _neqb_window(v, params, tol):
 
 
 # ---- the public call ---------------------------------------------------------------------------
+
+
+def _paper_values(bath, s, omega_c, T, gamma0):
+    """s, omega_c, T, gamma0 of a fit given a :class:`Bath` as `bath` (none given twice)."""
+    given = [n for n, x in (("s", s), ("omega_c", omega_c), ("T", T), ("gamma0", gamma0)) if x is not None]
+    if given:
+        raise ValueError(f"bath= holds the model's parameters and start values: drop {', '.join(given)}")
+    values = [float(np.asarray(x, dtype=np.float64).reshape(())) for x in (bath.s, bath.omega_c, bath.T, bath.gamma)]
+    return values[0], values[1], values[2], values[3] or None
 
 
 def _positive_float(name, value, *, allow_zero=False):
@@ -600,21 +643,85 @@ def check_engine_options(engine, options: dict | None) -> None:
     _engine_spec(resolved, ("gamma",), options)
 
 
-def _check_arguments(
-    v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid, s, omega_c, T, theta, delta
-):
-    """Phase 1: every input checked in plain Python; returns the canonical pieces."""
+def _leaf_names(bath) -> tuple[tuple[Any, tuple[str, ...]], dict[str, float]]:
+    """((treedef, a name per leaf), {name: value}) of a spectral density: a leaf's field name,
+    with [i] for part i of a sum ([i][j] nested); every temperature is the one "T"."""
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(bath)
+    names, values = [], {}
+    for path, value in leaves:
+        field = path[-1].name
+        index = "".join(f"[{k.idx}]" for k in path if isinstance(k, jax.tree_util.SequenceKey))
+        name = field if field == "T" else field + index
+        names.append(name)
+        values[name] = float(np.asarray(value, dtype=np.float64).reshape(()))
+    return (treedef, tuple(names)), values
+
+
+def fittable(bath) -> tuple[str, ...]:
+    """The parameters of a spectral density that :func:`fit_curve` (``bath=``) can fit, in the
+    order of its leaves: its fields (a sum's parts' with [i]: "gamma[0]", "lam[1]"), one "T",
+    not a table's internal "unit" (e.g. ("lam", "gamma_d", "T") for Drude-Lorentz)."""
+    if not isinstance(bath, SpectralDensity):
+        raise ValueError(f"bath must be a spectral density of lzjax.spectral, got {type(bath).__name__}")
+    names = _leaf_names(bath)[0][1]
+    return tuple(dict.fromkeys(n for n in names if not n.startswith("unit")))
+
+
+def _couplings(bath, leaf_names) -> set[str]:
+    """The leaves `bath.scaled` multiplies (γ, λ, a table's scale): found on a copy with every leaf 1."""
+    treedef, names = leaf_names
+    ones = jax.tree_util.tree_unflatten(treedef, [1.0] * len(names))
+    scaled = jax.tree_util.tree_leaves(ones.scaled(2.0))
+    return {n for n, x in zip(names, scaled, strict=True) if float(x) == 2.0}
+
+
+def _fit_names(fit, accepted) -> tuple[str, ...]:
+    """The fitted names, distinct, among `accepted`, in its order."""
     if isinstance(fit, str):
         fit = tuple(x.strip() for x in fit.split(","))
     names = tuple(fit)
-    if not names or len(set(names)) != len(names) or any(n not in FITTABLE for n in names):
-        raise ValueError(f"fit must be a non-empty list of distinct names from {FITTABLE}, got {fit!r}")
-    names = tuple(n for n in FITTABLE if n in names)  # canonical order
+    if not names or len(set(names)) != len(names) or any(n not in accepted for n in names):
+        raise ValueError(f"fit must be a non-empty list of distinct names from {tuple(accepted)}, got {fit!r}")
+    return tuple(n for n in accepted if n in names)  # canonical order
+
+
+def _check_family_arguments(v, P, sigma, fit, engine, bath, theta, delta, gamma0, gamma_grid, s, omega_c, T):
+    """Phase 1 of a fit with ``bath=`` (after the common checks); returns (names, v, P, sigma,
+    base, (treedef, leaf names), couplings)."""
+    paper = {"s": s, "omega_c": omega_c, "T": T, "gamma0": gamma0, "gamma_grid": gamma_grid}
+    given = [n for n, x in paper.items() if x is not None]
+    if given:
+        raise ValueError(f"bath= holds the model's parameters and start values: drop {', '.join(given)}")
+    names = _fit_names(fit, fittable(bath))
+    v, P, sigma = validate_curve(v, P, sigma, n_params=len(names))
+    leaf_names, values = _leaf_names(bath)
+    problem = LZProblem(Drive(v, delta), bath, theta)  # names bad ranges of theta, delta and scales
+    for n in names:
+        if not values[n] > 0:
+            raise ValueError(f"{n} must be > 0 to be fitted (it is fitted as log {n}); got {n} = {values[n]:g}")
+    if engine == "neqb":
+        check_neqb_validity(problem)
+    base = dict(values, theta=float(theta), delta=float(delta))
+    return names, v, P, sigma, base, leaf_names, _couplings(bath, leaf_names)
+
+
+def _check_common(error_method, max_iter, ftol, gtol) -> None:
     check_choice("error_method", error_method, ("gauss-newton", "hessian"))
     check_integer("max_iter", max_iter, 1)
     for name, tol in (("ftol", ftol), ("gtol", gtol)):
         if not (isinstance(tol, (int, float)) and not isinstance(tol, bool) and 0 < tol < 1):
             raise ValueError(f"{name} must be in (0, 1), got {tol!r}")
+
+
+def _check_arguments(
+    v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid, s, omega_c, T, theta, delta
+):
+    """Phase 1: every input checked in plain Python; returns the canonical pieces."""
+    names = _fit_names(fit, FITTABLE)
+    _check_common(error_method, max_iter, ftol, gtol)
+    missing = [n for n, x in (("s", s), ("omega_c", omega_c), ("T", T)) if x is None]
+    if missing:
+        raise ValueError(f"{', '.join(missing)} required (the model's parameters), or bath= a spectral density")
     v, P, sigma = validate_curve(v, P, sigma, n_params=len(names))
     if gamma0 is None and "gamma" not in names:
         raise ValueError("gamma0 (the fixed γ) is required when gamma is not fitted")
@@ -640,7 +747,21 @@ def _check_arguments(
     return names, v, P, sigma, gamma0, grid_gamma, base
 
 
-def _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts):
+def _upper(names, base, grid_gamma, gamma0, couplings):
+    """The parameters at the upper end of what the fit may visit (the NEQB window's)."""
+    if couplings is None:  # the paper's Bath
+        upper = dict(base, gamma=max(_GAMMA_HI, float(grid_gamma.max()), 10.0 * (gamma0 or 0.0)))
+        for n in ("omega_c", "T"):
+            if n in names:
+                upper[n] = _RANGE_FACTOR * base[n]
+        return upper
+    upper = dict(base)
+    for n in names:
+        upper[n] = base[n] * (max(_COUPLING_GRID) if n in couplings else _RANGE_FACTOR)
+    return upper
+
+
+def _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts, couplings=None):
     """Phase 2: the NEQB window covering every parameter the fit may visit (0 for an exact
     engine), and the settings recorded (`engine_options` of the result)."""
     if engine != "neqb":
@@ -648,24 +769,30 @@ def _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts):
         info.update(engine.fixed_record(spec.memory))  # kmax and the engine's own settings
         return 0.0, info
     info = {"n_steps": spec.n_steps}
-    upper = dict(base, gamma=max(_GAMMA_HI, float(grid_gamma.max()), 10.0 * (gamma0 or 0.0)))
-    for n in ("omega_c", "T"):
-        if n in names:
-            upper[n] = _RANGE_FACTOR * base[n]
-    eps_max = neqb_opts["eps_max"] or _neqb_window(v, upper, neqb_opts["window_tol"])
+    upper = _upper(names, base, grid_gamma, gamma0, couplings)
+    eps_max = neqb_opts["eps_max"] or _neqb_window(v, upper, neqb_opts["window_tol"], spec.bath)
     info.update(eps_max=eps_max, window_tol=neqb_opts["window_tol"])
     return eps_max, info
 
 
-def _start(names, base, grid_gamma, gamma0, data, spec):
-    """Phase 3: χ² on the coarse start grid in one vmapped call; the best point and warnings."""
+def _start_axes(names, base, grid_gamma, gamma0, couplings):
+    """The start grid's values of each fitted parameter (see module)."""
     axes = []
     for n in names:
-        if n == "gamma":
+        if couplings is not None and n in couplings:
+            values = base[n] * np.append(_COUPLING_GRID, 1.0)
+        elif couplings is None and n == "gamma":
             values = grid_gamma if gamma0 is None else np.append(grid_gamma, gamma0)
         else:
             values = base[n] * np.asarray(_FACTOR_GRID)
-        axes.append(np.log(values))
+        axes.append(values)
+    return axes
+
+
+def _start(names, values, data, spec):
+    """Phase 3: χ² on the coarse start grid (`values`: each fitted parameter's) in one vmapped
+    call; the best point and warnings."""
+    axes = [np.log(x) for x in values]
     z_grid = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=-1)
     grid = chi2_grid if _traced(spec) else _eager_chi2_grid
     values = np.asarray(grid(jnp.asarray(z_grid), data, spec))
@@ -746,7 +873,7 @@ def _check_neqb_model(
 ):
     """Phase 6 (NEQB): the window needed at the optimum, and the fixed-window model against
     the converged :func:`lzjax.neqb.solve_neqb` (returns `model_error` or None)."""
-    needed = _neqb_window(v, params, neqb_opts["window_tol"])
+    needed = _neqb_window(v, params, neqb_opts["window_tol"], spec.bath)
     if needed > eps_max * (1 + 1e-12):
         warnings.append(
             f"the fitted parameters need a window eps_max = {needed:.4g} > the fixed {eps_max:.4g}; "
@@ -754,10 +881,7 @@ def _check_neqb_model(
         )
     if not check_model:
         return None
-    fitted_problem = LZProblem(
-        Drive(v, params["delta"]), Bath(params["gamma"], params["s"], params["omega_c"], params["T"]), params["theta"]
-    )
-    converged_model = solve_neqb(fitted_problem, tol=1e-6)
+    converged_model = solve_neqb(_problem(params, v, spec.bath), tol=1e-6)
     if residuals is None:
         residuals = np.asarray(_residuals(z, data, spec))
     p_fixed = residuals / w + P
@@ -776,9 +900,10 @@ def fit_curve(
     P,
     sigma=None,
     *,
-    s,
-    omega_c,
-    T,
+    s=None,
+    omega_c=None,
+    T=None,
+    bath=None,
     theta=0.0,
     delta=1.0,
     gamma0=None,
@@ -793,7 +918,8 @@ def fit_curve(
     check_model: bool = True,
     progress: bool = False,
 ) -> FitResult:
-    """Fit γ (and optionally ω_c and/or T) to a measured curve P_LZ(v).
+    """Fit γ (and optionally ω_c and/or T), or any parameter of another spectral density, to a
+    measured curve P_LZ(v).
 
     **Arguments:**
     - `v`, `P`, `sigma`: sweep speeds (Δ²), measured P_LZ, optional standard deviations (1-D,
@@ -801,9 +927,13 @@ def fit_curve(
       the residuals.
     - `s`, `omega_c`, `T`, `theta`, `delta`: the model's known parameters (Δ units; Θ in
       radians). `omega_c` and `T` are the start values of those that are fitted.
+    - `bath`: instead of s, omega_c, T (and gamma0, gamma_grid): a spectral density of
+      :mod:`lzjax.spectral` whose values are the start values of the fitted parameters and
+      the fixed ones of the rest (see module, "Other spectral densities").
     - `gamma0`: optional start value of γ, added to the start grid; the fixed γ when
       "gamma" is not fitted.
-    - `fit`: names of the fitted parameters, a subset of ("gamma", "omega_c", "T").
+    - `fit`: names of the fitted parameters, a subset of ("gamma", "omega_c", "T"), or with
+      `bath` of :func:`fittable` (e.g. ("lam",) for Drude-Lorentz).
     - `engine`: "neqb" (default), or an exact engine of :data:`lzjax.quapi.ENGINES` by name
       ("pt", "adt") or configured (``PT(pt_tol=1e-7, chi_max=64)``, ``ADT()``), as
       :func:`lzjax.quapi.converge_quapi` takes it; "quapi" is the deprecated spelling (see
@@ -824,10 +954,20 @@ def fit_curve(
     grid, L-BFGS, error bars, model check (one private function each).
     """
     engine, engine_options = fit_engine(engine, engine_options)
-    names, v, P, sigma, gamma0, grid_gamma, base = _check_arguments(
-        v, P, sigma, fit, engine, error_method, max_iter, ftol, gtol, gamma0, gamma_grid, s, omega_c, T, theta, delta
-    )
+    if bath is None or isinstance(bath, Bath):  # the paper's family (a Bath: its values as s, omega_c, T, gamma0)
+        if bath is not None:
+            s, omega_c, T, gamma0 = _paper_values(bath, s, omega_c, T, gamma0)
+        checks = (error_method, max_iter, ftol, gtol, gamma0, gamma_grid, s, omega_c, T, theta, delta)
+        names, v, P, sigma, gamma0, grid_gamma, base = _check_arguments(v, P, sigma, fit, engine, *checks)
+        leaf_names, couplings, family = None, None, None
+    else:
+        _check_common(error_method, max_iter, ftol, gtol)
+        names, v, P, sigma, base, leaf_names, couplings = _check_family_arguments(
+            v, P, sigma, fit, engine, bath, theta, delta, gamma0, gamma_grid, s, omega_c, T
+        )
+        grid_gamma, family = None, family_name(type(bath)) if type(bath) in NAMED_FAMILIES.values() else "sum"
     spec, neqb_opts = _engine_spec(engine, names, engine_options)
+    spec = spec._replace(bath=leaf_names)
     if not _traced(spec) and error_method == "hessian":
         raise ValueError(
             f"error_method='hessian' needs second derivatives, which engine {engine.name!r} does not give "
@@ -835,7 +975,7 @@ def fit_curve(
         )
     with progress_bar(max_iter, check_bool("progress", progress), "lzjax fit", unit="iteration") as bar:
         bar.phase(f"lzjax fit: fixed window ({len(v)} rows)")
-        eps_max, engine_info = _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts)
+        eps_max, engine_info = _fixed_window(engine, spec, names, base, v, grid_gamma, gamma0, neqb_opts, couplings)
 
         w = np.ones_like(v) if sigma is None else 1.0 / sigma
         consts = {"base": {k: jnp.asarray(x) for k, x in base.items()}, "eps_max": jnp.asarray(eps_max)}
@@ -844,7 +984,7 @@ def fit_curve(
         chi2_floor = dof * _P_FLOOR**2 * float(np.mean(w**2))
 
         bar.phase(f"lzjax fit: start grid ({len(v)} rows)")
-        z, start, warnings = _start(names, base, grid_gamma, gamma0, data, spec)
+        z, start, warnings = _start(names, _start_axes(names, base, grid_gamma, gamma0, couplings), data, spec)
         bar.phase("lzjax fit: L-BFGS")
         z, history, iterations, converged = _minimise(z, data, spec, max_iter, ftol, gtol, chi2_floor, warnings, bar)
         chi2 = history[-1]
@@ -881,6 +1021,7 @@ def fit_curve(
             error_method=error_method,
             model_error=model_error,
             warnings=tuple(warnings),
+            family=family,
             spec=spec,
             consts=consts,
         )

@@ -24,16 +24,31 @@ Every family gives `density` (G, jnp, differentiable in its leaves), `frequency_
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import functools
+import os
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
 from .checks import check_range, is_traced, real_values
-from .model import SpectralDensity, pytree_dataclass, static_field
+from .model import Bath, SpectralDensity, pytree_dataclass, static_field
 
-__all__ = ["GaussianCutoff", "DrudeLorentz", "BrownianOscillator", "Tabulated", "Sum", "FAMILIES"]
+__all__ = [
+    "GaussianCutoff",
+    "DrudeLorentz",
+    "BrownianOscillator",
+    "Tabulated",
+    "Sum",
+    "FAMILIES",
+    "NAMED_FAMILIES",
+    "family_class",
+    "family_name",
+    "family_parameters",
+    "load_table_csv",
+]
 
 
 def _leaf(obj: Any, name: str, *, positive: bool, meaning: str) -> None:
@@ -362,3 +377,72 @@ FAMILIES = {
     "tabulated": Tabulated,
     "sum": Sum,
 }
+
+
+#: the families a sweep, a fit and the command line choose by name: "exponential" is the paper's
+#: :class:`lzjax.model.Bath`; a sum is built in Python (its components have no flat parameter list)
+NAMED_FAMILIES = {"exponential": Bath, **{k: c for k, c in FAMILIES.items() if k != "sum"}}
+
+
+def family_class(family: Any) -> type:
+    """The class a family name ("exponential", "gaussian", "drude_lorentz" or "drude-lorentz",
+    "brownian", "tabulated") or class names; a ValueError naming the accepted names."""
+    if isinstance(family, type) and family in NAMED_FAMILIES.values():
+        return family
+    key = family.strip().lower().replace("-", "_") if isinstance(family, str) else None
+    if key not in NAMED_FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(NAMED_FAMILIES)}, got {family!r:.60}")
+    return NAMED_FAMILIES[key]
+
+
+def family_name(cls: type) -> str:
+    """The name of a family class in :data:`NAMED_FAMILIES` (records, messages)."""
+    return next(name for name, c in NAMED_FAMILIES.items() if c is cls)
+
+
+def family_parameters(cls: type) -> tuple[str, ...]:
+    """The parameters of a family, in field order: its leaves (T included), less a table's
+    internal `unit`; a table's ω and G are data, not parameters."""
+    fields = dataclasses.fields(cls)  # pyright: ignore[reportArgumentType]  # every family is a dataclass
+    return tuple(f.name for f in fields if not f.metadata.get("static") and f.name != "unit")
+
+
+def load_table_csv(path: str | os.PathLike) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(ω, G) of a spectral-density table: a header line ``omega,G``, then one row ω,G per line
+    (ω in units of Δ, G as in the module docstring; lines starting with # and blank lines
+    skipped). Every problem is a one-line ValueError naming the file and the line: unreadable
+    file, missing header, a row that is not two numbers, ω not strictly increasing, G negative
+    (and the rest of :class:`Tabulated`'s checks)."""
+    name = os.fspath(path)
+    try:
+        with open(name, newline="", encoding="utf-8") as handle:
+            rows = [(i + 1, [c.strip() for c in row]) for i, row in enumerate(csv.reader(handle))]
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"cannot read spectral density {name!r}: {getattr(error, 'strerror', None) or error}"
+        ) from None
+    rows = [(i, row) for i, row in rows if any(row) and not row[0].startswith("#")]
+    if not rows or [c.lower() for c in rows[0][1]] != ["omega", "g"]:
+        got = ",".join(rows[0][1]) if rows else "an empty file"
+        raise ValueError(f"{name}: missing header line omega,G (got {got!r:.60})")
+    values = []
+    for line, row in rows[1:]:
+        try:
+            if len(row) != 2:
+                raise ValueError
+            values.append([float(row[0]), float(row[1])])
+        except ValueError:
+            raise ValueError(f"{name} line {line}: not two numbers omega,G: {','.join(row)!r:.60}") from None
+    table = np.asarray(values, dtype=np.float64).reshape(-1, 2)
+    omega, g = table[:, 0], table[:, 1]
+    if omega.size >= 2 and np.any(np.diff(omega) <= 0):
+        i = int(np.flatnonzero(np.diff(omega) <= 0)[0])
+        raise ValueError(f"{name} line {rows[i + 2][0]}: omega not increasing ({omega[i + 1]:g} after {omega[i]:g})")
+    if np.any(g < 0):
+        i = int(np.flatnonzero(g < 0)[0])
+        raise ValueError(f"{name} line {rows[i + 1][0]}: G negative ({g[i]:g}; a spectral density is >= 0)")
+    try:
+        points = Tabulated(tuple(omega), tuple(g))
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+    return points.omega, points.G

@@ -82,9 +82,17 @@ def _identity(fields: dict) -> str:
 
 
 def sweep_header(
-    engine: str, coords: dict, options: dict, chunk_size: int, n_points: int, version: str | None = None
+    engine: str,
+    coords: dict,
+    options: dict,
+    chunk_size: int,
+    n_points: int,
+    version: str | None = None,
+    bath: dict | None = None,
 ) -> dict:
-    """The header line of a sweep; its "identity" hashes engine, grid, options, chunk size, version."""
+    """The header line of a sweep; its "identity" hashes engine, grid, options, chunk size,
+    version and, for a family other than the paper's, `bath` (its name, a table's points:
+    :func:`lzjax.sweeps.sweep_family`; None leaves the paper's headers as they were)."""
     version = _version() if version is None else version
     fields = {
         "engine": engine,
@@ -93,6 +101,8 @@ def sweep_header(
         "chunk_size": int(chunk_size),
         "lzjax_version": version,
     }
+    if bath is not None:
+        fields["bath"] = bath
     fields = json.loads(json.dumps(fields))  # exactly what a reader gets back
     n_chunks = -(-int(n_points) // int(chunk_size))
     return {

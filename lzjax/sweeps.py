@@ -5,7 +5,12 @@
 
 Every parameter accepts a scalar or a 1-D sequence; the grid is their Cartesian product in the
 fixed order of :data:`PARAMETERS` (dimensions of length one are kept as coordinates but
-squeezed away from `dims`). The batch is evaluated in one vmapped call per convergence level —
+squeezed away from `dims`). Another spectral density (:mod:`lzjax.spectral`) is chosen by
+`family` and swept over its own parameters (:func:`grid_parameters`):
+
+    lzjax.sweep("neqb", family="drude-lorentz", lam=[0.01, 0.02], gamma_d=5.0, T=1.0, v=[0.1, 1.0])
+    lzjax.sweep("neqb", family="tabulated", table="G.csv", T=1.0, scale=[0.5, 1.0], v=1.0)
+ The batch is evaluated in one vmapped call per convergence level —
 never a Python loop over points.
 """
 
@@ -22,13 +27,14 @@ import numpy as np
 
 from .checks import check_path, parameter_values, real_values
 from .model import Bath, Drive, LZProblem, flatten_problem
+from .spectral import Tabulated, family_class, family_name, family_parameters, load_table_csv
 from .writers import publish
 
-__all__ = ["PARAMETERS", "SweepResult", "sweep", "grid_problem"]
+__all__ = ["PARAMETERS", "SweepResult", "sweep", "grid_problem", "grid_parameters", "sweep_family"]
 
 #: sweep parameters, in grid order: name -> accepted range (for messages)
 PARAMETERS = ("v", "T", "theta", "omega_c", "gamma", "s", "delta")
-_DEFAULTS = {"theta": 0.0, "delta": 1.0}
+_DEFAULTS = {"theta": 0.0, "delta": 1.0, "scale": 1.0}
 
 
 def _as_axis(name: str, value) -> np.ndarray:
@@ -39,29 +45,75 @@ def _as_axis(name: str, value) -> np.ndarray:
     return arr
 
 
-def grid_problem(**params) -> tuple[LZProblem, dict[str, np.ndarray]]:
+def grid_parameters(family=None) -> tuple[str, ...]:
+    """The grid axes of a family, in grid order: :data:`PARAMETERS` for the paper's (None or
+    "exponential"), else v, T, Θ, the family's other parameters (field order), Δ."""
+    cls = Bath if family is None else family_class(family)
+    if cls is Bath:
+        return PARAMETERS
+    return ("v", "T", "theta", *(n for n in family_parameters(cls) if n != "T"), "delta")
+
+
+def sweep_family(family=None, table=None) -> dict[str, Any] | None:
+    """What names the bath of a sweep besides its grid: None for the paper's family (its records
+    and stores unchanged), else {"family": name} and for a table its points {"omega", "G"} and,
+    when read from a file, "spectral_density" (the path). `table`: a CSV path
+    (:func:`lzjax.spectral.load_table_csv`) or a pair (ω, G), for family "tabulated" only."""
+    cls = Bath if family is None else family_class(family)
+    if cls is not Tabulated:
+        if table is not None:
+            raise ValueError(f"table belongs to family 'tabulated', not to {family_name(cls)!r}")
+        return None if cls is Bath else {"family": family_name(cls)}
+    if table is None:
+        raise ValueError("family 'tabulated' needs table: a CSV file (header omega,G) or a pair (omega, G)")
+    if isinstance(table, (str, os.PathLike)):
+        omega, g = load_table_csv(table)
+        extra = {"spectral_density": os.fspath(table)}
+    else:
+        try:
+            omega, g = table
+        except (TypeError, ValueError):
+            raise ValueError(f"table must be a CSV path or a pair (omega, G), got {table!r:.60}") from None
+        extra = {}
+    points = Tabulated(omega, g)  # the table's own checks
+    return {"family": "tabulated", **extra, "omega": list(points.omega), "G": list(points.G)}
+
+
+def grid_problem(family=None, table=None, **params) -> tuple[LZProblem, dict[str, np.ndarray]]:
     """Validated :class:`LZProblem` on the Cartesian grid of `params`, and the coordinates.
 
-    Missing `theta` defaults to 0, `delta` to 1; v, T, omega_c, gamma, s are required.
+    Missing `theta` defaults to 0, `delta` to 1 (a table's `scale` to 1); the bath's other
+    parameters (:func:`grid_parameters` of `family`, default v, T, omega_c, gamma, s) are
+    required. `family`, `table`: see :func:`sweep_family`.
     """
-    unknown = set(params) - set(PARAMETERS)
+    names = grid_parameters(family)
+    bath_info = sweep_family(family, table)
+    unknown = set(params) - set(names)
     if unknown:
-        raise ValueError(f"unknown sweep parameter(s) {sorted(unknown)}; accepted: {list(PARAMETERS)}")
+        raise ValueError(f"unknown sweep parameter(s) {sorted(unknown)}; accepted: {list(names)}")
     coords = {}
-    for name in PARAMETERS:
+    for name in names:
         if name in params and params[name] is not None:
             coords[name] = _as_axis(name, params[name])
         elif name in _DEFAULTS:
             coords[name] = np.array([_DEFAULTS[name]])
         else:
             raise ValueError(f"sweep parameter {name!r} is required")
-    mesh = dict(zip(PARAMETERS, np.meshgrid(*coords.values(), indexing="ij"), strict=False))
-    problem = LZProblem(
-        drive=Drive(v=mesh["v"], delta=mesh["delta"]),
-        bath=Bath(gamma=mesh["gamma"], s=mesh["s"], omega_c=mesh["omega_c"], T=mesh["T"]),
-        theta=mesh["theta"],
-    )
+    mesh = dict(zip(names, np.meshgrid(*coords.values(), indexing="ij"), strict=False))
+    bath: Any
+    if bath_info is None:
+        bath = Bath(gamma=mesh["gamma"], s=mesh["s"], omega_c=mesh["omega_c"], T=mesh["T"])
+    else:
+        cls = family_class(bath_info["family"])
+        leaves = {n: mesh[n] for n in family_parameters(cls)}
+        table = (tuple(bath_info["omega"]), tuple(bath_info["G"])) if cls is Tabulated else ()
+        bath = cls(*table, **leaves)
+    problem = LZProblem(drive=Drive(v=mesh["v"], delta=mesh["delta"]), bath=bath, theta=mesh["theta"])
     return problem, coords
+
+
+#: what the records carry from `attrs` before the grid values: the family (and a table's file)
+_NAMING = ("family", "spectral_density")
 
 
 @dataclass
@@ -94,7 +146,8 @@ class SweepResult:
         flat_data = {n: np.asarray(d).ravel() for n, d in self.data.items()}
         out = []
         for i in range(int(np.prod(self.shape))):
-            rec: dict[str, Any] = {n: float(a[i]) for n, a in flat_params.items()}
+            rec: dict[str, Any] = {k: self.attrs[k] for k in _NAMING if k in self.attrs}
+            rec.update({n: float(a[i]) for n, a in flat_params.items()})
             for n, a in flat_data.items():
                 x = a[i]
                 if a.dtype == bool:
@@ -287,6 +340,8 @@ def sweep(
     progress: bool = False,
     chunk_size: int | None = None,
     store: str | os.PathLike | None = None,
+    family=None,
+    table=None,
     **params_and_options,
 ) -> SweepResult:
     """Evaluate `engine` ("neqb" or "quapi") on the Cartesian grid of the given parameters.
@@ -294,6 +349,12 @@ def sweep(
     **Arguments:**
     - sweep parameters v, T, theta, omega_c, gamma, s, delta: scalars or 1-D sequences (units of
       Δ, Θ in radians); the grid is their Cartesian product.
+    - `family`: the spectral density, by name (:data:`lzjax.spectral.NAMED_FAMILIES`: "gaussian",
+      "drude-lorentz", "brownian", "tabulated"; default the paper's, "exponential"), swept over
+      its own parameters instead of omega_c, gamma, s (:func:`grid_parameters`: e.g. lam,
+      gamma_d for Drude-Lorentz; T, scale for a table). `table`: family "tabulated"'s CSV file
+      (header omega,G) or (ω, G) pair. The records then start with "family" (and a file's
+      "spectral_density"), and a store's identity holds the family and the table.
     - engine options: NEQB `tol`, `n_steps`, ...; QUAPI either fixed `dt`, `kmax`, `tmax` (no
       error bars: `*_err` NaN, null in files) or the ladder of
       :func:`lzjax.quapi.converge_quapi` (`tol`, `eps_q`, `compensate`; `method` "pt", the
@@ -317,12 +378,20 @@ def sweep(
     from .progress import progress_bar
     from .store import SweepInterrupted, SweepStore, sweep_header
 
-    params = {k: params_and_options.pop(k) for k in PARAMETERS if k in params_and_options}
+    axes = grid_parameters(family)
+    bath_info = sweep_family(family, table)
+    params = {k: params_and_options.pop(k) for k in axes if k in params_and_options}
     options = params_and_options
     check_path("store", store)
     _check_option_types(options)
+    stray = set(options) - _ENGINE_OPTIONS.get(engine, set(options))
+    if bath_info is not None and stray:
+        raise ValueError(
+            f"unknown sweep parameter(s) or {engine} option(s) {sorted(stray)}; parameters of family "
+            f"{bath_info['family']!r}: {list(axes)}, options: {sorted(_ENGINE_OPTIONS[engine])}"
+        )
     run, names = engine_call(engine, options, progress)
-    problem, coords = grid_problem(**params)
+    problem, coords = grid_problem(family, table, **params)
     flat, shape = flatten_problem(problem)
     n_points = int(np.prod(shape))
     if chunk_size is None:
@@ -348,7 +417,7 @@ def sweep(
         except KeyboardInterrupt:
             raise SweepInterrupted(0, n_chunks, None) from None
     else:
-        header = sweep_header(engine, coords, options, int(chunk_size), n_points)
+        header = sweep_header(engine, coords, options, int(chunk_size), n_points, bath=bath_info)
         with SweepStore(store, header, names, [hi - lo for lo, hi in rows]) as st:
             try:
                 st.open()
@@ -378,4 +447,6 @@ def sweep(
         n: np.concatenate([np.asarray(chunks[i][n]).reshape(-1) for i in range(n_chunks)]).reshape(shape) for n in names
     }
     attrs = {"engine": engine, **options}
+    if bath_info is not None:  # the family and a table's file (its points are in the store's identity)
+        attrs.update({k: bath_info[k] for k in _NAMING if k in bath_info})
     return SweepResult(coords=coords, data=data, attrs=attrs)

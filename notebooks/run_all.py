@@ -25,6 +25,7 @@ NAMES = (
     "xi_table",
     "beyond_paper",
     "crossing_window",
+    "bring_your_own_bath",
 )
 
 

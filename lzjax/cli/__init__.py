@@ -3,6 +3,8 @@
     lzjax neqb --v 0.1,0.3,1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 --theta 0 [--delta 1]
                [--tol 1e-6] [--out FILE.json|FILE.csv] [--plot FILE.png] [--store FILE.jsonl]
     lzjax quapi (same parameter flags) --dt 0.1 --kmax 6 --tmax 60 | --tol 1e-3 [--budget 8]
+    lzjax neqb|quapi|fit ... --family gaussian|drude-lorentz|brownian (its flags: --lam --gamma-d
+               --omega-0 --gamma-b ...) | --spectral-density G.csv [--scale 1]   (another bath)
     lzjax trajectory (parameter flags) (--times t1,t2,... | --every N) [--drive linear|tanh|periodic]
                [--engine neqb|quapi] [--out FILE.csv|.json|.nc] [--plot FILE.png]   (see cli.dynamics)
     lzjax window (parameter flags) --tol 1e-4 [--out FILE.csv|.json|.nc]
@@ -90,6 +92,11 @@ _VALUE_FLAGS = {
     "--t-start",
     "--t-end",
     "--amplitude",
+    "--lam",
+    "--gamma-d",
+    "--omega-0",
+    "--gamma-b",
+    "--scale",
 }
 
 

@@ -22,6 +22,10 @@ __all__ = [
     "single",
     "Parser",
     "add_physics_flags",
+    "FAMILY_FLAGS",
+    "add_family_flags",
+    "parameter_flag",
+    "family_from_args",
     "check_output_path",
     "check_distinct",
     "writable_folder",
@@ -197,15 +201,98 @@ def add_physics_flags(
     v_required: bool | None = None,
     v_help: str = "sweep speed(s) v in Δ² (list: 0.1,0.3,1)",
     delta_help: str = "tunnel splitting Δ (sets the unit; default 1)",
+    families: bool = False,
 ) -> None:
-    """The drive and bath flags every physics command shares (each one value or a list)."""
+    """The drive and bath flags every physics command shares (each one value or a list); with
+    `families`, --family and the other families' flags too (:func:`add_family_flags`), and
+    --gamma, --s, --omega-c required only by the default family (:func:`family_from_args`)."""
     p.add_argument("--v", required=required if v_required is None else v_required, help=v_help)
     p.add_argument("--T", required=required, help="temperature(s) k_B T in Δ (0 allowed)")
-    p.add_argument("--gamma", required=required, help="coupling strength(s) γ")
-    p.add_argument("--s", required=required, help="spectral exponent(s) s")
-    p.add_argument("--omega-c", dest="omega_c", required=required, help="cutoff frequency ω_c in Δ")
+    bath_required = required and not families
+    p.add_argument("--gamma", required=bath_required, help="coupling strength(s) γ (exponential, gaussian)")
+    p.add_argument("--s", required=bath_required, help="spectral exponent(s) s (exponential, gaussian)")
+    p.add_argument(
+        "--omega-c", dest="omega_c", required=bath_required, help="cutoff frequency ω_c in Δ (exponential, gaussian)"
+    )
     p.add_argument("--theta", default="0", help="coupling angle(s) Θ in radians; 0.022pi, -pi/2 accepted")
     p.add_argument("--delta", default="1", help=delta_help)
+    if families:
+        add_family_flags(p)
+
+
+#: the flags of the families' parameters besides --T (flag -> parameter of lzjax.spectral)
+FAMILY_FLAGS = {
+    "--gamma": "gamma",
+    "--s": "s",
+    "--omega-c": "omega_c",
+    "--lam": "lam",
+    "--gamma-d": "gamma_d",
+    "--omega-0": "omega_0",
+    "--gamma-b": "gamma_b",
+    "--scale": "scale",
+}
+
+
+def parameter_flag(name: str) -> str:
+    """The flag of a family parameter: omega_c -> --omega-c, lam -> --lam, T -> --T."""
+    return "--" + name.replace("_", "-")
+
+
+def add_family_flags(p: argparse.ArgumentParser) -> None:
+    """--family, the parameters of the families beyond the paper's, and --spectral-density."""
+    p.add_argument(
+        "--family",
+        help="spectral density G(ω) (lzjax.spectral): exponential (the paper's γ ω^s e^(−ω/ω_c)/π, "
+        "the default; --gamma --s --omega-c), gaussian (γ ω^s e^(−ω²/ω_c²)/π; --gamma --s --omega-c), "
+        "drude-lorentz (--lam --gamma-d), brownian (--lam --omega-0 --gamma-b), tabulated "
+        "(--spectral-density FILE [--scale])",
+    )
+    p.add_argument("--lam", help="drude-lorentz, brownian: reorganisation energy λ = ∫G/ω dω in Δ")
+    p.add_argument("--gamma-d", dest="gamma_d", help="drude-lorentz: Debye frequency γ_D in Δ")
+    p.add_argument("--omega-0", dest="omega_0", help="brownian: oscillator frequency ω_0 in Δ")
+    p.add_argument("--gamma-b", dest="gamma_b", help="brownian: oscillator damping γ_b in Δ")
+    p.add_argument("--scale", help="tabulated: multiplier of the table's G (default 1)")
+    p.add_argument(
+        "--spectral-density",
+        dest="spectral_density",
+        help="a table of G(ω): CSV with a header line omega,G (ω in Δ, G as in lzjax.spectral); "
+        "implies --family tabulated",
+    )
+
+
+def family_from_args(args, *, skip: tuple[str, ...] = ()) -> tuple[str, tuple[str, ...]]:
+    """(family name, its parameters given by flags, T included) from --family and
+    --spectral-density; a missing parameter, a flag of another family or a table without its
+    file is an :class:`InputError`. `skip`: parameters the command reads otherwise."""
+    from ..spectral import Tabulated, family_class, family_name, family_parameters
+
+    table = getattr(args, "spectral_density", None)
+    chosen = args.family if args.family is not None else ("tabulated" if table is not None else "exponential")
+    try:
+        cls = family_class(chosen)
+    except ValueError:
+        raise InputError(
+            f"--family must be exponential, gaussian, drude-lorentz, brownian or tabulated, got {chosen!r}"
+        ) from None
+    name = family_name(cls)
+    shown = name.replace("_", "-")  # as the flag is spelled
+    if cls is Tabulated and table is None:
+        raise InputError("--family tabulated needs --spectral-density FILE.csv (header omega,G)")
+    if cls is not Tabulated and table is not None:
+        raise InputError(f"--spectral-density is a tabulated density, not --family {chosen}")
+    params = family_parameters(cls)
+    wrong = [f for f, key in FAMILY_FLAGS.items() if getattr(args, key, None) is not None and key not in params]
+    if wrong:
+        own = ", ".join(parameter_flag(n) for n in params)
+        raise InputError(
+            f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --family {shown} "
+            f"(its parameters: {own})"
+        )
+    optional = ("T", "scale", *skip)
+    missing = [parameter_flag(n) for n in params if n not in optional and getattr(args, n, None) is None]
+    if missing:
+        raise InputError(f"the following arguments are required: {', '.join(missing)}")
+    return name, tuple(n for n in params if n not in skip and getattr(args, n, None) is not None)
 
 
 # -- output paths: checked before any work, written atomically after all of it ------------------

@@ -1,4 +1,5 @@
-"""`lzjax fit`: fit γ (and ω_c, T) to a measured P_LZ(v) curve from a CSV file (:func:`lzjax.fit_curve`)."""
+"""`lzjax fit`: fit γ (and ω_c, T), or a parameter of another spectral density (--family,
+--spectral-density), to a measured P_LZ(v) curve from a CSV file (:func:`lzjax.fit_curve`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from .common import (
     InputError,
     Outputs,
     add_engine_flags,
+    add_family_flags,
     check_distinct,
     check_output_path,
     engine_settings,
     exact_engine,
+    family_from_args,
+    parameter_flag,
     save_figure,
     single,
     user_input,
@@ -25,15 +29,21 @@ __all__ = ["add_fit_parser", "run_fit"]
 
 
 def add_fit_parser(sub) -> None:
-    fit = sub.add_parser("fit", help="fit gamma (and omega_c, T) to a measured P_LZ(v) curve (CSV)")
+    fit = sub.add_parser("fit", help="fit gamma (and omega_c, T) or a family parameter to a measured P_LZ(v) curve")
     fit.add_argument("data", help="CSV file with a header line v,P_LZ[,sigma]")
-    fit.add_argument("--s", required=True, help="spectral exponent s (fixed)")
-    fit.add_argument("--omega-c", dest="omega_c", required=True, help="cutoff ω_c in Δ (start value if fitted)")
+    fit.add_argument("--s", help="spectral exponent s (fixed; exponential, gaussian)")
+    fit.add_argument("--omega-c", dest="omega_c", help="cutoff ω_c in Δ (start value if fitted; exponential, gaussian)")
     fit.add_argument("--T", required=True, help="temperature k_B T in Δ (start value if fitted)")
+    fit.add_argument("--gamma", help="coupling γ (gaussian: start or fixed value; exponential: as --gamma0)")
+    add_family_flags(fit)  # a family's parameters: start values of the fitted, values of the fixed
     fit.add_argument("--theta", default="0", help="coupling angle Θ in radians; 0.022pi, -pi/2 accepted")
     fit.add_argument("--delta", default="1", help="tunnel splitting Δ (sets the unit; default 1)")
     fit.add_argument("--gamma0", help="start value of γ (added to the start grid 1e-6..1e-1)")
-    fit.add_argument("--fit", default="gamma", help="fitted parameters: gamma[,omega_c][,T] (default gamma)")
+    fit.add_argument(
+        "--fit",
+        help="fitted parameters: gamma[,omega_c][,T] (the default gamma), or the family's (e.g. lam, "
+        "gamma_d, omega_0, gamma_b, scale, T; drude-lorentz and brownian default lam, tabulated scale)",
+    )
     add_engine_flags(
         fit,
         "forward model: neqb (default), pt (the exact process tensor; quapi is its alias) or adt "
@@ -69,26 +79,52 @@ def _fit_engine(args) -> tuple[Any, dict]:
     return engine, {"dt": args.dt, "tmax": args.tmax, **({} if args.kmax is None else {"kmax": args.kmax})}
 
 
+#: the parameter fitted by default: γ for the power laws, else the family's coupling
+_DEFAULT_FIT = {"drude_lorentz": "lam", "brownian": "lam", "tabulated": "scale"}
+
+
+def _model_args(args) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+    """(the model's keywords of :func:`lzjax.fit_curve`, the fitted names, the names accepted),
+    from the family flags (:func:`family_from_args`), each one value."""
+    from ..fit import FITTABLE, fittable
+    from ..spectral import Tabulated, family_class, load_table_csv
+
+    family, given = family_from_args(args, skip=("gamma",))
+    names = tuple(x.strip() for x in (args.fit or _DEFAULT_FIT.get(family, "gamma")).split(","))
+    angles = {"theta": single("--theta", args.theta, angle=True), "delta": single("--delta", args.delta)}
+    if family == "exponential":
+        if args.gamma is not None and args.gamma0 is not None:
+            raise InputError("--gamma and --gamma0 both give γ's start value: give one")
+        start = args.gamma0 if args.gamma is None else args.gamma
+        known: dict[str, Any] = {n: single(parameter_flag(n), getattr(args, n)) for n in ("s", "omega_c", "T")}
+        known["gamma0"] = None if start is None else single("--gamma0" if args.gamma is None else "--gamma", start)
+        return {**known, **angles}, names, FITTABLE
+    if args.gamma0 is not None:
+        raise InputError(f"--gamma0 belongs to --family exponential; --family {family} takes its values by its flags")
+    if args.gamma is not None:
+        given = ("gamma", *given)
+    elif family == "gaussian":
+        raise InputError("the following arguments are required: --gamma")
+    cls = family_class(family)
+    values = {n: single(parameter_flag(n), getattr(args, n)) for n in given}
+    with user_input():  # the table's file and the family's ranges: one line naming the problem
+        table = load_table_csv(args.spectral_density) if cls is Tabulated else ()
+        bath = cls(*table, **values)
+    return {"bath": bath, **angles}, names, fittable(bath)
+
+
 def run_fit(args) -> int:
     """Validate everything (paths, flags, the whole CSV) before fitting; write only at the end."""
-    from ..fit import FITTABLE, check_engine_options, fit_curve, load_curve_csv
+    from ..fit import check_engine_options, fit_curve, load_curve_csv
     from ..plotting import plot_fit
     from ..writers import write_records
 
     check_output_path(args.out, (".json",), "--out")
     check_output_path(args.plot, (".png", ".pdf", ".svg"), "--plot")
     check_distinct(**{"--out": args.out, "--plot": args.plot})
-    names = tuple(x.strip() for x in args.fit.split(","))
-    if not all(names) or any(n not in FITTABLE for n in names) or len(set(names)) != len(names):
-        raise InputError(f"--fit must be distinct names from {','.join(FITTABLE)}, got {args.fit!r}")
-    known: dict[str, Any] = {
-        "s": single("--s", args.s),
-        "omega_c": single("--omega-c", args.omega_c),
-        "T": single("--T", args.T),
-        "theta": single("--theta", args.theta, angle=True),
-        "delta": single("--delta", args.delta),
-    }
-    gamma0 = None if args.gamma0 is None else single("--gamma0", args.gamma0)
+    known, names, accepted = _model_args(args)
+    if not all(names) or any(n not in accepted for n in names) or len(set(names)) != len(names):
+        raise InputError(f"--fit must be distinct names from {','.join(accepted)}, got {args.fit!r}")
     engine, options = _fit_engine(args)
     with user_input():
         check_engine_options(engine, options)  # before the size estimate
@@ -101,7 +137,6 @@ def run_fit(args) -> int:
             v,
             P,
             sigma,
-            gamma0=gamma0,
             fit=names,
             engine=engine,
             engine_options=options,
@@ -110,6 +145,8 @@ def run_fit(args) -> int:
             **known,
         )
     record = result.to_dict()
+    if args.spectral_density is not None:  # the table's file, beside its family
+        record = {"family": record.pop("family"), "spectral_density": args.spectral_density, **record}
     outputs = Outputs()
     try:
         if args.plot:

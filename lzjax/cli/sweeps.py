@@ -17,6 +17,8 @@ from .common import (
     check_output_path,
     engine_choices,
     engine_name,
+    family_from_args,
+    parameter_flag,
     parse_values,
     require_matplotlib,
     save_figure,
@@ -28,7 +30,7 @@ __all__ = ["add_neqb_parser", "add_quapi_parser", "run_neqb", "run_quapi", "emit
 
 
 def _add_parameter_flags(p: argparse.ArgumentParser) -> None:
-    add_physics_flags(p)
+    add_physics_flags(p, families=True)
     p.add_argument("--out", help="write results: .json (list of records) or .csv")
     p.add_argument("--plot", help="draw P_LZ (solid) and P_ES (dashed) against v to this PNG/PDF/SVG")
     p.add_argument("--store", help="keep finished chunks in this JSON-lines file; rerun to resume")
@@ -83,16 +85,26 @@ def add_quapi_parser(sub) -> None:
     )
 
 
-def _grid_from_args(args) -> dict[str, np.ndarray]:
-    return {
-        "v": parse_values("--v", args.v),
-        "T": parse_values("--T", args.T),
-        "gamma": parse_values("--gamma", args.gamma),
-        "s": parse_values("--s", args.s),
-        "omega_c": parse_values("--omega-c", args.omega_c),
-        "theta": parse_values("--theta", args.theta, angle=True),
-        "delta": parse_values("--delta", args.delta),
-    }
+def _grid_from_args(args) -> tuple[dict, dict[str, np.ndarray]]:
+    """(the family's keywords of :func:`lzjax.sweep`: none for the paper's, else family and a
+    table's file; the grid of the flags)."""
+    family, params = family_from_args(args)
+    if family == "exponential":  # the paper's: the grid (and records, stores) as they always were
+        return {}, {
+            "v": parse_values("--v", args.v),
+            "T": parse_values("--T", args.T),
+            "gamma": parse_values("--gamma", args.gamma),
+            "s": parse_values("--s", args.s),
+            "omega_c": parse_values("--omega-c", args.omega_c),
+            "theta": parse_values("--theta", args.theta, angle=True),
+            "delta": parse_values("--delta", args.delta),
+        }
+    grid = {"v": parse_values("--v", args.v), "T": parse_values("--T", args.T)}
+    grid.update({n: parse_values(parameter_flag(n), getattr(args, n)) for n in params if n != "T"})
+    grid["theta"] = parse_values("--theta", args.theta, angle=True)
+    grid["delta"] = parse_values("--delta", args.delta)
+    bath = {"family": family, "table": args.spectral_density} if args.spectral_density else {"family": family}
+    return bath, grid
 
 
 def _check_sweep_paths(args) -> None:
@@ -111,9 +123,9 @@ def _run_sweep(engine: str, args, options: dict) -> int:
         sweep,
     )
 
-    grid = _grid_from_args(args)
+    bath, grid = _grid_from_args(args)
     with user_input():  # the whole grid, eagerly: the model's constructors name the parameter and its range
-        grid_problem(**grid)
+        grid_problem(**bath, **grid)  # and a table's file: one line naming the problem
     if engine == "quapi" and "tol" in options:  # the speeds a ladder can grid, before its estimate
         from ..quapi.ladder import check_ladder_speed
 
@@ -125,7 +137,13 @@ def _run_sweep(engine: str, args, options: dict) -> int:
     # ValueError out of this call is such a check; the catch goes once they expose them.
     with user_input():
         result = sweep(
-            engine, progress=engine == "quapi", store=args.store, chunk_size=args.chunk_size, **options, **grid
+            engine,
+            progress=engine == "quapi",
+            store=args.store,
+            chunk_size=args.chunk_size,
+            **bath,
+            **options,
+            **grid,
         )
     emit(result, args.out, args.plot)
     return 0
@@ -205,11 +223,13 @@ def run_quapi(args) -> int:
 # -- results: table or records, plot, warnings -------------------------------------------------
 def _print_table(records: list[dict]) -> None:
     columns = [
+        "family",
         "v",
         "T",
         "gamma",
         "s",
         "omega_c",
+        *_FAMILY_COLUMNS,
         "theta",
         "delta",
         "P_LZ",
@@ -232,8 +252,13 @@ def _print_table(records: list[dict]) -> None:
         print("  ".join(f"{rec[c]:>11.6g}" if isinstance(rec[c], float) else f"{rec[c]!s:>11}" for c in columns))
 
 
+#: the parameters of the families beyond the paper's, as record columns
+_FAMILY_COLUMNS = ("lam", "gamma_d", "omega_0", "gamma_b", "scale")
+
+
 def _describe(rec: dict) -> str:
-    return "(" + ", ".join(f"{k}={rec[k]:g}" for k in ("v", "T", "gamma", "s", "omega_c", "theta")) + ")"
+    keys = ("v", "T", "gamma", "s", "omega_c", *_FAMILY_COLUMNS, "theta")
+    return "(" + ", ".join(f"{k}={rec[k]:g}" for k in keys if k in rec) + ")"
 
 
 def _points(records: list[dict], index: np.ndarray) -> str:
