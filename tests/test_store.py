@@ -193,12 +193,24 @@ def test_old_format_store_is_refused_then_migrated_and_resumed(tmp_path, calls):
 @pytest.mark.parametrize("path", sorted(DATA.glob("*.jsonl")), ids=lambda p: p.stem)
 def test_notebook_stores_resume_without_recomputing(path, tmp_path, calls):
     """The committed notebook stores (migrated once) are read back in full by the sweep the
-    notebook makes (parameters and options from the header, as nbtools.quapi passes them)."""
+    notebook makes (parameters, options and the bath's family from the header, as nbtools.quapi
+    passes them)."""
     header = json.loads(path.read_text().splitlines()[0])
     assert header["lzjax_sweep"] == 2
     copy = tmp_path / path.name
     shutil.copy(path, copy)
-    res = sweep(header["engine"], store=copy, chunk_size=header["chunk_size"], **header["coords"], **header["options"])
+    bath = header.get("bath", {})  # a family other than the paper's (its name; a table's points)
+    family = {"family": bath["family"]} if "family" in bath else {}
+    if "omega" in bath:
+        family["table"] = (bath["omega"], bath["G"])
+    res = sweep(
+        header["engine"],
+        store=copy,
+        chunk_size=header["chunk_size"],
+        **family,
+        **header["coords"],
+        **header["options"],
+    )
     assert calls == [] and res["P_LZ"].size == header["n_points"]
     assert np.all((res["P_LZ"] >= 0) & (res["P_LZ"] <= 1))
 
