@@ -2,8 +2,10 @@
 
 ``$XDG_CACHE_HOME/lzjax/<kind>`` (default ``~/.cache/lzjax/<kind>``); ``LZJAX_NO_CACHE=1``
 turns every kind off (the test suite sets it). Kinds: ``jax`` (JAX's persistent compilation
-cache, enabled by the CLI) and ``tensors`` (process tensors, :func:`load_arrays` /
-:func:`store_arrays`, used by :mod:`lzjax.quapi.engines.pt`).
+cache, enabled by the CLI), ``tensors`` (process tensors, :func:`load_arrays` /
+:func:`store_arrays`, used by :mod:`lzjax.quapi.engines.pt`) and ``programs`` (compiled
+executables, :mod:`lzjax.programs`). Keys hold :func:`source_hash`: an edited lzjax never
+loads what another source built.
 
 Entries are written atomically (a temporary file in the same folder, then ``os.replace``), so
 concurrent processes never read a partial entry: at worst two build the same entry and one
@@ -15,13 +17,14 @@ vanished entry) falls back to working without the entry; it never fails a calcul
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
 
 import numpy as np
 
-__all__ = ["cache_dir", "entry_key", "load_arrays", "store_arrays", "prune", "cache_limit_bytes"]
+__all__ = ["cache_dir", "entry_key", "load_arrays", "store_arrays", "prune", "cache_limit_bytes", "source_hash"]
 
 
 def cache_dir(kind: str) -> str | None:
@@ -45,6 +48,23 @@ def cache_limit_bytes() -> int:
     except ValueError:
         mb = 1024.0
     return int(max(mb, 0.0) * 2**20)
+
+
+@functools.cache
+def source_hash() -> str:
+    """sha256 over lzjax's modules (relative path and contents), once per process: part of every
+    entry's key, so that an edited checkout never loads what another source built."""
+    root = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                digest.update(os.path.relpath(path, root).encode())
+                with open(path, "rb") as fh:
+                    digest.update(fh.read())
+    return digest.hexdigest()
 
 
 def entry_key(*parts) -> str:

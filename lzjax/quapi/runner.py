@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..programs import Program
 from ..progress import progress_bar
 from .influence import eta_coefficients, pair_log_factor
 from .window import QUAPI_SCHEMES, step_propagators
@@ -95,8 +96,7 @@ def check_memory(engine, memory: int, batch: int, memory_range=None, fraction: f
 LAG_BUCKET = 64
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4))
-def _log_factor_bounds(bath, dt, steps, bucket: int, compensate: bool):
+def _log_factor_bounds_fn(bath, dt, steps, bucket: int, compensate: bool):
     """:func:`lzjax.quapi.influence.log_factor_bound` over the lags 0 … `steps` (traced), η
     computed for `bucket` lags and the rest masked (added as exact zeros)."""
 
@@ -106,6 +106,9 @@ def _log_factor_bounds(bath, dt, steps, bucket: int, compensate: bool):
         return jnp.sum(jnp.where(jnp.arange(bucket + 1) <= steps, per_lag, 0.0))
 
     return jax.vmap(one)(bath, dt)
+
+
+_log_factor_bounds = Program("quapi.runner.log_factor_bounds", _log_factor_bounds_fn, (3, 4))
 
 
 def check_influence(engine, flat, dt, memory, compensate: bool = False, steps: int | None = None) -> None:
@@ -191,28 +194,36 @@ def _compiled(engine, protocol: str):
     None sees the step count: runs of any length, and batches of mixed sweep speeds, share them."""
     setup, finish = QUAPI_SCHEMES[protocol]
     axis = None if engine.shared_influence else 0
+    key = (type(engine).__module__, type(engine).__qualname__, repr(engine), protocol)
 
-    vinfluence = jax.jit(
+    def program(name: str, fn, static_argnums=()):
+        return Program(f"quapi.runner.{name}", fn, static_argnums, key)
+
+    vinfluence = program(
+        "influence",
         jax.vmap(
             lambda bath, dt, memory, compensate: engine.influence(bath, dt, memory, compensate), (0, 0, None, None)
         ),
-        static_argnums=(2, 3),
+        (2, 3),
     )
-    vsetup = jax.jit(
+    vsetup = program(
+        "setup",
         jax.vmap(lambda problem, dt, eps_max, n, head: setup(problem, dt, head, eps_max, n), (0, 0, 0, 0, None)),
-        static_argnums=(4,),
+        (4,),
     )
-    vstart = jax.jit(
+    vstart = program(
+        "start",
         jax.vmap(
             lambda k_head, rho0, influence, memory: engine.start(k_head, rho0, influence, memory), (0, 0, axis, None)
         ),
-        static_argnums=(3,),
+        (3,),
     )
-    vsteps = jax.jit(
+    vsteps = program(
+        "steps",
         jax.vmap(
             lambda problem, dt, n, begin, length: step_propagators(problem, dt, n, begin, length), (0, 0, 0, 0, None)
         ),
-        static_argnums=(4,),
+        (4,),
     )
 
     def advance(state, steady, k, n, begin, first):
@@ -227,16 +238,16 @@ def _compiled(engine, protocol: str):
 
         return jax.lax.scan(body, state, (k, begin + jnp.arange(k.shape[0])))[0]
 
-    vadvance = jax.jit(jax.vmap(advance, in_axes=(0, axis, 0, 0, None, None)))
-    vreadout = jax.jit(
-        jax.vmap(lambda state, k_last, influence: engine.readout(state, k_last, influence), (0, 0, axis))
+    vadvance = program("advance", jax.vmap(advance, in_axes=(0, axis, 0, 0, None, None)))
+    vreadout = program(
+        "readout", jax.vmap(lambda state, k_last, influence: engine.readout(state, k_last, influence), (0, 0, axis))
     )
 
     def finish_point(rho, aux, problem, dt, eps_max, n):
         trace_err = jnp.max(jnp.abs(rho[:, 0] + rho[:, 3] - 1.0))  # |Tr ρ − 1|
         return (*finish(rho, aux, problem, dt, n, eps_max), trace_err)
 
-    vfinish = jax.jit(jax.vmap(finish_point))
+    vfinish = program("finish", jax.vmap(finish_point))
     return vinfluence, vsetup, vstart, vsteps, vadvance, vreadout, vfinish
 
 

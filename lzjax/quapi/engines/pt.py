@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
-from ...cache import entry_key, load_arrays, store_arrays
+from ...cache import entry_key, load_arrays, source_hash, store_arrays
 from ...checks import check_integer, check_number
 from ...model import Drive, LZProblem, dimensionless
 from ...version import __version__
@@ -170,6 +170,9 @@ def build_cached(key: tuple, dt: float, settings: PTSettings, compensate: bool =
         pt = build_process_tensor(eta, tol=settings.tol, chi_max=settings.chi_max)
         if disk is not None:
             store_arrays("tensors", disk, {f: np.asarray(getattr(pt, f)) for f in ProcessTensor._fields})
+    # one form whether built or loaded (device arrays, no weak types): the compiled programs'
+    # signatures (lzjax.programs) are then the same in every process
+    pt = ProcessTensor(*(jnp.asarray(np.asarray(x)) for x in pt))
     return _pad(pt, CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)), _record(pt)
 
 
@@ -179,14 +182,23 @@ _DISK_FORMAT = 1
 
 def _disk_key(key: tuple, dt, settings: PTSettings, compensate: bool) -> str | None:
     """The disk-cache entry of a build (:mod:`lzjax.cache`): the bath's type and leaves bitwise,
-    step, settings, version; None when the bath's static data does not print in full (a long
+    step, settings, version and source (:func:`lzjax.cache.source_hash`); None when the bath's
+    static data does not print in full (a long
     table: its repr is elided, so it could not be told from another)."""
     treedef = str(key[0])
     if "..." in treedef:
         return None
     floats = [float(x).hex() for x in (*key[1], dt, settings.tol, settings.taper)]
     return entry_key(
-        "pt", _DISK_FORMAT, __version__, treedef, *floats, int(settings.kmax), int(settings.chi_max), compensate
+        "pt",
+        _DISK_FORMAT,
+        __version__,
+        source_hash(),
+        treedef,
+        *floats,
+        int(settings.kmax),
+        int(settings.chi_max),
+        compensate,
     )
 
 
