@@ -134,19 +134,16 @@ def ace_window(v: float, theta: float) -> float:
     return 250.0
 
 
-def ace_sweep(python: str, points, cpu: int) -> dict:
-    """ACE's infinite PT, built once, propagated at every (v, Θ) over |ε| ≤ :func:`ace_window`."""
-    import subprocess
-    import tempfile
-
+def ace_groups(points) -> list:
+    """One ACE tensor per dt: [dt, duration, [[v, Θ, ε_A], ...]] over |ε| ≤ :func:`ace_window`, dt
+    by the Nyquist rule lzjax used, E(ε_A) δt ≤ 1.5, on ACE's grid 0.05/2^k (Θ = 0: X commutes with
+    the sweep term, ACE's dt 0.05 is within 1e-5 there, issue 11)."""
     rows = [[float(v), float(t), ace_window(v, t)] for v, t in points]
-    # the Nyquist rule lzjax uses, E(ε_A) δt ≤ 1.5, on ACE's grid 0.05/2^k (one PT per δt)
-    # (Θ = 0: X commutes with the sweep term, ACE's dt 0.05 is within 1e-5 there, issue 11)
     need = [
         0.05 if theta == 0.0 else 0.05 / 2 ** max(0, math.ceil(math.log2(0.05 * math.hypot(1.0, eps) / 1.5) - 1e-3))
         for _, theta, eps in rows
     ]
-    groups = [
+    return [
         [
             dt,
             max(2 * r[2] / r[0] for r, d in zip(rows, need, strict=True) if d == dt) + 1.0,
@@ -154,6 +151,16 @@ def ace_sweep(python: str, points, cpu: int) -> dict:
         ]
         for dt in sorted(set(need), reverse=True)
     ]
+
+
+def ace_sweep(python: str, points, cpu: int, groups=None) -> dict:
+    """ACE's infinite PT (threshold 1e-8, memory 6.4), one build per group, propagated at every
+    point of its group: `groups` [dt, duration, [[v, Θ, ε_A], ...]] (default :func:`ace_groups`
+    of `points`: one tensor reused over the sweep). Adds the subprocess wall."""
+    import subprocess
+    import tempfile
+
+    groups = ace_groups(points) if groups is None else groups
     cfg = dict(POINT, thr=1e-8, tmem=6.4, method="use_Gaussian_infinite", cpu=cpu, groups=groups)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "sweep.json")

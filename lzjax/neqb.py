@@ -33,6 +33,7 @@ from .adiabatic import CF4_WEIGHTS, GAUSS_NODES, affine_exp, asymptotic_rx, dres
 from .bath import coth_half, polaron_reduction, rates, relaxation_window_energy
 from .checks import check_integer, check_number, check_precision
 from .model import LZProblem, check_problem, dimensionless, flatten_problem
+from .programs import Program
 from .results import Result, make_result
 from .sharding import gather, padded_size, shard_batch
 
@@ -195,14 +196,15 @@ def _propagate(problem: LZProblem, eps_coh, eps_max, n_steps: int, n_outer: int 
     return 0.5 * (1.0 + r_x[0]), 0.5 * (1.0 - r_x[1])
 
 
-_windows = jax.jit(jax.vmap(window_eps_max, in_axes=(0, None)))  # (ε_coh, ε_max) per point
+_windows = Program("neqb.windows", jax.vmap(window_eps_max, in_axes=(0, None)))  # (ε_coh, ε_max) per point
 
-_propagate_batch = jax.jit(
+_propagate_batch = Program(
+    "neqb.propagate_batch",
     jax.vmap(
         _propagate.__wrapped__,  # pyright: ignore[reportAttributeAccessIssue]  # jit keeps the Python function
         in_axes=(0, 0, 0, None, None),
     ),
-    static_argnames=("n_steps", "n_outer"),
+    (3, 4),
 )
 
 

@@ -75,17 +75,19 @@ def _aval(x) -> tuple | None:
     """(shape, dtype, weak type, device) of a leaf; None for a tracer or an array on several
     devices. The device is that of an array on a device other than the default one (None for
     host values and the default device, which run the same executable)."""
+    if isinstance(x, np.ndarray):
+        return (x.shape, x.dtype.name, False, None)
     if isinstance(x, jax.core.Tracer):
         return None
-    device = None
     if isinstance(x, jax.Array):
         devices = x.sharding.device_set
         if len(devices) > 1:
             return None
         device = next(iter(devices))
         device = None if device == _default_device() else device.id
+        return (x.shape, x.dtype.name, bool(x.weak_type), device)  # pyright: ignore[reportAttributeAccessIssue]
     a = jax.api_util.shaped_abstractify(x)
-    return (tuple(a.shape), a.dtype.name, bool(a.weak_type), device)  # pyright: ignore[reportAttributeAccessIssue]
+    return (tuple(a.shape), a.dtype.name, bool(a.weak_type), None)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 @contextlib.contextmanager

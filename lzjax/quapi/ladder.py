@@ -62,6 +62,7 @@ import numpy as np
 
 from ..checks import MAX_STEPS, check_bool, check_number, check_range
 from ..model import LZProblem, check_problem, dimensionless, flatten_problem
+from ..programs import Program
 from ..results import Result, make_result
 from .engines import select_engine
 from .plan import Run, tail_weights_each, take
@@ -203,7 +204,7 @@ def _combine_triple(p: dict, dt: dict, runs: dict[str, Run], s, parts: dict | No
     return wide + memory, err["dt"] + err["memory"] + err["window"] + err["compression"]
 
 
-_bath_windows = jax.jit(jax.vmap(lambda p: bath_window(p, BATH_WINDOW_TOL)))
+_bath_windows = Program("quapi.ladder.bath_windows", jax.vmap(lambda p: bath_window(p, BATH_WINDOW_TOL)))
 
 
 def _merge(groups, plans, baths=None):

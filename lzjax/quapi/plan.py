@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 
+from ..programs import Program
 from .window import tail_weight
 
 __all__ = ["Run", "take", "tail_weights", "tail_weights_each"]
@@ -50,6 +51,6 @@ def take(tree, index):
 
 
 #: ∫Γ1 dt beyond ε_q (:func:`lzjax.quapi.window.tail_weight`) at one ε_q for a flat batch
-tail_weights = jax.jit(jax.vmap(tail_weight, in_axes=(0, None)))
+tail_weights = Program("quapi.plan.tail_weights", jax.vmap(tail_weight, in_axes=(0, None)))
 #: the same at a window per point
-tail_weights_each = jax.jit(jax.vmap(tail_weight))
+tail_weights_each = Program("quapi.plan.tail_weights_each", jax.vmap(tail_weight))

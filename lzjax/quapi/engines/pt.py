@@ -33,6 +33,7 @@ from jax.custom_derivatives import SymbolicZero
 from ...cache import entry_key, load_arrays, source_hash, store_arrays
 from ...checks import check_integer, check_number
 from ...model import Drive, LZProblem, dimensionless
+from ...programs import Program
 from ...version import __version__
 from ..influence import Eta, eta_coefficients
 from ..plan import Run, tail_weights, take
@@ -117,8 +118,8 @@ def _pad(pt: ProcessTensor, chi: int) -> ProcessTensor:
     extra = chi - pt.chi
     if extra == 0:
         return pt
-    pad_q = lambda q: jnp.asarray(np.pad(np.asarray(q), [(0, 0)] * (q.ndim - 2) + [(0, extra), (0, extra)]))  # noqa: E731
-    pad_v = lambda x: jnp.asarray(np.pad(np.asarray(x), [(0, 0)] * (x.ndim - 1) + [(0, extra)]))  # noqa: E731
+    pad_q = lambda q: jax.device_put(np.pad(np.asarray(q), [(0, 0)] * (q.ndim - 2) + [(0, extra), (0, extra)]))  # noqa: E731
+    pad_v = lambda x: jax.device_put(np.pad(np.asarray(x), [(0, 0)] * (x.ndim - 1) + [(0, extra)]))  # noqa: E731
     return pt._replace(
         q_start=pad_q(pt.q_start),
         q_int=pad_q(pt.q_int),
@@ -155,7 +156,7 @@ _ETA_BUCKET = 64
 
 
 #: η of one bath as one program (eagerly, op by op, it took ~0.14 s per bath at K = 256)
-_eta_compiled = jax.jit(eta_coefficients, static_argnums=(2, 3))
+_eta_compiled = Program("quapi.engines.pt.eta", eta_coefficients, (2, 3))
 
 
 @functools.lru_cache(maxsize=64)
@@ -172,7 +173,7 @@ def build_cached(key: tuple, dt: float, settings: PTSettings, compensate: bool =
             store_arrays("tensors", disk, {f: np.asarray(getattr(pt, f)) for f in ProcessTensor._fields})
     # one form whether built or loaded (device arrays, no weak types): the compiled programs'
     # signatures (lzjax.programs) are then the same in every process
-    pt = ProcessTensor(*(jnp.asarray(np.asarray(x)) for x in pt))
+    pt = ProcessTensor(*(jax.device_put(np.asarray(x)) for x in pt))
     return _pad(pt, CHI_BUCKET * math.ceil(pt.chi / CHI_BUCKET)), _record(pt)
 
 
