@@ -57,7 +57,6 @@ extrapolation (seen: 1.0007 ± 0.0018; the bar keeps the full correction); by mo
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..checks import MAX_STEPS, check_bool, check_number, check_range
@@ -263,10 +262,10 @@ def _run_plan(engine, dimless, index, plan: dict[str, Run], v, eps_max, compensa
                     engine,
                     "window",
                     sub,
-                    jnp.asarray(step[part]),
+                    step[part],
                     n_steps[part],
                     run.memory,
-                    eps_max=jnp.asarray(eps_max[index][need][part]),
+                    eps_max=eps_max[index][need][part],
                     compensate=compensate,
                     shared=tensor,
                     bar=bar,

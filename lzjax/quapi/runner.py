@@ -291,14 +291,15 @@ def run_batch(
     del n_chunks
     engine = engine.kernel  # the compiled compositions do not depend on the engine's ladder settings
     vinfluence, vsetup, vstart, vsteps, vadvance, vreadout, vfinish = _compiled(engine, protocol)
-    size = jnp.shape(dt)[0]
+    # the small per-point arrays stay on the host (numpy): an eager device op costs ~0.1-1 ms
+    size = np.shape(dt)[0]
     padded = batch_bucket(size)
     rows = np.concatenate([np.arange(size), np.zeros(padded - size, dtype=int)])
     pad = (lambda tree: jax.tree_util.tree_map(lambda a: a[rows], tree)) if padded > size else (lambda tree: tree)  # noqa: E731
     n = np.broadcast_to(np.asarray(n_steps, dtype=np.int64), (size,))[rows]
-    n_dev = jnp.asarray(n, dtype=jnp.int32)
-    eps_max = jnp.zeros(padded) if eps_max is None else pad(jnp.asarray(eps_max))
-    flat, dt = pad(flat), pad(jnp.asarray(dt))
+    n_dev = n.astype(np.int32)
+    eps_max = np.zeros(padded) if eps_max is None else np.asarray(eps_max, dtype=np.float64)[rows]
+    flat, dt = pad(flat), np.asarray(dt, dtype=np.float64)[rows]
     key = engine.compile_key(memory)
     if engine.shared_influence:
         influence = shared
@@ -310,13 +311,13 @@ def run_batch(
     steady = engine.steady(influence)
     if single:  # the influence build and first steps stay float64; the hot loop runs in complex64
         state, steady = to_single((state, steady))
-    first = jnp.int32(head)  # point i's steady steps are head … n_i − 2
+    first = np.int32(head)  # point i's steady steps are head … n_i − 2
     length = chunk_length(int(n.max()))
     for begin in range(0, int(n.max()) - 1, length):
-        k = vsteps(flat, dt, n_dev, jnp.full(padded, begin, dtype=jnp.int32), length)
+        k = vsteps(flat, dt, n_dev, np.full(padded, begin, dtype=np.int32), length)
         if single:
             k = k.astype(jnp.complex64)
-        state = vadvance(state, steady, k, n_dev, jnp.int32(begin), first)
+        state = vadvance(state, steady, k, n_dev, np.int32(begin), first)
         if bar is not None:
             jax.block_until_ready(state)
             bar.update(length)
