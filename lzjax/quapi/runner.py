@@ -313,14 +313,20 @@ def run_batch(
         state, steady = to_single((state, steady))
     first = np.int32(head)  # point i's steady steps are head … n_i − 2
     length = chunk_length(int(n.max()))
+    done = None  # the bar follows one chunk behind, so the next chunk is queued while one runs
     for begin in range(0, int(n.max()) - 1, length):
         k = vsteps(flat, dt, n_dev, np.full(padded, begin, dtype=np.int32), length)
         if single:
             k = k.astype(jnp.complex64)
         state = vadvance(state, steady, k, n_dev, np.int32(begin), first)
         if bar is not None:
-            jax.block_until_ready(state)
-            bar.update(length)
+            if done is not None:
+                jax.block_until_ready(done)
+                bar.update(length)
+            done = state
+    if bar is not None and done is not None:
+        jax.block_until_ready(done)
+        bar.update(length)
     if single:
         state = jax.tree_util.tree_map(lambda x: x.astype(jnp.complex128), state)
     k_last = vsteps(flat, dt, n_dev, n_dev - 1, 1)[:, 0]
