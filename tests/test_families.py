@@ -3,6 +3,7 @@
 records equal the library's, a bad table file is refused in one line, and a fit recovers a
 family's coupling from a noiseless NEQB curve (reference: `solve_neqb`, adaptive steps)."""
 
+import dataclasses
 import importlib
 import json
 
@@ -195,3 +196,66 @@ def test_cli_fit_recovers_gaussian_gamma(tmp_path):
     assert record["family"] == "gaussian" and record["gamma"] == lib.params["gamma"]
     assert record["fixed"] == {"s": 3.0, "omega_c": 5.0, "T": 2.0, "theta": 0.3, "delta": 1.0}
     assert abs(record["gamma"] - 5e-3) <= 1e-3 * 5e-3 and record["gamma_err"] > 0, record
+
+
+# ---- the exact engines with other families: the memory bar deep sub-Ohmic, a fit of λ ----------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("s", [0.5, 0.25])
+def test_sub_ohmic_memory_bar_covers_doubling_the_memory(s):
+    """Deep sub-Ohmic (γ = 1e-2, ω_c = 5, T = 0.5, v = 2, Θ = 0.3), process-tensor ladder at
+    memory τ = 1 and τ = 2 (1/Δ) with δt, the window and the truncation fixed (given, so no
+    refinement moves them): the memory part of the error bar at τ = 1 covers the change of
+    both P_LZ and P_ES when τ doubles (issue 21: measured, not assumed). Measured: the larger
+    change 2.7e-4 against a bar of 5.5e-4 at s = 0.5, 4.9e-4 against 1.0e-3 at s = 0.25.
+    The change must be visible (> 1e-5): a memory that does not matter would test nothing."""
+    problem = LZProblem(Drive(2.0), lzjax.Bath(1e-2, s, 5.0, 0.5), 0.3)
+    fixed = dict(tol=1e-3, engine="pt", dt=0.04, eps_q=25.0, pt_tol=1e-8)
+    short, long = (lzjax.converge_quapi(problem, memory_time=tau, **fixed) for tau in (1.0, 2.0))
+    for key in ("dt", "eps_q", "pt_tol"):
+        assert float(short.settings[key]) == float(long.settings[key]), key
+    assert (int(short.settings["memory"]), int(long.settings["memory"])) == (25, 50)
+    change = max(abs(float(long.P_LZ) - float(short.P_LZ)), abs(float(long.P_ES) - float(short.P_ES)))
+    bar = float(short.settings["err_memory"])
+    print(f"\ns = {s}: memory 1 -> 2 changes P by {change:.3g}, the memory bar at 1 is {bar:.3g}")
+    assert 1e-5 < change <= bar
+
+
+@pytest.mark.slow
+def test_pt_fit_recovers_drude_lorentz_lambda():
+    """fit_curve(engine="pt", bath=DrudeLorentz) on a curve of the same engine's fixed
+    settings (quapi_probabilities, δt 0.2, K = 4, truncation 1e-7, t_max 20, Θ = 0.3) at
+    λ = 0.05 (γ_D = 2, T = 1), v ∈ {0.5, 1, 2, 4}, plus Gaussian noise σ = 3e-3 (seeded),
+    started at λ = 0.03: λ within 3σ of the truth and its error bar a few % of λ (measured
+    0.0479 ± 0.0035 in 7 iterations); the model at the truth reproduces the noiseless curve to
+    1e-12 (same model as the data)."""
+    from lzjax.quapi import quapi_probabilities
+    from lzjax.quapi.engines import PT
+    from lzjax.quapi.engines.pt import PTSettings
+
+    v, lam = np.array([0.5, 1.0, 2.0, 4.0]), 0.05
+    opts = dict(dt=0.2, kmax=4, tmax=20.0)
+
+    def curve(x):
+        return float(
+            quapi_probabilities(
+                LZProblem(Drive(x), DrudeLorentz(lam, 2.0, 1.0), 0.3),
+                dt=0.2,
+                kmax=PTSettings(4, 1e-7),
+                tmax=20.0,
+                engine="pt",
+            )[0]
+        )
+
+    truth = np.array([curve(x) for x in v])
+    sigma = np.full(v.size, 3e-3)
+    data = truth + sigma * np.random.default_rng(21).standard_normal(v.size)
+    bath = DrudeLorentz(0.03, 2.0, 1.0)
+    res = lzjax.fit_curve(v, data, sigma, bath=bath, theta=0.3, fit="lam", engine=PT(pt_tol=1e-7), engine_options=opts)
+    est, err = res.params["lam"], res.errors["lam"]
+    print(f"\npt fit: lam {lam:g} -> {est:.4g} ± {err:.2g}, {res.iterations} iterations")
+    assert res.converged and res.engine == "pt" and res.family == "drude_lorentz"
+    assert abs(est - lam) < 3 * err and err < 0.2 * lam
+    at_truth = dataclasses.replace(res, params=dict(res.params, lam=lam))
+    np.testing.assert_allclose(at_truth.predict(v), truth, rtol=0, atol=1e-12)
