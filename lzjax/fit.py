@@ -99,7 +99,7 @@ from .neqb import check_neqb_validity, neqb_probabilities, solve_neqb, window_ep
 from .progress import progress_bar
 from .quapi.engines import ADT, ENGINES, PT, get_engine
 from .quapi.solve import quapi_probabilities
-from .spectral import NAMED_FAMILIES, family_name
+from .spectral import family_of
 
 __all__ = [
     "FitResult",
@@ -254,7 +254,8 @@ class FitResult:
       own record, e.g. pt_tol, chi_max, taper for the process tensor); `start`: the best grid
       point; `model_error`: max |P_fixed window − P_solve_neqb| at the optimum (NEQB with
       check_model, else None); `warnings`: text; `family`: the spectral density's family
-      (:data:`lzjax.spectral.NAMED_FAMILIES`) of a fit with ``bath=``, else None (the paper's).
+      (:func:`lzjax.spectral.family_of`: a name of :data:`lzjax.spectral.NAMED_FAMILIES`, a sum's
+      parts' joined with "+") of a fit with ``bath=``, else None (the paper's).
     - `spec`, `consts`: the compiled model's static configuration (:class:`FitSpec`) and its
       constants (fixed parameters, window): with the data they are the arguments of
       :func:`chi2`, :func:`chi2_grid` and :func:`value_and_grad` (benchmarks, tests).
@@ -965,7 +966,7 @@ def fit_curve(
         names, v, P, sigma, base, leaf_names, couplings = _check_family_arguments(
             v, P, sigma, fit, engine, bath, theta, delta, gamma0, gamma_grid, s, omega_c, T
         )
-        grid_gamma, family = None, family_name(type(bath)) if type(bath) in NAMED_FAMILIES.values() else "sum"
+        grid_gamma, family = None, family_of(bath)
     spec, neqb_opts = _engine_spec(engine, names, engine_options)
     spec = spec._replace(bath=leaf_names)
     if not _traced(spec) and error_method == "hessian":

@@ -44,9 +44,14 @@ __all__ = [
     "Sum",
     "FAMILIES",
     "NAMED_FAMILIES",
+    "SUM_SEPARATOR",
     "family_class",
     "family_name",
+    "family_key",
+    "family_of",
     "family_parameters",
+    "sum_parts",
+    "build_family",
     "load_table_csv",
 ]
 
@@ -380,8 +385,12 @@ FAMILIES = {
 
 
 #: the families a sweep, a fit and the command line choose by name: "exponential" is the paper's
-#: :class:`lzjax.model.Bath`; a sum is built in Python (its components have no flat parameter list)
+#: :class:`lzjax.model.Bath`; a sum is named by its parts joined with :data:`SUM_SEPARATOR`
+#: ("gaussian+gaussian", :func:`sum_parts`), or built in Python from any densities
 NAMED_FAMILIES = {"exponential": Bath, **{k: c for k, c in FAMILIES.items() if k != "sum"}}
+
+#: joins the names of a sum's parts ("gaussian+drude_lorentz")
+SUM_SEPARATOR = "+"
 
 
 def family_class(family: Any) -> type:
@@ -391,7 +400,10 @@ def family_class(family: Any) -> type:
         return family
     key = family.strip().lower().replace("-", "_") if isinstance(family, str) else None
     if key not in NAMED_FAMILIES:
-        raise ValueError(f"family must be one of {', '.join(NAMED_FAMILIES)}, got {family!r:.60}")
+        raise ValueError(
+            f"family must be one of {', '.join(NAMED_FAMILIES)} (or a sum of them but tabulated, joined "
+            f"by {SUM_SEPARATOR}), got {family!r:.60}"
+        )
     return NAMED_FAMILIES[key]
 
 
@@ -400,11 +412,67 @@ def family_name(cls: type) -> str:
     return next(name for name, c in NAMED_FAMILIES.items() if c is cls)
 
 
-def family_parameters(cls: type) -> tuple[str, ...]:
-    """The parameters of a family, in field order: its leaves (T included), less a table's
-    internal `unit`; a table's ω and G are data, not parameters."""
+def sum_parts(family: Any) -> tuple[type, ...] | None:
+    """The classes of the parts of a sum named by its parts joined with "+" ("gaussian+gaussian":
+    quantum-dot deformation-potential and piezoelectric phonons), None for a single family; a
+    ValueError names a bad part. A table has no parameters to name it by: a sum with a
+    tabulated part is built in Python (:class:`Sum`)."""
+    if not (isinstance(family, str) and SUM_SEPARATOR in family):
+        return None
+    parts = tuple(family_class(part) for part in family.split(SUM_SEPARATOR))
+    if Tabulated in parts:
+        raise ValueError(
+            f"family: a sum named by its parts takes no tabulated part (build lzjax.spectral.Sum), got {family!r:.60}"
+        )
+    return parts
+
+
+def family_key(family: Any) -> str:
+    """The canonical name of a family name or class (records, stores): a key of
+    :data:`NAMED_FAMILIES`, or a sum's parts' keys joined with "+"."""
+    parts = sum_parts(family)
+    if parts is None:
+        return family_name(family_class(family))
+    return SUM_SEPARATOR.join(family_name(cls) for cls in parts)
+
+
+def family_of(bath: SpectralDensity) -> str:
+    """The family name of a spectral density (records): its key, a sum's parts' joined with "+"
+    (a class of one's own: its class name)."""
+    if isinstance(bath, Sum):
+        return SUM_SEPARATOR.join(family_of(part) for part in bath.parts)
+    return next((name for name, c in NAMED_FAMILIES.items() if c is type(bath)), type(bath).__name__)
+
+
+def family_parameters(family: Any) -> tuple[str, ...]:
+    """The parameters of a family (a class or a name), in field order: its leaves (T included),
+    less a table's internal `unit`; a table's ω and G are data, not parameters. A sum's: T,
+    then each part's other parameters with the part's index, "gamma[0]", "s[0]", …, "lam[1]"
+    (the names :func:`lzjax.fit.fittable` gives the sum)."""
+    parts = sum_parts(family)
+    if parts is not None:
+        return ("T", *(f"{n}[{i}]" for i, cls in enumerate(parts) for n in family_parameters(cls) if n != "T"))
+    cls = family_class(family)
     fields = dataclasses.fields(cls)  # pyright: ignore[reportArgumentType]  # every family is a dataclass
     return tuple(f.name for f in fields if not f.metadata.get("static") and f.name != "unit")
+
+
+def build_family(family: Any, values: dict[str, Any], table: tuple = ()) -> SpectralDensity:
+    """The spectral density of a family (a class or a name) from its parameters
+    (:func:`family_parameters`: `values` holds every one but defaults) and, for a table, its
+    points `table` = (ω, G). A bad value of a sum's part is named with its index ("gamma[1]")."""
+    parts = sum_parts(family)
+    if parts is None:
+        return family_class(family)(*table, **values)
+    built = []
+    for i, cls in enumerate(parts):
+        own = [n for n in family_parameters(cls) if n != "T"]
+        try:
+            built.append(cls(**{n: values[f"{n}[{i}]"] for n in own}, T=values["T"]))
+        except ValueError as error:
+            head, _, rest = str(error).partition(" ")
+            raise ValueError(f"{head}[{i}] {rest}" if head in own else str(error)) from None
+    return Sum(tuple(built))
 
 
 def load_table_csv(path: str | os.PathLike) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -87,9 +87,12 @@ def _model_args(args) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]
     """(the model's keywords of :func:`lzjax.fit_curve`, the fitted names, the names accepted),
     from the family flags (:func:`family_from_args`), each one value."""
     from ..fit import FITTABLE, fittable
-    from ..spectral import Tabulated, family_class, load_table_csv
+    from ..spectral import SUM_SEPARATOR, build_family, load_table_csv
 
-    family, given = family_from_args(args, skip=("gamma",))
+    family, given = family_from_args(args, skip=("gamma",))  # a sum's are "gamma[0]", ...: not skipped
+    summed = SUM_SEPARATOR in family
+    if summed and args.fit is None:
+        raise InputError(f"--family {args.family} needs --fit: the fitted parameters, named by part (e.g. gamma[0])")
     names = tuple(x.strip() for x in (args.fit or _DEFAULT_FIT.get(family, "gamma")).split(","))
     angles = {"theta": single("--theta", args.theta, angle=True), "delta": single("--delta", args.delta)}
     if family == "exponential":
@@ -101,15 +104,14 @@ def _model_args(args) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]
         return {**known, **angles}, names, FITTABLE
     if args.gamma0 is not None:
         raise InputError(f"--gamma0 belongs to --family exponential; --family {family} takes its values by its flags")
-    if args.gamma is not None:
-        given = ("gamma", *given)
+    if args.gamma is not None and not summed:
+        given = {"gamma": ("--gamma", args.gamma), **given}
     elif family == "gaussian":
         raise InputError("the following arguments are required: --gamma")
-    cls = family_class(family)
-    values = {n: single(parameter_flag(n), getattr(args, n)) for n in given}
+    values = {n: single(flag, text) for n, (flag, text) in given.items()}
     with user_input():  # the table's file and the family's ranges: one line naming the problem
-        table = load_table_csv(args.spectral_density) if cls is Tabulated else ()
-        bath = cls(*table, **values)
+        table = load_table_csv(args.spectral_density) if family == "tabulated" else ()
+        bath = build_family(family, values, table)
     return {"bath": bath, **angles}, names, fittable(bath)
 
 
