@@ -49,7 +49,11 @@ is checked (a warning when it exceeds ε_max), and with ``check_model=True`` the
 model is compared with the converged :func:`lzjax.neqb.solve_neqb` at the optimum
 (``model_error``; a warning when it exceeds σ_min/10). With n_steps = 512 the fixed-window
 model agrees with ``solve_neqb`` to ≲ 3·10⁻⁵ for v ∈ [0.01, 10] (γ = 5·10⁻⁴…5·10⁻³, s = 3,
-ω_c = 5, T = 6.4; ε_max 130–300), 3·10⁻⁶–8·10⁻⁶ with 1024.
+ω_c = 5, T = 6.4; ε_max 130–300), 3·10⁻⁶–8·10⁻⁶ with 1024. ``engine_options["eps_max"]``
+(``lzjax fit --eps-max``) fixes the window instead (for a density falling as slowly as
+Drude-Lorentz's 1/ω the automatic window reaches 1e6·γ_D: 2·10⁶ Δ at γ_D = 2, with 512 steps
+across it). The model check then runs ``solve_neqb`` on that same window: it checks the fixed
+steps, and the window's own error is the warning on the window the fitted values need.
 
 **Exact engines.** ``engine`` an exact engine of :data:`lzjax.quapi.ENGINES`, by name ("pt",
 "adt") or configured (``PT(pt_tol=1e-7)``, ``ADT()``), with ``engine_options = {"dt", "tmax"}``
@@ -873,7 +877,9 @@ def _check_neqb_model(
     z, data, spec, params, v, P, w, sigma, sigma_hat, eps_max, neqb_opts, check_model, residuals, warnings
 ):
     """Phase 6 (NEQB): the window needed at the optimum, and the fixed-window model against
-    the converged :func:`lzjax.neqb.solve_neqb` (returns `model_error` or None)."""
+    the converged :func:`lzjax.neqb.solve_neqb` (returns `model_error` or None): on the given
+    window when engine_options holds eps_max (the window's own error is the warning before),
+    else on solve_neqb's automatic one."""
     needed = _neqb_window(v, params, neqb_opts["window_tol"], spec.bath)
     if needed > eps_max * (1 + 1e-12):
         warnings.append(
@@ -882,7 +888,8 @@ def _check_neqb_model(
         )
     if not check_model:
         return None
-    converged_model = solve_neqb(_problem(params, v, spec.bath), tol=1e-6)
+    window = {} if neqb_opts["eps_max"] is None else {"eps_max": eps_max}
+    converged_model = solve_neqb(_problem(params, v, spec.bath), tol=1e-6, **window)
     if residuals is None:
         residuals = np.asarray(_residuals(z, data, spec))
     p_fixed = residuals / w + P

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -50,6 +51,13 @@ def add_fit_parser(sub) -> None:
         "(the plain augmented density tensor, memory 4^kmax), at fixed settings",
     )
     fit.add_argument("--n-steps", dest="n_steps", type=int, help="neqb: steps of the fixed window (default 512)")
+    fit.add_argument(
+        "--eps-max",
+        dest="eps_max",
+        help="neqb: half-width ε_max of the fixed window in Δ (default: the window every visited parameter "
+        "needs, which for a density falling as slowly as Drude-Lorentz reaches ~1e6 Δ; the model check "
+        "then runs on this window and a warning names the window the fit needs)",
+    )
     fit.add_argument("--dt", type=float, help="pt/adt: Trotter step δt in 1/Δ (with --tmax)")
     fit.add_argument("--tmax", type=float, help="pt/adt: protocol duration in 1/Δ (covers the slowest sweep)")
     fit.add_argument(
@@ -70,13 +78,26 @@ def _fit_engine(args) -> tuple[Any, dict]:
                 f"{', '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to the exact engines "
                 "(--engine pt/adt), not to --engine neqb"
             )
-        return "neqb", {"n_steps": 512 if args.n_steps is None else args.n_steps}
-    if args.n_steps is not None:
-        raise InputError(f"--n-steps belongs to --engine neqb, not to --engine {args.engine}")
+        options = {"n_steps": 512 if args.n_steps is None else args.n_steps}
+        return "neqb", options if args.eps_max is None else {**options, "eps_max": _eps_max(args.eps_max)}
+    neqb_only = [f for f, x in (("--n-steps", args.n_steps), ("--eps-max", args.eps_max)) if x is not None]
+    if neqb_only:
+        raise InputError(
+            f"{', '.join(neqb_only)} {'belongs' if len(neqb_only) == 1 else 'belong'} to --engine neqb, "
+            f"not to --engine {args.engine}"
+        )
     if args.dt is None or args.tmax is None:
         raise InputError(f"--engine {args.engine} needs --dt and --tmax (fixed settings)")
     engine = exact_engine(args)
     return engine, {"dt": args.dt, "tmax": args.tmax, **({} if args.kmax is None else {"kmax": args.kmax})}
+
+
+def _eps_max(text: str) -> float:
+    """--eps-max: one finite number > 0 (units of Δ)."""
+    value = single("--eps-max", text)
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"--eps-max (the NEQB window half-width in Δ) must be a finite number > 0, got {text!r}")
+    return value
 
 
 #: the parameter fitted by default: γ for the power laws, else the family's coupling
