@@ -1,7 +1,9 @@
 """Spectral-density families beyond the paper's through `lzjax.sweep`, the command line and
 `fit_curve` (issue 21, items 2-3): a family's grid equals point-by-point engine calls, the CLI's
 records equal the library's, a bad table file is refused in one line, and a fit recovers a
-family's coupling from a noiseless NEQB curve (reference: `solve_neqb`, adaptive steps)."""
+family's coupling from a noiseless NEQB curve (reference: `solve_neqb`, adaptive steps). A sum
+named by its parts ("gaussian+gaussian") in sweeps, stores and the CLI; `lzjax fit --eps-max`;
+through the process tensor: the memory bar deep sub-Ohmic and a λ fit."""
 
 import dataclasses
 import importlib
