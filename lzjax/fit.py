@@ -49,7 +49,11 @@ is checked (a warning when it exceeds ε_max), and with ``check_model=True`` the
 model is compared with the converged :func:`lzjax.neqb.solve_neqb` at the optimum
 (``model_error``; a warning when it exceeds σ_min/10). With n_steps = 512 the fixed-window
 model agrees with ``solve_neqb`` to ≲ 3·10⁻⁵ for v ∈ [0.01, 10] (γ = 5·10⁻⁴…5·10⁻³, s = 3,
-ω_c = 5, T = 6.4; ε_max 130–300), 3·10⁻⁶–8·10⁻⁶ with 1024.
+ω_c = 5, T = 6.4; ε_max 130–300), 3·10⁻⁶–8·10⁻⁶ with 1024. ``engine_options["eps_max"]``
+(``lzjax fit --eps-max``) fixes the window instead (for a density falling as slowly as
+Drude-Lorentz's 1/ω the automatic window reaches 1e6·γ_D: 2·10⁶ Δ at γ_D = 2, with 512 steps
+across it). The model check then runs ``solve_neqb`` on that same window: it checks the fixed
+steps, and the window's own error is the warning on the window the fitted values need.
 
 **Exact engines.** ``engine`` an exact engine of :data:`lzjax.quapi.ENGINES`, by name ("pt",
 "adt") or configured (``PT(pt_tol=1e-7)``, ``ADT()``), with ``engine_options = {"dt", "tmax"}``
@@ -99,7 +103,7 @@ from .neqb import check_neqb_validity, neqb_probabilities, solve_neqb, window_ep
 from .progress import progress_bar
 from .quapi.engines import ADT, ENGINES, PT, get_engine
 from .quapi.solve import quapi_probabilities
-from .spectral import NAMED_FAMILIES, family_name
+from .spectral import family_of
 
 __all__ = [
     "FitResult",
@@ -254,7 +258,8 @@ class FitResult:
       own record, e.g. pt_tol, chi_max, taper for the process tensor); `start`: the best grid
       point; `model_error`: max |P_fixed window − P_solve_neqb| at the optimum (NEQB with
       check_model, else None); `warnings`: text; `family`: the spectral density's family
-      (:data:`lzjax.spectral.NAMED_FAMILIES`) of a fit with ``bath=``, else None (the paper's).
+      (:func:`lzjax.spectral.family_of`: a name of :data:`lzjax.spectral.NAMED_FAMILIES`, a sum's
+      parts' joined with "+") of a fit with ``bath=``, else None (the paper's).
     - `spec`, `consts`: the compiled model's static configuration (:class:`FitSpec`) and its
       constants (fixed parameters, window): with the data they are the arguments of
       :func:`chi2`, :func:`chi2_grid` and :func:`value_and_grad` (benchmarks, tests).
@@ -872,7 +877,9 @@ def _check_neqb_model(
     z, data, spec, params, v, P, w, sigma, sigma_hat, eps_max, neqb_opts, check_model, residuals, warnings
 ):
     """Phase 6 (NEQB): the window needed at the optimum, and the fixed-window model against
-    the converged :func:`lzjax.neqb.solve_neqb` (returns `model_error` or None)."""
+    the converged :func:`lzjax.neqb.solve_neqb` (returns `model_error` or None): on the given
+    window when engine_options holds eps_max (the window's own error is the warning before),
+    else on solve_neqb's automatic one."""
     needed = _neqb_window(v, params, neqb_opts["window_tol"], spec.bath)
     if needed > eps_max * (1 + 1e-12):
         warnings.append(
@@ -881,7 +888,8 @@ def _check_neqb_model(
         )
     if not check_model:
         return None
-    converged_model = solve_neqb(_problem(params, v, spec.bath), tol=1e-6)
+    window = {} if neqb_opts["eps_max"] is None else {"eps_max": eps_max}
+    converged_model = solve_neqb(_problem(params, v, spec.bath), tol=1e-6, **window)
     if residuals is None:
         residuals = np.asarray(_residuals(z, data, spec))
     p_fixed = residuals / w + P
@@ -965,7 +973,7 @@ def fit_curve(
         names, v, P, sigma, base, leaf_names, couplings = _check_family_arguments(
             v, P, sigma, fit, engine, bath, theta, delta, gamma0, gamma_grid, s, omega_c, T
         )
-        grid_gamma, family = None, family_name(type(bath)) if type(bath) in NAMED_FAMILIES.values() else "sum"
+        grid_gamma, family = None, family_of(bath)
     spec, neqb_opts = _engine_spec(engine, names, engine_options)
     spec = spec._replace(bath=leaf_names)
     if not _traced(spec) and error_method == "hessian":

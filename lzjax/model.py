@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +38,8 @@ __all__ = [
     "Drive",
     "Bath",
     "SpectralDensity",
+    "PowerLaw",
+    "check_leaves",
     "LZProblem",
     "dimensionless",
     "flatten_problem",
@@ -76,6 +78,15 @@ def _normalize(obj: Any, *names: str) -> None:
     under construction: lists become float64 arrays, wrong types and empty arrays are refused."""
     for name in names:
         object.__setattr__(obj, name, parameter_values(name, getattr(obj, name)))
+
+
+def check_leaves(obj: Any, leaves: tuple[tuple[str, bool, str], ...]) -> None:
+    """The checks of a bath's leaves when it is built: each (name, > 0 required, meaning) of
+    `leaves` under the type policy of :func:`lzjax.checks.parameter_values`, then in its range
+    (≥ 0, or > 0), a ValueError naming the first bad one."""
+    _normalize(obj, *(name for name, _, _ in leaves))
+    for name, positive, meaning in leaves:
+        check_range(name, getattr(obj, name), lower=0.0, lower_open=positive, meaning=meaning)
 
 
 def static_field(**kwargs) -> Any:
@@ -150,9 +161,40 @@ class SpectralDensity:
     - `components()`: the densities summed on the one coupling (a sum's parts; else itself).
     - `breakpoints()`: None for a density analytic on ω > 0 (integrated on a logarithmic grid),
       else the numpy frequencies where it has kinks or jumps (integrated panel by panel).
+
+    Written once here for every family, from its class attributes: the checks when built
+    (`LEAVES`, :func:`check_leaves`), `frequency_scale` (the `SCALE` leaf), `rescaled` (the
+    `ENERGIES` leaves / Δ) and `scaled` (the `COUPLING` leaf × factor); a family overrides
+    what it computes otherwise (a table, a sum).
     """
 
     T: Any
+    #: (name, > 0 required, meaning) of each leaf, checked when built (:func:`check_leaves`)
+    LEAVES: ClassVar[tuple[tuple[str, bool, str], ...]] = ()
+    #: the leaves in units of energy, divided by Δ in `rescaled`
+    ENERGIES: ClassVar[tuple[str, ...]] = ()
+    #: the leaf G is proportional to, multiplied in `scaled`
+    COUPLING: ClassVar[str] = ""
+    #: the leaf where G has its weight (ω_c of a cutoff), read by `frequency_scale`
+    SCALE: ClassVar[str] = ""
+
+    def __post_init__(self):
+        check_leaves(self, self.LEAVES)
+
+    @property
+    def frequency_scale(self):
+        """The `SCALE` leaf (see the class docstring)."""
+        return getattr(self, self.SCALE)
+
+    def rescaled(self: _Density, delta) -> _Density:
+        """The same bath with energies in units of Δ (G(ω) → G(ωΔ)/Δ): the `ENERGIES` leaves / Δ."""
+        new = {name: getattr(self, name) / delta for name in self.ENERGIES}
+        return dataclasses.replace(self, **new)  # pyright: ignore[reportArgumentType]  # every bath is a dataclass
+
+    def scaled(self: _Density, factor) -> _Density:
+        """The bath with G multiplied by `factor`: the `COUPLING` leaf × factor."""
+        new = {self.COUPLING: factor * getattr(self, self.COUPLING)}
+        return dataclasses.replace(self, **new)  # pyright: ignore[reportArgumentType]  # every bath is a dataclass
 
     def components(self) -> tuple:
         """The densities summed on the one coupling operator (itself for a single family)."""
@@ -174,6 +216,53 @@ class SpectralDensity:
             elif not f.metadata.get("static"):
                 out.append(f"{f.name}={float(np.asarray(value).reshape(-1)[0]):g}")
         return ", ".join(out)
+
+
+_Density = TypeVar("_Density", bound=SpectralDensity)
+
+
+@dataclasses.dataclass(frozen=True)
+class PowerLaw(SpectralDensity):
+    """G(ω) = γ Δ^(1−s)/π ω^s e^(−c(ω/ω_c)), written once for the cutoffs c(x) of its
+    subclasses (:class:`Bath`: x; :class:`lzjax.spectral.GaussianCutoff`: x²): the leaves γ
+    (≥ 0), s (> 0), ω_c (> 0, units of Δ), T (≥ 0, units of Δ)."""
+
+    gamma: Any
+    s: Any
+    omega_c: Any
+    T: Any
+    LEAVES = (
+        ("gamma", False, "coupling strength"),
+        ("s", True, "spectral exponent"),
+        ("omega_c", True, "cutoff frequency"),
+        ("T", False, "temperature"),
+    )
+    ENERGIES = ("omega_c", "T")
+    COUPLING = "gamma"
+    SCALE = "omega_c"
+
+    @staticmethod
+    def cutoff(x):
+        """c(x) of the cutoff e^(−c(x)), x = ω/ω_c."""
+        raise NotImplementedError
+
+    def density(self, omega):
+        """G(ω) = γ/π ω^s e^(−c(ω/ω_c)) for ω ≥ 0 (units Δ = 1)."""
+        omega = jnp.asarray(omega)
+        safe = jnp.where(omega > 0, omega, 1.0)
+        # ω^s e^{−c(ω/ω_c)} in log space: no intermediate overflow for large s
+        value = self.gamma / jnp.pi * jnp.exp(self.s * jnp.log(safe) - self.cutoff(safe / self.omega_c))
+        return jnp.where(omega > 0, value, 0.0)
+
+    @property
+    def low_frequency_exponent(self):
+        """s."""
+        return self.s
+
+    @property
+    def ohmic_coefficient(self):
+        """γ/π at s = 1, else 0 (the NEQB refuses s < 1 at T > 0)."""
+        return jnp.where(jnp.asarray(self.s) == 1, self.gamma / jnp.pi, 0.0)
 
 
 @pytree_dataclass
@@ -206,7 +295,7 @@ class Drive(LinearDrive):
 
 
 @pytree_dataclass
-class Bath(SpectralDensity):
+class Bath(PowerLaw):
     """Bosonic bath with spectral function G(ω) = γ Δ^(1−s)/π ω^s exp(−ω/ω_c).
 
     **Arguments:**
@@ -216,48 +305,10 @@ class Bath(SpectralDensity):
     - `T`: temperature k_B T, same unit as Δ (accepted: T ≥ 0, finite; T = 0 is the ground state).
     """
 
-    gamma: Any
-    s: Any
-    omega_c: Any
-    T: Any
-
-    def __post_init__(self):
-        _normalize(self, "gamma", "s", "omega_c", "T")
-        check_range("gamma", self.gamma, lower=0.0, meaning="coupling strength")
-        check_range("s", self.s, lower=0.0, lower_open=True, meaning="spectral exponent")
-        check_range("omega_c", self.omega_c, lower=0.0, lower_open=True, meaning="cutoff frequency")
-        check_range("T", self.T, lower=0.0, meaning="temperature")
-
-    def density(self, omega):
-        """G(ω) = γ/π ω^s exp(−ω/ω_c) for ω ≥ 0 (units Δ = 1)."""
-        omega = jnp.asarray(omega)
-        safe = jnp.where(omega > 0, omega, 1.0)
-        # ω^s e^{−ω/ω_c} in log space: no intermediate overflow for large s
-        value = self.gamma / jnp.pi * jnp.exp(self.s * jnp.log(safe) - safe / self.omega_c)
-        return jnp.where(omega > 0, value, 0.0)
-
-    @property
-    def frequency_scale(self):
-        """ω_c."""
-        return self.omega_c
-
-    @property
-    def low_frequency_exponent(self):
-        """s."""
-        return self.s
-
-    @property
-    def ohmic_coefficient(self):
-        """γ/π at s = 1, else 0 (the NEQB refuses s < 1 at T > 0)."""
-        return jnp.where(jnp.asarray(self.s) == 1, self.gamma / jnp.pi, 0.0)
-
-    def rescaled(self, delta) -> Bath:
-        """Units Δ = 1: ω_c → ω_c/Δ, T → T/Δ (γ, s unchanged)."""
-        return Bath(gamma=self.gamma, s=self.s, omega_c=self.omega_c / delta, T=self.T / delta)
-
-    def scaled(self, factor) -> Bath:
-        """γ → factor·γ."""
-        return Bath(gamma=factor * self.gamma, s=self.s, omega_c=self.omega_c, T=self.T)
+    @staticmethod
+    def cutoff(x):
+        """x: the exponential cutoff e^(−ω/ω_c)."""
+        return x
 
 
 @pytree_dataclass

@@ -33,8 +33,8 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from .checks import check_range, is_traced, real_values
-from .model import Bath, SpectralDensity, pytree_dataclass, static_field
+from .checks import is_traced, real_values
+from .model import Bath, PowerLaw, SpectralDensity, check_leaves, pytree_dataclass, static_field
 
 __all__ = [
     "GaussianCutoff",
@@ -44,20 +44,16 @@ __all__ = [
     "Sum",
     "FAMILIES",
     "NAMED_FAMILIES",
+    "SUM_SEPARATOR",
     "family_class",
     "family_name",
+    "family_key",
+    "family_of",
     "family_parameters",
+    "sum_parts",
+    "build_family",
     "load_table_csv",
 ]
-
-
-def _leaf(obj: Any, name: str, *, positive: bool, meaning: str) -> None:
-    """Normalise a leaf (lists → float64 arrays) and check it is ≥ 0 (> 0 if `positive`)."""
-    value = getattr(obj, name)
-    if isinstance(value, (list, tuple)):
-        value = real_values(name, value)
-        object.__setattr__(obj, name, value)
-    check_range(name, value, lower=0.0, lower_open=positive, meaning=meaning)
 
 
 def _like(leaf, value):
@@ -66,55 +62,33 @@ def _like(leaf, value):
 
 
 @pytree_dataclass
-class GaussianCutoff(SpectralDensity):
+class GaussianCutoff(PowerLaw):
     """G(ω) = γ Δ^(1−s)/π ω^s exp(−ω²/ω_c²).
 
     **Arguments:** `gamma` (γ ≥ 0, dimensionless), `s` (> 0), `omega_c` (> 0, units of Δ),
     `T` (≥ 0, units of Δ) — as :class:`lzjax.model.Bath`, with a Gaussian cutoff.
     """
 
-    gamma: Any
-    s: Any
-    omega_c: Any
-    T: Any
+    @staticmethod
+    def cutoff(x):
+        """x²: the Gaussian cutoff e^(−ω²/ω_c²)."""
+        return x**2
 
-    def __post_init__(self):
-        _leaf(self, "gamma", positive=False, meaning="coupling strength")
-        _leaf(self, "s", positive=True, meaning="spectral exponent")
-        _leaf(self, "omega_c", positive=True, meaning="cutoff frequency")
-        _leaf(self, "T", positive=False, meaning="temperature")
 
-    def density(self, omega):
-        """G(ω) (units Δ = 1), ω^s e^{−ω²/ω_c²} in log space."""
-        omega = jnp.asarray(omega)
-        safe = jnp.where(omega > 0, omega, 1.0)
-        value = self.gamma / jnp.pi * jnp.exp(self.s * jnp.log(safe) - (safe / self.omega_c) ** 2)
-        return jnp.where(omega > 0, value, 0.0)
+class ReorganisationEnergy(SpectralDensity):
+    """A density G ∝ ω at ω → 0 whose coupling is its reorganisation energy λ = ∫G/ω dω (the
+    leaf `lam`): Drude-Lorentz and the Brownian oscillator."""
 
-    @property
-    def frequency_scale(self):
-        """ω_c."""
-        return self.omega_c
+    COUPLING = "lam"
 
     @property
     def low_frequency_exponent(self):
-        """s."""
-        return self.s
-
-    @property
-    def ohmic_coefficient(self):
-        """γ/π at s = 1, else 0."""
-        return jnp.where(jnp.asarray(self.s) == 1, self.gamma / jnp.pi, 0.0)
-
-    def rescaled(self, delta) -> GaussianCutoff:
-        return GaussianCutoff(self.gamma, self.s, self.omega_c / delta, self.T / delta)
-
-    def scaled(self, factor) -> GaussianCutoff:
-        return GaussianCutoff(factor * self.gamma, self.s, self.omega_c, self.T)
+        """1 (Ohmic)."""
+        return _like(self.frequency_scale, 1.0)
 
 
 @pytree_dataclass
-class DrudeLorentz(SpectralDensity):
+class DrudeLorentz(ReorganisationEnergy):
     """G(ω) = (1/π) 2λ ω γ_D/(ω² + γ_D²) (Debye; J = πG the chemists' density).
 
     **Arguments:** `lam` (λ ≥ 0, the reorganisation energy ∫G/ω dω, units of Δ), `gamma_d`
@@ -127,11 +101,13 @@ class DrudeLorentz(SpectralDensity):
     lam: Any
     gamma_d: Any
     T: Any
-
-    def __post_init__(self):
-        _leaf(self, "lam", positive=False, meaning="reorganisation energy")
-        _leaf(self, "gamma_d", positive=True, meaning="Drude (Debye) frequency")
-        _leaf(self, "T", positive=False, meaning="temperature")
+    LEAVES = (
+        ("lam", False, "reorganisation energy"),
+        ("gamma_d", True, "Drude (Debye) frequency"),
+        ("T", False, "temperature"),
+    )
+    ENERGIES = ("lam", "gamma_d", "T")
+    SCALE = "gamma_d"
 
     def density(self, omega):
         omega = jnp.asarray(omega)
@@ -139,29 +115,13 @@ class DrudeLorentz(SpectralDensity):
         return jnp.where(omega > 0, value, 0.0)
 
     @property
-    def frequency_scale(self):
-        """γ_D."""
-        return self.gamma_d
-
-    @property
-    def low_frequency_exponent(self):
-        """1 (Ohmic)."""
-        return _like(self.gamma_d, 1.0)
-
-    @property
     def ohmic_coefficient(self):
         """2λ/(π γ_D)."""
         return 2.0 * self.lam / (jnp.pi * self.gamma_d)
 
-    def rescaled(self, delta) -> DrudeLorentz:
-        return DrudeLorentz(self.lam / delta, self.gamma_d / delta, self.T / delta)
-
-    def scaled(self, factor) -> DrudeLorentz:
-        return DrudeLorentz(factor * self.lam, self.gamma_d, self.T)
-
 
 @pytree_dataclass
-class BrownianOscillator(SpectralDensity):
+class BrownianOscillator(ReorganisationEnergy):
     """G(ω) = (1/π) 2λ γ_b ω_0² ω/((ω_0² − ω²)² + γ_b² ω²) (an underdamped mode, damped Ohmically).
 
     **Arguments:** `lam` (λ ≥ 0, reorganisation energy ∫G/ω dω, units of Δ), `omega_0` (> 0,
@@ -173,12 +133,14 @@ class BrownianOscillator(SpectralDensity):
     omega_0: Any
     gamma_b: Any
     T: Any
-
-    def __post_init__(self):
-        _leaf(self, "lam", positive=False, meaning="reorganisation energy")
-        _leaf(self, "omega_0", positive=True, meaning="oscillator frequency")
-        _leaf(self, "gamma_b", positive=True, meaning="oscillator damping")
-        _leaf(self, "T", positive=False, meaning="temperature")
+    LEAVES = (
+        ("lam", False, "reorganisation energy"),
+        ("omega_0", True, "oscillator frequency"),
+        ("gamma_b", True, "oscillator damping"),
+        ("T", False, "temperature"),
+    )
+    ENERGIES = ("lam", "omega_0", "gamma_b", "T")
+    SCALE = "omega_0"
 
     def density(self, omega):
         omega = jnp.asarray(omega)
@@ -189,25 +151,9 @@ class BrownianOscillator(SpectralDensity):
         return jnp.where(omega > 0, value, 0.0)
 
     @property
-    def frequency_scale(self):
-        """ω_0."""
-        return self.omega_0
-
-    @property
-    def low_frequency_exponent(self):
-        """1 (Ohmic)."""
-        return _like(self.omega_0, 1.0)
-
-    @property
     def ohmic_coefficient(self):
         """2λγ_b/(π ω_0²)."""
         return 2.0 * self.lam * self.gamma_b / (jnp.pi * self.omega_0**2)
-
-    def rescaled(self, delta) -> BrownianOscillator:
-        return BrownianOscillator(self.lam / delta, self.omega_0 / delta, self.gamma_b / delta, self.T / delta)
-
-    def scaled(self, factor) -> BrownianOscillator:
-        return BrownianOscillator(factor * self.lam, self.omega_0, self.gamma_b, self.T)
 
 
 #: panels of a table: uniform over [0, ω_last] (this many), plus every table point, plus a
@@ -248,6 +194,12 @@ class Tabulated(SpectralDensity):
     T: Any = 0.0
     scale: Any = 1.0
     unit: Any = 1.0
+    LEAVES = (
+        ("T", False, "temperature"),
+        ("scale", False, "multiplier of the table"),
+        ("unit", True, "energy unit of the table"),
+    )
+    COUPLING = "scale"
 
     def __post_init__(self):
         omega, g = real_values("omega", self.omega).ravel(), real_values("G", self.G).ravel()
@@ -267,9 +219,7 @@ class Tabulated(SpectralDensity):
             raise ValueError(f"G must vanish at omega = 0 (got G(0) = {g[0]:g}): the dephasing ∫G coth/ω² diverges")
         object.__setattr__(self, "omega", tuple(float(x) for x in omega))
         object.__setattr__(self, "G", tuple(float(x) for x in g))
-        _leaf(self, "T", positive=False, meaning="temperature")
-        _leaf(self, "scale", positive=False, meaning="multiplier of the table")
-        _leaf(self, "unit", positive=True, meaning="energy unit of the table")
+        check_leaves(self, self.LEAVES)
 
     def _points(self):
         omega, g = np.asarray(self.omega), np.asarray(self.G)
@@ -308,10 +258,8 @@ class Tabulated(SpectralDensity):
         return self.scale * (fp[1] / xp[1]) + 0.0 * self.unit
 
     def rescaled(self, delta) -> Tabulated:
+        """T → T/Δ, the table's `unit` → unit·Δ (its points stay as given)."""
         return Tabulated(self.omega, self.G, self.T / delta, self.scale, self.unit * delta)
-
-    def scaled(self, factor) -> Tabulated:
-        return Tabulated(self.omega, self.G, self.T, factor * self.scale, self.unit)
 
 
 @pytree_dataclass
@@ -380,8 +328,12 @@ FAMILIES = {
 
 
 #: the families a sweep, a fit and the command line choose by name: "exponential" is the paper's
-#: :class:`lzjax.model.Bath`; a sum is built in Python (its components have no flat parameter list)
+#: :class:`lzjax.model.Bath`; a sum is named by its parts joined with :data:`SUM_SEPARATOR`
+#: ("gaussian+gaussian", :func:`sum_parts`), or built in Python from any densities
 NAMED_FAMILIES = {"exponential": Bath, **{k: c for k, c in FAMILIES.items() if k != "sum"}}
+
+#: joins the names of a sum's parts ("gaussian+drude_lorentz")
+SUM_SEPARATOR = "+"
 
 
 def family_class(family: Any) -> type:
@@ -391,7 +343,10 @@ def family_class(family: Any) -> type:
         return family
     key = family.strip().lower().replace("-", "_") if isinstance(family, str) else None
     if key not in NAMED_FAMILIES:
-        raise ValueError(f"family must be one of {', '.join(NAMED_FAMILIES)}, got {family!r:.60}")
+        raise ValueError(
+            f"family must be one of {', '.join(NAMED_FAMILIES)} (or a sum of them but tabulated, joined "
+            f"by {SUM_SEPARATOR}), got {family!r:.60}"
+        )
     return NAMED_FAMILIES[key]
 
 
@@ -400,11 +355,67 @@ def family_name(cls: type) -> str:
     return next(name for name, c in NAMED_FAMILIES.items() if c is cls)
 
 
-def family_parameters(cls: type) -> tuple[str, ...]:
-    """The parameters of a family, in field order: its leaves (T included), less a table's
-    internal `unit`; a table's ω and G are data, not parameters."""
+def sum_parts(family: Any) -> tuple[type, ...] | None:
+    """The classes of the parts of a sum named by its parts joined with "+" ("gaussian+gaussian":
+    quantum-dot deformation-potential and piezoelectric phonons), None for a single family; a
+    ValueError names a bad part. A table has no parameters to name it by: a sum with a
+    tabulated part is built in Python (:class:`Sum`)."""
+    if not (isinstance(family, str) and SUM_SEPARATOR in family):
+        return None
+    parts = tuple(family_class(part) for part in family.split(SUM_SEPARATOR))
+    if Tabulated in parts:
+        raise ValueError(
+            f"family: a sum named by its parts takes no tabulated part (build lzjax.spectral.Sum), got {family!r:.60}"
+        )
+    return parts
+
+
+def family_key(family: Any) -> str:
+    """The canonical name of a family name or class (records, stores): a key of
+    :data:`NAMED_FAMILIES`, or a sum's parts' keys joined with "+"."""
+    parts = sum_parts(family)
+    if parts is None:
+        return family_name(family_class(family))
+    return SUM_SEPARATOR.join(family_name(cls) for cls in parts)
+
+
+def family_of(bath: SpectralDensity) -> str:
+    """The family name of a spectral density (records): its key, a sum's parts' joined with "+"
+    (a class of one's own: its class name)."""
+    if isinstance(bath, Sum):
+        return SUM_SEPARATOR.join(family_of(part) for part in bath.parts)
+    return next((name for name, c in NAMED_FAMILIES.items() if c is type(bath)), type(bath).__name__)
+
+
+def family_parameters(family: Any) -> tuple[str, ...]:
+    """The parameters of a family (a class or a name), in field order: its leaves (T included),
+    less a table's internal `unit`; a table's ω and G are data, not parameters. A sum's: T,
+    then each part's other parameters with the part's index, "gamma[0]", "s[0]", …, "lam[1]"
+    (the names :func:`lzjax.fit.fittable` gives the sum)."""
+    parts = sum_parts(family)
+    if parts is not None:
+        return ("T", *(f"{n}[{i}]" for i, cls in enumerate(parts) for n in family_parameters(cls) if n != "T"))
+    cls = family_class(family)
     fields = dataclasses.fields(cls)  # pyright: ignore[reportArgumentType]  # every family is a dataclass
     return tuple(f.name for f in fields if not f.metadata.get("static") and f.name != "unit")
+
+
+def build_family(family: Any, values: dict[str, Any], table: tuple = ()) -> SpectralDensity:
+    """The spectral density of a family (a class or a name) from its parameters
+    (:func:`family_parameters`: `values` holds every one but defaults) and, for a table, its
+    points `table` = (ω, G). A bad value of a sum's part is named with its index ("gamma[1]")."""
+    parts = sum_parts(family)
+    if parts is None:
+        return family_class(family)(*table, **values)
+    built = []
+    for i, cls in enumerate(parts):
+        own = [n for n in family_parameters(cls) if n != "T"]
+        try:
+            built.append(cls(**{n: values[f"{n}[{i}]"] for n in own}, T=values["T"]))
+        except ValueError as error:
+            head, _, rest = str(error).partition(" ")
+            raise ValueError(f"{head}[{i}] {rest}" if head in own else str(error)) from None
+    return Sum(tuple(built))
 
 
 def load_table_csv(path: str | os.PathLike) -> tuple[tuple[float, ...], tuple[float, ...]]:

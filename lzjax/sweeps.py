@@ -10,6 +10,10 @@ squeezed away from `dims`). Another spectral density (:mod:`lzjax.spectral`) is 
 
     lzjax.sweep("neqb", family="drude-lorentz", lam=[0.01, 0.02], gamma_d=5.0, T=1.0, v=[0.1, 1.0])
     lzjax.sweep("neqb", family="tabulated", table="G.csv", T=1.0, scale=[0.5, 1.0], v=1.0)
+
+A sum of families is named by its parts joined with "+", its parameters by the part's index
+(one T): ``lzjax.sweep("neqb", family="gaussian+gaussian", T=1.0, v=1.0, **{"gamma[0]": [1e-3,
+2e-3], "s[0]": 3, "omega_c[0]": 2, "gamma[1]": 1e-4, "s[1]": 1, "omega_c[1]": 2})``.
  The batch is evaluated in one vmapped call per convergence level —
 never a Python loop over points.
 """
@@ -27,7 +31,15 @@ import numpy as np
 
 from .checks import check_path, parameter_values, real_values
 from .model import Bath, Drive, LZProblem, flatten_problem
-from .spectral import Tabulated, family_class, family_name, family_parameters, load_table_csv
+from .spectral import (
+    Tabulated,
+    build_family,
+    family_class,
+    family_key,
+    family_parameters,
+    load_table_csv,
+    sum_parts,
+)
 from .writers import publish
 
 __all__ = ["PARAMETERS", "SweepResult", "sweep", "grid_problem", "grid_parameters", "sweep_family"]
@@ -47,23 +59,25 @@ def _as_axis(name: str, value) -> np.ndarray:
 
 def grid_parameters(family=None) -> tuple[str, ...]:
     """The grid axes of a family, in grid order: :data:`PARAMETERS` for the paper's (None or
-    "exponential"), else v, T, Θ, the family's other parameters (field order), Δ."""
-    cls = Bath if family is None else family_class(family)
-    if cls is Bath:
+    "exponential"), else v, T, Θ, the family's other parameters (field order; a sum's with the
+    part's index, :func:`lzjax.spectral.family_parameters`), Δ."""
+    if family is None or (sum_parts(family) is None and family_class(family) is Bath):
         return PARAMETERS
-    return ("v", "T", "theta", *(n for n in family_parameters(cls) if n != "T"), "delta")
+    return ("v", "T", "theta", *(n for n in family_parameters(family) if n != "T"), "delta")
 
 
 def sweep_family(family=None, table=None) -> dict[str, Any] | None:
     """What names the bath of a sweep besides its grid: None for the paper's family (its records
     and stores unchanged), else {"family": name} and for a table its points {"omega", "G"} and,
     when read from a file, "spectral_density" (the path). `table`: a CSV path
-    (:func:`lzjax.spectral.load_table_csv`) or a pair (ω, G), for family "tabulated" only."""
-    cls = Bath if family is None else family_class(family)
+    (:func:`lzjax.spectral.load_table_csv`) or a pair (ω, G), for family "tabulated" only.
+    A sum's name is canonical (:func:`lzjax.spectral.family_key`: "gaussian+drude_lorentz")."""
+    cls = Bath if family is None or sum_parts(family) is not None else family_class(family)
     if cls is not Tabulated:
+        name = "exponential" if family is None else family_key(family)
         if table is not None:
-            raise ValueError(f"table belongs to family 'tabulated', not to {family_name(cls)!r}")
-        return None if cls is Bath else {"family": family_name(cls)}
+            raise ValueError(f"table belongs to family 'tabulated', not to {name!r}")
+        return None if name == "exponential" else {"family": name}
     if table is None:
         raise ValueError("family 'tabulated' needs table: a CSV file (header omega,G) or a pair (omega, G)")
     if isinstance(table, (str, os.PathLike)):
@@ -104,10 +118,9 @@ def grid_problem(family=None, table=None, **params) -> tuple[LZProblem, dict[str
     if bath_info is None:
         bath = Bath(gamma=mesh["gamma"], s=mesh["s"], omega_c=mesh["omega_c"], T=mesh["T"])
     else:
-        cls = family_class(bath_info["family"])
-        leaves = {n: mesh[n] for n in family_parameters(cls)}
-        table = (tuple(bath_info["omega"]), tuple(bath_info["G"])) if cls is Tabulated else ()
-        bath = cls(*table, **leaves)
+        leaves = {n: mesh[n] for n in family_parameters(bath_info["family"])}
+        table = (tuple(bath_info["omega"]), tuple(bath_info["G"])) if "omega" in bath_info else ()
+        bath = build_family(bath_info["family"], leaves, table)
     problem = LZProblem(drive=Drive(v=mesh["v"], delta=mesh["delta"]), bath=bath, theta=mesh["theta"])
     return problem, coords
 
@@ -352,7 +365,8 @@ def sweep(
     - `family`: the spectral density, by name (:data:`lzjax.spectral.NAMED_FAMILIES`: "gaussian",
       "drude-lorentz", "brownian", "tabulated"; default the paper's, "exponential"), swept over
       its own parameters instead of omega_c, gamma, s (:func:`grid_parameters`: e.g. lam,
-      gamma_d for Drude-Lorentz; T, scale for a table). `table`: family "tabulated"'s CSV file
+      gamma_d for Drude-Lorentz; T, scale for a table; a sum "gaussian+gaussian" its parts' with
+      the part's index, "gamma[0]", …, see the module). `table`: family "tabulated"'s CSV file
       (header omega,G) or (ω, G) pair. The records then start with "family" (and a file's
       "spectral_density"), and a store's identity holds the family and the table.
     - engine options: NEQB `tol`, `n_steps`, ...; QUAPI either fixed `dt`, `kmax`, `tmax` (no

@@ -485,6 +485,15 @@ def test_cli_fit_writes_json_and_plot(tmp_path, capsys, truths):
         ("v,P_LZ\n0.3,0.5\n0.3,0.5\n0.3,0.5\n0.3,0.5\n", [], "1 distinct value(s) of v"),  # issue 23 item 10
         ("v,P_LZ\n0.1,0.5\n0.1,0.4\n0.2,0.3\n0.2,0.3\n", ["--fit", "gamma,omega_c"], "need at least 3 distinct"),
         ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--theta", "-pi/2"], "theta (coupling angle"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--eps-max", "-1"], "--eps-max (the NEQB window half-width"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--eps-max", "inf"], "must be a finite number > 0"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--eps-max", "wide"], "--eps-max: cannot read 'wide'"),
+        ("v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n", ["--eps-max", "30,60"], "--eps-max takes one value"),
+        (
+            "v,P_LZ\n0.1,0.5\n0.2,0.4\n0.3,0.3\n",
+            ["--engine", "pt", "--dt", "0.2", "--tmax", "9", "--eps-max", "30"],
+            "--eps-max belongs to --engine neqb, not to --engine pt",
+        ),
     ],
 )
 def test_cli_fit_bad_input_exits_2_with_one_line_and_no_output(tmp_path, capsys, rows, extra, fragment):

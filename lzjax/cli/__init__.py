@@ -5,6 +5,7 @@
     lzjax quapi (same parameter flags) --dt 0.1 --kmax 6 --tmax 60 | --tol 1e-3 [--budget 8]
     lzjax neqb|quapi|fit ... --family gaussian|drude-lorentz|brownian (its flags: --lam --gamma-d
                --omega-0 --gamma-b ...) | --spectral-density G.csv [--scale 1]   (another bath)
+               | --family gaussian+gaussian --gamma 1e-3:2e-4 --s 3:1 --omega-c 2:2   (a sum: ':' splits parts)
     lzjax trajectory (parameter flags) (--times t1,t2,... | --every N) [--drive linear|tanh|periodic]
                [--engine neqb|quapi] [--out FILE.csv|.json|.nc] [--plot FILE.png]   (see cli.dynamics)
     lzjax window (parameter flags) --tol 1e-4 [--out FILE.csv|.json|.nc]

@@ -245,7 +245,8 @@ def add_family_flags(p: argparse.ArgumentParser) -> None:
         help="spectral density G(ω) (lzjax.spectral): exponential (the paper's γ ω^s e^(−ω/ω_c)/π, "
         "the default; --gamma --s --omega-c), gaussian (γ ω^s e^(−ω²/ω_c²)/π; --gamma --s --omega-c), "
         "drude-lorentz (--lam --gamma-d), brownian (--lam --omega-0 --gamma-b), tabulated "
-        "(--spectral-density FILE [--scale])",
+        "(--spectral-density FILE [--scale]), or a sum of them but tabulated joined by + "
+        "(gaussian+gaussian: each flag one field per part that has it, separated by ':', --s 3:1)",
     )
     p.add_argument("--lam", help="drude-lorentz, brownian: reorganisation energy λ = ∫G/ω dω in Δ")
     p.add_argument("--gamma-d", dest="gamma_d", help="drude-lorentz: Debye frequency γ_D in Δ")
@@ -260,39 +261,72 @@ def add_family_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def family_from_args(args, *, skip: tuple[str, ...] = ()) -> tuple[str, tuple[str, ...]]:
-    """(family name, its parameters given by flags, T included) from --family and
-    --spectral-density; a missing parameter, a flag of another family or a table without its
-    file is an :class:`InputError`. `skip`: parameters the command reads otherwise."""
-    from ..spectral import Tabulated, family_class, family_name, family_parameters
+def family_from_args(args, *, skip: tuple[str, ...] = ()) -> tuple[str, dict[str, tuple[str, str]]]:
+    """(family name, {parameter: (flag, text)} of its parameters given by flags, T included)
+    from --family and --spectral-density; a missing parameter, a flag of another family or a
+    table without its file is an :class:`InputError`. `skip`: parameters the command reads
+    otherwise. A sum ("gaussian+gaussian", :func:`lzjax.spectral.sum_parts`) takes from each
+    flag one field per part that has the parameter, separated by ":" (``--s 3:1``; each field a
+    value or a list), as "s[0]", "s[1]" (shown as --s[0], --s[1]); --T is the one temperature."""
+    from ..spectral import Tabulated, family_class, family_key, family_parameters, sum_parts
 
     table = getattr(args, "spectral_density", None)
     chosen = args.family if args.family is not None else ("tabulated" if table is not None else "exponential")
     try:
-        cls = family_class(chosen)
+        parts = sum_parts(chosen)
+        cls = None if parts is not None else family_class(chosen)
+        name = family_key(chosen)
     except ValueError:
         raise InputError(
-            f"--family must be exponential, gaussian, drude-lorentz, brownian or tabulated, got {chosen!r}"
+            "--family must be exponential, gaussian, drude-lorentz, brownian or tabulated, or a sum of them "
+            f"but tabulated joined by + (gaussian+gaussian), got {chosen!r}"
         ) from None
-    name = family_name(cls)
     shown = name.replace("_", "-")  # as the flag is spelled
     if cls is Tabulated and table is None:
         raise InputError("--family tabulated needs --spectral-density FILE.csv (header omega,G)")
     if cls is not Tabulated and table is not None:
         raise InputError(f"--spectral-density is a tabulated density, not --family {chosen}")
-    params = family_parameters(cls)
-    wrong = [f for f, key in FAMILY_FLAGS.items() if getattr(args, key, None) is not None and key not in params]
+    params = family_parameters(chosen)
+    bare = {n.partition("[")[0] for n in params}
+    wrong = [f for f, key in FAMILY_FLAGS.items() if getattr(args, key, None) is not None and key not in bare]
     if wrong:
-        own = ", ".join(parameter_flag(n) for n in params)
+        own = ", ".join(dict.fromkeys(parameter_flag(n.partition("[")[0]) for n in params))
         raise InputError(
             f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --family {shown} "
             f"(its parameters: {own})"
         )
+    given = _sum_flags(args, parts, shown) if parts is not None else _flags(args, params)
     optional = ("T", "scale", *skip)
-    missing = [parameter_flag(n) for n in params if n not in optional and getattr(args, n, None) is None]
+    missing = [parameter_flag(n) for n in params if n not in optional and n not in given]
     if missing:
         raise InputError(f"the following arguments are required: {', '.join(missing)}")
-    return name, tuple(n for n in params if n not in skip and getattr(args, n, None) is not None)
+    return name, {n: x for n, x in given.items() if n not in skip}
+
+
+def _flags(args, params) -> dict[str, tuple[str, str]]:
+    """{parameter: (flag, text)} of the parameters given by their flags."""
+    return {n: (parameter_flag(n), getattr(args, n)) for n in params if getattr(args, n, None) is not None}
+
+
+def _sum_flags(args, parts, shown: str) -> dict[str, tuple[str, str]]:
+    """{"s[i]": ("--s[i]", field i)}: each flag's ":"-separated fields in order to the parts that
+    have the parameter (:func:`family_from_args`)."""
+    from ..spectral import family_parameters
+
+    given = _flags(args, ["T"])
+    for key in FAMILY_FLAGS.values():
+        text = getattr(args, key, None)
+        takers = [i for i, cls in enumerate(parts) if key in family_parameters(cls)]
+        if text is None or not takers:
+            continue
+        fields = text.split(":") if isinstance(text, str) else [text]
+        if len(fields) != len(takers):
+            raise InputError(
+                f"{parameter_flag(key)} needs {len(takers)} field(s) separated by ':' for --family {shown} "
+                f"(one per part that has {key}), got {text!r}"
+            )
+        given.update({f"{key}[{i}]": (parameter_flag(f"{key}[{i}]"), x) for i, x in zip(takers, fields, strict=True)})
+    return given
 
 
 # -- output paths: checked before any work, written atomically after all of it ------------------

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -50,6 +51,13 @@ def add_fit_parser(sub) -> None:
         "(the plain augmented density tensor, memory 4^kmax), at fixed settings",
     )
     fit.add_argument("--n-steps", dest="n_steps", type=int, help="neqb: steps of the fixed window (default 512)")
+    fit.add_argument(
+        "--eps-max",
+        dest="eps_max",
+        help="neqb: half-width ε_max of the fixed window in Δ (default: the window every visited parameter "
+        "needs, which for a density falling as slowly as Drude-Lorentz reaches ~1e6 Δ; the model check "
+        "then runs on this window and a warning names the window the fit needs)",
+    )
     fit.add_argument("--dt", type=float, help="pt/adt: Trotter step δt in 1/Δ (with --tmax)")
     fit.add_argument("--tmax", type=float, help="pt/adt: protocol duration in 1/Δ (covers the slowest sweep)")
     fit.add_argument(
@@ -70,13 +78,26 @@ def _fit_engine(args) -> tuple[Any, dict]:
                 f"{', '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to the exact engines "
                 "(--engine pt/adt), not to --engine neqb"
             )
-        return "neqb", {"n_steps": 512 if args.n_steps is None else args.n_steps}
-    if args.n_steps is not None:
-        raise InputError(f"--n-steps belongs to --engine neqb, not to --engine {args.engine}")
+        options = {"n_steps": 512 if args.n_steps is None else args.n_steps}
+        return "neqb", options if args.eps_max is None else {**options, "eps_max": _eps_max(args.eps_max)}
+    neqb_only = [f for f, x in (("--n-steps", args.n_steps), ("--eps-max", args.eps_max)) if x is not None]
+    if neqb_only:
+        raise InputError(
+            f"{', '.join(neqb_only)} {'belongs' if len(neqb_only) == 1 else 'belong'} to --engine neqb, "
+            f"not to --engine {args.engine}"
+        )
     if args.dt is None or args.tmax is None:
         raise InputError(f"--engine {args.engine} needs --dt and --tmax (fixed settings)")
     engine = exact_engine(args)
     return engine, {"dt": args.dt, "tmax": args.tmax, **({} if args.kmax is None else {"kmax": args.kmax})}
+
+
+def _eps_max(text: str) -> float:
+    """--eps-max: one finite number > 0 (units of Δ)."""
+    value = single("--eps-max", text)
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"--eps-max (the NEQB window half-width in Δ) must be a finite number > 0, got {text!r}")
+    return value
 
 
 #: the parameter fitted by default: γ for the power laws, else the family's coupling
@@ -87,9 +108,12 @@ def _model_args(args) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]
     """(the model's keywords of :func:`lzjax.fit_curve`, the fitted names, the names accepted),
     from the family flags (:func:`family_from_args`), each one value."""
     from ..fit import FITTABLE, fittable
-    from ..spectral import Tabulated, family_class, load_table_csv
+    from ..spectral import SUM_SEPARATOR, build_family, load_table_csv
 
-    family, given = family_from_args(args, skip=("gamma",))
+    family, given = family_from_args(args, skip=("gamma",))  # a sum's are "gamma[0]", ...: not skipped
+    summed = SUM_SEPARATOR in family
+    if summed and args.fit is None:
+        raise InputError(f"--family {args.family} needs --fit: the fitted parameters, named by part (e.g. gamma[0])")
     names = tuple(x.strip() for x in (args.fit or _DEFAULT_FIT.get(family, "gamma")).split(","))
     angles = {"theta": single("--theta", args.theta, angle=True), "delta": single("--delta", args.delta)}
     if family == "exponential":
@@ -101,15 +125,14 @@ def _model_args(args) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]
         return {**known, **angles}, names, FITTABLE
     if args.gamma0 is not None:
         raise InputError(f"--gamma0 belongs to --family exponential; --family {family} takes its values by its flags")
-    if args.gamma is not None:
-        given = ("gamma", *given)
+    if args.gamma is not None and not summed:
+        given = {"gamma": ("--gamma", args.gamma), **given}
     elif family == "gaussian":
         raise InputError("the following arguments are required: --gamma")
-    cls = family_class(family)
-    values = {n: single(parameter_flag(n), getattr(args, n)) for n in given}
+    values = {n: single(flag, text) for n, (flag, text) in given.items()}
     with user_input():  # the table's file and the family's ranges: one line naming the problem
-        table = load_table_csv(args.spectral_density) if cls is Tabulated else ()
-        bath = cls(*table, **values)
+        table = load_table_csv(args.spectral_density) if family == "tabulated" else ()
+        bath = build_family(family, values, table)
     return {"bath": bath, **angles}, names, fittable(bath)
 
 

@@ -18,7 +18,6 @@ from .common import (
     engine_choices,
     engine_name,
     family_from_args,
-    parameter_flag,
     parse_values,
     require_matplotlib,
     save_figure,
@@ -100,7 +99,7 @@ def _grid_from_args(args) -> tuple[dict, dict[str, np.ndarray]]:
             "delta": parse_values("--delta", args.delta),
         }
     grid = {"v": parse_values("--v", args.v), "T": parse_values("--T", args.T)}
-    grid.update({n: parse_values(parameter_flag(n), getattr(args, n)) for n in params if n != "T"})
+    grid.update({n: parse_values(flag, text) for n, (flag, text) in params.items() if n != "T"})
     grid["theta"] = parse_values("--theta", args.theta, angle=True)
     grid["delta"] = parse_values("--delta", args.delta)
     bath = {"family": family, "table": args.spectral_density} if args.spectral_density else {"family": family}
@@ -230,6 +229,7 @@ def _print_table(records: list[dict]) -> None:
         "s",
         "omega_c",
         *_FAMILY_COLUMNS,
+        *_part_columns(records[0]),
         "theta",
         "delta",
         "P_LZ",
@@ -256,8 +256,13 @@ def _print_table(records: list[dict]) -> None:
 _FAMILY_COLUMNS = ("lam", "gamma_d", "omega_0", "gamma_b", "scale")
 
 
+def _part_columns(rec: dict) -> list[str]:
+    """The parameters of a sum's parts ("gamma[0]", ...), in record order."""
+    return [k for k in rec if k.endswith("]")]
+
+
 def _describe(rec: dict) -> str:
-    keys = ("v", "T", "gamma", "s", "omega_c", *_FAMILY_COLUMNS, "theta")
+    keys = ("v", "T", "gamma", "s", "omega_c", *_FAMILY_COLUMNS, *_part_columns(rec), "theta")
     return "(" + ", ".join(f"{k}={rec[k]:g}" for k in keys if k in rec) + ")"
 
 
