@@ -76,6 +76,28 @@ def test_exact_window_refusals():
 
 
 @pytest.mark.slow
+def test_cli_exact_window_equals_the_library(tmp_path, capsys):
+    """`lzjax window --engine pt --tol 1e-2` (v = 2, the Fig. 1 bath) writes the library's exact
+    window: edges, values, bars to 1e-12; the NEQB-only flags are refused with it, the ADT too,
+    in one line before any work."""
+    import json
+
+    from lzjax.cli import main
+
+    base = ["window", "--v", "2", "--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5", "--tol", "1e-2"]
+    for extra, word in ((["--engine", "pt", "--iterations", "4"], "--iterations"), (["--engine", "adt"], "pt")):
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and word in err[0], err
+    out = tmp_path / "w.json"
+    assert main([*base, "--engine", "pt", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())[0]
+    ds = exact_crossing_window(Drive(2.0), FIG1, 0.0, tol=1e-2)
+    for name in ("eps_minus", "eps_plus", "eps_plus_err", "P_LZ", "P_LZ_err", "window_dev", "window_dev_err"):
+        assert abs(record[name] - float(ds[name].values[0])) <= 1e-12, name
+
+
+@pytest.mark.slow
 def test_pure_dephasing_along_a_drive():
     """Δ = 0, Θ = 0, a periodic drive ε(t) = 2.5 + 2 cos 1.3t (ε > 0: the adiabatic frame of Δ = 0
     flips at ε = 0), the Fig. 1 bath (γ = 5e-4, s = 3, ω_c = 5, T = 6.4), process tensor (δt 0.1,
