@@ -16,6 +16,7 @@ from .model import Bath, Drive, LZProblem, dimensionless
 from .neqb import KAPPA_MAX, neqb_probabilities, solve_neqb
 from .protocols import LinearSweep, PeriodicDrive, TabulatedDrive, TanhSweep
 from .quapi import ADT, ENGINES, PT, converge_quapi, solve_quapi
+from .quapi.crossing import exact_crossing_window
 from .quapi.trajectory import exact_trajectory
 from .quapi.trajectory_ladder import converge_trajectory
 from .results import Result
@@ -52,6 +53,7 @@ __all__ = [
     "exact_trajectory",
     "converge_trajectory",
     "crossing_window",
+    "exact_crossing_window",
     # modules
     "bath",
     "quapi",

@@ -26,8 +26,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from .bath import coth_half, rates
+from .bath import coth_half, rates, relaxation_rate
 
 __all__ = [
     "PAULI",
@@ -45,6 +46,7 @@ __all__ = [
     "sinh_times",
     "GAUSS_NODES",
     "CF4_WEIGHTS",
+    "rate_window",
 ]
 
 #: Pauli matrices σx, σy, σz (3, 2, 2), complex128.
@@ -175,3 +177,26 @@ def relax_tail(r_x, problem, eps_from, eps_to, n_outer: int):
     t = sinh_times(jnp.arcsinh(eps_from), jnp.arcsinh(eps_to), n_outer, problem.drive.v)
     r_x, _ = jax.lax.scan(lambda c, tp: relax_step(c, tp, problem), r_x, (t[:-1], t[1:]))
     return r_x
+
+
+def rate_window(system, tol, n_nodes: int = 20001):
+    """Rate-based estimate of the crossing window (numpy, per point of a flat batch `system`): the
+    ε₋ < 0 < ε₊ beyond which ∫Γ1 dt = ∫Γ1 dε/v equals tol/2 on each side (linear drive, Δ = 1);
+    ∫Γ1 dt over the whole line is Ξ γΔ²/v. Returns (ε₋, ε₊, ∫Γ1 dt), each (P,)."""
+
+    def one(p):
+        s1 = jax.tree_util.tree_map(lambda a: a[p] if jnp.ndim(a) else a, system)
+        scale, s0 = float(s1.bath.frequency_scale), float(s1.bath.low_frequency_exponent)
+        e_max = float(60.0 * max(scale, 1.0) * (1.0 + s0))
+        x = np.linspace(-np.arcsinh(e_max), np.arcsinh(e_max), n_nodes)
+        eps = np.sinh(x)
+        g = np.asarray(relaxation_rate(jnp.asarray(eps), s1.theta, s1.bath)) * np.cosh(x) / float(s1.drive.v)
+        cum = np.concatenate([[0.0], np.cumsum(0.5 * (g[1:] + g[:-1]) * np.diff(x))])  # ∫_{−∞}^{ε}
+        total = cum[-1]
+        i_minus = np.searchsorted(cum, 0.5 * tol)
+        i_plus = np.searchsorted(cum, total - 0.5 * tol)
+        return eps[min(i_minus, len(eps) - 1)], eps[min(i_plus, len(eps) - 1)], total
+
+    n = np.asarray(system.theta).size
+    out = np.array([one(p) for p in range(n)])
+    return out[:, 0], out[:, 1], out[:, 2]

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .adiabatic import asymptotic_rx, dressed_state, relax_tail
+from .adiabatic import asymptotic_rx, dressed_state, rate_window, relax_tail
 from .checks import MAX_STEPS, check_batch_steps, check_choice, check_integer, check_number
 from .model import Drive, LinearDrive
 from .neqb import cf4_step, check_neqb_validity, window_eps_max
@@ -369,29 +369,6 @@ def _windowed_batch(system, eps_coh, eps_max, lo, hi, *, in_axes, n_seg):
     )
 
 
-def rate_window(system, tol, n_nodes: int = 20001):
-    """Rate-based estimate (numpy, per point): the ε₋ < 0 < ε₊ beyond which ∫Γ1 dt = ∫Γ1 dε/v
-    equals tol/2 on each side (linear drive, Δ = 1); ∫Γ1 dt over the whole line is Ξ γΔ²/v."""
-    from .bath import relaxation_rate
-
-    def one(p):
-        s1 = jax.tree_util.tree_map(lambda a: a[p] if jnp.ndim(a) else a, system)
-        scale, s0 = float(s1.bath.frequency_scale), float(s1.bath.low_frequency_exponent)
-        e_max = float(60.0 * max(scale, 1.0) * (1.0 + s0))
-        x = np.linspace(-np.arcsinh(e_max), np.arcsinh(e_max), n_nodes)
-        eps = np.sinh(x)
-        g = np.asarray(relaxation_rate(jnp.asarray(eps), s1.theta, s1.bath)) * np.cosh(x) / float(s1.drive.v)
-        cum = np.concatenate([[0.0], np.cumsum(0.5 * (g[1:] + g[:-1]) * np.diff(x))])  # ∫_{−∞}^{ε}
-        total = cum[-1]
-        i_minus = np.searchsorted(cum, 0.5 * tol)
-        i_plus = np.searchsorted(cum, total - 0.5 * tol)
-        return eps[min(i_minus, len(eps) - 1)], eps[min(i_plus, len(eps) - 1)], total
-
-    n = np.asarray(system.theta).size
-    out = np.array([one(p) for p in range(n)])
-    return out[:, 0], out[:, 1], out[:, 2]
-
-
 #: accuracy of the windows (ε_coh, ε_max) of the windowed NEQB runs
 _WINDOW_TOL = 1e-8
 
@@ -436,8 +413,14 @@ def windowed_probabilities(drive, bath, theta=0.0, *, eps_minus, eps_plus, n_seg
     return p[:, 0], p[:, 1]
 
 
-def crossing_window(drive, bath, theta: Any = 0.0, *, tol: float = 1e-4, n_seg: int = 1024, iterations: int = 16):
+def crossing_window(
+    drive, bath, theta: Any = 0.0, *, tol: float = 1e-4, n_seg: int = 1024, iterations: int = 16, engine: Any = "neqb"
+):
     """The crossing window [ε₋, ε₊] of the infinite linear sweep, computed from the dynamics.
+
+    `engine`: "neqb" (default; below) or the exact dynamics, "pt" or a configured
+    :class:`lzjax.quapi.engines.PT` (:func:`lzjax.quapi.crossing.exact_crossing_window`: the same
+    variables with error bars; `n_seg` and `iterations` are the NEQB's and do not apply there).
 
     Outside the window the bath changes P_LZ and P_ES by less than `tol` (accepted: 1e-8 … 0.1):
     NEQB with the bath switched off beyond a trial edge (system-only evolution there), ε₊ and ε₋
@@ -450,6 +433,10 @@ def crossing_window(drive, bath, theta: Any = 0.0, *, tol: float = 1e-4, n_seg: 
     """
     import xarray as xr
 
+    if not (isinstance(engine, str) and engine == "neqb"):
+        from .quapi.crossing import exact_crossing_window
+
+        return exact_crossing_window(drive, bath, theta, tol=tol, engine=engine)
     tol = check_number("tol", tol, 1e-8, 0.1)
     n_seg = check_integer("n_seg", n_seg, 16, MAX_STEPS)
     iterations = check_integer("iterations", iterations, 1, 60)

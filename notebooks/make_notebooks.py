@@ -710,6 +710,92 @@ for n in range(1, int(e0[-1] / omega_d) + 1):  # multiphoton resonances eps0 = n
     print(f"  resonance n = {n} (eps0 = {e0[j]:.2f}): max over A of mean P_up {p_up[0][j].max():.3f} (no bath),"
           f" {p_up[1][j].max():.3f} (bath)")""",
     ),
+    (
+        "md",
+        """## The exact dynamics: converged trajectories with error bands, the exact window
+
+The same questions from the numerically exact dynamics (process tensor) at the paper's Fig. 1 point
+(v = Δ², T = 6.4Δ, s = 3, ω_c = 5Δ, Θ = 0, γ = 5·10⁻⁴) and Fig. 2 point (γ = 5·10⁻³):
+
+* `lzjax.converge_trajectory`: the populations along the finite sweep |ε| ≤ 30Δ with an error bar at
+  every record (the ladder of δt, memory and truncation), against NEQB on the same sweep;
+* `lzjax.exact_crossing_window`: the window from the exact dynamics (the bath coupled only while
+  ε ∈ [ε₋, ε₊], factorised at the switch-on, coherent outside), each edge accepted only with its
+  error bar inside δ/2, against the NEQB window.
+
+*Modes:* full δ = tol = 10⁻³, 24 records, both points; fast δ = tol = 10⁻², 8 records, Fig. 1 only.""",
+    ),
+    (
+        "code",
+        """\
+from lzjax import converge_trajectory, exact_crossing_window
+
+tol_ex, n_rec = (1e-3, 24) if nt.FULL else (1e-2, 8)
+fig_points = [("Fig. 1", 5e-4), ("Fig. 2", 5e-3)] if nt.FULL else [("Fig. 1", 5e-4)]
+ex_traj, nq_traj, ex_win, nq_win, seconds = [], [], [], [], []
+for name, g in fig_points:
+    b = lzjax.Bath(gamma=g, s=3.0, omega_c=5.0, T=6.4)
+    t0 = time.perf_counter()
+    ex_traj.append(converge_trajectory(lzjax.Drive(v=1.0), b, 0.0, tol=tol_ex, n_times=n_rec, eps_start=-30.0,
+                                       eps_end=30.0))
+    t1 = time.perf_counter()
+    ex_win.append(exact_crossing_window(lzjax.Drive(v=1.0), b, 0.0, tol=tol_ex))
+    t2 = time.perf_counter()
+    nq_traj.append(neqb_trajectory(lzjax.Drive(v=1.0), b, 0.0, times=ex_traj[-1].t.values[0], eps_start=-30.0,
+                                   eps_end=30.0))
+    nq_win.append(crossing_window(lzjax.Drive(v=1.0), b, 0.0, tol=tol_ex))
+    seconds.append((t1 - t0, t2 - t1, time.perf_counter() - t2))
+    print(f"{name}: exact trajectory {seconds[-1][0]:.1f} s, exact window {seconds[-1][1]:.1f} s, "
+          f"NEQB both {seconds[-1][2]:.1f} s")""",
+    ),
+    (
+        "code",
+        """\\
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+for k, (name, g) in enumerate(fig_points):
+    tr, nq = ex_traj[k], nq_traj[k]
+    eps = tr.epsilon.values[0]
+    for start, style in (("ground", "-"), ("excited", "--")):
+        p, e = tr.P_ground.sel(start=start).values[0], tr.P_ground_err.sel(start=start).values[0]
+        q = nq.P_ground.sel(start=start).values[0]
+        colour = nt.COLOURS[k + 1]
+        axes[k].plot(eps, p, style, color=colour, label=f"exact, {start} start")
+        axes[k].fill_between(eps, p - e, p + e, color=colour, alpha=0.3, lw=0)
+        axes[k].plot(eps, q, style, color="0.4", lw=1, label=f"NEQB, {start} start")
+        axes[2].fill_between(eps, p - q - e, p - q + e, color=colour, alpha=0.3, lw=0)
+        axes[2].plot(eps, p - q, style, color=colour, label=f"{name}, {start} start")
+    w, n = ex_win[k], nq_win[k]
+    for ax in (axes[k],):
+        ax.axvspan(float(w.eps_minus[0]), float(w.eps_plus[0]), color=nt.COLOURS[k + 1], alpha=0.08,
+                   label="exact window")
+        for edge in (float(n.eps_minus[0]), float(n.eps_plus[0])):
+            ax.axvline(edge, color="0.4", ls=":", lw=1)
+    axes[k].set_title(rf"{name}: $\\gamma={g:g}$, $v=1$, $T=6.4$; exact window (band), NEQB window (dotted)",
+                      fontsize=8)
+    axes[k].set_xlabel(r"$\\epsilon = vt\\ [\\Delta]$"); axes[k].set_ylabel(r"$P_{\\rm ground}$ (instantaneous)")
+    axes[k].legend(fontsize=7, loc="center left"); axes[k].grid(alpha=0.25, lw=0.5)
+axes[2].set_title("exact minus NEQB (band: the exact error bar)", fontsize=8)
+axes[2].set_xlabel(r"$\\epsilon = vt\\ [\\Delta]$"); axes[2].legend(fontsize=7); axes[2].grid(alpha=0.25, lw=0.5)
+fig.tight_layout()
+nt.save(fig, "crossing_window_exact");""",
+    ),
+    (
+        "code",
+        """\\
+for k, (name, g) in enumerate(fig_points):
+    tr, nq, w, n = ex_traj[k], nq_traj[k], ex_win[k], nq_win[k]
+    d = np.abs(tr.P_ground.values[0] - nq.P_ground.values[0])
+    print(f"{name} (gamma = {g:g}), tol = {tol_ex:g}:")
+    print(f"  trajectory |eps| <= 30: largest bar {float(tr.P_ground_err.max()):.1e}, converged "
+          f"{bool(tr.converged.values[0])}; max |exact - NEQB| {d.max():.2e} (end {d[:, -1].max():.2e})")
+    print(f"  P_LZ exact {float(w.P_LZ[0]):.6f} +- {float(w.P_LZ_err[0]):.1e}, NEQB {float(n.P_LZ[0]):.6f};"
+          f" P_ES exact {float(w.P_ES[0]):.6f} +- {float(w.P_ES_err[0]):.1e}, NEQB {float(n.P_ES[0]):.6f}")
+    print(f"  window exact [{float(w.eps_minus[0]):.2f} +- {float(w.eps_minus_err[0]):.2f}, {float(w.eps_plus[0]):.2f}"
+          f" +- {float(w.eps_plus_err[0]):.2f}] (dev {float(w.window_dev[0]):.2e} +- {float(w.window_dev_err[0]):.1e}),"
+          f" NEQB [{float(n.eps_minus[0]):.2f}, {float(n.eps_plus[0]):.2f}] (dev {float(n.window_dev[0]):.2e}),"
+          f" rate [{float(w.rate_eps_minus[0]):.2f}, {float(w.rate_eps_plus[0]):.2f}]")
+    print(f"  seconds: exact trajectory {seconds[k][0]:.1f}, exact window {seconds[k][1]:.1f}, NEQB {seconds[k][2]:.1f}")""",
+    ),
 ]
 
 
@@ -1058,7 +1144,21 @@ with their dark points of coherent destruction of tunnelling; time-averaged P_�
 towards ½ (n = 2: 0.570 → 0.500), the contrast (standard deviation over the map) falls from 0.169
 to 0.121, and the largest change is 0.240.
 
-Cost: 73 s in full mode, 37 s in fast mode on a shared 2-core CPU.""",
+**(exact) The exact dynamics at the paper's Fig. 1 and Fig. 2 points** (v = Δ², T = 6.4Δ, s = 3,
+ω_c = 5Δ, Θ = 0; tol = δ = 10⁻³; numbers from the last cell). Fig. 1 (γ = 5·10⁻⁴): the converged
+trajectory over |ε| ≤ 30 has bars ≤ 3.5·10⁻⁶ and lies 2.85·10⁻³ from NEQB at the end (2.92·10⁻³ at
+most, just after the crossing); P_LZ = 0.784872 ± 1.1·10⁻⁵ (NEQB 0.787706). The exact window
+[−18.56 ± 0.32, 19.84 ± 0.32] holds with its bar (deviation 9.36·10⁻⁴ ± 1.0·10⁻⁵) and is a little
+wider than NEQB's [−17.44, 19.37]. Fig. 2 (γ = 5·10⁻³): exact and NEQB differ by 2.2·10⁻² at the end
+(P_LZ 0.733590 ± 9.9·10⁻⁶ against 0.755108) — yet the windows nearly agree, exact [−29.49 ± 0.20,
+33.18 ± 0.20] against NEQB [−29.50, 32.14]: the tails, where the edges lie, are golden-rule physics
+that NEQB gets right; the difference is made at the crossing. The Fig. 2 trajectory is marked not
+converged (its P_ground bars are ≤ 2.3·10⁻⁵; a bar of another observable was still above tol when the
+ladder stopped refining).
+
+Cost: 73 s in full mode, 37 s in fast mode on a shared 2-core CPU before the exact section; with it
+798 s full (load ~10; exact trajectory 80 s and 330 s, exact window 50 s and 141 s), 91 s fast
+(Fig. 1 only, tol 10⁻²).""",
     }
 )
 

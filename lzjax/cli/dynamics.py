@@ -38,6 +38,8 @@ from .common import (
     add_physics_flags,
     check_distinct,
     check_output_path,
+    engine_choices,
+    engine_name,
     engine_settings,
     exact_engine,
     parse_values,
@@ -155,8 +157,15 @@ def add_window_parser(sub) -> None:
     p.add_argument(
         "--tol", type=float, default=1e-4, help="δ: the bath outside changes P_LZ, P_ES by < δ (default 1e-4)"
     )
-    p.add_argument("--n-seg", dest="n_seg", type=int, default=1024, help="NEQB steps per segment (default 1024)")
-    p.add_argument("--iterations", type=int, default=16, help="bisection halvings (default 16)")
+    p.add_argument(
+        "--engine",
+        default="neqb",
+        choices=engine_choices(neqb=True),
+        help="neqb (default: the weak-coupling dynamics) or pt (the exact dynamics through the process tensor, "
+        "with error bars; quapi is its alias)",
+    )
+    p.add_argument("--n-seg", dest="n_seg", type=int, help="neqb: steps per segment (default 1024)")
+    p.add_argument("--iterations", type=int, help="neqb: bisection halvings (default 16)")
     p.add_argument("--out", help="write one record per point to .csv, .json or .nc")
     p.add_argument(
         "--plot", help="the window edges eps_minus, eps_plus against the swept parameter to this PNG/PDF/SVG"
@@ -382,23 +391,16 @@ def _plan_trajectory(args) -> dict:
                 f"--times must lie inside the protocol window of every point "
                 f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (1/Δ)"
             )
-    if converged:  # the ladder chooses every step; checked by converge_trajectory before any work
+    plan = {"drive": protocol, "bath": bath, "theta": flat["theta"], "shape": shape, "kind": drive, "finite": finite}
+    n = int(np.prod(shape))
+    if converged:  # the ladder chooses every step: its first pass counted and estimated before any work
         options = {"dt": args.dt, "memory_time": args.memory, "pt_tol": args.pt_tol}
         kwargs = {k: x for k, x in options.items() if x is not None}
         kwargs.update(tol=args.tol, n_times=64 if args.n_times is None else args.n_times)
         if drive == "linear":
             kwargs.update(eps_start=flat["eps_start"], eps_end=flat["eps_end"])
-        return {
-            "drive": protocol,
-            "bath": bath,
-            "theta": flat["theta"],
-            "kwargs": kwargs,
-            "shape": shape,
-            "exact": True,
-            "converged": True,
-            "kind": drive,
-            "finite": finite,
-        }
+        _estimate_converged(plan, kwargs, n, args.yes)
+        return {**plan, "kwargs": kwargs, "exact": True, "converged": True}
     # dt and n_steps are the engines' to check (first thing, before any work: see run_trajectory)
     if exact:
         with user_input():  # the engine's run memory, before the size estimate (the ADT's grows like 4^kmax)
@@ -409,7 +411,6 @@ def _plan_trajectory(args) -> dict:
             kwargs["n_steps"] = args.n_steps
     elif args.dt is not None:
         kwargs["dt"] = args.dt
-    n = int(np.prod(shape))
     # the step count of every engine, counted before the size estimate and before any allocation
     with user_input():
         if exact:
@@ -447,16 +448,24 @@ def _plan_trajectory(args) -> dict:
         size_check("quapi", n, options, args.yes)
     else:
         size_check("neqb", n, {}, args.yes)
-    return {
-        "drive": protocol,
-        "bath": bath,
-        "theta": flat["theta"],
-        "kwargs": kwargs,
-        "shape": shape,
-        "exact": exact,
-        "kind": drive,
-        "finite": finite,
-    }
+    return {**plan, "kwargs": kwargs, "exact": exact}
+
+
+def _estimate_converged(plan: dict, kwargs: dict, n: int, yes: bool) -> None:
+    """The converged trajectory's first pass counted (:func:`lzjax.quapi.trajectory_ladder.trajectory_steps`:
+    its five runs take 97/25 of the fine run's steps), checked against the step and batch limits
+    and estimated like the fixed-settings paths; a refinement pass may repeat it up to three times."""
+    from ..quapi.engines import PT
+    from ..quapi.trajectory import check_exact_steps
+    from ..quapi.trajectory_ladder import trajectory_steps
+
+    grid = {k: kwargs[k] for k in ("n_times", "dt", "eps_start", "eps_end") if k in kwargs}
+    with user_input():
+        steps, span = trajectory_steps(plan["drive"], plan["bath"], plan["theta"], **grid)
+        check_exact_steps(span, span / steps, n)
+    engine = PT()
+    options = {"dt": span / steps, "kmax": engine.fixed_memory(span / steps), "tmax": span * 97 / 25, "engine": engine}
+    size_check("quapi", n, options, yes)
 
 
 def run_trajectory(args) -> int:
@@ -534,19 +543,25 @@ def run_window(args) -> int:
     with user_input():
         bath = Bath(gamma=flat["gamma"], s=flat["s"], omega_c=flat["omega_c"], T=flat["T"])
         drive = Drive(v=flat["v"])
-    from ..checks import check_integer
+    if args.engine != "neqb":
+        ds = _exact_window(args, drive, bath, flat["theta"], int(np.prod(shape)))
+    else:
+        from ..checks import check_integer
 
-    with user_input():  # the steps counted before the size estimate and any allocation
-        check_integer("iterations", args.iterations, 1, 60)
-        dynamics.check_window_steps(args.n_seg, int(np.prod(shape)))
-    size_check("neqb", int(np.prod(shape)) * args.iterations, {}, args.yes)
-    # crossing_window checks n_seg, iterations, Θ and NEQB's validity first thing, before any
-    # work, and exposes no separate validator yet: a ValueError out of it is such a check.
-    with user_input():
-        ds = dynamics.crossing_window(
-            drive, bath, flat["theta"], tol=args.tol, n_seg=args.n_seg, iterations=args.iterations
-        )
+        n_seg = 1024 if args.n_seg is None else args.n_seg
+        iterations = 16 if args.iterations is None else args.iterations
+        with user_input():  # the steps counted before the size estimate and any allocation
+            check_integer("iterations", iterations, 1, 60)
+            dynamics.check_window_steps(n_seg, int(np.prod(shape)))
+        size_check("neqb", int(np.prod(shape)) * iterations, {}, args.yes)
+        # crossing_window checks n_seg, iterations, Θ and NEQB's validity first thing, before any
+        # work, and exposes no separate validator yet: a ValueError out of it is such a check.
+        with user_input():
+            ds = dynamics.crossing_window(drive, bath, flat["theta"], tol=args.tol, n_seg=n_seg, iterations=iterations)
     records = window_records(ds)
+    extra = [k for k in _EXACT_WINDOW_COLUMNS if k in ds]
+    for p, rec in enumerate(records):
+        rec.update({k: float(ds[k].values[p]) for k in extra})
     outputs = Outputs()
     try:
         if args.out:
@@ -570,6 +585,7 @@ def run_window(args) -> int:
         "rate_eps_minus",
         "rate_eps_plus",
         "window_dev",
+        *(["window_dev_err", "P_LZ", "P_LZ_err"] if extra else []),
     ]
     if args.out:  # as neqb and trajectory: a file instead of the table
         print(f"wrote {args.out}", file=sys.stderr)
@@ -578,3 +594,45 @@ def run_window(args) -> int:
     for rec in records:
         print("  ".join(f"{rec[c]:>14.6g}" for c in columns))
     return 0
+
+
+#: the exact window's variables a record carries besides the NEQB window's
+_EXACT_WINDOW_COLUMNS = (
+    "P_LZ_err",
+    "P_ES_err",
+    "P_LZ_window_err",
+    "P_ES_window_err",
+    "window_dev_err",
+    "edge_dev_err",
+    "converged",
+    "eps_x",
+    "dt",
+    "pt_tol",
+)
+
+
+def _exact_window(args, drive, bath, theta, n: int):
+    """The exact window of `lzjax window --engine pt`: flags checked, its steps counted and the
+    size estimate made before any work (:func:`lzjax.quapi.crossing.exact_window_steps`)."""
+    from ..quapi.crossing import exact_crossing_window, exact_window_steps
+    from ..quapi.engines import PT
+    from ..quapi.engines.pt import PTSettings
+
+    _refuse(
+        [f for f, x in (("--n-seg", args.n_seg), ("--iterations", args.iterations)) if x is not None],
+        "to --engine pt (the exact window bisects on its own lattice)",
+    )
+    if engine_name(args.engine) != "pt":
+        raise InputError(
+            f"--engine {args.engine}: the exact crossing window runs the process tensor (--engine pt); "
+            "the plain ADT cannot switch the bath on mid-protocol"
+        )
+    with user_input():
+        from ..quapi.ladder import check_ladder_tol
+
+        check_ladder_tol(args.tol)
+        steps = exact_window_steps(drive, bath, theta, tol=args.tol)
+    options = {"dt": 1.0, "tmax": steps / n, "kmax": PTSettings(1, 1e-9), "engine": PT()}
+    size_check("quapi", n, options, args.yes)
+    with user_input():
+        return exact_crossing_window(drive, bath, theta, tol=args.tol, engine="pt")

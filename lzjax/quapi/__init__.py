@@ -13,9 +13,11 @@ Layout (one idea per module):
   float32 path;
 - `solve`: fixed-settings calls; `ladder`: the convergence ladder (:func:`converge_quapi`);
   `trajectory`: ρ(t) along finite protocols (:func:`exact_trajectory`); `trajectory_ladder`:
-  converged trajectories with error bars (:func:`converge_trajectory`).
+  converged trajectories with error bars (:func:`converge_trajectory`); `crossing`: the crossing
+  window of the exact dynamics (:func:`exact_crossing_window`).
 """
 
+from .crossing import exact_crossing_window
 from .engines import ADT, ENGINES, PT
 from .engines.adt import adt_propagate
 from .influence import Eta, eta_coefficients
@@ -29,6 +31,7 @@ __all__ = [
     "solve_quapi",
     "exact_trajectory",
     "converge_trajectory",
+    "exact_crossing_window",
     "quapi_probabilities",
     "quapi_window_probabilities",
     "estimate_memory_bytes",

@@ -37,12 +37,35 @@ from .engines.pt import PT_DT_MAX, PT_DT_OMEGA_C, PT_DT_RATIO, PT_EDGE_PHASE, PT
 from .ladder import check_ladder_tol, richardson
 from .trajectory import exact_trajectory
 
-__all__ = ["converge_trajectory", "TRAJECTORY_VARIABLES", "trajectory_step"]
+__all__ = [
+    "converge_trajectory",
+    "TRAJECTORY_VARIABLES",
+    "trajectory_step",
+    "ladder_runs",
+    "combine_runs",
+    "LADDER_STEPS",
+    "ladder_grid",
+    "trajectory_steps",
+]
 
 #: the observables a converged trajectory extrapolates and bars (the trace is checked, not kept)
 TRAJECTORY_VARIABLES = ("P_ground", "P_excited", "P_up", "r_x", "r_y", "r_z")
 #: the steps of the fine, coarse and coarser runs per record interval, per unit of q
-_STEPS = (25, 20, 16)
+LADDER_STEPS = (25, 20, 16)
+
+
+def ladder_runs(steps, memory: float, cut: float, chi_max: int) -> dict[str, tuple[int, PTSettings]]:
+    """The five runs of a finite-drive ladder (module doc) at the fine, coarse and coarser
+    `steps` (1/Δ), memory time `memory` (1/Δ), truncation `cut`: name -> (index into `steps`,
+    :class:`PTSettings`)."""
+    settings = [PTSettings(max(2, round(memory / h)), cut, chi_max, PT_TAPER) for h in steps]
+    return {
+        "fine": (0, settings[0]),
+        "coarse": (1, settings[1]),
+        "coarser": (2, settings[2]),
+        "long": (1, settings[1]._replace(kmax=2 * settings[1].kmax)),
+        "loose": (2, settings[2]._replace(tol=10.0 * cut)),
+    }
 
 
 def trajectory_step(frequency_scale: float, energy_max: float) -> float:
@@ -58,6 +81,37 @@ def _energy_max(system, in_axes, t0, t1) -> float:
     times = t0[:, None] + (t1 - t0)[:, None] * s[None]
     eps = jax.vmap(lambda d, t: d.epsilon(t), in_axes=(in_axes.drive, 0))(system.drive, times)
     return float(np.max(np.sqrt(1.0 + np.asarray(eps) ** 2)))
+
+
+def ladder_grid(span: float, n_times: int, step: float) -> tuple[list[float], int]:
+    """(fine, coarse, coarser steps, fine step count) of a pass over `span` (1/Δ) with `n_times`
+    record intervals at finest step ≤ `step`: q = ceil(span/(25 M step)), the three steps span/(M k q)
+    for k = 25, 20, 16 (module doc)."""
+    q = max(1, math.ceil(span / (LADDER_STEPS[0] * n_times * step) - 1e-9))
+    return [span / (n_times * k * q) for k in LADDER_STEPS], n_times * LADDER_STEPS[0] * q
+
+
+def _first_step(system, in_axes, engine) -> tuple[float, float]:
+    """(span, finest step) of the first pass: the engine's `dt` or :func:`trajectory_step`."""
+    n_points = int(np.size(np.asarray(system.theta)))
+    t0 = np.broadcast_to(np.asarray(system.drive.t_start, float), (n_points,))
+    t1 = np.broadcast_to(np.asarray(system.drive.t_end, float), (n_points,))
+    scale = float(np.max(np.asarray(system.bath.frequency_scale)))
+    step = engine.dt if engine.dt is not None else trajectory_step(scale, _energy_max(system, in_axes, t0, t1))
+    return float(np.max(t1 - t0)), step
+
+
+def trajectory_steps(drive, bath, theta=0.0, *, n_times: int = 64, dt=None, eps_start=None, eps_end=None):
+    """(fine steps of the first pass, span in 1/Δ) of :func:`converge_trajectory` for these
+    arguments, without running anything (size estimates): the five runs take 97/25 of the fine
+    run's steps per pass. ValueError as the trajectory for bad arguments."""
+    n_times = check_integer("n_times", n_times, 1, 10_000)
+    engine = PT() if dt is None else PT(dt=dt)
+    if isinstance(drive, Drive) and eps_start is None:
+        raise ValueError("eps_start and eps_end are needed with a linear Drive (a finite sweep)")
+    system, in_axes, _, _ = prepare_system(drive, bath, theta, eps_start=eps_start, eps_end=eps_end)
+    span, step = _first_step(system, in_axes, engine)
+    return ladder_grid(span, n_times, step)[1], span
 
 
 def converge_trajectory(
@@ -112,28 +166,15 @@ def converge_trajectory(
     if isinstance(drive, Drive) and eps_start is None:
         raise ValueError("eps_start and eps_end are needed with a linear Drive (a finite sweep)")
     system, in_axes, _, _ = prepare_system(drive, bath, theta, eps_start=eps_start, eps_end=eps_end)
-    n_points = int(np.size(np.asarray(system.theta)))
-    t0 = np.broadcast_to(np.asarray(system.drive.t_start, float), (n_points,))
-    t1 = np.broadcast_to(np.asarray(system.drive.t_end, float), (n_points,))
-    span = float(np.max(t1 - t0))
-    scale = float(np.max(np.asarray(system.bath.frequency_scale)))
-    step = engine.dt if engine.dt is not None else trajectory_step(scale, _energy_max(system, in_axes, t0, t1))
+    span, step = _first_step(system, in_axes, engine)
     memory = float(engine.memory_time)
     truncation = engine.pt_tol
     s0 = float(np.max(np.asarray(system.bath.low_frequency_exponent)))
     for refinement in range(max_refinements + 1):
-        q = max(1, math.ceil(span / (_STEPS[0] * n_times * step) - 1e-9))
-        steps = [span / (n_times * k * q) for k in _STEPS]
-        n_fine = n_times * _STEPS[0] * q
+        steps, n_fine = ladder_grid(span, n_times, step)
+        q = n_fine // (n_times * LADDER_STEPS[0])
         cut = truncation if truncation is not None else pt_tol_default(tol, n_fine)
-        settings = [PTSettings(max(2, round(memory / h)), cut, engine.chi_max, PT_TAPER) for h in steps]
-        runs = {
-            "fine": (0, settings[0]),
-            "coarse": (1, settings[1]),
-            "coarser": (2, settings[2]),
-            "long": (1, settings[1]._replace(kmax=2 * settings[1].kmax)),
-            "loose": (2, settings[2]._replace(tol=10.0 * cut)),
-        }
+        runs = ladder_runs(steps, memory, cut, engine.chi_max)
         out = {
             name: exact_trajectory(
                 drive,
@@ -141,14 +182,14 @@ def converge_trajectory(
                 theta,
                 dt=steps[i],
                 kmax=k,
-                every=_STEPS[i] * q,
+                every=LADDER_STEPS[i] * q,
                 engine=PT(),
                 eps_start=eps_start,
                 eps_end=eps_end,
             )
             for name, (i, k) in runs.items()
         }
-        value, err, parts = _combine(out, steps, settings[1].kmax, s0)
+        value, err, parts = combine_runs(out, steps, runs["coarse"][1].kmax, s0)
         worst = {name: float(np.max(p)) for name, p in parts.items()}
         if max(float(np.max(e)) for e in err.values()) <= tol or refinement == max_refinements:
             break
@@ -181,14 +222,16 @@ def converge_trajectory(
     return result
 
 
-def _combine(out: dict, steps: list[float], base: int, s0: float):
-    """(values, errors, parts) per observable from the five runs' datasets (module doc)."""
+def combine_runs(out: dict, steps, base: int, s0: float, names=TRAJECTORY_VARIABLES):
+    """(values, errors, parts) per observable of `names` from the five runs' results `out[run]`
+    (datasets or dicts of arrays, with "trace" = Tr ρ; module doc); `steps` the fine, coarse,
+    coarser steps, `base` the coarse run's memory in steps, `s0` the low-frequency exponent."""
     power = min(max(s0, 1.0), 3.0)
     k = 2 * base
     value, err = {}, {}
     parts = {name: 0.0 for name in ("dt", "memory", "compression", "trace")}
     trace = np.max([np.abs(np.asarray(ds["trace"]) - 1.0) for ds in out.values()], axis=0)
-    for name in TRAJECTORY_VARIABLES:
+    for name in names:
         x = {run: np.asarray(ds[name]) for run, ds in out.items()}
         r12 = richardson(x["fine"], steps[0], x["coarse"], steps[1])
         r23 = richardson(x["coarse"], steps[1], x["coarser"], steps[2])
