@@ -76,7 +76,7 @@ def _aval(x) -> tuple | None:
     devices. The device is that of an array on a device other than the default one (None for
     host values and the default device, which run the same executable)."""
     if isinstance(x, np.ndarray):
-        return (x.shape, x.dtype.name, False, None)
+        return (x.shape, x.dtype, False, None)
     if isinstance(x, jax.core.Tracer):
         return None
     if isinstance(x, jax.Array):
@@ -85,9 +85,9 @@ def _aval(x) -> tuple | None:
             return None
         device = next(iter(devices))
         device = None if device == _default_device() else device.id
-        return (x.shape, x.dtype.name, bool(x.weak_type), device)  # pyright: ignore[reportAttributeAccessIssue]
+        return (x.shape, x.dtype, bool(x.weak_type), device)  # pyright: ignore[reportAttributeAccessIssue]
     a = jax.api_util.shaped_abstractify(x)
-    return (tuple(a.shape), a.dtype.name, bool(a.weak_type), None)  # pyright: ignore[reportAttributeAccessIssue]
+    return (tuple(a.shape), np.dtype(a.dtype), bool(a.weak_type), None)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 @contextlib.contextmanager
