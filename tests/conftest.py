@@ -1,6 +1,8 @@
 """Strict harness: float64 everywhere (lzjax enables x64 on import; asserted here)."""
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("LZJAX_NO_CACHE", "1")  # in-process CLI calls: no persistent cache (tested apart)
 
@@ -10,9 +12,28 @@ import pytest  # noqa: E402
 
 import lzjax  # noqa: F401  (enables x64)
 
+#: JAX's persistent compilation cache in a folder of this run (LZJAX_TEST_JAX_CACHE=0: off). Each
+#: module's compiled programs are dropped after it (below), and many modules compile the same
+#: programs again (solve_neqb, the ladders' window runs at equal shapes): from the second module on
+#: these are read back from disk instead of compiled. Only the compile step is skipped: the
+#: programs are traced and lowered as before, and the executable is the one XLA made (the numbers
+#: are the same). The CLI's own cache (lzjax.cache, off here by LZJAX_NO_CACHE) is not this one.
+_SUITE_JAX_CACHE: str | None = None
+
 
 def pytest_configure(config):
+    global _SUITE_JAX_CACHE
     assert jax.config.jax_enable_x64, "lzjax must run in float64"
+    if os.environ.get("LZJAX_TEST_JAX_CACHE", "1").strip().lower() not in ("0", "false", "no"):
+        _SUITE_JAX_CACHE = tempfile.mkdtemp(prefix="lzjax-tests-jax-cache-")
+        jax.config.update("jax_compilation_cache_dir", _SUITE_JAX_CACHE)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def pytest_unconfigure(config):
+    if _SUITE_JAX_CACHE is not None:
+        shutil.rmtree(_SUITE_JAX_CACHE, ignore_errors=True)
 
 
 @pytest.fixture

@@ -136,13 +136,8 @@ def test_trajectory_times_records_start_and_end_exactly_once(engine, tmp_path, c
     assert t == [-20.0, 0.0, 5.0, 20.0]
 
 
-@pytest.mark.slow
-def test_window_with_out_prints_no_table(tmp_path, capsys):
-    out = tmp_path / "w.json"
-    argv = ["window", "--v", "1", *BASE, "--n-seg", "16", "--iterations", "2", "--out", str(out)]
-    assert main(argv) == 0
-    assert capsys.readouterr().out == ""
-    assert len(_records(out)) == 1
+# `lzjax window --out` prints no table: asserted in test_dynamics_cli.py
+# (test_window_output_equals_crossing_window, with and without --out)
 
 
 def test_window_step_limit_counts_points():

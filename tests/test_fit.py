@@ -89,6 +89,7 @@ def test_recover_gamma_without_sigma_estimates_it(truths):
     assert 0.5 * rms_sigma < res.sigma < 1.5 * rms_sigma
 
 
+@pytest.mark.slow  # its data are the module's converged NEQB curves (96 points): 50 s of CPU in the fast lane
 def test_second_fit_compiles_nothing_new(truths, compiles):
     """A second fit (other data, other fixed parameters, other window: all arguments, nothing
     static changed) adds no entry to the fit's jitted functions and compiles nothing at all
