@@ -10,6 +10,9 @@ the command line (units Δ = ħ = 1).
                      [--out FILE.csv|.json|.nc] [--plot FILE.png]
     lzjax window --v 0.3,1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 --tol 1e-4 [--out FILE]
                  [--plot FILE.png]
+    lzjax trajectory|window ... --family drude-lorentz --lam 0.01 --gamma-d 2 --T 1
+                 (any family and its flags as in `lzjax neqb`; sums: --family gaussian+gaussian
+                  --s 3:1; records name the family and its parameters)
 
 `--engine` names the same engines as in every subcommand: neqb (default), or an exact engine at
 fixed settings on a finite window: pt (the process tensor, memory time --memory in 1/Δ or --kmax
