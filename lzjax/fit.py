@@ -103,7 +103,7 @@ from .neqb import check_neqb_validity, neqb_probabilities, solve_neqb, window_ep
 from .progress import progress_bar
 from .quapi.engines import ADT, ENGINES, PT, get_engine
 from .quapi.solve import quapi_probabilities
-from .spectral import family_of
+from .spectral import family_of, leaf_names
 
 __all__ = [
     "FitResult",
@@ -651,15 +651,10 @@ def check_engine_options(engine, options: dict | None) -> None:
 def _leaf_names(bath) -> tuple[tuple[Any, tuple[str, ...]], dict[str, float]]:
     """((treedef, a name per leaf), {name: value}) of a spectral density: a leaf's field name,
     with [i] for part i of a sum ([i][j] nested); every temperature is the one "T"."""
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(bath)
-    names, values = [], {}
-    for path, value in leaves:
-        field = path[-1].name
-        index = "".join(f"[{k.idx}]" for k in path if isinstance(k, jax.tree_util.SequenceKey))
-        name = field if field == "T" else field + index
-        names.append(name)
-        values[name] = float(np.asarray(value, dtype=np.float64).reshape(()))
-    return (treedef, tuple(names)), values
+    leaves, treedef = jax.tree_util.tree_flatten(bath)
+    names = leaf_names(bath)
+    values = {n: float(np.asarray(x, dtype=np.float64).reshape(())) for n, x in zip(names, leaves, strict=True)}
+    return (treedef, names), values
 
 
 def fittable(bath) -> tuple[str, ...]:

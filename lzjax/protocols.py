@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .checks import check_range, is_traced, real_values
-from .model import Bath, Drive, LinearDrive, pytree_dataclass, static_field
+from .model import Drive, LinearDrive, SpectralDensity, pytree_dataclass, static_field
 
 __all__ = [
     "LinearSweep",
@@ -317,7 +317,8 @@ class DrivenSystem:
 
     **Arguments:**
     - `drive`: a protocol of this module or a :class:`lzjax.model.Drive` with Δ = 1.
-    - `bath`: a :class:`lzjax.model.Bath` (ω_c, T in units of Δ).
+    - `bath`: a spectral density, :class:`lzjax.model.Bath` or a family of :mod:`lzjax.spectral`
+      (energies, T in units of Δ).
     - `theta`: coupling angle Θ in radians (accepted: −π/2 < Θ ≤ π/2).
     """
 
@@ -331,8 +332,11 @@ class DrivenSystem:
                 f"drive must be a Drive or one of {', '.join(c.__name__ for c in PROTOCOLS.values())}, "
                 f"got {type(self.drive).__name__}"
             )
-        if not isinstance(self.bath, Bath):
-            raise ValueError(f"bath must be a Bath, got {type(self.bath).__name__}")
+        if not isinstance(self.bath, SpectralDensity):
+            raise ValueError(
+                "bath must be a spectral density (lzjax.model.Bath or a family of lzjax.spectral), "
+                f"got {type(self.bath).__name__}"
+            )
         check_range(
             "theta",
             self.theta,

@@ -30,6 +30,7 @@ import functools
 import os
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -49,6 +50,7 @@ __all__ = [
     "family_name",
     "family_key",
     "family_of",
+    "leaf_names",
     "family_parameters",
     "sum_parts",
     "build_family",
@@ -385,6 +387,17 @@ def family_of(bath: SpectralDensity) -> str:
     if isinstance(bath, Sum):
         return SUM_SEPARATOR.join(family_of(part) for part in bath.parts)
     return next((name for name, c in NAMED_FAMILIES.items() if c is type(bath)), type(bath).__name__)
+
+
+def leaf_names(bath: SpectralDensity) -> tuple[str, ...]:
+    """A name per leaf of a spectral density, in leaf order: its field name, with [i] for part i
+    of a sum ([i][j] nested, "gamma[0]", "lam[1]"); every temperature is the one "T"."""
+    names = []
+    for path, _ in jax.tree_util.tree_flatten_with_path(bath)[0]:
+        index = "".join(f"[{k.idx}]" for k in path if isinstance(k, jax.tree_util.SequenceKey))
+        field = path[-1].name
+        names.append(field if field == "T" else field + index)
+    return tuple(names)
 
 
 def family_parameters(family: Any) -> tuple[str, ...]:

@@ -14,8 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .adiabatic import frame
-from .model import Bath, Drive
+from .model import Drive
 from .protocols import DrivenSystem, LinearSweep, is_protocol
+from .spectral import leaf_names
 
 __all__ = ["prepare_system", "observables", "trajectory_dataset", "HashableAxes", "drop_ends"]
 
@@ -32,8 +33,6 @@ def prepare_system(drive, bath, theta: Any = 0.0, *, eps_start=None, eps_end=Non
     `params` a dict name -> flat numpy values (for the dataset coordinates). A :class:`Drive`
     with `eps_start`/`eps_end` becomes the finite :class:`LinearSweep`. Δ must be 1 here.
     """
-    if not isinstance(bath, Bath):
-        raise ValueError(f"bath must be a Bath, got {type(bath).__name__}")
     if isinstance(drive, Drive):
         if np.any(np.asarray(drive.delta, float) != 1.0):
             raise ValueError("delta must be 1 for trajectories (give energies in units of delta)")
@@ -46,10 +45,13 @@ def prepare_system(drive, bath, theta: Any = 0.0, *, eps_start=None, eps_end=Non
             raise ValueError("eps_start/eps_end apply to the linear drive only; set the protocol's window")
     else:
         DrivenSystem(drive=drive, bath=bath, theta=theta)  # raises the drive error
-    DrivenSystem(drive=drive, bath=bath, theta=theta)  # validates Θ
+    DrivenSystem(drive=drive, bath=bath, theta=theta)  # validates the bath (any spectral density) and Θ
     names = _batched_names(drive)
     values = {f"drive.{n}": np.asarray(getattr(drive, n), float) for n in names}
-    values.update({f"bath.{n}": np.asarray(getattr(bath, n), float) for n in ("gamma", "s", "omega_c", "T")})
+    # the bath's own leaves (a table's points are static, in its treedef, never broadcast)
+    bath_leaves, bath_def = jax.tree_util.tree_flatten(bath)
+    bath_keys = [f"bath.{i}" for i in range(len(bath_leaves))]
+    values.update({k: np.asarray(a, float) for k, a in zip(bath_keys, bath_leaves, strict=True)})
     values["theta"] = np.asarray(theta, float)
     shape = np.broadcast_shapes(*(a.shape for a in values.values()))
     flat = {k: np.broadcast_to(a, shape).reshape(-1) for k, a in values.items()}
@@ -58,18 +60,23 @@ def prepare_system(drive, bath, theta: Any = 0.0, *, eps_start=None, eps_end=Non
     flat_drive = jax.tree_util.tree_unflatten(treedef, leaves)
     for n, a in drive_kw.items():
         object.__setattr__(flat_drive, n, a)
-    bath_flat = Bath(**{n: jnp.asarray(flat[f"bath.{n}"]) for n in ("gamma", "s", "omega_c", "T")})
+    bath_flat = jax.tree_util.tree_unflatten(bath_def, [jnp.asarray(flat[k]) for k in bath_keys])
     system = DrivenSystem(drive=flat_drive, bath=bath_flat, theta=jnp.asarray(flat["theta"]))
     # vmap axes: 0 for the batched leaves, None for the rest (tabulated samples)
     axes_drive = jax.tree_util.tree_unflatten(treedef, [None] * len(leaves))
     for n in names:
         object.__setattr__(axes_drive, n, 0)
     in_axes = DrivenSystem.__new__(DrivenSystem)
-    for n, a in (("drive", axes_drive), ("bath", Bath.__new__(Bath)), ("theta", 0)):
+    axes_bath = jax.tree_util.tree_unflatten(bath_def, [0] * len(bath_keys))
+    for n, a in (("drive", axes_drive), ("bath", axes_bath), ("theta", 0)):
         object.__setattr__(in_axes, n, a)
-    for n in ("gamma", "s", "omega_c", "T"):
-        object.__setattr__(in_axes.bath, n, 0)
-    params = {k.split(".", 1)[-1]: v for k, v in flat.items() if k != "drive.delta"}
+    # the family's parameters by name (a sum's parts' "gamma[0]", ...; one T; not a table's unit)
+    named = dict(zip(bath_keys, leaf_names(bath), strict=True))
+    params = {}
+    for k, v in flat.items():
+        name = named.get(k, k.split(".", 1)[-1])
+        if k != "drive.delta" and name != "unit":
+            params.setdefault(name, v)
     return system, in_axes, shape, params
 
 

@@ -3,7 +3,7 @@
     lzjax neqb --v 0.1,0.3,1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 --theta 0 [--delta 1]
                [--tol 1e-6] [--out FILE.json|FILE.csv] [--plot FILE.png] [--store FILE.jsonl]
     lzjax quapi (same parameter flags) --dt 0.1 --kmax 6 --tmax 60 | --tol 1e-3 [--budget 8]
-    lzjax neqb|quapi|fit ... --family gaussian|drude-lorentz|brownian (its flags: --lam --gamma-d
+    lzjax neqb|quapi|fit|trajectory|window ... --family gaussian|drude-lorentz|brownian (its flags: --lam --gamma-d
                --omega-0 --gamma-b ...) | --spectral-density G.csv [--scale 1]   (another bath)
                | --family gaussian+gaussian --gamma 1e-3:2e-4 --s 3:1 --omega-c 2:2   (a sum: ':' splits parts)
     lzjax trajectory (parameter flags) (--times t1,t2,... | --every N) [--drive linear|tanh|periodic]

@@ -11,6 +11,7 @@ import contextlib
 import math
 import os
 import re
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,8 @@ __all__ = [
     "add_family_flags",
     "parameter_flag",
     "family_from_args",
+    "family_lists",
+    "family_bath",
     "check_output_path",
     "check_distinct",
     "writable_folder",
@@ -301,6 +304,25 @@ def family_from_args(args, *, skip: tuple[str, ...] = ()) -> tuple[str, dict[str
     if missing:
         raise InputError(f"the following arguments are required: {', '.join(missing)}")
     return name, {n: x for n, x in given.items() if n not in skip}
+
+
+def family_lists(args) -> tuple[str, dict[str, np.ndarray]]:
+    """(family name, {parameter: values}) from the family flags (:func:`family_from_args`): --T
+    first, then the family's other parameters in its order, each parsed as one value or a list."""
+    family, given = family_from_args(args)
+    lists = {"T": parse_values("--T", args.T)}
+    lists.update({n: parse_values(flag, text) for n, (flag, text) in given.items() if n != "T"})
+    return family, lists
+
+
+def family_bath(family: str, values: dict[str, Any], table_path: str | None):
+    """The spectral density of `family` from its parameter `values` (:func:`lzjax.spectral.build_family`)
+    and, for a table, the CSV at `table_path`: a bad value or file is one line naming it."""
+    from ..spectral import build_family, load_table_csv
+
+    with user_input():
+        table = load_table_csv(table_path) if table_path is not None else ()
+        return build_family(family, values, table)
 
 
 def _flags(args, params) -> dict[str, tuple[str, str]]:

@@ -10,6 +10,9 @@ the command line (units Δ = ħ = 1).
                      [--out FILE.csv|.json|.nc] [--plot FILE.png]
     lzjax window --v 0.3,1 --T 6.4 --gamma 5e-4 --s 3 --omega-c 5 --tol 1e-4 [--out FILE]
                  [--plot FILE.png]
+    lzjax trajectory|window ... --family drude-lorentz --lam 0.01 --gamma-d 2 --T 1
+                 (any family and its flags as in `lzjax neqb`; sums: --family gaussian+gaussian
+                  --s 3:1; records name the family and its parameters)
 
 `--engine` names the same engines as in every subcommand: neqb (default), or an exact engine at
 fixed settings on a finite window: pt (the process tensor, memory time --memory in 1/Δ or --kmax
@@ -42,6 +45,8 @@ from .common import (
     engine_name,
     engine_settings,
     exact_engine,
+    family_bath,
+    family_lists,
     parse_values,
     require_matplotlib,
     require_netcdf,
@@ -73,8 +78,6 @@ _DRIVE_ACCEPTS = {
     "periodic": ("eps0", "amplitude", "omega", "t_start", "t_end"),
     "tabulated": (),
 }
-#: bath and angle flags (dest -> flag), in record order
-_BATH_FLAGS = {"T": "--T", "gamma": "--gamma", "s": "--s", "omega_c": "--omega-c", "theta": "--theta"}
 
 
 def _add_bath_flags(p) -> None:
@@ -83,6 +86,7 @@ def _add_bath_flags(p) -> None:
         v_required=False,
         v_help="sweep speed(s) v in Δ² (linear drive; list: 0.3,1)",
         delta_help="tunnel splitting Δ: must be 1 (energies in units of Δ)",
+        families=True,
     )
 
 
@@ -226,13 +230,32 @@ def _read_drive_file(path: str) -> tuple[np.ndarray, np.ndarray]:
     return data[:, 0], data[:, 1]
 
 
-def _bath_lists(args, with_v: bool) -> dict[str, np.ndarray]:
-    lists = {}
+def _bath_lists(args, with_v: bool) -> tuple[str, dict[str, np.ndarray]]:
+    """(family, value lists in record order: v, T, the family's parameters, Θ)."""
+    family, lists = family_lists(args)
     if with_v:
-        lists["v"] = parse_values("--v", args.v)
-    for dest, flag in _BATH_FLAGS.items():
-        lists[dest] = parse_values(flag, getattr(args, dest), angle=dest == "theta")
-    return lists
+        lists = {"v": parse_values("--v", args.v), **lists}
+    lists["theta"] = parse_values("--theta", args.theta, angle=True)
+    return family, lists
+
+
+def _family_bath(family: str, flat: dict[str, np.ndarray], args):
+    """The bath of every point (:func:`family_bath`) from the flat mesh `flat`."""
+    from ..spectral import family_parameters
+
+    values = {n: flat[n] for n in family_parameters(family) if n in flat}
+    return family_bath(family, values, args.spectral_density)
+
+
+def _name_family(records: list[dict], family: str, args) -> None:
+    """A family other than the paper's named first in each record (a table's file beside it)."""
+    if family == "exponential":
+        return
+    head = {"family": family}
+    if args.spectral_density is not None:
+        head["spectral_density"] = args.spectral_density
+    for i, rec in enumerate(records):
+        records[i] = {**head, **rec}
 
 
 def _check_outputs(args) -> None:
@@ -247,7 +270,7 @@ def _check_outputs(args) -> None:
 
 def _plan_trajectory(args) -> dict:
     """Everything checked and built (protocol, bath, options); raises before any work."""
-    from ..model import Bath, Drive
+    from ..model import Drive
     from ..neqb import check_neqb_validity
     from ..protocols import LinearSweep, PeriodicDrive, TabulatedDrive, TanhSweep
     from ..trajectories import prepare_system
@@ -337,7 +360,7 @@ def _plan_trajectory(args) -> dict:
     if args.window_tol is not None:
         _check_window_tol("--window-tol", args.window_tol)
     # values: the Cartesian product of all lists, built and validated eagerly by the library
-    lists = _bath_lists(args, with_v=drive == "linear")
+    family, lists = _bath_lists(args, with_v=drive == "linear")
     if drive == "linear" and finite:
         lists["eps_start"] = parse_values("--eps-start", args.eps_start)
         lists["eps_end"] = parse_values("--eps-end", args.eps_end)
@@ -351,8 +374,8 @@ def _plan_trajectory(args) -> dict:
     kwargs = {"times": times, "every": args.every}
     if drive == "linear" and finite:
         kwargs.update(eps_start=flat["eps_start"], eps_end=flat["eps_end"])
+    bath = _family_bath(family, flat, args)
     with user_input():
-        bath = Bath(gamma=flat["gamma"], s=flat["s"], omega_c=flat["omega_c"], T=flat["T"])
         if drive == "linear":
             protocol = Drive(v=flat["v"])
             if finite:
@@ -392,6 +415,7 @@ def _plan_trajectory(args) -> dict:
                 f"[{float(np.max(t0)):g}, {float(np.min(t1)):g}] (1/Δ)"
             )
     plan = {"drive": protocol, "bath": bath, "theta": flat["theta"], "shape": shape, "kind": drive, "finite": finite}
+    plan["family"] = family
     n = int(np.prod(shape))
     if converged:  # the ladder chooses every step: its first pass counted and estimated before any work
         options = {"dt": args.dt, "memory_time": args.memory, "pt_tol": args.pt_tol}
@@ -491,6 +515,7 @@ def run_trajectory(args) -> int:
     if np.any(bad):
         raise InputError(f"{int(bad.sum())} point(s) gave non-finite populations; nothing written")
     records = trajectory_records(ds, args.start)
+    _name_family(records, plan["family"], args)
     if window is not None:
         m = ds.sizes["time"]
         for i, rec in enumerate(records):
@@ -532,16 +557,17 @@ def _print_rows(records, columns, per_point=()) -> None:
 
 def run_window(args) -> int:
     from .. import dynamics, plotting
-    from ..model import Bath, Drive
-    from ..writers import window_records, write_records
+    from ..model import Drive
+    from ..writers import point_params, window_records, write_records
 
     _check_outputs(args)
     if args.v is None:
         raise InputError("window needs --v (the crossing window of the linear sweep)")
     _check_window_tol("--tol", args.tol)
-    flat, shape = _mesh(_bath_lists(args, with_v=True))
+    family, lists = _bath_lists(args, with_v=True)
+    flat, shape = _mesh(lists)
+    bath = _family_bath(family, flat, args)
     with user_input():
-        bath = Bath(gamma=flat["gamma"], s=flat["s"], omega_c=flat["omega_c"], T=flat["T"])
         drive = Drive(v=flat["v"])
     if args.engine != "neqb":
         ds = _exact_window(args, drive, bath, flat["theta"], int(np.prod(shape)))
@@ -559,6 +585,7 @@ def run_window(args) -> int:
         with user_input():
             ds = dynamics.crossing_window(drive, bath, flat["theta"], tol=args.tol, n_seg=n_seg, iterations=iterations)
     records = window_records(ds)
+    _name_family(records, family, args)
     extra = [k for k in _EXACT_WINDOW_COLUMNS if k in ds]
     for p, rec in enumerate(records):
         rec.update({k: float(ds[k].values[p]) for k in extra})
@@ -572,12 +599,7 @@ def run_window(args) -> int:
     finally:
         outputs.discard()
     columns = [
-        "v",
-        "T",
-        "gamma",
-        "s",
-        "omega_c",
-        "theta",
+        *point_params(ds),
         "eps_minus",
         "eps_minus_err",
         "eps_plus",

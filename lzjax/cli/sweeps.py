@@ -17,7 +17,7 @@ from .common import (
     check_output_path,
     engine_choices,
     engine_name,
-    family_from_args,
+    family_lists,
     parse_values,
     require_matplotlib,
     save_figure,
@@ -87,7 +87,7 @@ def add_quapi_parser(sub) -> None:
 def _grid_from_args(args) -> tuple[dict, dict[str, np.ndarray]]:
     """(the family's keywords of :func:`lzjax.sweep`: none for the paper's, else family and a
     table's file; the grid of the flags)."""
-    family, params = family_from_args(args)
+    family, lists = family_lists(args)
     if family == "exponential":  # the paper's: the grid (and records, stores) as they always were
         return {}, {
             "v": parse_values("--v", args.v),
@@ -98,8 +98,7 @@ def _grid_from_args(args) -> tuple[dict, dict[str, np.ndarray]]:
             "theta": parse_values("--theta", args.theta, angle=True),
             "delta": parse_values("--delta", args.delta),
         }
-    grid = {"v": parse_values("--v", args.v), "T": parse_values("--T", args.T)}
-    grid.update({n: parse_values(flag, text) for n, (flag, text) in params.items() if n != "T"})
+    grid = {"v": parse_values("--v", args.v), **lists}
     grid["theta"] = parse_values("--theta", args.theta, angle=True)
     grid["delta"] = parse_values("--delta", args.delta)
     bath = {"family": family, "table": args.spectral_density} if args.spectral_density else {"family": family}

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..adiabatic import asymptotic_rx, bloch_from_rho, dressed_state, rate_window, relax_tail, rho_from_bloch
-from ..model import Bath, Drive
+from ..model import Drive
 from ..protocols import DrivenSystem, LinearSweep
 from ..trajectories import prepare_system
 from .engines import PT, select_engine
@@ -201,16 +201,15 @@ def _flat_points(drive, bath, theta):
         raise ValueError("the crossing window is computed for the linear sweep: drive must be a Drive")
     system, _, shape, params = prepare_system(drive, bath, theta)
     n = int(np.prod(shape, dtype=int))
-    b = system.bath
-    leaves = [b.gamma, b.s, b.omega_c, b.T, system.drive.v, system.theta]
-    rows = np.stack([np.broadcast_to(np.asarray(a, float).reshape(-1), (n,)) for a in leaves], axis=1)
+    leaves, treedef = jax.tree_util.tree_flatten(system.bath)  # each 1-D of length n (a table's points static)
+    columns = [np.asarray(a, float).reshape(-1) for a in (*leaves, system.drive.v, system.theta)]
     points = [
         DrivenSystem(
-            drive=LinearSweep(v=float(row[4]), eps_start=-1.0, eps_end=1.0),
-            bath=Bath(*(float(x) for x in row[:4])),
-            theta=float(row[5]),
+            drive=LinearSweep(v=float(columns[-2][i]), eps_start=-1.0, eps_end=1.0),
+            bath=jax.tree_util.tree_unflatten(treedef, [float(c[i]) for c in columns[:-2]]),
+            theta=float(columns[-1][i]),
         )
-        for row in rows
+        for i in range(n)
     ]
     return points, shape, params
 
@@ -281,9 +280,10 @@ def exact_crossing_window(drive, bath, theta: Any = 0.0, *, tol: float = 1e-3, e
     """The crossing window [ε₋, ε₊] of the infinite linear sweep from the exact dynamics (module doc).
 
     **Arguments:**
-    - `drive`: :class:`lzjax.model.Drive` (Δ = 1); `bath` a :class:`lzjax.model.Bath`; `theta`
-      the coupling angle; leaves may be arrays (broadcast; the points run one by one, points of
-      one bath share their tensors).
+    - `drive`: :class:`lzjax.model.Drive` (Δ = 1); `bath` a spectral density
+      (:class:`lzjax.model.Bath` or a family of :mod:`lzjax.spectral`); `theta` the coupling
+      angle; leaves may be arrays (broadcast; the points run one by one, points of one bath share
+      their tensors).
     - `tol`: outside the window the bath changes P_LZ and P_ES by less than `tol` (accepted: [1e-6,
       0.1]); tol/2 per side, each edge accepted only with its error bar inside.
     - `engine`: the process tensor ("pt" or a configured :class:`lzjax.quapi.engines.PT`: its
