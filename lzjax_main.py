@@ -20,13 +20,23 @@ def _stop(signum, frame) -> None:
 
 
 def console_main() -> int:
-    """Import the command line with Ctrl-C handled by :func:`_stop`, then run it."""
+    """Hand the command to a warm lzjax process if one is waiting (:mod:`lzjax_warm`: no start-up
+    at all), else import the command line with Ctrl-C handled by :func:`_stop`, run it, and leave
+    a warm process for the next command."""
     previous = signal.signal(signal.SIGINT, _stop)
     try:
+        import lzjax_warm
+
+        environ, path = dict(os.environ), lzjax_warm.address()  # before JAX and lzjax set their own
+        code = lzjax_warm.run(sys.argv[1:], path)
+        if code is not None:
+            return code
         from lzjax.cli import console_main as run
     finally:
         signal.signal(signal.SIGINT, previous)
-    return run()
+    code = run()
+    lzjax_warm.start(sys.argv[1:], code, path, environ)
+    return code
 
 
 if __name__ == "__main__":

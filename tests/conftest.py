@@ -5,6 +5,7 @@ import shutil
 import tempfile
 
 os.environ.setdefault("LZJAX_NO_CACHE", "1")  # in-process CLI calls: no persistent cache (tested apart)
+os.environ.setdefault("LZJAX_WARM", "0")  # no warm lzjax process left behind (tests/test_warm.py starts its own)
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
