@@ -24,7 +24,8 @@ when |D| + err(D) ≤ tol/2 for both probabilities, D = P(window) − P(full): t
 extrapolated and barred by the ladder's rule (:func:`lzjax.quapi.trajectory_ladder.combine_runs`,
 δt, memory, compression, trace: errors common to both runs cancel in D) plus the golden-rule
 weight ∫Γ1 dt beyond ±E_x (the tails are not exact). Both sides run together, one vmapped call
-per halving. E_x: the smallest of 20·(4/3)^k whose tails carry less than tol/20 of ∫Γ1 dt.
+per halving. E_x: the smallest of :data:`lzjax.quapi.engines.pt.PT_WINDOWS` whose tails carry
+less than tol/20 of ∫Γ1 dt.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ test an engine's name:
 
   the convergence ladder (plain Python, on the host):
     group_keys(dimless) -> (n, k)    points with equal rows share a plan
+    split_groups(dimless, groups, tol) -> groups   (optional) the groups split further where
+                                     points of one group need different plans (PT: each
+                                     point's own exact window)
     ladder_plans(dimless, groups, tol) -> (plans, merge keys)
                                      per group a dict of named :class:`lzjax.quapi.plan.Run` (the
                                      rule of :func:`lzjax.quapi.ladder.combine` reads "fine",

@@ -42,9 +42,11 @@ where |Rich − fine| in full overstated it 10–20×); window error f·|Rich(wi
 Rich(fine, coarse)| with f = :data:`WINDOW_FACTOR` (a window error falling as slowly as ε_q^−0.8)
 or, once the window has been widened and three windows are known, ρ/(1 − ρ) ∈ [1, f] from the
 ratio ρ of the last two changes; memory 2|coarse − long|; compression 1.5625·|loose − coarser|.
-The first window is the smallest of 20·(4/3)^k whose tails carry < 30 tol of ∫Γ1 dt (their
-error is a small fraction of it, measured 0.2–9 %; not bounded by it: a sub-Ohmic bath showed
-6× more, so the pair always runs). Points whose bar exceeds tol are refined, up to
+The first window is, per point, the smallest of 19.19·(4/3)^k (the widest first window whose plan
+runs at the coarsest step 0.05) whose tails carry < 30 tol of ∫Γ1 dt (their error is a small
+fraction of it, measured 0.2–9 %; not bounded by it: a sub-Ohmic bath showed 6× more, so the pair
+always runs); points of one (v, bath) with different windows run different plans, sharing the
+tensors of equal steps. Points whose bar exceeds tol are refined, up to
 :data:`MAX_REFINEMENTS` times, in the part that dominates (``engine.refine_plan``: the window to
 the next of the grid, whose fine and coarse runs are the last wide pair; the step one level
 finer, reusing two of the three): runs already done are reused, never repeated.
@@ -379,6 +381,9 @@ def converge_quapi(
     b = dimless.bath
     keys = engine.group_keys(dimless)
     groups = [np.nonzero(np.all(keys == key, axis=1))[0] for key in np.unique(keys, axis=0)]
+    split = getattr(engine, "split_groups", None)  # optional: plans that differ within a group
+    if split is not None:
+        groups = split(dimless, groups, tol)
     plans, merge_keys = engine.ladder_plans(dimless, groups, tol)
     batches = _merge(groups, plans, merge_keys)
     check_ladder_speed(v)

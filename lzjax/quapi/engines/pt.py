@@ -60,7 +60,9 @@ __all__ = [
     "pt_plan",
     "pt_tol_default",
     "window_for",
+    "windows_each",
     "PT_WINDOWS",
+    "PT_FIRST_WINDOW",
     "PT_DT_RATIO",
     "PT_TAPER",
     "PT_DT_MAX",
@@ -496,9 +498,13 @@ def _wider(eps_q: float) -> float:
     return 4.0 * eps_q / 3.0 if j is None else PT_WINDOWS[0] * (4.0 / 3.0) ** (j + 1)
 
 
-#: candidate exact-window half-widths of the process-tensor ladder (units Δ): 20·(4/3)^k, so that
-#: a widened window's pair starts where the last one ended (its runs are reused)
-PT_WINDOWS = tuple(20.0 * (4.0 / 3.0) ** k for k in range(7))
+#: the first window of the grid (units Δ): the widest whose plan runs at the grid's coarsest step
+#: PT_DT_MAX, E(4ε/3)·1.5625 δt = PT_EDGE_PHASE at δt = 0.05 (ε = 19.19; it was 20, whose plans
+#: ran at δt = 0.04: 25 % more steps at every point that needs no wider window)
+PT_FIRST_WINDOW = 0.75 * math.sqrt((PT_EDGE_PHASE / (PT_DT_MAX * PT_DT_RATIO**2)) ** 2 - 1.0)
+#: candidate exact-window half-widths of the process-tensor ladder (units Δ): PT_FIRST_WINDOW·(4/3)^k,
+#: so that a widened window's pair starts where the last one ended (its runs are reused)
+PT_WINDOWS = tuple(PT_FIRST_WINDOW * (4.0 / 3.0) ** k for k in range(7))
 #: the ladder's first window leaves the golden-rule tails at most this many times `tol` of ∫Γ1 dt
 #: (their error is a small fraction of it, measured 0.2–9 %; the window pair measures it, and the
 #: ladder widens the window where it is too large: :meth:`PT.refine_plan`)
@@ -527,14 +533,26 @@ def pt_tol_default(tol: float, n_steps: int = 6000) -> float:
     return float(min(1e-8, max(1e-12, 6e-3 * float(tol) / max(int(n_steps), 1))))
 
 
+def windows_each(dimless, index, tail_tol: float) -> np.ndarray:
+    """Per point of the group `index`: the smallest ε_q of :data:`PT_WINDOWS` whose golden-rule
+    tails carry less than `tail_tol` of ∫Γ1 dt (the largest if none does)."""
+    group = take(dimless, index)
+    out = np.full(len(index), PT_WINDOWS[-1])
+    left = np.ones(len(index), dtype=bool)
+    for eq in PT_WINDOWS:
+        below = left & (np.asarray(tail_weights(group, eq)) < tail_tol)
+        out[below] = eq
+        left &= ~below
+        if not left.any():
+            break
+    return out
+
+
 def window_for(dimless, index, tail_tol: float) -> float:
     """The smallest ε_q of :data:`PT_WINDOWS` whose golden-rule tails carry less than `tail_tol`
-    of ∫Γ1 dt at every point of the group (the largest if none does)."""
-    group = take(dimless, index)
-    for eq in PT_WINDOWS:
-        if float(np.max(np.asarray(tail_weights(group, eq)))) < tail_tol:
-            return eq
-    return PT_WINDOWS[-1]
+    of ∫Γ1 dt at every point of the group (the largest if none does; the tails' weight falls
+    with ε_q, so this is the largest of :func:`windows_each`)."""
+    return float(np.max(windows_each(dimless, index, tail_tol)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -552,8 +570,8 @@ class PT:
       :func:`pt_step`: the largest of 0.05/1.25^k with δt ω_c ≤ 0.25 and E δt ≤ 2 for the
       coarsest run at the wide window's edge).
     - `eps_q`: half-width of the exact window (units of Δ; accepted: [5, 120]; default the
-      smallest of :data:`PT_WINDOWS` whose golden-rule tails carry < 10 tol of ∫Γ1 dt; the
-      window pair 4ε_q/3 measures their error).
+      smallest of :data:`PT_WINDOWS` whose golden-rule tails carry < 30 tol of ∫Γ1 dt at
+      that point, :meth:`split_groups`; the window pair 4ε_q/3 measures their error).
 
     Run settings (static, hashable): :class:`PTSettings`. See the module docstring.
     """
@@ -631,6 +649,20 @@ class PT:
         v = np.asarray(dimless.drive.v)
         leaves = [np.broadcast_to(np.asarray(x, dtype=float), v.shape) for x in jax.tree_util.tree_leaves(b)]
         return np.stack([v, np.broadcast_to(np.asarray(b.frequency_scale, dtype=float), v.shape), *leaves], axis=1)
+
+    def split_groups(self, dimless, groups, tol: float) -> list[np.ndarray]:
+        """The groups of :meth:`group_keys` split by each point's own exact window
+        (:func:`windows_each` at :data:`PT_TAIL_FACTOR`·tol): within a group (one v, one bath)
+        the tails' weight differs with Θ by orders of magnitude, and a point with light tails is
+        not given the wider window (and finer step) that its group's heaviest needs. A window
+        the user set leaves the groups as they are."""
+        if self.eps_q is not None:
+            return list(groups)
+        out = []
+        for index in groups:
+            each = windows_each(dimless, index, PT_TAIL_FACTOR * tol)
+            out.extend(index[each == eq] for eq in np.unique(each))
+        return out
 
     def ladder_plans(self, dimless, groups, tol: float):
         """(plans, merge keys) of the groups: the exact window (:func:`window_for` at
