@@ -10,10 +10,19 @@ per record interval the three steps take 25q, 20q and 16q steps (ratios exactly 
     long = (1.25 δ, 2 K_1)   loose = (1.5625 δ, K_2, 10·pt_tol)
 
 At every record time and for every observable (P_ground, P_excited, P_up, r_x, r_y, r_z):
-value Rich(fine, coarse) + the memory correction; error |Rich(fine, coarse) − Rich(coarse,
-coarser)| (δt) + 2|coarse − long| (memory, the p = 1 extrapolation) + 1.5625 |loose − coarser|
-(compression) + |Tr ρ − 1| (the largest over the runs): the rule of
-:func:`lzjax.quapi.ladder.combine` for end points. Where the largest bar exceeds `tol`, the
+value Rich(fine, coarse) + the memory correction, the rule of
+:func:`lzjax.quapi.ladder.combine` for end points; per part the differences that rule takes —
+Rich(fine, coarse) − Rich(coarse, coarser) (δt), 2(coarse − long) (memory, the p = 1
+extrapolation), 1.5625 (loose − coarser) (compression) — are taken of the adiabatic Bloch vector
+and split into its population and coherence parts: e_x = |Δr_x| and e_⊥ = |(Δr_y, Δr_z)|, the
+length of the coherence's error, which does not turn with its precession. Bars (each the sum over
+the parts, plus |Tr ρ − 1|, the largest over the runs): r_x e_x, P_ground and P_excited e_x/2;
+r_y and r_z e_⊥; the lab population P_up = (Tr ρ − r_x ε/E − r_z/E)/2, (|ε| e_x + e_⊥)/(2E).
+(Per observable, a difference crosses zero where the coherence oscillates and its bar with it: at
+the paper's Fig. 1 bath, Θ = 0, |ε| ≤ 4, the bars of r_y and P_up taken so were 2–3× below their
+true error at some record times, tests/test_trajectory_ladder.py. The trace distance |Δr|/2 for
+every probability would hold too, but puts the coherence's phase error, 20× the population's
+there, on the populations.) Where the largest bar exceeds `tol`, the
 part that dominates is refined (δ ÷ 1.6, the memory time doubled, or the truncation ÷ 10) and
 every run repeated, up to `max_refinements` times.
 
@@ -46,10 +55,14 @@ __all__ = [
     "LADDER_STEPS",
     "ladder_grid",
     "trajectory_steps",
+    "BLOCH",
+    "bloch_weights",
 ]
 
 #: the observables a converged trajectory extrapolates and bars (the trace is checked, not kept)
 TRAJECTORY_VARIABLES = ("P_ground", "P_excited", "P_up", "r_x", "r_y", "r_z")
+#: the adiabatic Bloch components (population r_x, coherence r_y, r_z)
+BLOCH = ("r_x", "r_y", "r_z")
 #: the steps of the fine, coarse and coarser runs per record interval, per unit of q
 LADDER_STEPS = (25, 20, 16)
 
@@ -146,10 +159,10 @@ def converge_trajectory(
 
     Returns the ``xarray.Dataset`` of :func:`exact_trajectory` (dims point, start, time; the
     values of the extrapolation) with, per observable X of :data:`TRAJECTORY_VARIABLES`, the
-    error bar `X_err`; the parts `err_dt`, `err_memory`, `err_compression`, `err_trace` (the
-    largest over the observables) per (point, start, time); `converged` per point (every bar of
-    the point ≤ tol); attributes `dt` (finest step), `memory_time`, `pt_tol`, `refinements`,
-    `tol`.
+    error bar `X_err` (population and coherence errors apart: module doc); the parts `err_dt`,
+    `err_memory`, `err_compression`, `err_trace` of the Bloch vector's error |Δr| per (point,
+    start, time); `converged` per point (every bar of the point ≤ tol); attributes `dt` (finest
+    step), `memory_time`, `pt_tol`, `refinements`, `tol`.
     """
     engine = select_engine(engine if engine is not None else "pt")
     if not isinstance(engine, PT):
@@ -189,7 +202,8 @@ def converge_trajectory(
             )
             for name, (i, k) in runs.items()
         }
-        value, err, parts = combine_runs(out, steps, runs["coarse"][1].kmax, s0)
+        eps = out["fine"]["epsilon"].values[:, None]  # (point, 1, time): the bias at the records
+        value, err, parts = combine_runs(out, steps, runs["coarse"][1].kmax, s0, epsilon=eps)
         worst = {name: float(np.max(p)) for name, p in parts.items()}
         if max(float(np.max(e)) for e in err.values()) <= tol or refinement == max_refinements:
             break
@@ -222,27 +236,53 @@ def converge_trajectory(
     return result
 
 
-def combine_runs(out: dict, steps, base: int, s0: float, names=TRAJECTORY_VARIABLES):
+def combine_runs(out: dict, steps, base: int, s0: float, names=TRAJECTORY_VARIABLES, epsilon=None):
     """(values, errors, parts) per observable of `names` from the five runs' results `out[run]`
     (datasets or dicts of arrays, with "trace" = Tr ρ; module doc); `steps` the fine, coarse,
-    coarser steps, `base` the coarse run's memory in steps, `s0` the low-frequency exponent."""
+    coarser steps, `base` the coarse run's memory in steps, `s0` the low-frequency exponent.
+    With `epsilon` (the bias at the records, broadcastable to the results; units Δ) the names are
+    :data:`TRAJECTORY_VARIABLES` and the bars split population and coherence errors (module doc;
+    parts: the Bloch vector's error |Δr|); without, each observable's own difference (the
+    crossing window's P_LZ, P_ES; parts: the largest over `names`). Parts: δt, memory,
+    compression, trace."""
     power = min(max(s0, 1.0), 3.0)
     k = 2 * base
-    value, err = {}, {}
-    parts = {name: 0.0 for name in ("dt", "memory", "compression", "trace")}
-    trace = np.max([np.abs(np.asarray(ds["trace"]) - 1.0) for ds in out.values()], axis=0)
+    value, signed = {}, {}
     for name in names:
         x = {run: np.asarray(ds[name]) for run, ds in out.items()}
         r12 = richardson(x["fine"], steps[0], x["coarse"], steps[1])
         r23 = richardson(x["coarse"], steps[1], x["coarser"], steps[2])
         diff = x["coarse"] - x["long"]
         value[name] = r12 + diff * k**power / (base**power - k**power)
-        own = {
-            "dt": np.abs(r12 - r23),
-            "memory": 2.0 * np.abs(diff),
-            "compression": np.abs(x["loose"] - x["coarser"]) * steps[2] / steps[0],
-            "trace": trace,
+        signed[name] = {
+            "dt": r12 - r23,
+            "memory": 2.0 * diff,
+            "compression": (x["loose"] - x["coarser"]) * steps[2] / steps[0],
         }
-        err[name] = sum(own.values())
-        parts = {p: np.maximum(parts[p], own[p]) for p in parts}
-    return value, err, parts
+    trace = np.max([np.abs(np.asarray(ds["trace"]) - 1.0) for ds in out.values()], axis=0)
+    own = {name: {p: np.abs(d) for p, d in signed[name].items()} for name in names}
+    if epsilon is not None:
+        e_x = sum(own["r_x"].values())
+        e_perp = sum(np.hypot(signed["r_y"][p], signed["r_z"][p]) for p in own["r_x"])
+        weights = bloch_weights(np.asarray(epsilon))
+        err = {name: weights[name][0] * e_x + weights[name][1] * e_perp + trace for name in names}
+        parts = {p: np.sqrt(sum(signed[r][p] ** 2 for r in BLOCH)) for p in own["r_x"]}
+    else:
+        err = {name: sum(own[name].values()) + trace for name in names}
+        parts = {p: np.max([own[name][p] for name in names], axis=0) for p in own[names[0]]}
+    return value, err, {**parts, "trace": trace}
+
+
+def bloch_weights(epsilon) -> dict[str, tuple]:
+    """Observable -> (weight of the population error e_x, of the coherence error e_⊥) in its bar
+    at bias `epsilon` (units Δ; module doc): each observable is linear in the adiabatic Bloch
+    vector (P_up = (Tr ρ − r_x ε/E − r_z/E)/2, E = √(1 + ε²))."""
+    energy = np.sqrt(1.0 + np.asarray(epsilon, dtype=float) ** 2)
+    return {
+        "P_ground": (0.5, 0.0),
+        "P_excited": (0.5, 0.0),
+        "P_up": (0.5 * np.abs(epsilon) / energy, 0.5 / energy),
+        "r_x": (1.0, 0.0),
+        "r_y": (0.0, 1.0),
+        "r_z": (0.0, 1.0),
+    }
