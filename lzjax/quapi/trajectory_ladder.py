@@ -57,6 +57,8 @@ __all__ = [
     "trajectory_steps",
     "BLOCH",
     "bloch_weights",
+    "converge_end_point",
+    "END_POINT_COLUMNS",
 ]
 
 #: the observables a converged trajectory extrapolates and bars (the trace is checked, not kept)
@@ -286,3 +288,120 @@ def bloch_weights(epsilon) -> dict[str, tuple]:
         "r_y": (0.0, 1.0),
         "r_z": (0.0, 1.0),
     }
+
+
+#: the settings an end point of a finite protocol records (:func:`converge_end_point`), in order
+END_POINT_COLUMNS = (
+    "dt",
+    "t_max",
+    "converged",
+    "memory_time",
+    "pt_tol",
+    "trace_err",
+    "err_dt",
+    "err_memory",
+    "err_compression",
+    "refinements",
+)
+
+
+def _take(system, in_axes, index):
+    """The points `index` of a flat batch of :func:`lzjax.trajectories.prepare_system` (leaves with
+    vmap axis 0 indexed, the others kept)."""
+    return jax.tree_util.tree_map(
+        lambda ax, a: a if ax is None else a[index], in_axes, system, is_leaf=lambda x: x is None
+    )
+
+
+def converge_end_point(
+    drive,
+    bath,
+    theta=0.0,
+    *,
+    tol: float = 1e-3,
+    eps_start=None,
+    eps_end=None,
+    dt: float | None = None,
+    memory_time: float | None = None,
+    pt_tol: float | None = None,
+    max_refinements: int = 3,
+    progress: bool = False,
+):
+    """End-point probabilities of a finite protocol with error bars: the last record of
+    :func:`converge_trajectory` (one record interval, tol on every observable of ρ at the end).
+
+    P_LZ: from the instantaneous ground state at t_start, the probability to be in the
+    instantaneous ground state at t_end; P_ES: the same for the excited state (the adiabatic
+    read-out at finite bias, no asymptotic tails). Points are grouped by (bath, duration), one
+    ladder per group (the process tensor serves one bath and one step per call).
+
+    **Arguments:** as :func:`converge_trajectory` (`drive` a protocol of :mod:`lzjax.protocols`,
+    or :class:`lzjax.model.Drive` with `eps_start`, `eps_end`); `progress` is accepted for the
+    sweep's signature (no bar).
+
+    Returns a :class:`lzjax.results.Result` of the broadcast batch shape (`t_max` the duration,
+    `eps_max` the largest |ε| of the two ends) with settings :data:`END_POINT_COLUMNS`: `dt`
+    the finest step, `memory_time`, `pt_tol`, `refinements`, `trace_err`, and the parts
+    `err_dt`, `err_memory`, `err_compression` of the end's Bloch-vector error (the larger of the
+    two starts; a probability's part is at most half of it).
+    """
+    from ..results import make_result
+
+    del progress
+    tol = check_ladder_tol(tol)
+    if isinstance(drive, Drive) and eps_start is None:
+        raise ValueError("eps_start and eps_end are needed with a linear Drive (a finite sweep)")
+    system, in_axes, shape, _ = prepare_system(drive, bath, theta, eps_start=eps_start, eps_end=eps_end)
+    n_points = int(np.prod(shape, dtype=int))
+    t0 = np.broadcast_to(np.asarray(system.drive.t_start, float), (n_points,))
+    t1 = np.broadcast_to(np.asarray(system.drive.t_end, float), (n_points,))
+    leaves = [np.broadcast_to(np.asarray(x, float), (n_points,)) for x in jax.tree_util.tree_leaves(system.bath)]
+    keys = np.stack([*leaves, t1 - t0], axis=1)
+    names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "eps_max", *END_POINT_COLUMNS)
+    out = {name: np.zeros(n_points) for name in names}
+    for key in np.unique(keys, axis=0):
+        index = np.flatnonzero(np.all(keys == key, axis=1))
+        part = _take(system, in_axes, index)
+        ds = converge_trajectory(
+            part.drive,
+            part.bath,
+            part.theta,
+            tol=tol,
+            n_times=1,
+            dt=dt,
+            memory_time=memory_time,
+            pt_tol=pt_tol,
+            max_refinements=max_refinements,
+        )
+        end = ds.isel(time=-1)
+        row = {
+            "P_LZ": end.P_ground.values[:, 0],
+            "P_ES": end.P_excited.values[:, 1],
+            "P_LZ_err": end.P_ground_err.values[:, 0],
+            "P_ES_err": end.P_excited_err.values[:, 1],
+            "eps_max": np.max(np.abs(ds.epsilon.values), axis=1),
+            "dt": ds.attrs["dt"],
+            "t_max": key[-1],
+            "memory_time": ds.attrs["memory_time"],
+            "pt_tol": ds.attrs["pt_tol"],
+            "refinements": ds.attrs["refinements"],
+            "trace_err": np.max(end.err_trace.values, axis=1),
+            **{f"err_{p}": np.max(end[f"err_{p}"].values, axis=1) for p in ("dt", "memory", "compression")},
+        }
+        for name, x in row.items():
+            out[name][index] = x
+    settings = {name: out[name] for name in END_POINT_COLUMNS if name not in ("t_max", "converged")}
+    settings["refinements"] = settings["refinements"].astype(int)
+    return make_result(
+        P_LZ=out["P_LZ"],
+        P_ES=out["P_ES"],
+        P_LZ_err=out["P_LZ_err"],
+        P_ES_err=out["P_ES_err"],
+        tol=tol,
+        eps_max=out["eps_max"],
+        t_max=out["t_max"],
+        engine="quapi-pt",
+        settings=settings,
+        shape=shape,
+        clip=True,
+    )
