@@ -42,11 +42,26 @@ from .spectral import (
 )
 from .writers import publish
 
-__all__ = ["PARAMETERS", "SweepResult", "sweep", "grid_problem", "grid_parameters", "sweep_family"]
+__all__ = [
+    "PARAMETERS",
+    "DRIVE_PARAMETERS",
+    "SweepResult",
+    "sweep",
+    "grid_problem",
+    "grid_parameters",
+    "sweep_family",
+]
 
 #: sweep parameters, in grid order: name -> accepted range (for messages)
 PARAMETERS = ("v", "T", "theta", "omega_c", "gamma", "s", "delta")
 _DEFAULTS = {"theta": 0.0, "delta": 1.0, "scale": 1.0}
+#: a finite protocol's grid axes (:mod:`lzjax.protocols`, units Δ and 1/Δ; "linear" is the finite
+#: sweep from eps_start to eps_end) in place of the infinite sweep's v and Δ; tanh's eps0 defaults to 0
+DRIVE_PARAMETERS = {
+    "linear": ("v", "eps_start", "eps_end"),
+    "tanh": ("amplitude", "tau", "t_start", "t_end", "eps0"),
+    "periodic": ("eps0", "amplitude", "omega", "t_start", "t_end"),
+}
 
 
 def _as_axis(name: str, value) -> np.ndarray:
@@ -57,13 +72,22 @@ def _as_axis(name: str, value) -> np.ndarray:
     return arr
 
 
-def grid_parameters(family=None) -> tuple[str, ...]:
+def grid_parameters(family=None, drive=None) -> tuple[str, ...]:
     """The grid axes of a family, in grid order: :data:`PARAMETERS` for the paper's (None or
     "exponential"), else v, T, Θ, the family's other parameters (field order; a sum's with the
-    part's index, :func:`lzjax.spectral.family_parameters`), Δ."""
+    part's index, :func:`lzjax.spectral.family_parameters`), Δ. With a finite protocol `drive`
+    (a name of :data:`DRIVE_PARAMETERS`) its parameters replace v, and Δ is 1 (no axis)."""
     if family is None or (sum_parts(family) is None and family_class(family) is Bath):
-        return PARAMETERS
-    return ("v", "T", "theta", *(n for n in family_parameters(family) if n != "T"), "delta")
+        axes = PARAMETERS
+    else:
+        axes = ("v", "T", "theta", *(n for n in family_parameters(family) if n != "T"), "delta")
+    if drive is None:
+        return axes
+    if drive not in DRIVE_PARAMETERS:
+        raise ValueError(
+            f"drive must be one of {', '.join(map(repr, DRIVE_PARAMETERS))} (a finite protocol), got {drive!r}"
+        )
+    return (*DRIVE_PARAMETERS[drive], *axes[1:-1])
 
 
 def sweep_family(family=None, table=None) -> dict[str, Any] | None:
@@ -93,14 +117,15 @@ def sweep_family(family=None, table=None) -> dict[str, Any] | None:
     return {"family": "tabulated", **extra, "omega": list(points.omega), "G": list(points.G)}
 
 
-def grid_problem(family=None, table=None, **params) -> tuple[LZProblem, dict[str, np.ndarray]]:
+def grid_problem(family=None, table=None, drive=None, **params) -> tuple[Any, dict[str, np.ndarray]]:
     """Validated :class:`LZProblem` on the Cartesian grid of `params`, and the coordinates.
 
     Missing `theta` defaults to 0, `delta` to 1 (a table's `scale` to 1); the bath's other
     parameters (:func:`grid_parameters` of `family`, default v, T, omega_c, gamma, s) are
-    required. `family`, `table`: see :func:`sweep_family`.
+    required. `family`, `table`: see :func:`sweep_family`. With a finite protocol `drive`
+    (:data:`DRIVE_PARAMETERS`) a :class:`lzjax.protocols.DrivenSystem` of that protocol instead.
     """
-    names = grid_parameters(family)
+    names = grid_parameters(family, drive)
     bath_info = sweep_family(family, table)
     unknown = set(params) - set(names)
     if unknown:
@@ -109,8 +134,8 @@ def grid_problem(family=None, table=None, **params) -> tuple[LZProblem, dict[str
     for name in names:
         if name in params and params[name] is not None:
             coords[name] = _as_axis(name, params[name])
-        elif name in _DEFAULTS:
-            coords[name] = np.array([_DEFAULTS[name]])
+        elif name in _DEFAULTS or (drive == "tanh" and name == "eps0"):
+            coords[name] = np.array([_DEFAULTS.get(name, 0.0)])
         else:
             raise ValueError(f"sweep parameter {name!r} is required")
     mesh = dict(zip(names, np.meshgrid(*coords.values(), indexing="ij"), strict=False))
@@ -121,6 +146,11 @@ def grid_problem(family=None, table=None, **params) -> tuple[LZProblem, dict[str
         leaves = {n: mesh[n] for n in family_parameters(bath_info["family"])}
         table = (tuple(bath_info["omega"]), tuple(bath_info["G"])) if "omega" in bath_info else ()
         bath = build_family(bath_info["family"], leaves, table)
+    if drive is not None:
+        from .protocols import PROTOCOLS, DrivenSystem
+
+        protocol = PROTOCOLS[drive](**{n: mesh[n] for n in DRIVE_PARAMETERS[drive]})
+        return DrivenSystem(drive=protocol, bath=bath, theta=mesh["theta"]), coords
     problem = LZProblem(drive=Drive(v=mesh["v"], delta=mesh["delta"]), bath=bath, theta=mesh["theta"])
     return problem, coords
 
@@ -224,10 +254,13 @@ class SweepResult:
         coords = {n: (n, c) if n in keep else c[0] for n, c in self.coords.items()}
         return xr.Dataset(data_vars, coords=coords, attrs={k: str(v) for k, v in self.attrs.items()})
 
-    def plot(self, path: str | os.PathLike | None = None, *, x: str = "v", ax=None):
-        """P_LZ (solid) and P_ES (dashed) against `x`, one colour per other grid point."""
+    def plot(self, path: str | os.PathLike | None = None, *, x: str | None = None, ax=None):
+        """P_LZ (solid) and P_ES (dashed) against `x` (default v, or a finite protocol's first
+        swept parameter), one colour per other grid point."""
         from .plotting import plot_probabilities
 
+        if x is None:
+            x = "v" if "v" in self.coords else (*self.dims, *self.coords)[0]
         return plot_probabilities(self, path=path, x=x, ax=ax)
 
 
@@ -252,6 +285,8 @@ _ENGINE_OPTIONS = {
     "neqb": {"tol", "n_steps", "max_steps", "n_outer", "eps_max"},
     "quapi": {"dt", "kmax", "tmax", "tol", "budget", "eps_q", "compensate", "method", "memory", "pt_tol", "chi_max"},
 }
+#: the options of a finite protocol's end points (:func:`lzjax.quapi.trajectory_ladder.converge_end_point`)
+_PROTOCOL_OPTIONS = {"tol", "dt", "memory", "pt_tol", "method"}
 _FIXED_QUAPI = {"dt", "kmax", "tmax"}
 
 
@@ -296,6 +331,36 @@ def engine_call(engine: str, options: dict, progress: bool):
     return run, names
 
 
+def _protocol_call(engine: str, options: dict, progress: bool):
+    """(function system -> dict of result arrays, result names) of a finite protocol's end points:
+    the converged exact trajectory's last record (:func:`lzjax.quapi.trajectory_ladder.converge_end_point`,
+    the process tensor), `tol` required; its settings `dt`, `memory`, `pt_tol`."""
+    from .quapi.trajectory_ladder import END_POINT_COLUMNS, converge_end_point
+
+    if engine != "quapi":
+        raise ValueError(f"a finite protocol (drive) runs engine 'quapi' (its exact end points), not {engine!r}")
+    unknown = set(options) - _PROTOCOL_OPTIONS
+    if unknown:
+        raise ValueError(
+            f"option(s) {sorted(unknown)} do not apply to a finite protocol's end points; options: "
+            f"{sorted(_PROTOCOL_OPTIONS)}"
+        )
+    if "tol" not in options:
+        raise ValueError("a finite protocol's end points need tol (the converged trajectory's target error)")
+    if options.get("method", "pt") != "pt":
+        raise ValueError(
+            f"a finite protocol's end points run method 'pt' (the process tensor), got {options['method']!r}"
+        )
+    kwargs = {("memory_time" if k == "memory" else k): x for k, x in options.items() if k != "method"}
+    names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", *END_POINT_COLUMNS, "status")
+
+    def run(system):
+        values = converge_end_point(system.drive, system.bath, system.theta, progress=progress, **kwargs).fields()
+        return {n: np.asarray(values[n]).reshape(-1) for n in names}
+
+    return run, names
+
+
 def quapi_engine(options: dict):
     """The exact engine of a quapi sweep (:func:`lzjax.quapi.engines.select_engine`), configured
     with the ladder settings among `options`: `method` if given, else the plain ADT for fixed
@@ -320,7 +385,7 @@ def _default_chunk_size(engine: str, options: dict) -> int:
 
 _REAL_OPTIONS = {"tol", "eps_max", "dt", "tmax", "eps_q", "memory", "pt_tol"}
 _INT_OPTIONS = {"n_steps", "max_steps", "n_outer", "kmax", "budget", "chi_max"}
-_STR_OPTIONS = {"method"}
+_STR_OPTIONS = {"method", "drive"}
 _BOOL_OPTIONS = {"compensate"}
 _OPTIONAL = {"eps_max"}  # None means "the engine's default"
 
@@ -355,6 +420,7 @@ def sweep(
     store: str | os.PathLike | None = None,
     family=None,
     table=None,
+    drive=None,
     **params_and_options,
 ) -> SweepResult:
     """Evaluate `engine` ("neqb" or "quapi") on the Cartesian grid of the given parameters.
@@ -374,6 +440,11 @@ def sweep(
       :func:`lzjax.quapi.converge_quapi` (`tol`, `eps_q`, `compensate`; `method` "pt", the
       default, with `memory`, `pt_tol`, `chi_max`, or "adt" with `budget`; giving `budget`
       selects the ADT).
+    - `drive`: a finite protocol instead of the infinite linear sweep, by name ("linear" from
+      eps_start to eps_end at speed v, "tanh", "periodic": :data:`DRIVE_PARAMETERS`, swept over
+      its parameters in place of v and delta, units Δ and 1/Δ); engine "quapi" with `tol` (and
+      `dt`, `memory`, `pt_tol`): P_LZ, P_ES at the protocol's end with error bars, from the
+      converged exact trajectory (:func:`lzjax.quapi.trajectory_ladder.converge_end_point`).
     - `chunk_size`: points per engine call (default: 4096 for NEQB; for QUAPI what half the
       free memory holds); peak memory is set by one chunk, not by the grid.
     - `store`: a results file (JSON lines, :mod:`lzjax.store`) that finished chunks are
@@ -392,24 +463,29 @@ def sweep(
     from .progress import progress_bar
     from .store import SweepInterrupted, SweepStore, sweep_header
 
-    axes = grid_parameters(family)
+    axes = grid_parameters(family, drive)
     bath_info = sweep_family(family, table)
     params = {k: params_and_options.pop(k) for k in axes if k in params_and_options}
     options = params_and_options
     check_path("store", store)
     _check_option_types(options)
     stray = set(options) - _ENGINE_OPTIONS.get(engine, set(options))
-    if bath_info is not None and stray:
+    if bath_info is not None and stray and drive is None:
         raise ValueError(
             f"unknown sweep parameter(s) or {engine} option(s) {sorted(stray)}; parameters of family "
             f"{bath_info['family']!r}: {list(axes)}, options: {sorted(_ENGINE_OPTIONS[engine])}"
         )
-    run, names = engine_call(engine, options, progress)
-    problem, coords = grid_problem(family, table, **params)
+    if drive is None:
+        run, names = engine_call(engine, options, progress)
+    else:
+        run, names = _protocol_call(engine, options, progress)
+    problem, coords = grid_problem(family, table, drive, **params)
+    if drive is not None:  # part of the sweep's identity (records, stores)
+        options = {"drive": drive, **options}
     flat, shape = flatten_problem(problem)
     n_points = int(np.prod(shape))
     if chunk_size is None:
-        chunk_size = _default_chunk_size(engine, options)
+        chunk_size = 256 if drive is not None else _default_chunk_size(engine, options)
     if isinstance(chunk_size, (bool, np.bool_)) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     rows = _chunk_rows(n_points, int(chunk_size))

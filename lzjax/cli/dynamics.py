@@ -55,7 +55,7 @@ from .common import (
 )
 from .size import size_check
 
-__all__ = ["add_trajectory_parser", "add_window_parser", "run_trajectory", "run_window"]
+__all__ = ["add_trajectory_parser", "add_window_parser", "run_trajectory", "run_window", "estimate_converged"]
 
 #: protocol flags (dest -> flag) and which drive needs / accepts them
 _DRIVE_FLAGS = {
@@ -423,7 +423,7 @@ def _plan_trajectory(args) -> dict:
         kwargs.update(tol=args.tol, n_times=64 if args.n_times is None else args.n_times)
         if drive == "linear":
             kwargs.update(eps_start=flat["eps_start"], eps_end=flat["eps_end"])
-        _estimate_converged(plan, kwargs, n, args.yes)
+        estimate_converged(plan, kwargs, n, args.yes)
         return {**plan, "kwargs": kwargs, "exact": True, "converged": True}
     # dt and n_steps are the engines' to check (first thing, before any work: see run_trajectory)
     if exact:
@@ -475,7 +475,7 @@ def _plan_trajectory(args) -> dict:
     return {**plan, "kwargs": kwargs, "exact": exact}
 
 
-def _estimate_converged(plan: dict, kwargs: dict, n: int, yes: bool) -> None:
+def estimate_converged(plan: dict, kwargs: dict, n: int, yes: bool) -> None:
     """The converged trajectory's first pass counted (:func:`lzjax.quapi.trajectory_ladder.trajectory_steps`:
     its five runs take 97/25 of the fine run's steps), checked against the step and batch limits
     and estimated like the fixed-settings paths; a refinement pass may repeat it up to three times."""

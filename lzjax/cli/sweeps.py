@@ -18,6 +18,7 @@ from .common import (
     engine_choices,
     engine_name,
     family_lists,
+    parameter_flag,
     parse_values,
     require_matplotlib,
     save_figure,
@@ -28,8 +29,8 @@ from .size import n_points, size_check
 __all__ = ["add_neqb_parser", "add_quapi_parser", "run_neqb", "run_quapi", "emit"]
 
 
-def _add_parameter_flags(p: argparse.ArgumentParser) -> None:
-    add_physics_flags(p, families=True)
+def _add_parameter_flags(p: argparse.ArgumentParser, v_required: bool = True) -> None:
+    add_physics_flags(p, families=True, v_required=v_required)
     p.add_argument("--out", help="write results: .json (list of records) or .csv")
     p.add_argument("--plot", help="draw P_LZ (solid) and P_ES (dashed) against v to this PNG/PDF/SVG")
     p.add_argument("--store", help="keep finished chunks in this JSON-lines file; rerun to resume")
@@ -44,9 +45,23 @@ def add_neqb_parser(sub) -> None:
 
 
 def add_quapi_parser(sub) -> None:
+    from ..sweeps import DRIVE_PARAMETERS
+
     p = sub.add_parser("quapi", help="QUAPI path integral over a parameter grid")
-    _add_parameter_flags(p)
-    p.add_argument("--dt", type=float, help="fixed Trotter step δt in 1/Δ (with --kmax, --tmax)")
+    _add_parameter_flags(p, v_required=False)  # --v: the infinite sweep's (checked in run_quapi)
+    p.add_argument(
+        "--drive",
+        choices=list(DRIVE_PARAMETERS),
+        help="a finite protocol instead of the infinite linear sweep: linear (ε = v t from --eps-start to "
+        "--eps-end), tanh (ε₀ + A tanh(t/τ): --amplitude --tau --t-start --t-end [--eps0]), periodic "
+        "(ε₀ + A cos ωt: --eps0 --amplitude --omega --t-start --t-end); with --tol: P_LZ, P_ES at its end with "
+        "error bars, from the converged exact trajectory (process tensor; --dt the finest step, --memory, --pt-tol)",
+    )
+    for name in dict.fromkeys(n for names in DRIVE_PARAMETERS.values() for n in names if n != "v"):
+        p.add_argument(parameter_flag(name), dest=name, help=f"--drive: protocol parameter {name} (Δ, 1/Δ; list)")
+    p.add_argument(
+        "--dt", type=float, help="fixed Trotter step δt in 1/Δ (with --kmax, --tmax; with --drive the ladder's finest)"
+    )
     p.add_argument("--kmax", type=int, help="fixed memory length in steps (with --dt, --tmax)")
     p.add_argument("--tmax", type=float, help="fixed protocol duration in 1/Δ (with --dt, --kmax)")
     p.add_argument("--tol", type=float, help="convergence mode: target error (ladder in δt, k_max, t_max)")
@@ -214,8 +229,78 @@ _LADDER_FLAGS = {"--budget": "budget", "--eps-q": "eps_q", "--memory": "memory",
 
 
 def run_quapi(args) -> int:
+    from ..sweeps import DRIVE_PARAMETERS
+
     _check_sweep_paths(args)
+    if args.drive is not None:
+        return _run_protocol(args)
+    stray = [parameter_flag(n) for n in _protocol_names(DRIVE_PARAMETERS) if getattr(args, n) is not None]
+    if stray:
+        raise InputError(
+            f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} with --drive (a finite protocol)"
+        )
+    if args.v is None:
+        raise InputError("quapi needs --v (the sweep speeds of the infinite linear drive) or --drive")
     return _run_sweep("quapi", args, _quapi_options(args))
+
+
+def _protocol_names(drive_parameters: dict) -> list[str]:
+    """Every finite protocol's parameters but v (their flags belong to --drive)."""
+    return list(dict.fromkeys(n for names in drive_parameters.values() for n in names if n != "v"))
+
+
+def _run_protocol(args) -> int:
+    """`lzjax quapi --drive NAME --tol δ`: the end points of a finite protocol over the grid of
+    the flags (:func:`lzjax.sweep` with `drive`), every flag checked and the first pass of every
+    point counted and estimated before any work."""
+    from ..quapi.engines import PT
+    from ..quapi.ladder import check_ladder_tol
+    from ..sweeps import DRIVE_PARAMETERS, grid_problem, sweep
+    from .dynamics import estimate_converged
+
+    drive = args.drive
+    names = DRIVE_PARAMETERS[drive]
+    stray = [parameter_flag(n) for n in ["v", *_protocol_names(DRIVE_PARAMETERS)] if n not in names]
+    stray = [f for f in stray if getattr(args, f[2:].replace("-", "_")) is not None]
+    ladder = {"--kmax": args.kmax, "--tmax": args.tmax, "--budget": args.budget, "--eps-q": args.eps_q}
+    stray += [f for f, x in {**ladder, "--compensate": args.compensate or None}.items() if x is not None]
+    if stray:
+        raise InputError(f"{', '.join(stray)} {'does' if len(stray) == 1 else 'do'} not apply to --drive {drive}")
+    missing = [parameter_flag(n) for n in names if getattr(args, n) is None and (drive, n) != ("tanh", "eps0")]
+    if missing:
+        raise InputError(f"--drive {drive} needs {', '.join(missing)}")
+    if args.tol is None:
+        raise InputError(f"--drive {drive} gives converged end points: it needs --tol (with --dt the finest step)")
+    if args.quapi_engine is not None and engine_name(args.quapi_engine) != "pt":
+        raise InputError(f"--drive runs --engine pt (the converged exact trajectory), not --engine {args.quapi_engine}")
+    if np.any(parse_values("--delta", args.delta) != 1.0):
+        raise InputError("--delta must be 1 with --drive (energies in units of Δ, times in 1/Δ)")
+    options = {k: x for k, x in (("dt", args.dt), ("memory", args.memory), ("pt_tol", args.pt_tol)) if x is not None}
+    with user_input():
+        check_ladder_tol(args.tol)
+        PT().configured(**options)
+    family, grid = family_lists(args)
+    grid = {n: parse_values(parameter_flag(n), getattr(args, n)) for n in names if getattr(args, n) is not None} | grid
+    grid["theta"] = parse_values("--theta", args.theta, angle=True)
+    bath = {} if family == "exponential" else {"family": family, "table": args.spectral_density}
+    with user_input():  # every protocol and bath of the grid, and every point's first pass counted
+        system, _ = grid_problem(**bath, drive=drive, **grid)
+    plan = {"drive": system.drive, "bath": system.bath, "theta": system.theta}
+    estimate_converged(plan, {"n_times": 1, "dt": args.dt}, n_points(grid), args.yes)
+    with user_input():
+        result = sweep(
+            "quapi",
+            drive=drive,
+            progress=True,
+            store=args.store,
+            chunk_size=args.chunk_size,
+            tol=args.tol,
+            **bath,
+            **options,
+            **grid,
+        )
+    emit(result, args.out, args.plot)
+    return 0
 
 
 # -- results: table or records, plot, warnings -------------------------------------------------
@@ -223,6 +308,7 @@ def _print_table(records: list[dict]) -> None:
     columns = [
         "family",
         "v",
+        *_PROTOCOL_COLUMNS,
         "T",
         "gamma",
         "s",
@@ -253,6 +339,8 @@ def _print_table(records: list[dict]) -> None:
 
 #: the parameters of the families beyond the paper's, as record columns
 _FAMILY_COLUMNS = ("lam", "gamma_d", "omega_0", "gamma_b", "scale")
+#: the finite protocols' parameters (lzjax.sweeps.DRIVE_PARAMETERS but v), as record columns
+_PROTOCOL_COLUMNS = ("eps_start", "eps_end", "amplitude", "tau", "eps0", "omega", "t_start", "t_end")
 
 
 def _part_columns(rec: dict) -> list[str]:
@@ -261,7 +349,7 @@ def _part_columns(rec: dict) -> list[str]:
 
 
 def _describe(rec: dict) -> str:
-    keys = ("v", "T", "gamma", "s", "omega_c", *_FAMILY_COLUMNS, *_part_columns(rec), "theta")
+    keys = ("v", *_PROTOCOL_COLUMNS, "T", "gamma", "s", "omega_c", *_FAMILY_COLUMNS, *_part_columns(rec), "theta")
     return "(" + ", ".join(f"{k}={rec[k]:g}" for k in keys if k in rec) + ")"
 
 

@@ -13,7 +13,8 @@ Layout (one idea per module):
   float32 path;
 - `solve`: fixed-settings calls; `ladder`: the convergence ladder (:func:`converge_quapi`);
   `trajectory`: ρ(t) along finite protocols (:func:`exact_trajectory`); `trajectory_ladder`:
-  converged trajectories with error bars (:func:`converge_trajectory`); `crossing`: the crossing
+  converged trajectories with error bars (:func:`converge_trajectory`) and a finite protocol's
+  end points (:func:`converge_end_point`); `crossing`: the crossing
   window of the exact dynamics (:func:`exact_crossing_window`).
 """
 
@@ -24,13 +25,14 @@ from .influence import Eta, eta_coefficients
 from .ladder import converge_quapi
 from .solve import estimate_memory_bytes, quapi_probabilities, quapi_window_probabilities, solve_quapi
 from .trajectory import exact_trajectory
-from .trajectory_ladder import converge_trajectory
+from .trajectory_ladder import converge_end_point, converge_trajectory
 
 __all__ = [
     "converge_quapi",
     "solve_quapi",
     "exact_trajectory",
     "converge_trajectory",
+    "converge_end_point",
     "exact_crossing_window",
     "quapi_probabilities",
     "quapi_window_probabilities",

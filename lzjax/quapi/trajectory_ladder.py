@@ -10,10 +10,19 @@ per record interval the three steps take 25q, 20q and 16q steps (ratios exactly 
     long = (1.25 δ, 2 K_1)   loose = (1.5625 δ, K_2, 10·pt_tol)
 
 At every record time and for every observable (P_ground, P_excited, P_up, r_x, r_y, r_z):
-value Rich(fine, coarse) + the memory correction; error |Rich(fine, coarse) − Rich(coarse,
-coarser)| (δt) + 2|coarse − long| (memory, the p = 1 extrapolation) + 1.5625 |loose − coarser|
-(compression) + |Tr ρ − 1| (the largest over the runs): the rule of
-:func:`lzjax.quapi.ladder.combine` for end points. Where the largest bar exceeds `tol`, the
+value Rich(fine, coarse) + the memory correction, the rule of
+:func:`lzjax.quapi.ladder.combine` for end points; per part the differences that rule takes —
+Rich(fine, coarse) − Rich(coarse, coarser) (δt), 2(coarse − long) (memory, the p = 1
+extrapolation), 1.5625 (loose − coarser) (compression) — are taken of the adiabatic Bloch vector
+and split into its population and coherence parts: e_x = |Δr_x| and e_⊥ = |(Δr_y, Δr_z)|, the
+length of the coherence's error, which does not turn with its precession. Bars (each the sum over
+the parts, plus |Tr ρ − 1|, the largest over the runs): r_x e_x, P_ground and P_excited e_x/2;
+r_y and r_z e_⊥; the lab population P_up = (Tr ρ − r_x ε/E − r_z/E)/2, (|ε| e_x + e_⊥)/(2E).
+(Per observable, a difference crosses zero where the coherence oscillates and its bar with it: at
+the paper's Fig. 1 bath, Θ = 0, |ε| ≤ 4, the bars of r_y and P_up taken so were 2–3× below their
+true error at some record times, tests/test_trajectory_ladder.py. The trace distance |Δr|/2 for
+every probability would hold too, but puts the coherence's phase error, 20× the population's
+there, on the populations.) Where the largest bar exceeds `tol`, the
 part that dominates is refined (δ ÷ 1.6, the memory time doubled, or the truncation ÷ 10) and
 every run repeated, up to `max_refinements` times.
 
@@ -46,10 +55,16 @@ __all__ = [
     "LADDER_STEPS",
     "ladder_grid",
     "trajectory_steps",
+    "BLOCH",
+    "bloch_weights",
+    "converge_end_point",
+    "END_POINT_COLUMNS",
 ]
 
 #: the observables a converged trajectory extrapolates and bars (the trace is checked, not kept)
 TRAJECTORY_VARIABLES = ("P_ground", "P_excited", "P_up", "r_x", "r_y", "r_z")
+#: the adiabatic Bloch components (population r_x, coherence r_y, r_z)
+BLOCH = ("r_x", "r_y", "r_z")
 #: the steps of the fine, coarse and coarser runs per record interval, per unit of q
 LADDER_STEPS = (25, 20, 16)
 
@@ -138,7 +153,11 @@ def converge_trajectory(
     - `n_times`: record intervals M (accepted: integer in [1, 10000]): M + 1 evenly spaced times.
     - `engine`: the process tensor (`"pt"` or a configured :class:`lzjax.quapi.engines.PT`; its
       `memory_time`, `pt_tol`, `chi_max`, `dt` are used). The plain ADT has no converged
-      trajectory (fixed settings: :func:`exact_trajectory`).
+      trajectory (fixed settings: :func:`exact_trajectory`): its at most 14 steps of memory
+      (0.56/Δ at δt 0.04) lie far inside the bath's, where the error of a shorter partner does
+      not bound the memory error — tried with the ladder's runs at K, 0.8K and a partner two steps
+      (or K/2) shorter at the paper's Fig. 1 bath, |ε| ≤ 4: covered at K = 8, but at K = 10 the
+      population of the transversal point was 2.3× (1.01×) its bar off a far finer run.
     - `dt`, `memory_time`, `pt_tol`: the engine's settings given one by one (`dt` the finest step
       in 1/Δ: default :func:`trajectory_step`; memory time in 1/Δ, default 6.4; truncation:
       default :func:`lzjax.quapi.engines.pt.pt_tol_default` for the fine run's step count).
@@ -146,10 +165,10 @@ def converge_trajectory(
 
     Returns the ``xarray.Dataset`` of :func:`exact_trajectory` (dims point, start, time; the
     values of the extrapolation) with, per observable X of :data:`TRAJECTORY_VARIABLES`, the
-    error bar `X_err`; the parts `err_dt`, `err_memory`, `err_compression`, `err_trace` (the
-    largest over the observables) per (point, start, time); `converged` per point (every bar of
-    the point ≤ tol); attributes `dt` (finest step), `memory_time`, `pt_tol`, `refinements`,
-    `tol`.
+    error bar `X_err` (population and coherence errors apart: module doc); the parts `err_dt`,
+    `err_memory`, `err_compression`, `err_trace` of the Bloch vector's error |Δr| per (point,
+    start, time); `converged` per point (every bar of the point ≤ tol); attributes `dt` (finest
+    step), `memory_time`, `pt_tol`, `refinements`, `tol`.
     """
     engine = select_engine(engine if engine is not None else "pt")
     if not isinstance(engine, PT):
@@ -189,7 +208,8 @@ def converge_trajectory(
             )
             for name, (i, k) in runs.items()
         }
-        value, err, parts = combine_runs(out, steps, runs["coarse"][1].kmax, s0)
+        eps = out["fine"]["epsilon"].values[:, None]  # (point, 1, time): the bias at the records
+        value, err, parts = combine_runs(out, steps, runs["coarse"][1].kmax, s0, epsilon=eps)
         worst = {name: float(np.max(p)) for name, p in parts.items()}
         if max(float(np.max(e)) for e in err.values()) <= tol or refinement == max_refinements:
             break
@@ -222,27 +242,170 @@ def converge_trajectory(
     return result
 
 
-def combine_runs(out: dict, steps, base: int, s0: float, names=TRAJECTORY_VARIABLES):
+def combine_runs(out: dict, steps, base: int, s0: float, names=TRAJECTORY_VARIABLES, epsilon=None):
     """(values, errors, parts) per observable of `names` from the five runs' results `out[run]`
     (datasets or dicts of arrays, with "trace" = Tr ρ; module doc); `steps` the fine, coarse,
-    coarser steps, `base` the coarse run's memory in steps, `s0` the low-frequency exponent."""
+    coarser steps, `base` the coarse run's memory in steps, `s0` the low-frequency exponent.
+    With `epsilon` (the bias at the records, broadcastable to the results; units Δ) the names are
+    :data:`TRAJECTORY_VARIABLES` and the bars split population and coherence errors (module doc;
+    parts: the Bloch vector's error |Δr|); without, each observable's own difference (the
+    crossing window's P_LZ, P_ES; parts: the largest over `names`). Parts: δt, memory,
+    compression, trace."""
     power = min(max(s0, 1.0), 3.0)
     k = 2 * base
-    value, err = {}, {}
-    parts = {name: 0.0 for name in ("dt", "memory", "compression", "trace")}
-    trace = np.max([np.abs(np.asarray(ds["trace"]) - 1.0) for ds in out.values()], axis=0)
+    value, signed = {}, {}
     for name in names:
         x = {run: np.asarray(ds[name]) for run, ds in out.items()}
         r12 = richardson(x["fine"], steps[0], x["coarse"], steps[1])
         r23 = richardson(x["coarse"], steps[1], x["coarser"], steps[2])
         diff = x["coarse"] - x["long"]
         value[name] = r12 + diff * k**power / (base**power - k**power)
-        own = {
-            "dt": np.abs(r12 - r23),
-            "memory": 2.0 * np.abs(diff),
-            "compression": np.abs(x["loose"] - x["coarser"]) * steps[2] / steps[0],
-            "trace": trace,
+        signed[name] = {
+            "dt": r12 - r23,
+            "memory": 2.0 * diff,
+            "compression": (x["loose"] - x["coarser"]) * steps[2] / steps[0],
         }
-        err[name] = sum(own.values())
-        parts = {p: np.maximum(parts[p], own[p]) for p in parts}
-    return value, err, parts
+    trace = np.max([np.abs(np.asarray(ds["trace"]) - 1.0) for ds in out.values()], axis=0)
+    own = {name: {p: np.abs(d) for p, d in signed[name].items()} for name in names}
+    if epsilon is not None:
+        e_x = sum(own["r_x"].values())
+        e_perp = sum(np.hypot(signed["r_y"][p], signed["r_z"][p]) for p in own["r_x"])
+        weights = bloch_weights(np.asarray(epsilon))
+        err = {name: weights[name][0] * e_x + weights[name][1] * e_perp + trace for name in names}
+        parts = {p: np.sqrt(sum(signed[r][p] ** 2 for r in BLOCH)) for p in own["r_x"]}
+    else:
+        err = {name: sum(own[name].values()) + trace for name in names}
+        parts = {p: np.max([own[name][p] for name in names], axis=0) for p in own[names[0]]}
+    return value, err, {**parts, "trace": trace}
+
+
+def bloch_weights(epsilon) -> dict[str, tuple]:
+    """Observable -> (weight of the population error e_x, of the coherence error e_⊥) in its bar
+    at bias `epsilon` (units Δ; module doc): each observable is linear in the adiabatic Bloch
+    vector (P_up = (Tr ρ − r_x ε/E − r_z/E)/2, E = √(1 + ε²))."""
+    energy = np.sqrt(1.0 + np.asarray(epsilon, dtype=float) ** 2)
+    return {
+        "P_ground": (0.5, 0.0),
+        "P_excited": (0.5, 0.0),
+        "P_up": (0.5 * np.abs(epsilon) / energy, 0.5 / energy),
+        "r_x": (1.0, 0.0),
+        "r_y": (0.0, 1.0),
+        "r_z": (0.0, 1.0),
+    }
+
+
+#: the settings an end point of a finite protocol records (:func:`converge_end_point`), in order
+END_POINT_COLUMNS = (
+    "dt",
+    "t_max",
+    "converged",
+    "memory_time",
+    "pt_tol",
+    "trace_err",
+    "err_dt",
+    "err_memory",
+    "err_compression",
+    "refinements",
+)
+
+
+def _take(system, in_axes, index):
+    """The points `index` of a flat batch of :func:`lzjax.trajectories.prepare_system` (leaves with
+    vmap axis 0 indexed, the others kept)."""
+    return jax.tree_util.tree_map(
+        lambda ax, a: a if ax is None else a[index], in_axes, system, is_leaf=lambda x: x is None
+    )
+
+
+def converge_end_point(
+    drive,
+    bath,
+    theta=0.0,
+    *,
+    tol: float = 1e-3,
+    eps_start=None,
+    eps_end=None,
+    dt: float | None = None,
+    memory_time: float | None = None,
+    pt_tol: float | None = None,
+    max_refinements: int = 3,
+    progress: bool = False,
+):
+    """End-point probabilities of a finite protocol with error bars: the last record of
+    :func:`converge_trajectory` (one record interval, tol on every observable of ρ at the end).
+
+    P_LZ: from the instantaneous ground state at t_start, the probability to be in the
+    instantaneous ground state at t_end; P_ES: the same for the excited state (the adiabatic
+    read-out at finite bias, no asymptotic tails). Points are grouped by (bath, duration), one
+    ladder per group (the process tensor serves one bath and one step per call).
+
+    **Arguments:** as :func:`converge_trajectory` (`drive` a protocol of :mod:`lzjax.protocols`,
+    or :class:`lzjax.model.Drive` with `eps_start`, `eps_end`); `progress` is accepted for the
+    sweep's signature (no bar).
+
+    Returns a :class:`lzjax.results.Result` of the broadcast batch shape (`t_max` the duration,
+    `eps_max` the largest |ε| of the two ends) with settings :data:`END_POINT_COLUMNS`: `dt`
+    the finest step, `memory_time`, `pt_tol`, `refinements`, `trace_err`, and the parts
+    `err_dt`, `err_memory`, `err_compression` of the end's Bloch-vector error (the larger of the
+    two starts; a probability's part is at most half of it).
+    """
+    from ..results import make_result
+
+    del progress
+    tol = check_ladder_tol(tol)
+    if isinstance(drive, Drive) and eps_start is None:
+        raise ValueError("eps_start and eps_end are needed with a linear Drive (a finite sweep)")
+    system, in_axes, shape, _ = prepare_system(drive, bath, theta, eps_start=eps_start, eps_end=eps_end)
+    n_points = int(np.prod(shape, dtype=int))
+    t0 = np.broadcast_to(np.asarray(system.drive.t_start, float), (n_points,))
+    t1 = np.broadcast_to(np.asarray(system.drive.t_end, float), (n_points,))
+    leaves = [np.broadcast_to(np.asarray(x, float), (n_points,)) for x in jax.tree_util.tree_leaves(system.bath)]
+    keys = np.stack([*leaves, t1 - t0], axis=1)
+    names = ("P_LZ", "P_ES", "P_LZ_err", "P_ES_err", "eps_max", *END_POINT_COLUMNS)
+    out = {name: np.zeros(n_points) for name in names}
+    for key in np.unique(keys, axis=0):
+        index = np.flatnonzero(np.all(keys == key, axis=1))
+        part = _take(system, in_axes, index)
+        ds = converge_trajectory(
+            part.drive,
+            part.bath,
+            part.theta,
+            tol=tol,
+            n_times=1,
+            dt=dt,
+            memory_time=memory_time,
+            pt_tol=pt_tol,
+            max_refinements=max_refinements,
+        )
+        end = ds.isel(time=-1)
+        row = {
+            "P_LZ": end.P_ground.values[:, 0],
+            "P_ES": end.P_excited.values[:, 1],
+            "P_LZ_err": end.P_ground_err.values[:, 0],
+            "P_ES_err": end.P_excited_err.values[:, 1],
+            "eps_max": np.max(np.abs(ds.epsilon.values), axis=1),
+            "dt": ds.attrs["dt"],
+            "t_max": key[-1],
+            "memory_time": ds.attrs["memory_time"],
+            "pt_tol": ds.attrs["pt_tol"],
+            "refinements": ds.attrs["refinements"],
+            "trace_err": np.max(end.err_trace.values, axis=1),
+            **{f"err_{p}": np.max(end[f"err_{p}"].values, axis=1) for p in ("dt", "memory", "compression")},
+        }
+        for name, x in row.items():
+            out[name][index] = x
+    settings = {name: out[name] for name in END_POINT_COLUMNS if name not in ("t_max", "converged")}
+    settings["refinements"] = settings["refinements"].astype(int)
+    return make_result(
+        P_LZ=out["P_LZ"],
+        P_ES=out["P_ES"],
+        P_LZ_err=out["P_LZ_err"],
+        P_ES_err=out["P_ES_err"],
+        tol=tol,
+        eps_max=out["eps_max"],
+        t_max=out["t_max"],
+        engine="quapi-pt",
+        settings=settings,
+        shape=shape,
+        clip=True,
+    )
