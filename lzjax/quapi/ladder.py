@@ -271,6 +271,7 @@ def _run_plan(engine, dimless, index, plan: dict[str, Run], v, eps_max, compensa
                     compensate=compensate,
                     shared=tensor,
                     bar=bar,
+                    host=True,
                 )
             )
         for k, i in enumerate(index[need]):

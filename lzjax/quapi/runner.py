@@ -275,6 +275,7 @@ def run_batch(
     single: bool = False,
     bar=None,
     n_chunks: int = 40,
+    host: bool = False,
 ):
     """(P_LZ, P_ES, |Tr ρ − 1|) device arrays (batch,) for a flat batch of dimensionless problems.
 
@@ -286,7 +287,7 @@ def run_batch(
     for every chunk (and every run of the same batch size and influence shapes); the batch is
     padded to :func:`batch_bucket`. `bar`: a progress bar (:func:`lzjax.progress.progress_bar`)
     advanced by each chunk's length (:func:`padded_steps` in all). `n_chunks` is kept for
-    callers of the former interface and unused.
+    callers of the former interface and unused. `host`: return numpy arrays (no derivatives).
     """
     del n_chunks
     engine = engine.kernel  # the compiled compositions do not depend on the engine's ladder settings
@@ -331,6 +332,8 @@ def run_batch(
         state = jax.tree_util.tree_map(lambda x: x.astype(jnp.complex128), state)
     k_last = vsteps(flat, dt, n_dev, n_dev - 1, 1)[:, 0]
     out = vfinish(vreadout(state, k_last, influence), aux, flat, dt, eps_max, n_dev)
+    if host:  # one transfer, then numpy slicing (an eager device slice per output costs ~0.3 ms)
+        return tuple(np.asarray(o)[:size] for o in out)
     return tuple(o[:size] for o in out) if padded > size else out
 
 
