@@ -35,6 +35,7 @@ __all__ = [
     "check_influence",
     "to_single",
     "chunk_length",
+    "chunk_plan",
     "batch_bucket",
     "CHUNK_STEPS",
 ]
@@ -169,6 +170,19 @@ def chunk_length(n_max: int) -> int:
     return CHUNK_STEPS if int(n_max) >= CHUNK_STEPS else SHORT_CHUNK_STEPS
 
 
+def chunk_plan(n_max: int) -> list[tuple[int, int]]:
+    """(begin, length) of the chunks of steady steps of a run whose longest point has `n_max`
+    steps (steps 0 … n_max − 2 are covered, the rest held): chunks of :func:`chunk_length`,
+    the remainder in chunks of 64 (a run of 800 steps computes 832, not 1024)."""
+    total, length = max(int(n_max) - 1, 0), chunk_length(n_max)
+    plan, begin = [], 0
+    while begin < total:
+        step = length if total - begin >= length else SHORT_CHUNK_STEPS
+        plan.append((begin, step))
+        begin += step
+    return plan
+
+
 def batch_bucket(size: int) -> int:
     """The compiled batch size of `size` points: the next power of two (rows past `size` repeat
     the first point and are dropped), above 1024 the next multiple of 1024."""
@@ -283,7 +297,7 @@ def run_batch(
     (a batch may mix sweep speeds: each point is held once its own steps are done, exactly);
     `memory` static; `eps_max` (batch,) the end of the golden-rule tails (window protocol);
     `shared`: the host-built influence of a shared-influence engine (one bath for the whole
-    batch). The steady steps run in chunks of :func:`chunk_length` steps, one compiled program
+    batch). The steady steps run in chunks of :func:`chunk_plan`, one compiled program
     for every chunk (and every run of the same batch size and influence shapes); the batch is
     padded to :func:`batch_bucket`. `bar`: a progress bar (:func:`lzjax.progress.progress_bar`)
     advanced by each chunk's length (:func:`padded_steps` in all). `n_chunks` is kept for
@@ -313,9 +327,8 @@ def run_batch(
     if single:  # the influence build and first steps stay float64; the hot loop runs in complex64
         state, steady = to_single((state, steady))
     first = np.int32(head)  # point i's steady steps are head … n_i − 2
-    length = chunk_length(int(n.max()))
-    done = None  # the bar follows one chunk behind, so the next chunk is queued while one runs
-    for begin in range(0, int(n.max()) - 1, length):
+    done, last = None, 0  # the bar follows one chunk behind, so the next chunk is queued while one runs
+    for begin, length in chunk_plan(int(n.max())):
         k = vsteps(flat, dt, n_dev, np.full(padded, begin, dtype=np.int32), length)
         if single:
             k = k.astype(jnp.complex64)
@@ -323,11 +336,11 @@ def run_batch(
         if bar is not None:
             if done is not None:
                 jax.block_until_ready(done)
-                bar.update(length)
-            done = state
+                bar.update(last)
+            done, last = state, length
     if bar is not None and done is not None:
         jax.block_until_ready(done)
-        bar.update(length)
+        bar.update(last)
     if single:
         state = jax.tree_util.tree_map(lambda x: x.astype(jnp.complex128), state)
     k_last = vsteps(flat, dt, n_dev, n_dev - 1, 1)[:, 0]
@@ -339,9 +352,7 @@ def run_batch(
 
 def padded_steps(n_steps) -> int:
     """Steps a :func:`run_batch` call reports to its progress bar for these step counts."""
-    n_max = int(np.max(n_steps))
-    length = chunk_length(n_max)
-    return -(-max(n_max - 1, 0) // length) * length
+    return sum(length for _, length in chunk_plan(int(np.max(n_steps))))
 
 
 def new_bar(total: int, enabled: bool, desc: str = "QUAPI steps"):
