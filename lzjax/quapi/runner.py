@@ -184,10 +184,15 @@ def chunk_plan(n_max: int) -> list[tuple[int, int]]:
 
 
 def batch_bucket(size: int) -> int:
-    """The compiled batch size of `size` points: the next power of two (rows past `size` repeat
-    the first point and are dropped), above 1024 the next multiple of 1024."""
+    """The compiled batch size of `size` points: the next of 2^k and 3·2^k (rows past `size`
+    repeat the first point and are dropped; at most a third of the rows wasted, where powers of
+    two alone wasted up to half: the ladder's batches of 3 points ran as 4), above 1024 the next
+    multiple of 1024."""
     size = int(size)
-    return 1 << max(size - 1, 0).bit_length() if size <= 1024 else -(-size // 1024) * 1024
+    if size > 1024:
+        return -(-size // 1024) * 1024
+    power = 1 << max(size - 1, 0).bit_length()
+    return 3 * power // 4 if power >= 4 and 3 * power // 4 >= size else power
 
 
 @functools.cache
