@@ -107,6 +107,7 @@ def test_pure_dephasing_long_memory(T, tol):
     np.testing.assert_allclose(rho[:, 0, [0, 3]].real, 0.5, atol=1e-12)
 
 
+@pytest.mark.slow  # three propagations of 400 steps at χ 26/34/40: three compilations (17 s alone)
 def test_tolerance_convergence_long_memory():
     """LZ protocol (v = 1, γ = 5e-3, s = 3, ω_c = 5, T = 6.4, Θ = 0.3), δt = 0.05, K = 128
     (τ = 6.4), N = 400: P_LZ at truncation tol 1e-7, 3e-8, 1e-8 converges (each change smaller
