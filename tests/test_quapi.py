@@ -466,6 +466,7 @@ def test_converge_transversal_wide_window_matches_neqb():
 
 
 @pytest.mark.parametrize("compensate", [False, True])
+@pytest.mark.slow  # an NEQB reference at tol 1e-7 and two window programs: 11 s and 3 s alone
 def test_box_compensation_restores_golden_rule_rates(compensate):
     """The discretised path couples to the bath at frequency E with weight sinc²(Eδt/2), so at
     fixed δt QUAPI under-relaxes at large level splittings; η from G/sinc² (compensate=True)
