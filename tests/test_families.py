@@ -91,7 +91,7 @@ def test_cli_family_round_trip(tmp_path):
     )
 
 
-def _gaussian_table(path, h=0.25, top=20.0):
+def _gaussian_table(path, h=0.5, top=20.0):
     omega = np.arange(0.0, top + h / 2, h)
     g = np.asarray(GaussianCutoff(5e-3, 3.0, 5.0, 2.0).density(omega))
     path.write_text("omega,G\n" + "".join(f"{float(w)!r},{float(x)!r}\n" for w, x in zip(omega, g, strict=True)))

@@ -433,7 +433,7 @@ def test_truncation_scales_with_the_step_count_and_bad_tensors_are_refused():
     assert pt_tol_default(1e-3, 10) == 1e-8 and pt_tol_default(1e-4, 10**9) == 1e-12
     assert pt_tol_default(1e-3, 60_000) == pytest.approx(pt_tol_default(1e-3, 6000) / 10)
     bath = _PROBLEM.bath
-    _, info = build_cached(bath_key(bath), 0.05, PTSettings(64, 1e-9, 512, 0.5), False)
+    _, info = build_cached(bath_key(bath), 0.05, PTSettings(16, 1e-9, 512, 0.5), False)  # memory 0.8
     assert max(info["eig_err"], info["trace_defect"]) < 1e-8
     check_tensor(info, 1e-9, bath, 0.05)
     for bad in (dict(info, eig_err=2e-6), dict(info, trace_defect=float("nan"))):
