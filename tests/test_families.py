@@ -77,6 +77,7 @@ def test_store_identity_names_the_family_and_keeps_the_papers():
     assert len({plain["identity"], a["identity"], b["identity"]}) == 3
 
 
+@pytest.mark.slow  # the Gaussian family's programs: 11 s; the table's CLI round trip stays in the fast lane
 def test_cli_family_round_trip(tmp_path):
     """`lzjax neqb --family gaussian ...` writes the library's values, and records naming the
     family (at tol 1e-4: the values are compared for equality, at any tolerance)."""

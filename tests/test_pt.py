@@ -48,6 +48,7 @@ def test_reproduces_adt(kmax, tol):
     np.testing.assert_allclose(final, got[-1], rtol=0, atol=1e-13)  # trace=False path agrees
 
 
+@pytest.mark.slow  # a K = 40 build and its jit and vmap programs: 12-14 s; PT = ADT stays in the fast lane
 def test_trace_and_jit_vmap():
     """Tr ρ = 1 at every step at a realistic truncation (tol 1e-7, K = 40, N = 150), under jit
     with the tensor traced; vmap over protocols equals one-by-one.
