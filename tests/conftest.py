@@ -28,7 +28,7 @@ def pytest_configure(config):
     if os.environ.get("LZJAX_TEST_JAX_CACHE", "1").strip().lower() not in ("0", "false", "no"):
         _SUITE_JAX_CACHE = tempfile.mkdtemp(prefix="lzjax-tests-jax-cache-")
         jax.config.update("jax_compilation_cache_dir", _SUITE_JAX_CACHE)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 

@@ -13,6 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import jax
 import pytest
 
 pytest.importorskip("nbformat")
@@ -75,10 +76,13 @@ def test_notebook_runs_fast(name, workdir, kernel_path, monkeypatch):
     monkeypatch.setenv("LZJAX_NOTEBOOK_MODE", "fast")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("JUPYTER_PATH", kernel_path)
-    # the kernels share JAX's persistent compilation cache (a folder of this module's run): the
-    # notebooks' common programs (NEQB sweeps of equal shapes) compile once, not per kernel
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(workdir / "jax-cache"))
-    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
+    # the kernels share JAX's persistent compilation cache with this run (tests/conftest.py; else
+    # a folder of this module's): the notebooks' common programs (NEQB sweeps of equal shapes),
+    # and those the suite compiled before, compile once, not per kernel
+    cache = jax.config.jax_compilation_cache_dir or str(workdir / "jax-cache")
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", cache)
+    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
     nb = nbformat.read(workdir / f"{name}.ipynb", as_version=4)
     NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}

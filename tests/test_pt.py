@@ -48,6 +48,7 @@ def test_reproduces_adt(kmax, tol):
     np.testing.assert_allclose(final, got[-1], rtol=0, atol=1e-13)  # trace=False path agrees
 
 
+@pytest.mark.slow  # a K = 40 build and its jit and vmap programs: 12-14 s; PT = ADT stays in the fast lane
 def test_trace_and_jit_vmap():
     """Tr ρ = 1 at every step at a realistic truncation (tol 1e-7, K = 40, N = 150), under jit
     with the tensor traced; vmap over protocols equals one-by-one.
@@ -107,6 +108,7 @@ def test_pure_dephasing_long_memory(T, tol):
     np.testing.assert_allclose(rho[:, 0, [0, 3]].real, 0.5, atol=1e-12)
 
 
+@pytest.mark.slow  # three propagations of 400 steps at χ 26/34/40: three compilations (17 s alone)
 def test_tolerance_convergence_long_memory():
     """LZ protocol (v = 1, γ = 5e-3, s = 3, ω_c = 5, T = 6.4, Θ = 0.3), δt = 0.05, K = 128
     (τ = 6.4), N = 400: P_LZ at truncation tol 1e-7, 3e-8, 1e-8 converges (each change smaller
@@ -432,7 +434,7 @@ def test_truncation_scales_with_the_step_count_and_bad_tensors_are_refused():
     assert pt_tol_default(1e-3, 10) == 1e-8 and pt_tol_default(1e-4, 10**9) == 1e-12
     assert pt_tol_default(1e-3, 60_000) == pytest.approx(pt_tol_default(1e-3, 6000) / 10)
     bath = _PROBLEM.bath
-    _, info = build_cached(bath_key(bath), 0.05, PTSettings(64, 1e-9, 512, 0.5), False)
+    _, info = build_cached(bath_key(bath), 0.05, PTSettings(16, 1e-9, 512, 0.5), False)  # memory 0.8
     assert max(info["eig_err"], info["trace_defect"]) < 1e-8
     check_tensor(info, 1e-9, bath, 0.05)
     for bad in (dict(info, eig_err=2e-6), dict(info, trace_defect=float("nan"))):

@@ -356,6 +356,7 @@ def test_bloch_conversion_round_trip():
         np.testing.assert_allclose(np.asarray(bloch_from_rho(rho, eps, theta)), r, atol=1e-15)
 
 
+@pytest.mark.slow  # three step counts, three compilations (8 s); test_no_bath_landau_zener stays fast
 def test_window_no_bath_asymptotic_readout():
     """γ → 0 on a narrow window ε_q = 10 (dt = 0.1): the dressed start and the asymptotic
     read-out give the Landau-Zener value; measured |error| 4e-9 (v = 0.3), 1.6e-6 (v = 1),
@@ -465,6 +466,7 @@ def test_converge_transversal_wide_window_matches_neqb():
 
 
 @pytest.mark.parametrize("compensate", [False, True])
+@pytest.mark.slow  # an NEQB reference at tol 1e-7 and two window programs: 11 s and 3 s alone
 def test_box_compensation_restores_golden_rule_rates(compensate):
     """The discretised path couples to the bath at frequency E with weight sinc²(Eδt/2), so at
     fixed δt QUAPI under-relaxes at large level splittings; η from G/sinc² (compensate=True)
