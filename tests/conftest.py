@@ -16,7 +16,9 @@ import lzjax  # noqa: F401  (enables x64)
 #: JAX's persistent compilation cache in a folder of this run (LZJAX_TEST_JAX_CACHE=0: off). Each
 #: module's compiled programs are dropped after it (below), and many modules compile the same
 #: programs again (solve_neqb, the ladders' window runs at equal shapes): from the second module on
-#: these are read back from disk instead of compiled. Only the compile step is skipped: the
+#: these are read back from disk instead of compiled. Every compile is kept (minimum time 0): a
+#: first call's many small programs add up (a module's first solve_neqb 1.7 s instead of 2.9 s
+#: with the 0.1 s minimum, benchmarks/RESULTS.md). Only the compile step is skipped: the
 #: programs are traced and lowered as before, and the executable is the one XLA made (the numbers
 #: are the same). The CLI's own cache (lzjax.cache, off here by LZJAX_NO_CACHE) is not this one.
 _SUITE_JAX_CACHE: str | None = None
