@@ -371,7 +371,10 @@ def test_ctrl_c_exits_130_every_time_in_every_subcommand(tmp_path):
     commands = {
         "neqb": ["neqb", "--v", v, *BASE, "--theta", "0,0.3"],
         "neqb --store": ["neqb", "--v", v, *BASE, "--theta", "0,0.3", "--store", "{d}/s.jsonl", "--chunk-size", "4"],
-        "quapi": ["quapi", "--v", "0.3,0.5,1,2,3,5", *BASE, "--dt", "0.1", "--kmax", "6", "--tmax", "150"],
+        # 24 speeds over 600/Δ: its run must outlast the last interrupt (1.5 s after the import);
+        # 6 speeds over 150/Δ once finished first on a quiet machine
+        "quapi": ["quapi", "--v", ",".join(f"{x:.4g}" for x in np.geomspace(0.3, 5, 24)), *BASE]
+        + ["--dt", "0.1", "--kmax", "6", "--tmax", "600"],
         "fit": ["fit", str(curve), "--s", "3", "--omega-c", "5", "--T", "6.4"],
         "trajectory": ["trajectory", "--v", "0.1,0.3,1,3", *BASE, "--every", "4"],
         "window": ["window", "--v", "0.3,1", *BASE, "--tol", "1e-4"],
