@@ -315,7 +315,9 @@ def test_sigint_mid_sweep_keeps_chunks_and_says_so_in_one_line(tmp_path):
     assert err.splitlines() == [f"lzjax: interrupted; {kept} of 1000 chunks kept in {store}"], err[-3000:]
     assert 2 <= kept < 1000
     assert not (tmp_path / "r.json").exists() and [p.name for p in tmp_path.iterdir() if ".tmp" in p.name] == []
-    assert any((cache / "lzjax" / "jax").iterdir()), "compiled programs kept in the user cache"
+    # lzjax stores its own executables (kind `programs`) whenever it compiles one; JAX's cache (kind
+    # `jax`) only keeps compiles over 0.05 s, which a fast machine may never have for NEQB
+    assert any((cache / "lzjax" / "programs").iterdir()), "compiled programs kept in the user cache"
 
 
 def _interrupted(argv, env, delay):
