@@ -24,19 +24,27 @@ import lzjax  # noqa: F401  (enables x64)
 _SUITE_JAX_CACHE: str | None = None
 
 
+_SHARED = "LZJAX_TEST_JAX_CACHE_DIR"  # the folder, handed to pytest-xdist's workers (they inherit it)
+
+
 def pytest_configure(config):
     global _SUITE_JAX_CACHE
     assert jax.config.jax_enable_x64, "lzjax must run in float64"
-    if os.environ.get("LZJAX_TEST_JAX_CACHE", "1").strip().lower() not in ("0", "false", "no"):
-        _SUITE_JAX_CACHE = tempfile.mkdtemp(prefix="lzjax-tests-jax-cache-")
-        jax.config.update("jax_compilation_cache_dir", _SUITE_JAX_CACHE)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    if os.environ.get("LZJAX_TEST_JAX_CACHE", "1").strip().lower() in ("0", "false", "no"):
+        return
+    folder = os.environ.get(_SHARED) if os.environ.get("PYTEST_XDIST_WORKER") else None
+    if folder is None:  # the run itself (or xdist's controller): made here, removed at its end
+        folder = _SUITE_JAX_CACHE = tempfile.mkdtemp(prefix="lzjax-tests-jax-cache-")
+        os.environ[_SHARED] = folder
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def pytest_unconfigure(config):
     if _SUITE_JAX_CACHE is not None:
         shutil.rmtree(_SUITE_JAX_CACHE, ignore_errors=True)
+        os.environ.pop(_SHARED, None)
 
 
 @pytest.fixture

@@ -7,9 +7,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pathlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -21,17 +24,26 @@ SCRIPT = [sys.executable, "-c", "import sys, lzjax_main; sys.exit(lzjax_main.con
 NEQB = ["neqb", "--v", "0.5,1", "--T", "1", "--gamma", "1e-3", "--s", "3", "--omega-c", "5"]
 
 
-def _env(tmp_path, **extra) -> dict:
-    runtime = tmp_path / "run"
+@pytest.fixture
+def short_tmp():
+    """A private folder with a short path: a socket's path must stay under 100 bytes (AF_UNIX), which
+    pytest's own tmp_path exceeds under pytest-xdist (…/popen-gw0/test_warm_address_follows_the_0/…)."""
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="lzw-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _env(short_tmp, **extra) -> dict:
+    runtime = short_tmp / "run"
     runtime.mkdir(mode=0o700, exist_ok=True)
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(short_tmp / "cache"))
     env.update({"LZJAX_WARM": "1", "LZJAX_WARM_VERBOSE": "1", "LZJAX_WARM_IDLE": "120", **extra})
     env.pop("LZJAX_NO_CACHE", None)
     return env
 
 
-def _socket(tmp_path) -> list:
-    return sorted((tmp_path / "run" / "lzjax").glob("*.sock")) if (tmp_path / "run" / "lzjax").exists() else []
+def _socket(short_tmp) -> list:
+    return sorted((short_tmp / "run" / "lzjax").glob("*.sock")) if (short_tmp / "run" / "lzjax").exists() else []
 
 
 def _wait(condition, seconds: float = 30.0) -> bool:
@@ -43,8 +55,8 @@ def _wait(condition, seconds: float = 30.0) -> bool:
     return False
 
 
-def _stop_servers(tmp_path) -> None:
-    for lock in (tmp_path / "run" / "lzjax").glob("*.lock") if (tmp_path / "run" / "lzjax").exists() else []:
+def _stop_servers(short_tmp) -> None:
+    for lock in (short_tmp / "run" / "lzjax").glob("*.lock") if (short_tmp / "run" / "lzjax").exists() else []:
         with contextlib.suppress(ValueError, OSError):
             os.kill(int(lock.read_text().split()[0]), signal.SIGTERM)
 
@@ -56,15 +68,15 @@ def _lzjax(args, env, cwd, umask: str = "022"):
 
 
 @pytest.mark.slow
-def test_warm_process_runs_commands_as_their_own_process_would(tmp_path):
-    env = _env(tmp_path)
-    work = tmp_path / "work"
+def test_warm_process_runs_commands_as_their_own_process_would(short_tmp):
+    env = _env(short_tmp)
+    work = short_tmp / "work"
     work.mkdir()
     try:
         first = _lzjax([*NEQB, "--out", "a.json"], env, work)
         assert first.returncode == 0, first.stderr
         assert "warm process" not in first.stderr  # ran itself, then left a warm process
-        assert _wait(lambda: len(_socket(tmp_path)) == 1)
+        assert _wait(lambda: len(_socket(short_tmp)) == 1)
         second = _lzjax([*NEQB, "--out", "b.json"], env, work, umask="077")
         assert second.returncode == 0, second.stderr
         assert "lzjax: run by the warm process" in second.stderr
@@ -95,28 +107,28 @@ def test_warm_process_runs_commands_as_their_own_process_would(tmp_path):
         _, err = slow.communicate(timeout=60)
         assert slow.returncode == 130
         assert err.strip().splitlines()[-1] == "lzjax: interrupted"
-        assert _wait(lambda: not _socket(tmp_path))
+        assert _wait(lambda: not _socket(short_tmp))
     finally:
-        _stop_servers(tmp_path)
+        _stop_servers(short_tmp)
 
 
 @pytest.mark.slow
-def test_warm_process_leaves_when_idle_and_is_off_when_asked(tmp_path):
+def test_warm_process_leaves_when_idle_and_is_off_when_asked(short_tmp):
     try:
-        off = _lzjax([*NEQB, "--out", "a.json"], _env(tmp_path, LZJAX_WARM="0"), tmp_path)
+        off = _lzjax([*NEQB, "--out", "a.json"], _env(short_tmp, LZJAX_WARM="0"), short_tmp)
         assert off.returncode == 0, off.stderr
         time.sleep(1.0)
-        assert not _socket(tmp_path)
-        idle = _lzjax([*NEQB, "--out", "b.json"], _env(tmp_path, LZJAX_WARM_IDLE="1"), tmp_path)
+        assert not _socket(short_tmp)
+        idle = _lzjax([*NEQB, "--out", "b.json"], _env(short_tmp, LZJAX_WARM_IDLE="1"), short_tmp)
         assert idle.returncode == 0, idle.stderr
-        assert _wait(lambda: len(_socket(tmp_path)) == 1)  # started
-        assert _wait(lambda: not _socket(tmp_path))  # and gone after a second without commands
+        assert _wait(lambda: len(_socket(short_tmp)) == 1)  # started
+        assert _wait(lambda: not _socket(short_tmp))  # and gone after a second without commands
     finally:
-        _stop_servers(tmp_path)
+        _stop_servers(short_tmp)
 
 
-def test_warm_address_follows_the_settings_and_needs_a_private_folder(tmp_path, monkeypatch):
-    runtime = tmp_path / "run"
+def test_warm_address_follows_the_settings_and_needs_a_private_folder(short_tmp, monkeypatch):
+    runtime = short_tmp / "run"
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.delenv("LZJAX_NO_CACHE", raising=False)
