@@ -2,8 +2,8 @@
 
 One run = one protocol ("window" or "plain", :data:`lzjax.quapi.window.QUAPI_SCHEMES`), one engine
 (:mod:`lzjax.quapi.engine`), fixed memory settings and a flat batch of dimensionless problems,
-each point with its own step count. The four jitted compositions (prepare, step propagators,
-advance, finish) are built once per (engine, protocol) and cached. Only the step propagators
+each point with its own step count. The jitted compositions (influence, begin, chunk, end) are
+built once per (engine, protocol) and cached. Only the step propagators
 and the scans see the step count, and only through its bucket (:func:`step_bucket`: the counts
 rounded up to m·2^e, m ≤ 16, the steps past a point's own count held exactly), so runs at new
 sweep speeds or windows mostly compile nothing, and one batch may mix sweep speeds.
@@ -28,6 +28,7 @@ from .window import QUAPI_SCHEMES, step_propagators
 
 __all__ = [
     "run_batch",
+    "run_programs",
     "step_bucket",
     "padded_steps",
     "available_memory_bytes",
@@ -196,19 +197,21 @@ def batch_bucket(size: int) -> int:
 
 
 @functools.cache
-def _compiled(engine, protocol: str):
+def run_programs(engine, protocol: str):
     """The compiled pieces of a run, vmapped over the points and jitted once per (engine,
-    protocol), each seeing only what it needs, so that little is traced again:
+    protocol), each seeing only what it needs, so that little is traced again, and as few as
+    possible, since each call of a program costs ~0.1-1 ms on the host (one run = two
+    programs and one per chunk):
 
     - `influence` (engines without a shared influence): per point, per memory setting;
-    - `setup` (the protocol's start: incoming tails, dressed state; the first steps' propagators
-      of the engine's head): per batch size and head length;
-    - `start` and `readout` (the engine's): per batch size and influence shapes;
-    - `steps` (the step propagators of a chunk of steps, :func:`lzjax.quapi.window.step_propagators`,
-      `begin` per point): per batch size and chunk length;
-    - `advance` (a chunk of steady steps, each point held outside [head, n − 1)): per batch size,
-      influence shapes and chunk length;
-    - `finish` (the protocol's read-out and outgoing tails, |Tr ρ − 1|): per batch size.
+    - `begin` (the protocol's start: incoming tails, dressed state, the first steps' propagators
+      of the engine's head; then the engine's start): per batch size, head length and influence
+      shapes;
+    - `chunk` (the step propagators of a chunk of steady steps,
+      :func:`lzjax.quapi.window.step_propagators`, then the steps, each point held outside
+      [head, n − 1)): per batch size, influence shapes and chunk length;
+    - `end` (the last step's propagator, the engine's read-out, the protocol's read-out and
+      outgoing tails, |Tr ρ − 1|): per batch size and influence shapes.
 
     None sees the step count: runs of any length, and batches of mixed sweep speeds, share them."""
     setup, finish = QUAPI_SCHEMES[protocol]
@@ -225,29 +228,19 @@ def _compiled(engine, protocol: str):
         ),
         (2, 3),
     )
-    vsetup = program(
-        "setup",
-        jax.vmap(lambda problem, dt, eps_max, n, head: setup(problem, dt, head, eps_max, n), (0, 0, 0, 0, None)),
-        (4,),
-    )
-    vstart = program(
-        "start",
-        jax.vmap(
-            lambda k_head, rho0, influence, memory: engine.start(k_head, rho0, influence, memory), (0, 0, axis, None)
-        ),
-        (3,),
-    )
-    vsteps = program(
-        "steps",
-        jax.vmap(
-            lambda problem, dt, n, begin, length: step_propagators(problem, dt, n, begin, length), (0, 0, 0, 0, None)
-        ),
-        (4,),
-    )
 
-    def advance(state, steady, k, n, begin, first):
-        """Steps begin … begin + len(k) − 1, each only where it lies in [first, n − 1) (after
+    def begin_point(problem, dt, eps_max, n, influence, head, memory):
+        k_head, rho0, aux = setup(problem, dt, max(head, 1), eps_max, n)  # the first steps only
+        return engine.start(k_head[:head], rho0, influence, memory), aux
+
+    vbegin = program("begin", jax.vmap(begin_point, (0, 0, 0, 0, axis, None, None)), (5, 6))
+
+    def chunk_point(state, steady, problem, dt, n, begin, first, length, single):
+        """Steps begin … begin + length − 1, each only where it lies in [first, n − 1) (after
         the head, before the point's last step), the state held otherwise."""
+        k = step_propagators(problem, dt, n, begin, length)
+        if single:
+            k = k.astype(jnp.complex64)
 
         def body(s, x):
             k_j, j = x
@@ -255,19 +248,18 @@ def _compiled(engine, protocol: str):
             keep = (j >= first) & (j < n - 1)
             return jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, s), None
 
-        return jax.lax.scan(body, state, (k, begin + jnp.arange(k.shape[0])))[0]
+        return jax.lax.scan(body, state, (k, begin + jnp.arange(length)))[0]
 
-    vadvance = program("advance", jax.vmap(advance, in_axes=(0, axis, 0, 0, None, None)))
-    vreadout = program(
-        "readout", jax.vmap(lambda state, k_last, influence: engine.readout(state, k_last, influence), (0, 0, axis))
-    )
+    vchunk = program("chunk", jax.vmap(chunk_point, (0, axis, 0, 0, 0, None, None, None, None)), (7, 8))
 
-    def finish_point(rho, aux, problem, dt, eps_max, n):
+    def end_point(state, influence, aux, problem, dt, eps_max, n):
+        k_last = step_propagators(problem, dt, n, n - 1, 1)[0]
+        rho = engine.readout(state, k_last, influence)
         trace_err = jnp.max(jnp.abs(rho[:, 0] + rho[:, 3] - 1.0))  # |Tr ρ − 1|
         return (*finish(rho, aux, problem, dt, n, eps_max), trace_err)
 
-    vfinish = program("finish", jax.vmap(finish_point))
-    return vinfluence, vsetup, vstart, vsteps, vadvance, vreadout, vfinish
+    vend = program("end", jax.vmap(end_point, (0, axis, 0, 0, 0, 0, 0)))
+    return vinfluence, vbegin, vchunk, vend
 
 
 def chunks(n_pad: int, progress: bool, n_chunks: int = 40) -> list[tuple[int, int]]:
@@ -310,7 +302,7 @@ def run_batch(
     """
     del n_chunks
     engine = engine.kernel  # the compiled compositions do not depend on the engine's ladder settings
-    vinfluence, vsetup, vstart, vsteps, vadvance, vreadout, vfinish = _compiled(engine, protocol)
+    vinfluence, vbegin, vchunk, vend = run_programs(engine, protocol)
     # the small per-point arrays stay on the host (numpy): an eager device op costs ~0.1-1 ms
     size = np.shape(dt)[0]
     padded = batch_bucket(size)
@@ -326,18 +318,14 @@ def run_batch(
     else:
         influence = vinfluence(flat.bath, dt, key, bool(compensate))
     head = engine.head(memory)
-    k_head, rho0, aux = vsetup(flat, dt, eps_max, n_dev, max(head, 1))  # the first steps only
-    state = vstart(k_head[:, :head], rho0, influence, key)
+    state, aux = vbegin(flat, dt, eps_max, n_dev, influence, head, key)
     steady = engine.steady(influence)
     if single:  # the influence build and first steps stay float64; the hot loop runs in complex64
         state, steady = to_single((state, steady))
     first = np.int32(head)  # point i's steady steps are head … n_i − 2
     done, last = None, 0  # the bar follows one chunk behind, so the next chunk is queued while one runs
     for begin, length in chunk_plan(int(n.max())):
-        k = vsteps(flat, dt, n_dev, np.full(padded, begin, dtype=np.int32), length)
-        if single:
-            k = k.astype(jnp.complex64)
-        state = vadvance(state, steady, k, n_dev, np.int32(begin), first)
+        state = vchunk(state, steady, flat, dt, n_dev, np.int32(begin), first, length, bool(single))
         if bar is not None:
             if done is not None:
                 jax.block_until_ready(done)
@@ -348,8 +336,7 @@ def run_batch(
         bar.update(last)
     if single:
         state = jax.tree_util.tree_map(lambda x: x.astype(jnp.complex128), state)
-    k_last = vsteps(flat, dt, n_dev, n_dev - 1, 1)[:, 0]
-    out = vfinish(vreadout(state, k_last, influence), aux, flat, dt, eps_max, n_dev)
+    out = vend(state, influence, aux, flat, dt, eps_max, n_dev)
     if host:  # one transfer, then numpy slicing (an eager device slice per output costs ~0.3 ms)
         return tuple(np.asarray(o)[:size] for o in out)
     return tuple(o[:size] for o in out) if padded > size else out

@@ -41,6 +41,7 @@ from ..process_tensor import (
     ProcessTensor,
     build_process_tensor,
     build_process_tensor_jvp,
+    mix_pairs,
     pt_readout_vectors,
     taper_eta,
 )
@@ -422,11 +423,6 @@ def check_tensor(info: dict, tol: float, bath, dt) -> None:
             f"|lambda - 1| = {info['eig_err']:.2g}, trace defect {info['trace_defect']:.2g} (limit {limit:.2g}); "
             f"use a smaller pt_tol or dt, or the plain ADT (engine='adt')"
         )
-
-
-def _mix(psi, k):
-    """The system step on the pair index: ψ[b, α', i] = Σ_α K[α', α] ψ[b, α, i]."""
-    return jnp.einsum("na,bai->bni", k, psi)
 
 
 #: δt'/δt of the process-tensor ladder's Richardson partners (δt, 1.25 δt, 1.5625 δt), and the
@@ -852,12 +848,12 @@ class PT:
 
     def advance(self, psi, q_int, k_seq):
         def body(psi, k):
-            return jnp.einsum("bni,nij->bnj", _mix(psi, k), q_int), None
+            return jnp.einsum("bni,nij->bnj", mix_pairs(psi, k), q_int), None
 
         return jax.lax.scan(body, psi, k_seq)[0]
 
     def readout(self, psi, k_last, pt):
-        return jnp.einsum("bni,ni->bn", _mix(psi, k_last), pt_readout_vectors(pt))  # (2, 4)
+        return jnp.einsum("bni,ni->bn", mix_pairs(psi, k_last), pt_readout_vectors(pt))  # (2, 4)
 
 
 #: the default configuration, on which every compiled propagation is cached
