@@ -70,13 +70,27 @@ def test_converge_quapi_at_new_nearby_speeds_compiles_nothing(compiles):
 
 
 @pytest.mark.slow
+def test_cpu_calls_merge_neighbouring_step_buckets_of_lone_points():
+    """On a CPU, lone points of neighbouring step buckets share a call (one point alone uses the
+    CPU poorly), full buckets of 4 keep their own, and far-apart step counts are not merged
+    (the held steps would cost more): every point in exactly one call."""
+    from lzjax.quapi.ladder import call_parts
+
+    assert [list(p) for p in call_parts(np.array([6666, 5276, 4176]))] == [[0, 1, 2]]
+    assert [list(p) for p in call_parts(np.array([1000, 100]))] == [[1], [0]]
+    four = call_parts(np.repeat([6666, 5276], 4))
+    assert sorted(len(p) for p in four) == [4, 4]
+    parts = call_parts(np.geomspace(200, 6666, 16).astype(int))
+    assert sorted(np.concatenate(parts).tolist()) == list(range(16)) and len(parts) < 16
+
+
 def test_converge_quapi_one_wide_batch_on_an_accelerator_equals_the_cpu_buckets(monkeypatch):
     """On an accelerator the ladder runs all points of a plan as one call (mixed step buckets,
-    each point held once its own steps are done); on a CPU one call per bucket. An ADT ladder
-    (its plan does not depend on v, so both speeds share it) at v = 1, 3: on the CPU its runs
-    split into two buckets; with the backend reported as "gpu" (only the ladder's choice of
-    calls changes: the arrays stay on this CPU) one call, and the values and error bars equal
-    the CPU buckets' to 1e-12."""
+    each point held once its own steps are done); on a CPU one call per bucket where merging
+    them costs more (here forced: ``MERGE_POINTS = 1``). An ADT ladder (its plan does not depend
+    on v, so both speeds share it) at v = 1, 3: on the CPU its runs split into two buckets; with
+    the backend reported as "gpu" (only the ladder's choice of calls changes: the arrays stay on
+    this CPU) one call, and the values and error bars equal the CPU buckets' to 1e-12."""
     import jax
 
     from lzjax.quapi import ladder
@@ -84,6 +98,7 @@ def test_converge_quapi_one_wide_batch_on_an_accelerator_equals_the_cpu_buckets(
     calls = []
     parts = ladder.call_parts
     monkeypatch.setattr(ladder, "call_parts", lambda n: calls.append(parts(n)) or calls[-1])
+    monkeypatch.setattr(ladder, "MERGE_POINTS", 1)
     problem = LZProblem(Drive(v=np.array([1.0, 3.0])), BATH)
     cpu = converge_quapi(problem, tol=1e-2, budget=4, eps_q=6.0)
     assert max(len(c) for c in calls) == 2  # the CPU path did split a batch

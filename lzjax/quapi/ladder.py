@@ -58,6 +58,8 @@ extrapolation (seen: 1.0007 ± 0.0018; the bar keeps the full correction); by mo
 
 from __future__ import annotations
 
+import math
+
 import jax
 import numpy as np
 
@@ -67,7 +69,7 @@ from ..programs import Program
 from ..results import Result, make_result
 from .engines import select_engine
 from .plan import Run, tail_weights_each, take
-from .runner import check_influence, check_memory, new_bar, padded_steps, run_batch, step_bucket
+from .runner import batch_bucket, check_influence, check_memory, new_bar, padded_steps, run_batch, step_bucket
 from .window import bath_window
 
 __all__ = [
@@ -224,15 +226,47 @@ def _grids(run: Run, v) -> tuple[np.ndarray, np.ndarray]:
     return np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs])
 
 
+#: the CPU cost model of a runner call that groups step buckets (:func:`call_parts`): seconds per
+#: computed step of the batch, fixed and per padded point, and per call (the process tensor at
+#: χ 24 on the 2-core CPU, benchmarks/bench_step_rate.py: 3.2, 4.7, 6.6, 8.6 µs per step at 1,
+#: 2, 3, 4 points; a call's programs and transfers ~0.3 ms)
+CALL_STEP_COST = (1.4e-6, 1.8e-6)
+CALL_COST = 3e-4
+#: the largest padded batch that merged step buckets may form
+MERGE_POINTS = 4
+
+
 def call_parts(n_steps) -> list[np.ndarray]:
-    """Index sets of the points that run in one call: on a CPU the points of one step bucket
-    (:func:`lzjax.quapi.runner.step_bucket`: at most 1/8 of held steps; the step rate does not
-    grow with the batch there); on an accelerator all of them (one wide batch)."""
+    """Index sets of the points that run in one call. On an accelerator all of them (one wide
+    batch). On a CPU, runs of neighbouring step buckets (:func:`lzjax.quapi.runner.step_bucket`)
+    share a call where that costs less than separate calls (:data:`CALL_STEP_COST`,
+    :data:`CALL_COST`): a point past its own steps is held, at the cost of a step, but one
+    point alone uses the CPU poorly (a batch of 4 steps at 2.2 µs per point, one point at 3.2).
+    The grouping is the cheapest partition of the sorted buckets into contiguous runs."""
     n_steps = np.asarray(n_steps)
     if jax.default_backend() != "cpu":
         return [np.arange(n_steps.size)]
     buckets = np.array([step_bucket(int(x)) for x in n_steps])
-    return [np.flatnonzero(buckets == b) for b in np.unique(buckets)]
+    values = np.unique(buckets)  # ascending
+    members = [np.flatnonzero(buckets == b) for b in values]
+    fixed, per_point = CALL_STEP_COST
+
+    def cost(i: int, j: int) -> float:  # buckets i … j − 1 in one call
+        points = batch_bucket(sum(len(m) for m in members[i:j]))
+        if j - i > 1 and points > MERGE_POINTS:
+            return math.inf  # the model is measured up to 4 points (beyond, the per-point cost grows)
+        return padded_steps(values[j - 1]) * (fixed + per_point * points) + CALL_COST
+
+    best, cut = [0.0], [0]
+    for j in range(1, values.size + 1):
+        i = min(range(j), key=lambda i: best[i] + cost(i, j))
+        best.append(best[i] + cost(i, j))
+        cut.append(i)
+    parts, j = [], values.size
+    while j > 0:
+        parts.append(np.sort(np.concatenate(members[cut[j] : j])))
+        j = cut[j]
+    return parts[::-1]
 
 
 #: most refinement passes of an adaptive ladder (:meth:`refine_plan` of its engine)
@@ -257,7 +291,7 @@ def _run_plan(engine, dimless, index, plan: dict[str, Run], v, eps_max, compensa
             continue
         n_steps, step = _grids(run, v[index][need])
         result = np.zeros((3, need.size))
-        for part in call_parts(n_steps):  # points of one step bucket share a call (mixed speeds)
+        for part in call_parts(n_steps):  # points of neighbouring step buckets share a call (mixed speeds)
             sub = take(group, need[part])
             result[:, part] = np.asarray(
                 run_batch(
