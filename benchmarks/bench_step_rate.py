@@ -11,7 +11,8 @@
    compiled chunk program (step propagators and 256 steps, the real tensor) per step, against
    (a) the same complex products alone — four (2P, χ)×(χ, χ) per step in a scan of 256, nothing
    else — and (b) the machine's batched complex matmul rate at this χ, (4, 4096, χ)×(4, χ, χ)
-   in one call. "fraction" is the chunk's rate of useful flops (8 real flops per complex
+   in one call, in this process (every core) and in a child pinned to one core (the step runs
+   on one thread). "fraction" is the chunk's rate of useful flops (8 real flops per complex
    multiply-add of the four products) over (b).
 3. The point-step-weighted fraction over the sweep's calls.
 
@@ -45,6 +46,38 @@ def best(f, *args, repeats: int = 7) -> float:
         jax.block_until_ready(f(*args))
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+_ONE_CORE = r"""
+import os, sys, time, json
+os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+import numpy as np, jax, jax.numpy as jnp
+jax.config.update("jax_enable_x64", True)
+out = {}
+for chi in json.loads(sys.argv[1]):
+    rng = np.random.default_rng(0)
+    q = jnp.asarray(rng.standard_normal((4, chi, chi)) + 1j * rng.standard_normal((4, chi, chi)))
+    wide = jnp.asarray(rng.standard_normal((4, 4096, chi)) + 0j)
+    f = jax.jit(lambda a: jnp.matmul(a, q))
+    f(wide).block_until_ready()
+    times = []
+    for _ in range(41):
+        t0 = time.perf_counter(); f(wide).block_until_ready(); times.append(time.perf_counter() - t0)
+    out[chi] = 8.0 * 4 * 4096 * chi * chi / min(times)
+print(json.dumps(out))
+"""
+
+
+def one_core_peaks(chis) -> dict:
+    """The same batched matmul rate in a child process pinned to one core (the step runs on one
+    thread; the matmul of this script may use every core)."""
+    import json
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", _ONE_CORE, json.dumps(sorted(chis))], capture_output=True, text=True, check=True
+    )
+    return {int(k): x for k, x in json.loads(done.stdout.strip().splitlines()[-1]).items()}
 
 
 def main(argv=None):
@@ -162,9 +195,26 @@ def main(argv=None):
             flush=True,
         )
     weighted = sum(r["fraction"] * r["share_of_point_steps"] for r in rows)
+    single = one_core_peaks(peaks)
+    for r in rows:
+        r["peak_one_core_gflops"] = single[r["chi"]] / 1e9
+        r["fraction_one_core"] = r["chunk_gflops"] / r["peak_one_core_gflops"]
+    weighted_one = sum(r["fraction_one_core"] * r["share_of_point_steps"] for r in rows)
     result["rows"] = rows
     result["weighted_fraction"] = weighted
-    print(f"point-step-weighted fraction of the matmul rate: {weighted:.2f}", flush=True)
+    result["weighted_fraction_one_core"] = weighted_one
+    print(
+        "matmul rate on one core (GFLOP/s): "
+        + ", ".join(f"chi {chi} {single[chi] / 1e9:.1f}" for chi in sorted(single))
+        + "; the chunk against it: "
+        + ", ".join(f"P {r['pad']} chi {r['chi']} {r['fraction_one_core']:.2f}" for r in rows),
+        flush=True,
+    )
+    print(
+        f"point-step-weighted fraction of the matmul rate: {weighted:.2f} (this process), "
+        f"{weighted_one:.2f} (one core)",
+        flush=True,
+    )
     finish(result, args.json)
 
 
