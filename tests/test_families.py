@@ -167,10 +167,10 @@ def test_sum_sweep_equals_point_calls():
     bitwise (chunks of 2 points: the call's program); its records name the family and every
     part's parameter; a bad part's value is refused naming the part (24 s of CPU: slow)."""
     v = np.array([0.3, 1.0])
-    res = lzjax.sweep("neqb", family="Gaussian+gaussian", T=1.0, v=v, theta=0.3, chunk_size=2, **SUM_GRID)
+    res = lzjax.sweep("neqb", family="Gaussian+gaussian", T=1.0, v=v, theta=0.3, chunk_size=2, tol=1e-4, **SUM_GRID)
     assert res.dims == ("v", "gamma[0]") and res.attrs["family"] == "gaussian+gaussian"
     bath = Sum((GaussianCutoff(4e-3, 3.0, 2.0, 1.0), GaussianCutoff(1e-3, 1.0, 2.0, 1.0)))
-    point = lzjax.solve_neqb(LZProblem(Drive(v), bath, 0.3))
+    point = lzjax.solve_neqb(LZProblem(Drive(v), bath, 0.3), tol=1e-4)  # an equality: fewer refinement levels
     np.testing.assert_array_equal(res["P_LZ"].reshape(2, 2)[:, 1], np.asarray(point.P_LZ))
     rec = res.records()[1]
     assert list(rec)[:11] == ["family", "v", "T", "theta", *SUM_GRID, "delta"]
