@@ -18,10 +18,12 @@ BASE = ["--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5"]
 
 @pytest.mark.slow
 def test_sweep_grid_layout_matches_direct_calls():
-    res = sweep("neqb", v=[0.1, 1.0], theta=[0.0, 0.3], T=[0.0, 6.4], gamma=5e-4, s=3, omega_c=5)
+    """The grid's layout, and its point equal to a direct call (an equality of two runs: at
+    NEQB tol 1e-4, fewer refinement levels to compile)."""
+    res = sweep("neqb", v=[0.1, 1.0], theta=[0.0, 0.3], T=[0.0, 6.4], gamma=5e-4, s=3, omega_c=5, tol=1e-4)
     assert res.dims == ("v", "T", "theta")
     assert res["P_LZ"].shape == (2, 2, 2, 1, 1, 1, 1)
-    direct = solve_neqb(LZProblem(Drive(1.0), Bath(5e-4, 3.0, 5.0, 6.4), 0.3))
+    direct = solve_neqb(LZProblem(Drive(1.0), Bath(5e-4, 3.0, 5.0, 6.4), 0.3), tol=1e-4)
     assert res["P_LZ"][1, 1, 1, 0, 0, 0, 0] == pytest.approx(float(direct.P_LZ), abs=1e-9)
     ds = res.to_xarray()
     assert ds["P_LZ"].sel(v=1.0, T=6.4, theta=0.3).item() == pytest.approx(float(direct.P_LZ), abs=1e-9)
