@@ -241,7 +241,7 @@ def call_parts(n_steps) -> list[np.ndarray]:
     batch). On a CPU, runs of neighbouring step buckets (:func:`lzjax.quapi.runner.step_bucket`)
     share a call where that costs less than separate calls (:data:`CALL_STEP_COST`,
     :data:`CALL_COST`): a point past its own steps is held, at the cost of a step, but one
-    point alone uses the CPU poorly (a batch of 4 steps at 2.2 µs per point, one point at 3.2).
+    point alone uses the CPU poorly (a step of 4 points costs 2.2 µs per point, of one point 3.2).
     The grouping is the cheapest partition of the sorted buckets into contiguous runs."""
     n_steps = np.asarray(n_steps)
     if jax.default_backend() != "cpu":

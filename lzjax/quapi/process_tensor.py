@@ -646,9 +646,10 @@ def pt_readout_vectors(pt: ProcessTensor):
 
 def mix_pairs(psi, k):
     """The system step on the pair index: ψ'[b, α', i] = Σ_α K[α', α] ψ[b, α, i], for ψ (B, 4, χ)
-    and K (4, 4). Written as 16 scaled vector sums, not an einsum: XLA's CPU dot for a 4×4 factor
-    costs more than the (B, χ)×(χ, χ) products of the step at the ladder's batch sizes
-    (benchmarks/bench_step_rate.py: a 256-step chunk at 4 points, χ 24, 11.3 → 7.5 µs per step)."""
+    and K (4, 4). Written out (four sums of four scaled vectors), not an einsum: XLA's CPU dot for
+    a 4×4 factor costs more than the (B, χ)×(χ, χ) products of the step at the ladder's batch
+    sizes (einsum against this form side by side in one script, a 256-step scan of 4 points at
+    χ 24: 11.3 → 7.5 µs per step; benchmarks/RESULTS.md, session 11)."""
     rows = [k[n, 0] * psi[:, 0] + k[n, 1] * psi[:, 1] + k[n, 2] * psi[:, 2] + k[n, 3] * psi[:, 3] for n in range(4)]
     return jnp.stack(rows, axis=1)
 
