@@ -15,7 +15,7 @@ Far from the crossing (|ε| ≫ Δ) the populations and coherences decouple:
 * **golden-rule tails** (:func:`relax_step`, :func:`relax_tail`): only populations relax, with Γ1
   and the loss through the adiabatic-following coherence — a weak-coupling (Born-Markov) step.
 
-Time grids far from the crossing are uniform in x with ε = sinh(x) (:func:`sinh_times`).
+Time grids far from the crossing are uniform in x with ε = sinh(x) (:func:`sinh_march`).
 Everything here is pure jnp code (jit, vmap and grad pass through) and used by both
 :mod:`lzjax.neqb` and the QUAPI window (:mod:`lzjax.quapi.window`).
 """
@@ -43,7 +43,7 @@ __all__ = [
     "affine_exp",
     "relax_step",
     "relax_tail",
-    "sinh_times",
+    "sinh_march",
     "GAUSS_NODES",
     "CF4_WEIGHTS",
     "rate_window",
@@ -165,18 +165,37 @@ def relax_step(r_x, t_pair, problem):
     return r_x, None
 
 
-def sinh_times(x0, x1, n, v):
-    """n + 1 times of a linear drive ε = v t, uniform in x = asinh(ε) from x0 to x1."""
-    x = jnp.linspace(x0, x1, n + 1)
-    return jnp.sinh(x) / v
+def sinh_march(step, carry, x0, x1, n, v):
+    """`carry` after `step(carry, (t0, t1))` over the n steps of a linear drive ε = v t whose
+    times are uniform in x = asinh(ε) from x0 to x1 (`step` returns (carry, anything)).
+
+    Times t_k = sinh(x0 (1 − k/n) + x1 k/n) / v, each computed where it is used (the arithmetic of
+    ``jnp.linspace``: t_0 and t_n are exactly sinh(x0)/v and sinh(x1)/v). `n`: a Python int (a
+    scan of fixed length: reverse-mode differentiable) or a traced integer (a while loop: one
+    compiled program serves every n).
+    """
+    dtype = jnp.result_type(x0, x1)
+
+    def time(k):
+        frac = jnp.asarray(k).astype(dtype) / jnp.asarray(n).astype(dtype)
+        return jnp.sinh(x0 * (1 - frac) + x1 * frac) / v
+
+    def body(k, state):
+        c, t0 = state
+        t1 = time(k + 1)
+        c, _ = step(c, (t0, t1))
+        return c, t1
+
+    carry, _ = jax.lax.fori_loop(0, n, body, (carry, time(0)))
+    return carry
 
 
-def relax_tail(r_x, problem, eps_from, eps_to, n_outer: int):
+def relax_tail(r_x, problem, eps_from, eps_to, n_outer):
     """Golden-rule population relaxation over ε ∈ [eps_from, eps_to] (linear drive) on a sinh
-    grid of `n_outer` steps; r_x (B,). Returns r_x unchanged for eps_from = eps_to."""
-    t = sinh_times(jnp.arcsinh(eps_from), jnp.arcsinh(eps_to), n_outer, problem.drive.v)
-    r_x, _ = jax.lax.scan(lambda c, tp: relax_step(c, tp, problem), r_x, (t[:-1], t[1:]))
-    return r_x
+    grid of `n_outer` steps (see :func:`sinh_march`); r_x (B,). Returns r_x unchanged for
+    eps_from = eps_to."""
+    step = lambda c, tp: relax_step(c, tp, problem)  # noqa: E731
+    return sinh_march(step, r_x, jnp.arcsinh(eps_from), jnp.arcsinh(eps_to), n_outer, problem.drive.v)
 
 
 def rate_window(system, tol, n_nodes: int = 20001):
