@@ -23,10 +23,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIGURES = os.path.join(HERE, "figures")
 DATA = os.path.join(HERE, "data")
 
-#: QUAPI ladder settings: full = tol 1e-2 with k_max up to 8; fast = k_max up to 4 (rough)
+#: plain-ADT ladder settings (engine="adt" of :func:`quapi`): full = tol 1e-2 with k_max up to 8;
+#: fast = k_max up to 4 (rough)
 QUAPI_OPTIONS = {"tol": 1e-2, "budget": 8} if FULL else {"tol": 1e-1, "budget": 4}
-#: process-tensor ladder settings (engine="pt" of :func:`quapi`): full tol 2e-3, fast 1e-1 (pt_tol 1e-6)
-PT_OPTIONS = {"tol": 2e-3} if FULL else {"tol": 1e-1, "pt_tol": 1e-6}
+#: process-tensor ladder settings (engine="pt", the default of :func:`quapi`): full tol 1e-3, fast
+#: 1e-1 (pt_tol 1e-6)
+PT_OPTIONS = {"tol": 1e-3} if FULL else {"tol": 1e-1, "pt_tol": 1e-6}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 COLOURS = ("k", "tab:blue", "tab:green", "tab:red", "tab:purple", "tab:orange", "tab:brown", "tab:cyan")
 
@@ -49,11 +51,11 @@ def neqb(**params):
     return ds
 
 
-def quapi(name, options=None, engine="adt", **params):
+def quapi(name, options=None, engine="pt", **params):
     """QUAPI convergence ladder (lzjax.sweep 'quapi') as an xarray Dataset, with P_LZ_err /
-    P_ES_err the ladder's error bars. `engine` "adt": the plain ADT with :data:`QUAPI_OPTIONS`
-    updated by `options`, e.g. ``{"eps_q": 20}``; "pt": the process tensor with
-    :data:`PT_OPTIONS` updated by `options`. Full mode stores the results in data/<name>.jsonl,
+    P_ES_err the ladder's error bars. `engine` "pt" (default): the process tensor with
+    :data:`PT_OPTIONS` updated by `options`; "adt": the plain ADT with :data:`QUAPI_OPTIONS`
+    updated by `options`, e.g. ``{"eps_q": 20}``. Full mode stores the results in data/<name>.jsonl,
     one chunk per sweep speed, and resumes from there."""
     v = np.atleast_1d(params["v"])
     if v.size == 0:
