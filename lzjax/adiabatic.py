@@ -169,8 +169,9 @@ def sinh_march(step, carry, x0, x1, n, v):
     """`carry` after `step(carry, (t0, t1))` over the n steps of a linear drive ε = v t whose
     times are uniform in x = asinh(ε) from x0 to x1 (`step` returns (carry, anything)).
 
-    Times t_k = sinh(x0 (1 − k/n) + x1 k/n) / v, each computed where it is used (the arithmetic of
-    ``jnp.linspace``: t_0 and t_n are exactly sinh(x0)/v and sinh(x1)/v). `n`: a Python int (a
+    Times t_k = sinh(x0 (1 − k/n) + x1 k/n) / v, each computed where it is used (the formula of
+    ``jnp.linspace``: x_0 = x0 and x_n = x1 exactly; the times agree with sinh(linspace)/v to a few
+    ulp, as two compiled programs of the same formula do). `n`: a Python int (a
     scan of fixed length: reverse-mode differentiable) or a traced integer (a while loop: one
     compiled program serves every n).
     """

@@ -22,7 +22,6 @@ oscillates with amplitude ~ vΔ/E³ about its limit) and the bath one (∫Γ1 dt
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import jax
@@ -233,8 +232,12 @@ def _run_subset(flat, eps_coh, eps_max, index, n_steps, n_outer, dtype: DTypeLik
     a power of four (1, 4, 16, 64): refinement shrinks the batch, and small batches are
     compile-bound (each batch size is a program, ~2 s to compile; a step of 16 points took 25 µs,
     of 64 points 68 µs, on the shared 2-core CPU)."""
-    n = len(index)
-    size = padded_size(4 ** math.ceil(math.log(n, 4) - 1e-9) if n <= 64 else n)
+    n = small = len(index)
+    if n <= 64:
+        small = 1
+        while small < n:
+            small *= 4
+    size = padded_size(small)
     padded = np.concatenate([index, np.full(size - len(index), index[0])])
     sub = jax.tree_util.tree_map(lambda a: a[padded].astype(dtype), flat)
     sub, coh, wide = shard_batch((sub, eps_coh[padded].astype(dtype), eps_max[padded].astype(dtype)))
