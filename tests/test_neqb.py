@@ -210,3 +210,42 @@ def test_sweep_speed_range_ends_converge():
     assert res.converged.all()
     np.testing.assert_allclose(res.P_LZ[0], lz(v), atol=1e-9, rtol=0)
     assert np.all(np.abs(res.P_LZ[0] - lz(v)) <= res.P_LZ_err[0])
+
+
+@pytest.mark.parametrize("x0, x1, v, n", [(-2.3, 4.1, 0.7, 37), (-9.0, -1.0, 3.0, 1024), (0.5, 12.0, 1e-3, 5)])
+def test_sinh_march_steps_through_the_sinh_grid(x0, x1, v, n):
+    """sinh_march makes exactly n steps (t_k, t_k+1) on the grid uniform in asinh(ε): its times
+    equal numpy's sinh(linspace(x0, x1, n + 1))/v to 2e-15 of the largest |t| (measured ≤ 5.8e-16),
+    with n a Python int (a scan) and a traced integer (a while loop, as solve_neqb runs it)."""
+    import jax.numpy as jnp
+
+    from lzjax.adiabatic import sinh_march
+
+    def record(carry, t_pair):
+        times, k = carry
+        return (times.at[k].set(t_pair[0]).at[k + 1].set(t_pair[1]), k + 1), None
+
+    start = (jnp.zeros(n + 1), jnp.int32(0))
+    a, b, rate = jnp.float64(x0), jnp.float64(x1), jnp.float64(v)
+    reference = np.sinh(np.linspace(x0, x1, n + 1)) / v
+    for times, steps in (
+        sinh_march(record, start, a, b, n, rate),
+        jax.jit(lambda m: sinh_march(record, start, a, b, m, rate))(n),
+    ):
+        assert int(steps) == n
+        assert np.max(np.abs(np.asarray(times) - reference)) <= 2e-15 * np.max(np.abs(reference))
+
+
+def test_refinement_levels_share_one_program():
+    """solve_neqb's batch program takes the step counts as arguments: a second solve of the same
+    batch size at a tighter tol, which runs more refinement levels (and a window check at twice
+    its steps), compiles no new batch program. Both values agree within the looser tol."""
+    from lzjax import neqb
+
+    problem = LZProblem(Drive(0.7), Bath(5e-4, 3.0, 5.0, 6.4), 0.2)
+    loose = solve_neqb(problem, tol=1e-3, n_steps=16)
+    compiled = neqb._propagate_batch.compiled
+    tight = solve_neqb(problem, tol=1e-7, n_steps=16)
+    assert int(np.max(tight.settings["n_steps"])) > int(np.max(loose.settings["n_steps"]))
+    assert neqb._propagate_batch.compiled == compiled
+    assert abs(float(tight.P_LZ) - float(loose.P_LZ)) <= 1e-3 and bool(tight.converged)

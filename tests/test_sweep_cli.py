@@ -19,7 +19,7 @@ BASE = ["--T", "6.4", "--gamma", "5e-4", "--s", "3", "--omega-c", "5"]
 @pytest.mark.slow
 def test_sweep_grid_layout_matches_direct_calls():
     """The grid's layout, and its point equal to a direct call (an equality of two runs: at
-    NEQB tol 1e-4, fewer refinement levels to compile)."""
+    NEQB tol 1e-4, fewer refinement levels to run)."""
     res = sweep("neqb", v=[0.1, 1.0], theta=[0.0, 0.3], T=[0.0, 6.4], gamma=5e-4, s=3, omega_c=5, tol=1e-4)
     assert res.dims == ("v", "T", "theta")
     assert res["P_LZ"].shape == (2, 2, 2, 1, 1, 1, 1)
